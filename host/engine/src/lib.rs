@@ -1,0 +1,27 @@
+//! The stepscale rule engine.
+//!
+//! Loads detector and forecaster components built against the rule ABI
+//! (`wit/rules.wit`), checks their ABI version, compiles them once (with a
+//! precompiled cache), and runs them on workload snapshots in a sandbox: no
+//! WASI capability, a memory cap and a deadline per call, a fresh instance per
+//! call. Used by the `stepscale` CLI and operator, and by the rules-sdk test
+//! harness, so rule authors test under exactly the operator's settings.
+//!
+//! It owns no Kubernetes IO and no recommendation logic.
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod abi;
+mod bindings;
+pub mod cache;
+pub mod engine;
+pub mod outcome;
+pub mod sandbox;
+pub mod snapshot;
+
+pub use abi::{RuleKind, ABI_VERSION};
+pub use engine::{EngineConfig, EngineError, LoadError, LoadedRule, RuleEngine, RuleRun};
+pub use outcome::{
+    ConfigChange, Evidence, Finding, FindingKind, Forecast, PeakWindow, RuleFailure,
+};
+pub use snapshot::{Snapshot, SnapshotError, WorkloadSnapshot};

@@ -1,0 +1,251 @@
+//! What rules produce, as host types: findings, forecasts and per-rule
+//! failures. These are plain serde types; the conversion from the generated
+//! WIT types happens here, so nothing downstream depends on wasmtime.
+
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::wit;
+
+/// What a finding is about (mirrors `finding-kind` of the ABI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FindingKind {
+    /// Recurring periods with little or no load.
+    IdleWindow,
+    /// Capacity well above what the load needs.
+    OverProvisioning,
+    /// Demand above capacity while the autoscaler catches up.
+    ScaleLag,
+    /// Frequent direction changes.
+    Thrashing,
+    /// A peak that recurs at the same time of day or week.
+    RecurringPeak,
+    /// A configuration error.
+    Misconfiguration,
+    /// Anything else.
+    Other,
+}
+
+/// A proposed configuration change; only the fields to change are set.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigChange {
+    /// New replica floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_replicas: Option<u32>,
+    /// New replica ceiling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas: Option<u32>,
+    /// New CPU target, percent of request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_target_percent: Option<u32>,
+    /// New scale-down stabilization window, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_stabilization_seconds: Option<u32>,
+    /// New scale-up stabilization window, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_up_stabilization_seconds: Option<u32>,
+    /// New KEDA cooldown period, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_period_seconds: Option<u32>,
+}
+
+impl ConfigChange {
+    /// True when no field is set.
+    pub fn is_empty(&self) -> bool {
+        *self == ConfigChange::default()
+    }
+}
+
+/// One number behind a finding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Evidence {
+    /// What was measured.
+    pub label: String,
+    /// The value.
+    pub value: f64,
+    /// Its unit.
+    pub unit: String,
+}
+
+/// One finding, tagged with the rule that made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// Id of the rule (or host check) that made it.
+    pub rule_id: String,
+    /// What it is about.
+    pub kind: FindingKind,
+    /// 0.0..=1.0.
+    pub confidence: f64,
+    /// One sentence for the user.
+    pub summary: String,
+    /// Proposed change (may be empty).
+    pub proposal: ConfigChange,
+    /// The numbers behind it.
+    pub evidence: Vec<Evidence>,
+}
+
+/// A recurring window that needs a higher replica floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PeakWindow {
+    /// 0 = Monday .. 6 = Sunday (local time); absent = every day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_of_week: Option<u8>,
+    /// Start, minutes after local midnight.
+    pub start_minute: u32,
+    /// End, minutes after local midnight.
+    pub end_minute: u32,
+    /// Replicas needed in the window.
+    pub replicas: u32,
+}
+
+/// A forecaster's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Forecast {
+    /// Id of the forecaster.
+    pub rule_id: String,
+    /// Unix time of the first forecast step.
+    pub start_unix_seconds: i64,
+    /// Seconds between steps.
+    pub step_seconds: u32,
+    /// Replicas needed per step at the current CPU target.
+    pub replicas_needed: Vec<f64>,
+    /// Recurring peak windows.
+    pub peak_windows: Vec<PeakWindow>,
+    /// Numbers behind the forecast.
+    pub evidence: Vec<Evidence>,
+}
+
+/// Why a rule gave no result for a workload. The other rules are unaffected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "camelCase", tag = "reason")]
+pub enum RuleFailure {
+    /// The rule ran past its deadline and was interrupted.
+    #[error("stopped after its {deadline_ms} ms deadline")]
+    TimedOut {
+        /// The deadline, milliseconds.
+        deadline_ms: u64,
+    },
+    /// The rule tried to grow its memory past the cap.
+    #[error("stopped: tried to use more than its {limit_bytes} byte memory cap")]
+    OutOfMemory {
+        /// The cap, bytes.
+        limit_bytes: u64,
+    },
+    /// The rule trapped (a panic, an unreachable, a call to an import the
+    /// host does not grant, …).
+    #[error("trapped: {message}")]
+    Trapped {
+        /// The trap and, if the rule logged one, its panic message.
+        message: String,
+    },
+    /// The rule returned an error of its own.
+    #[error("returned an error: {message}")]
+    Returned {
+        /// The rule's message.
+        message: String,
+    },
+    /// The host could not run the rule (e.g. no free instance slot).
+    #[error("could not be run: {message}")]
+    Host {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl RuleFailure {
+    /// A short, low-cardinality label (for metrics and tables).
+    pub fn label(&self) -> &'static str {
+        match self {
+            RuleFailure::TimedOut { .. } => "timed-out",
+            RuleFailure::OutOfMemory { .. } => "out-of-memory",
+            RuleFailure::Trapped { .. } => "trapped",
+            RuleFailure::Returned { .. } => "error",
+            RuleFailure::Host { .. } => "host-error",
+        }
+    }
+}
+
+impl From<wit::FindingKind> for FindingKind {
+    fn from(k: wit::FindingKind) -> Self {
+        match k {
+            wit::FindingKind::IdleWindow => FindingKind::IdleWindow,
+            wit::FindingKind::OverProvisioning => FindingKind::OverProvisioning,
+            wit::FindingKind::ScaleLag => FindingKind::ScaleLag,
+            wit::FindingKind::Thrashing => FindingKind::Thrashing,
+            wit::FindingKind::RecurringPeak => FindingKind::RecurringPeak,
+            wit::FindingKind::Misconfiguration => FindingKind::Misconfiguration,
+            wit::FindingKind::Other => FindingKind::Other,
+        }
+    }
+}
+
+impl From<wit::ConfigChange> for ConfigChange {
+    fn from(c: wit::ConfigChange) -> Self {
+        ConfigChange {
+            min_replicas: c.min_replicas,
+            max_replicas: c.max_replicas,
+            cpu_target_percent: c.cpu_target_percent,
+            scale_down_stabilization_seconds: c.scale_down_stabilization_seconds,
+            scale_up_stabilization_seconds: c.scale_up_stabilization_seconds,
+            cooldown_period_seconds: c.cooldown_period_seconds,
+        }
+    }
+}
+
+impl From<wit::Evidence> for Evidence {
+    fn from(e: wit::Evidence) -> Self {
+        Evidence {
+            label: e.label,
+            value: e.value,
+            unit: e.unit,
+        }
+    }
+}
+
+impl Finding {
+    /// Convert a rule's finding, sanitizing what a rule could get wrong
+    /// (confidence outside 0..=1 or NaN is clamped to 0..=1).
+    pub(crate) fn from_wit(rule_id: &str, f: wit::Finding) -> Self {
+        let confidence = if f.confidence.is_finite() {
+            f.confidence.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        Finding {
+            rule_id: rule_id.to_string(),
+            kind: f.kind.into(),
+            confidence,
+            summary: f.summary,
+            proposal: f.proposal.into(),
+            evidence: f.evidence.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl Forecast {
+    pub(crate) fn from_wit(rule_id: &str, f: wit::Forecast) -> Self {
+        Forecast {
+            rule_id: rule_id.to_string(),
+            start_unix_seconds: f.start_unix_seconds,
+            step_seconds: f.step_seconds,
+            replicas_needed: f.replicas_needed,
+            peak_windows: f
+                .peak_windows
+                .into_iter()
+                .map(|p| PeakWindow {
+                    day_of_week: p.day_of_week,
+                    start_minute: p.start_minute,
+                    end_minute: p.end_minute,
+                    replicas: p.replicas,
+                })
+                .collect(),
+            evidence: f.evidence.into_iter().map(Into::into).collect(),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! HPA model (placeholder).

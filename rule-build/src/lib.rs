@@ -1,0 +1,173 @@
+//! Builds rule crates into WebAssembly components.
+//!
+//! A rule crate is an ordinary `cdylib` crate; `cargo build --target
+//! wasm32-wasip2` of such a crate already yields a component. This crate runs
+//! that build in a child `cargo` with a target directory of its own, so it can
+//! be called from a build script or from a running test without waiting on the
+//! lock of the outer build. It owns nothing else: loading, checking and running
+//! components is the engine's job.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Rust target rule components are built for.
+pub const RULE_TARGET: &str = "wasm32-wasip2";
+
+/// A failed component build.
+#[derive(Debug)]
+pub struct BuildError {
+    /// What was being built (a manifest path).
+    pub what: String,
+    /// Why it failed, with the fix when known.
+    pub message: String,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "building rule {}: {}", self.what, self.message)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// The package name declared in a crate's `Cargo.toml` (`[package] name`).
+///
+/// # Errors
+/// The manifest cannot be read or has no `name = "…"` line in `[package]`.
+pub fn package_name(manifest: &Path) -> Result<String, BuildError> {
+    let text = std::fs::read_to_string(manifest).map_err(|e| BuildError {
+        what: manifest.display().to_string(),
+        message: format!("cannot read manifest: {e}"),
+    })?;
+    let mut in_package = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+            continue;
+        }
+        if in_package {
+            if let Some(rest) = line.strip_prefix("name") {
+                if let Some(value) = rest.trim_start().strip_prefix('=') {
+                    return Ok(value.trim().trim_matches('"').to_string());
+                }
+            }
+        }
+    }
+    Err(BuildError {
+        what: manifest.display().to_string(),
+        message: "no `name` in [package]".into(),
+    })
+}
+
+/// Builds the rule crates whose manifests are given (release profile, target
+/// [`RULE_TARGET`]) into `target_dir` and returns the path of each
+/// component, in the order given.
+///
+/// All manifests must belong to the same Cargo workspace (or be a single
+/// standalone crate); they are built in one `cargo` run.
+///
+/// # Errors
+/// - `cargo` cannot be started;
+/// - the build fails (the child's output is inherited, so the compiler's
+///   messages are shown); a missing target gets the `rustup` command to run;
+/// - a build succeeds but a component file is missing.
+pub fn build_components(
+    manifests: &[PathBuf],
+    target_dir: &Path,
+) -> Result<Vec<PathBuf>, BuildError> {
+    let Some(first) = manifests.first() else {
+        return Ok(Vec::new());
+    };
+    let what = manifests
+        .iter()
+        .map(|m| m.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let names = manifests
+        .iter()
+        .map(|m| package_name(m))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--release")
+        .arg("--target")
+        .arg(RULE_TARGET)
+        .arg("--manifest-path")
+        .arg(first)
+        .arg("--target-dir")
+        .arg(target_dir);
+    for name in &names {
+        cmd.arg("-p").arg(name);
+    }
+    // The outer build's flags (coverage, sanitizers, host-only codegen
+    // options) must not leak into a wasm build.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().map_err(|e| BuildError {
+        what: what.clone(),
+        message: format!("cannot run cargo: {e}"),
+    })?;
+    if !status.success() {
+        return Err(BuildError {
+            what,
+            message: format!(
+                "cargo build failed ({status}); if the target is missing, run \
+                 `rustup target add {RULE_TARGET}`"
+            ),
+        });
+    }
+    names
+        .iter()
+        .map(|name| {
+            let path = target_dir
+                .join(RULE_TARGET)
+                .join("release")
+                .join(format!("{}.wasm", name.replace('-', "_")));
+            if path.is_file() {
+                Ok(path)
+            } else {
+                Err(BuildError {
+                    what: what.clone(),
+                    message: format!(
+                        "build succeeded but {} is missing; is the crate a `cdylib`?",
+                        path.display()
+                    ),
+                })
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_package_name_not_a_dependency_name() {
+        let dir = std::env::temp_dir().join(format!("rule-build-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir is writable");
+        let manifest = dir.join("Cargo.toml");
+        std::fs::write(
+            &manifest,
+            "[dependencies]\nname = \"not-me\"\n\n[package]\nversion = \"1\"\nname = \"my-rule\"\n",
+        )
+        .expect("temp file is writable");
+        assert_eq!(package_name(&manifest).expect("has a name"), "my-rule");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
