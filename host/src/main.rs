@@ -1,1 +1,2 @@
+//! The `stepscale` binary.
 fn main() {}

@@ -171,3 +171,61 @@ mod tests {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+
+/// The Cargo target directory a build script runs under: the nearest
+/// ancestor of `OUT_DIR` holding Cargo's `CACHEDIR.TAG`.
+pub fn target_dir_of_build_script() -> Option<PathBuf> {
+    let out = PathBuf::from(std::env::var_os("OUT_DIR")?);
+    out.ancestors()
+        .find(|p| p.join("CACHEDIR.TAG").is_file())
+        .map(Path::to_path_buf)
+}
+
+/// For build scripts: build the rule crates in `crate_dirs` into components
+/// and write `OUT_DIR/<out_file>`, a Rust file defining
+/// `pub const COMPONENTS: &[(&str, &[u8])]` (package name, component bytes)
+/// and one `pub const <NAME>: &str` path constant per component (the package
+/// name upper-cased with `_`, suffixed `_WASM`). Also prints the
+/// `rerun-if-changed` lines for the crates and `watch` (e.g. the WIT and SDK
+/// directories).
+///
+/// # Errors
+/// As [`build_components`], or when `OUT_DIR` is not set / not writable.
+pub fn embed_components(
+    crate_dirs: &[PathBuf],
+    watch: &[PathBuf],
+    out_file: &str,
+) -> Result<(), BuildError> {
+    let fail = |message: String| BuildError {
+        what: out_file.to_string(),
+        message,
+    };
+    for dir in crate_dirs.iter().chain(watch) {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
+    let out_dir = PathBuf::from(
+        std::env::var_os("OUT_DIR").ok_or_else(|| fail("OUT_DIR is not set".into()))?,
+    );
+    let target = target_dir_of_build_script()
+        .unwrap_or_else(|| out_dir.clone())
+        .join("stepscale-rules-wasm");
+    let manifests: Vec<PathBuf> = crate_dirs.iter().map(|d| d.join("Cargo.toml")).collect();
+    let paths = build_components(&manifests, &target)?;
+    let mut code = String::from("/// Components built from the rule crates: (package name, bytes).\npub const COMPONENTS: &[(&str, &[u8])] = &[\n");
+    let mut consts = String::new();
+    for (manifest, path) in manifests.iter().zip(&paths) {
+        let name = package_name(manifest)?;
+        code.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            path.display().to_string()
+        ));
+        consts.push_str(&format!(
+            "/// Path of the `{name}` component.\npub const {}_WASM: &str = {:?};\n",
+            name.to_uppercase().replace('-', "_"),
+            path.display().to_string()
+        ));
+    }
+    code.push_str("];\n");
+    code.push_str(&consts);
+    std::fs::write(out_dir.join(out_file), code).map_err(|e| fail(format!("cannot write: {e}")))
+}

@@ -172,8 +172,9 @@ pub fn inspect(engine: &Engine, component: &Component) -> Result<AbiFacts, AbiEr
         match (iface, item.ty) {
             ("types", _) => {}
             ("workload", ComponentItem::ComponentInstance(inst)) => {
-                for (func, _) in inst.exports(engine) {
-                    if !WORKLOAD_FUNCTIONS.contains(&func) {
+                for (func, item) in inst.exports(engine) {
+                    let is_func = matches!(item.ty, ComponentItem::ComponentFunc(_));
+                    if is_func && !WORKLOAD_FUNCTIONS.contains(&func) {
                         return Err(AbiError::UnknownImport {
                             name: format!("{name}#{func}"),
                         });

@@ -224,7 +224,11 @@ pub fn load_nab(manifest_dir: &str, name: &str) -> Trace {
 }
 
 /// An HPA configuration with a CPU target and Kubernetes default behavior.
-pub fn hpa_config(min_replicas: u32, max_replicas: u32, cpu_target_percent: u32) -> AutoscalingConfig {
+pub fn hpa_config(
+    min_replicas: u32,
+    max_replicas: u32,
+    cpu_target_percent: u32,
+) -> AutoscalingConfig {
     AutoscalingConfig {
         min_replicas,
         max_replicas,
@@ -335,7 +339,13 @@ pub fn snapshot_from_utilization(
     let r: Vec<f64> = trace
         .values
         .iter()
-        .map(|v| if v.is_finite() { f64::from(replicas) } else { f64::NAN })
+        .map(|v| {
+            if v.is_finite() {
+                f64::from(replicas)
+            } else {
+                f64::NAN
+            }
+        })
         .collect();
     snapshot(
         &trace.name.replace('_', "-"),
@@ -391,7 +401,11 @@ pub fn simulate_hpa(
         raw.push(r);
         let next = if r > prev {
             let from = raw.len().saturating_sub(up_w);
-            raw[from..].iter().copied().fold(f64::INFINITY, f64::min).max(prev)
+            raw[from..]
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min)
+                .max(prev)
         } else if r < prev {
             let from = raw.len().saturating_sub(down_w);
             raw[from..].iter().copied().fold(0.0, f64::max).min(prev)
@@ -519,6 +533,66 @@ pub fn workload_data(w: &WorkloadSnapshot) -> WorkloadData {
         })
         .collect();
     data
+}
+
+/// The engine's form of a finding a native `analyze` returned, as the host
+/// would report it for rule `rule_id`: for comparing a component's output
+/// with the native result.
+pub fn engine_finding(rule_id: &str, f: &types::Finding) -> stepscale_engine::Finding {
+    use stepscale_engine::FindingKind as K;
+    stepscale_engine::Finding {
+        rule_id: rule_id.to_string(),
+        kind: match f.kind {
+            types::FindingKind::IdleWindow => K::IdleWindow,
+            types::FindingKind::OverProvisioning => K::OverProvisioning,
+            types::FindingKind::ScaleLag => K::ScaleLag,
+            types::FindingKind::Thrashing => K::Thrashing,
+            types::FindingKind::RecurringPeak => K::RecurringPeak,
+            types::FindingKind::Misconfiguration => K::Misconfiguration,
+            types::FindingKind::Other => K::Other,
+        },
+        confidence: f.confidence,
+        summary: f.summary.clone(),
+        proposal: stepscale_engine::ConfigChange {
+            min_replicas: f.proposal.min_replicas,
+            max_replicas: f.proposal.max_replicas,
+            cpu_target_percent: f.proposal.cpu_target_percent,
+            scale_down_stabilization_seconds: f.proposal.scale_down_stabilization_seconds,
+            scale_up_stabilization_seconds: f.proposal.scale_up_stabilization_seconds,
+            cooldown_period_seconds: f.proposal.cooldown_period_seconds,
+        },
+        evidence: f.evidence.iter().map(engine_evidence).collect(),
+    }
+}
+
+fn engine_evidence(e: &types::Evidence) -> stepscale_engine::Evidence {
+    stepscale_engine::Evidence {
+        label: e.label.clone(),
+        value: e.value,
+        unit: e.unit.clone(),
+    }
+}
+
+/// The engine's form of a forecast a native `predict` returned, as the host
+/// would report it for rule `rule_id`.
+pub fn engine_forecast(rule_id: &str, f: &types::Forecast) -> stepscale_engine::Forecast {
+    stepscale_engine::Forecast {
+        rule_id: rule_id.to_string(),
+        start_unix_seconds: f.start_unix_seconds,
+        step_seconds: f.step_seconds,
+        replicas_needed: f.replicas_needed.clone(),
+        peak_windows: f
+            .peak_windows
+            .iter()
+            .map(|p| stepscale_engine::PeakWindow {
+                day_of_week: p.day_of_week,
+                start_minute: p.start_minute,
+                end_minute: p.end_minute,
+                replicas: p.replicas,
+            })
+            .collect(),
+        evidence: f.evidence.iter().map(engine_evidence).collect(),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,425 @@
+//! One reconcile of an HPA (`reconcileAutoscaler` in `horizontal.go`).
+//!
+//! Owns combining metrics (max wins, invalid-metric handling), the min/max and
+//! zero-replica rules, and choosing between the legacy normalization (no behavior:
+//! 5-minute downscale stabilization and the `scaleUpLimitFactor` limit) and the
+//! behavior normalization. It does not fetch anything: callers pass the pods and one
+//! [`MetricReading`] per [`MetricSpec`].
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::behavior::{
+    convert_desired_replicas_with_rules, Behavior, LimitReason, NormalizationArg, ScalingHistory, DEFAULT_DOWNSCALE_STABILIZATION_S,
+    SCALE_UP_LIMIT_FACTOR, SCALE_UP_LIMIT_MINIMUM,
+};
+use super::replica::{
+    average_value_replicas, plain_metric_replicas, resource_utilization_replicas, value_replicas, PodReading, PodState, PodTiming,
+    ReplicaCalcError, Tolerances, DEFAULT_CPU_INITIALIZATION_PERIOD_MS, DEFAULT_DELAY_OF_INITIAL_READINESS_STATUS_MS,
+};
+
+/// Where a metric comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum MetricSource {
+    /// A resource of the pods (`Resource`), or of one container (`ContainerResource`).
+    Resource {
+        /// Resource name, e.g. `cpu`.
+        name: String,
+        /// Container name for `ContainerResource`, `None` for the whole pod.
+        #[serde(default)]
+        container: Option<String>,
+    },
+    /// A per-pod custom metric.
+    Pods {
+        /// Metric name.
+        name: String,
+    },
+    /// A metric describing another Kubernetes object.
+    Object {
+        /// Metric name.
+        name: String,
+    },
+    /// A metric from outside the cluster (KEDA triggers are External metrics).
+    External {
+        /// Metric name.
+        name: String,
+    },
+}
+
+/// The target of a metric, in milli-units or percent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type", content = "value")]
+pub enum MetricTarget {
+    /// Average utilization, percent of request (Resource metrics only).
+    Utilization(i32),
+    /// Average value per pod, milli-units.
+    AverageValue(i64),
+    /// Total value, milli-units (Object and External metrics).
+    Value(i64),
+}
+
+/// One entry of `spec.metrics`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricSpec {
+    /// The source.
+    pub source: MetricSource,
+    /// The target.
+    pub target: MetricTarget,
+}
+
+impl MetricSpec {
+    /// A CPU utilization target of `pct` percent of request.
+    pub fn cpu_utilization(pct: i32) -> Self {
+        MetricSpec {
+            source: MetricSource::Resource { name: "cpu".into(), container: None },
+            target: MetricTarget::Utilization(pct),
+        }
+    }
+
+    fn name(&self) -> &str {
+        match &self.source {
+            MetricSource::Resource { name, .. } | MetricSource::Pods { name } | MetricSource::Object { name } | MetricSource::External { name } => name,
+        }
+    }
+}
+
+/// What the metric APIs returned for one metric spec.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MetricReading {
+    /// Per-pod samples (Resource and Pods metrics): one reading per pod of the input,
+    /// plus samples for pods that are not in the list.
+    PerPod {
+        /// One reading per pod, aligned with [`ReconcileInput::pods`].
+        readings: Vec<PodReading>,
+        /// Samples for unknown pods, milli-units.
+        unmatched: Vec<i64>,
+    },
+    /// The object's value, milli-units.
+    Object(i64),
+    /// The external metric's values, milli-units; they are summed.
+    External(Vec<i64>),
+    /// The fetch failed with this message.
+    Unavailable(String),
+}
+
+/// Everything one reconcile looks at, besides the spec.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileInput {
+    /// `scale.spec.replicas` (the "current replicas").
+    pub spec_replicas: i32,
+    /// `scale.status.replicas` (used by per-pod Object/External targets).
+    pub status_replicas: i32,
+    /// Pods matched by the selector.
+    pub pods: Vec<PodState>,
+    /// One reading per entry of [`HpaSpec::metrics`].
+    pub metrics: Vec<MetricReading>,
+    /// Controller time, ms since the epoch.
+    pub now_ms: i64,
+}
+
+/// The parts of an HPA spec the controller uses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HpaSpec {
+    /// minReplicas (0 only with the HPAScaleToZero feature, or under KEDA).
+    pub min_replicas: i32,
+    /// maxReplicas.
+    pub max_replicas: i32,
+    /// Metrics; the largest proposal wins.
+    pub metrics: Vec<MetricSpec>,
+    /// `spec.behavior`; `None` selects the legacy normalization.
+    #[serde(default)]
+    pub behavior: Option<Behavior>,
+}
+
+/// Controller flags.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControllerConfig {
+    /// Tolerances (default 0.1 both ways).
+    pub tolerances: Tolerances,
+    /// CPU initialization period, ms (default 120 000).
+    pub cpu_initialization_period_ms: i64,
+    /// Initial readiness delay, ms (default 10 000).
+    pub delay_of_initial_readiness_ms: i64,
+    /// Downscale stabilization window, seconds (default 300).
+    pub downscale_stabilization_s: i64,
+    /// Legacy scale-up limit factor (default 2.0; upstream tests use 8).
+    pub scale_up_limit_factor: f64,
+    /// Legacy scale-up limit minimum (default 4).
+    pub scale_up_limit_minimum: f64,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            tolerances: Tolerances::default(),
+            cpu_initialization_period_ms: DEFAULT_CPU_INITIALIZATION_PERIOD_MS,
+            delay_of_initial_readiness_ms: DEFAULT_DELAY_OF_INITIAL_READINESS_STATUS_MS,
+            downscale_stabilization_s: DEFAULT_DOWNSCALE_STABILIZATION_S,
+            scale_up_limit_factor: SCALE_UP_LIMIT_FACTOR,
+            scale_up_limit_minimum: SCALE_UP_LIMIT_MINIMUM,
+        }
+    }
+}
+
+/// Why a reconcile could not compute a desired count.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum ReconcileError {
+    /// The spec and the input disagree on the number of metrics.
+    #[error("{specs} metric specs but {readings} metric readings")]
+    MetricCountMismatch {
+        /// Number of specs.
+        specs: usize,
+        /// Number of readings.
+        readings: usize,
+    },
+    /// A metric's reading does not fit its source or target.
+    #[error("metric #{index} ({name}): {what}")]
+    InvalidMetric {
+        /// Index in `spec.metrics`.
+        index: usize,
+        /// Metric name.
+        name: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// All metrics failed, or some failed and the rest would scale down.
+    #[error("invalid metrics ({invalid} invalid out of {total}), first error is: {first}")]
+    MetricsFailed {
+        /// How many failed.
+        invalid: usize,
+        /// How many there are.
+        total: usize,
+        /// The first failure.
+        first: String,
+    },
+}
+
+/// Outcome of one reconcile.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reconciliation {
+    /// Desired replicas written to the status (the current count on error).
+    pub desired_replicas: i32,
+    /// Whether the target is rescaled.
+    pub rescale: bool,
+    /// Largest metric proposal before normalization, if metrics were evaluated.
+    pub metric_proposal: Option<i32>,
+    /// Current utilization of the first Utilization metric, percent.
+    pub utilization_pct: Option<i32>,
+    /// `AbleToScale` reason, when normalization ran.
+    pub able_to_scale: Option<&'static str>,
+    /// `ScalingLimited` reason, when normalization ran.
+    pub limit: Option<LimitReason>,
+    /// Set when autoscaling is disabled (`spec.replicas` is 0 and minReplicas is not).
+    pub scaling_disabled: bool,
+    /// The error that stopped the computation, if any (message form).
+    pub error: Option<String>,
+}
+
+/// A model of the HPA controller for one HPA: flags plus its memory.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HorizontalController {
+    /// Controller flags.
+    pub config: ControllerConfig,
+    /// Recommendations and scale events remembered between reconciles.
+    pub history: ScalingHistory,
+}
+
+impl HorizontalController {
+    /// A controller with the given flags and no history.
+    pub fn new(config: ControllerConfig) -> Self {
+        HorizontalController { config, history: ScalingHistory::default() }
+    }
+
+    fn timing(&self, now_ms: i64) -> PodTiming {
+        PodTiming {
+            now_ms,
+            cpu_initialization_period_ms: self.config.cpu_initialization_period_ms,
+            delay_of_initial_readiness_ms: self.config.delay_of_initial_readiness_ms,
+        }
+    }
+
+    /// Proposal of one metric (`computeReplicasForMetric`), with the utilization for
+    /// Utilization targets.
+    ///
+    /// # Errors
+    /// The metric's failure, as a message.
+    pub fn compute_replicas_for_metric(&self, index: usize, spec: &MetricSpec, reading: &MetricReading, input: &ReconcileInput) -> Result<(i32, Option<i32>), String> {
+        let tol = &self.config.tolerances;
+        let timing = self.timing(input.now_ms);
+        let current = input.spec_replicas;
+        let invalid = |what: &str| {
+            ReconcileError::InvalidMetric { index, name: spec.name().to_string(), what: what.to_string() }.to_string()
+        };
+        let calc = |e: ReplicaCalcError| e.to_string();
+        match (&spec.source, spec.target, reading) {
+            (_, _, MetricReading::Unavailable(reason)) => Err(ReplicaCalcError::FetchFailed { metric: spec.name().to_string(), reason: reason.clone() }.to_string()),
+            (MetricSource::Resource { name, .. }, MetricTarget::Utilization(pct), MetricReading::PerPod { readings, unmatched }) => {
+                let p = resource_utilization_replicas(current, pct, name, &input.pods, readings, unmatched, tol, &timing).map_err(calc)?;
+                Ok((p.replicas, Some(p.utilization_pct)))
+            }
+            (MetricSource::Resource { name, .. }, MetricTarget::AverageValue(avg), MetricReading::PerPod { readings, unmatched }) => {
+                if unmatched.is_empty() && readings.iter().all(|r| r.sample.is_none()) {
+                    return Err(ReplicaCalcError::NoResourceMetrics { resource: name.clone() }.to_string());
+                }
+                let p = plain_metric_replicas(current, avg, name == "cpu", &input.pods, readings, unmatched, tol, &timing).map_err(calc)?;
+                Ok((p.replicas, None))
+            }
+            (MetricSource::Pods { name }, MetricTarget::AverageValue(avg), MetricReading::PerPod { readings, unmatched }) => {
+                if unmatched.is_empty() && readings.iter().all(|r| r.sample.is_none()) {
+                    return Err(ReplicaCalcError::NoMetrics { metric: name.clone(), api: "custom" }.to_string());
+                }
+                let p = plain_metric_replicas(current, avg, false, &input.pods, readings, unmatched, tol, &timing).map_err(calc)?;
+                Ok((p.replicas, None))
+            }
+            (MetricSource::Object { .. }, MetricTarget::Value(t), MetricReading::Object(v)) => {
+                Ok((value_replicas(current, *v, t, &input.pods, tol).map_err(calc)?.replicas, None))
+            }
+            (MetricSource::Object { .. }, MetricTarget::AverageValue(t), MetricReading::Object(v)) => {
+                Ok((average_value_replicas(input.status_replicas, *v, t, tol).map_err(calc)?.replicas, None))
+            }
+            (MetricSource::External { name }, target, MetricReading::External(values)) => {
+                if values.is_empty() {
+                    return Err(ReplicaCalcError::NoMetrics { metric: name.clone(), api: "external" }.to_string());
+                }
+                let total: i64 = values.iter().sum();
+                match target {
+                    MetricTarget::Value(t) => Ok((value_replicas(current, total, t, &input.pods, tol).map_err(calc)?.replicas, None)),
+                    MetricTarget::AverageValue(t) => Ok((average_value_replicas(input.status_replicas, total, t, tol).map_err(calc)?.replicas, None)),
+                    MetricTarget::Utilization(_) => Err(invalid("external metrics take Value or AverageValue targets")),
+                }
+            }
+            _ => Err(invalid("the reading does not match the metric source and target type")),
+        }
+    }
+
+    /// Max proposal over all metrics (`computeReplicasForMetrics`).
+    ///
+    /// # Errors
+    /// [`ReconcileError::MetricsFailed`] when every metric failed, or some failed and
+    /// the valid ones would scale below `spec.replicas`.
+    pub fn compute_replicas_for_metrics(&self, spec: &HpaSpec, input: &ReconcileInput) -> Result<(i32, Option<i32>), ReconcileError> {
+        if spec.metrics.len() != input.metrics.len() {
+            return Err(ReconcileError::MetricCountMismatch { specs: spec.metrics.len(), readings: input.metrics.len() });
+        }
+        let mut replicas = 0;
+        let mut utilization = None;
+        let mut invalid = 0;
+        let mut first_error = None;
+        for (i, (m, r)) in spec.metrics.iter().zip(&input.metrics).enumerate() {
+            match self.compute_replicas_for_metric(i, m, r, input) {
+                Ok((proposal, util)) => {
+                    if utilization.is_none() {
+                        utilization = util;
+                    }
+                    if replicas == 0 || proposal > replicas {
+                        replicas = proposal;
+                    }
+                }
+                Err(e) => {
+                    if first_error.is_none() {
+                        first_error = Some(e);
+                    }
+                    invalid += 1;
+                }
+            }
+        }
+        if invalid >= spec.metrics.len() || (invalid > 0 && replicas < input.spec_replicas) {
+            return Err(ReconcileError::MetricsFailed {
+                invalid,
+                total: spec.metrics.len(),
+                first: first_error.unwrap_or_else(|| "no metrics are specified".to_string()),
+            });
+        }
+        Ok((replicas, utilization))
+    }
+
+    /// One reconcile: computes the desired count, normalizes it, and, when it changes
+    /// the scale, records the scale event. The caller applies `desired_replicas`.
+    pub fn reconcile(&mut self, spec: &HpaSpec, input: &ReconcileInput) -> Reconciliation {
+        let current = input.spec_replicas;
+        let now = input.now_ms;
+        let mut out = Reconciliation {
+            desired_replicas: current,
+            rescale: false,
+            metric_proposal: None,
+            utilization_pct: None,
+            able_to_scale: None,
+            limit: None,
+            scaling_disabled: false,
+            error: None,
+        };
+        let desired;
+        if current == 0 && spec.min_replicas != 0 {
+            out.desired_replicas = 0;
+            out.scaling_disabled = true;
+            return out;
+        } else if current > spec.max_replicas {
+            desired = spec.max_replicas;
+        } else if current < spec.min_replicas {
+            desired = spec.min_replicas;
+        } else {
+            match self.compute_replicas_for_metrics(spec, input) {
+                Err(e) => {
+                    out.error = Some(e.to_string());
+                    return out;
+                }
+                Ok((proposal, util)) => {
+                    out.metric_proposal = Some(proposal);
+                    out.utilization_pct = util;
+                    let proposal = proposal.max(0);
+                    desired = match &spec.behavior {
+                        None => {
+                            let stabilized = self.history.stabilize_legacy(proposal, self.config.downscale_stabilization_s * 1000, now);
+                            out.able_to_scale = Some(if stabilized != proposal { "ScaleDownStabilized" } else { "ReadyForNewScale" });
+                            let (d, reason) = convert_desired_replicas_with_rules(
+                                current,
+                                stabilized,
+                                spec.min_replicas,
+                                spec.max_replicas,
+                                self.config.scale_up_limit_factor,
+                                self.config.scale_up_limit_minimum,
+                            );
+                            out.limit = Some(reason);
+                            d
+                        }
+                        Some(b) => {
+                            let mut arg = NormalizationArg {
+                                scale_up: b.scale_up_rules(),
+                                scale_down: b.scale_down_rules(self.config.downscale_stabilization_s),
+                                min_replicas: spec.min_replicas,
+                                max_replicas: spec.max_replicas,
+                                current_replicas: current,
+                                desired_replicas: proposal,
+                            };
+                            let (stabilized, reason) = self.history.stabilize_with_behavior(
+                                current,
+                                proposal,
+                                arg.scale_up.stabilization_window_seconds.unwrap_or(0),
+                                arg.scale_down.stabilization_window_seconds.unwrap_or(0),
+                                now,
+                            );
+                            out.able_to_scale = Some(if stabilized != proposal { reason } else { "ReadyForNewScale" });
+                            arg.desired_replicas = stabilized;
+                            let (d, reason) = self.history.convert_with_behavior_rate(&arg, now);
+                            out.limit = Some(reason);
+                            d
+                        }
+                    };
+                }
+            }
+        }
+        out.desired_replicas = desired;
+        out.rescale = desired != current;
+        if out.rescale {
+            self.history.store_scale_event(spec.behavior.as_ref(), self.config.downscale_stabilization_s, current, desired, now);
+        }
+        out
+    }
+}

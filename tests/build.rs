@@ -1,0 +1,25 @@
+//! Builds the hostile test rules in data/rules/ into components.
+use std::path::PathBuf;
+
+fn main() {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let rules: Vec<PathBuf> = [
+        "spin-forever",
+        "allocate-forever",
+        "panic-trap",
+        "wrong-abi-version",
+        "wrong-signature",
+        "reach-outside",
+    ]
+    .iter()
+    .map(|n| here.join("data/rules").join(n))
+    .collect();
+    let root = here
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf();
+    let watch = [root.join("wit"), root.join("rules-sdk/src")];
+    if let Err(e) = stepscale_rule_build::embed_components(&rules, &watch, "test_rules.rs") {
+        panic!("{e}");
+    }
+}
