@@ -5,3 +5,5 @@
 pub mod test_rules {
     include!(concat!(env!("OUT_DIR"), "/test_rules.rs"));
 }
+
+pub mod demo;

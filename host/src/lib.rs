@@ -1,5 +1,14 @@
-//! The stepscale host: the `stepscale` CLI and operator. Modules follow the
-//! data: snapshot / cluster IO → engine → recommendation → apply/verify.
+//! The stepscale host: the `stepscale` CLI and (later) the operator. Modules
+//! follow the data: snapshot → engine ([`analysis`]) and host checks
+//! ([`checks`]) → [`recommendation`].
 #![deny(missing_docs)]
 
+pub mod analysis;
 pub mod builtin;
+pub mod checks;
+pub mod cli;
+pub mod demo;
+pub mod recommendation;
+
+#[cfg(test)]
+mod fixtures;

@@ -1,2 +1,29 @@
-//! The `stepscale` binary.
-fn main() {}
+//! The `stepscale` binary: parse the command line, set up logging, run the
+//! subcommand, print an error once with its causes, and exit with a
+//! documented status (0 ok, 1 a check failed, 2 bad input or usage).
+
+use clap::Parser;
+use stepscale::cli::{Cli, Command, EXIT_BAD_INPUT};
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Analyze(args) => stepscale::cli::analyze::run(args),
+        Command::SnapshotSchema => {
+            serde_json::to_string_pretty(&stepscale_engine::snapshot::json_schema())
+                .map(|s| println!("{s}"))
+                .map_err(Into::into)
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("stepscale: {e:#}");
+        std::process::exit(EXIT_BAD_INPUT);
+    }
+}

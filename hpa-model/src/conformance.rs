@@ -35,13 +35,17 @@ use thiserror::Error;
 
 use crate::keda::CronTrigger;
 use crate::model::behavior::{
-    calculate_scale_up_limit, convert_desired_replicas_with_rules, replicas_change_per_period, scale_down_limit_with_rules, scale_up_limit_with_rules,
-    Behavior, NormalizationArg, PolicyType, Recommendation, ScaleEvent, ScalingHistory, ScalingPolicy, ScalingRules, SelectPolicy,
+    calculate_scale_up_limit, convert_desired_replicas_with_rules, replicas_change_per_period,
+    scale_down_limit_with_rules, scale_up_limit_with_rules, Behavior, NormalizationArg, PolicyType,
+    Recommendation, ScaleEvent, ScalingHistory, ScalingPolicy, ScalingRules, SelectPolicy,
 };
-use crate::model::controller::{ControllerConfig, HorizontalController, HpaSpec, MetricReading, MetricSource, MetricSpec, MetricTarget, ReconcileInput};
+use crate::model::controller::{
+    ControllerConfig, HorizontalController, HpaSpec, MetricReading, MetricSource, MetricSpec,
+    MetricTarget, ReconcileInput,
+};
 use crate::model::replica::{
-    average_value_replicas, plain_metric_replicas, resource_utilization_replicas, value_replicas, MetricSample, PodPhase, PodReading, PodState, PodTiming,
-    Tolerances,
+    average_value_replicas, plain_metric_replicas, resource_utilization_replicas, value_replicas,
+    MetricSample, PodPhase, PodReading, PodState, PodTiming, Tolerances,
 };
 use crate::tz::{days_from_civil, parse_timestamp};
 
@@ -143,17 +147,26 @@ pub struct Report {
 impl Report {
     /// Number of passing cases.
     pub fn passed(&self) -> usize {
-        self.results.iter().filter(|r| r.outcome == Outcome::Pass).count()
+        self.results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Pass)
+            .count()
     }
 
     /// Number of failing cases.
     pub fn failed(&self) -> usize {
-        self.results.iter().filter(|r| matches!(r.outcome, Outcome::Fail { .. })).count()
+        self.results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Fail { .. }))
+            .count()
     }
 
     /// Number of skipped cases.
     pub fn skipped(&self) -> usize {
-        self.results.iter().filter(|r| matches!(r.outcome, Outcome::Skipped { .. })).count()
+        self.results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Skipped { .. }))
+            .count()
     }
 
     /// Number of cases seen (passed + failed + skipped).
@@ -183,7 +196,9 @@ impl Report {
             .iter()
             .map(|r| match &r.outcome {
                 Outcome::Pass => format!("PASS {}", r.name),
-                Outcome::Fail { expected, got } => format!("FAIL {}: expected {}, got {}", r.name, expected, got),
+                Outcome::Fail { expected, got } => {
+                    format!("FAIL {}: expected {}, got {}", r.name, expected, got)
+                }
                 Outcome::Skipped { reason } => format!("SKIP {}: {}", r.name, reason),
             })
             .collect();
@@ -219,8 +234,14 @@ impl fmt::Display for Report {
 /// ```
 pub fn run_file(path: impl AsRef<Path>) -> Result<Report, ConformanceError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| ConformanceError::Read { path: path.to_path_buf(), source })?;
-    let value: Value = serde_json::from_str(&text).map_err(|source| ConformanceError::Json { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConformanceError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let value: Value = serde_json::from_str(&text).map_err(|source| ConformanceError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
     run_value(&value)
 }
 
@@ -229,7 +250,9 @@ pub fn run_file(path: impl AsRef<Path>) -> Result<Report, ConformanceError> {
 /// # Errors
 /// As [`run_file`], minus the IO and JSON errors.
 pub fn run_value(doc: &Value) -> Result<Report, ConformanceError> {
-    let top = doc.as_object().ok_or_else(|| ConformanceError::Shape("the top level must be a JSON object of sections".into()))?;
+    let top = doc.as_object().ok_or_else(|| {
+        ConformanceError::Shape("the top level must be a JSON object of sections".into())
+    })?;
     let consts = Constants::from_doc(top);
     let mut report = Report::default();
     for (key, section) in top {
@@ -237,14 +260,36 @@ pub fn run_value(doc: &Value) -> Result<Report, ConformanceError> {
             continue;
         }
         match key.as_str() {
-            "replica_calculator_cases" => each_case(key, section, &mut report, |c| replica_calculator_case(c, &consts))?,
-            "controller_cases" => each_case(key, section, &mut report, |c| controller_case(c, &consts))?,
-            "convert_desired_replicas_with_rules_legacy" => each_case(key, section, &mut report, |c| legacy_convert_case(c, &consts))?,
+            "replica_calculator_cases" => each_case(key, section, &mut report, |c| {
+                replica_calculator_case(c, &consts)
+            })?,
+            "controller_cases" => {
+                each_case(key, section, &mut report, |c| controller_case(c, &consts))?
+            }
+            "convert_desired_replicas_with_rules_legacy" => {
+                each_case(key, section, &mut report, |c| {
+                    legacy_convert_case(c, &consts)
+                })?
+            }
             "scale_limit_functions" => each_case(key, section, &mut report, scale_limit_case)?,
-            "normalize_desired_replicas_legacy_stabilization_5min" => each_case(key, section, &mut report, |c| legacy_stabilization_case(c, &consts))?,
+            "normalize_desired_replicas_legacy_stabilization_5min" => {
+                each_case(key, section, &mut report, |c| {
+                    legacy_stabilization_case(c, &consts)
+                })?
+            }
             "scaling_with_rules" => each_case(key, section, &mut report, scaling_with_rules_case)?,
-            "store_scale_events" => each_case(key, cases_of(key, section)?, &mut report, store_scale_events_case)?,
-            "normalize_desired_replicas_with_behavior" => each_case(key, cases_of(key, section)?, &mut report, behavior_stabilization_case)?,
+            "store_scale_events" => each_case(
+                key,
+                cases_of(key, section)?,
+                &mut report,
+                store_scale_events_case,
+            )?,
+            "normalize_desired_replicas_with_behavior" => each_case(
+                key,
+                cases_of(key, section)?,
+                &mut report,
+                behavior_stabilization_case,
+            )?,
             "keda_cron_scaler" => keda_section(key, section, &mut report)?,
             other => {
                 return Err(ConformanceError::Shape(format!(
@@ -277,8 +322,11 @@ struct Constants {
 
 fn number_after(text: &str, marker: &str) -> Option<f64> {
     let rest = &text[text.find(marker)? + marker.len()..];
-    let rest = rest.trim_start_matches(|c: char| c == ' ' || c == '=' || c == ':');
-    let num: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+    let rest = rest.trim_start_matches([' ', '=', ':']);
+    let num: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
     num.trim_end_matches('.').parse().ok()
 }
 
@@ -286,15 +334,22 @@ impl Constants {
     fn from_doc(top: &Map<String, Value>) -> Self {
         let c = top.get("constants");
         let num = |k: &str| c.and_then(|c| c.get(k)).and_then(Value::as_f64);
-        let init = c.and_then(|c| c.get("horizontal_test_init")).and_then(Value::as_str).unwrap_or("");
+        let init = c
+            .and_then(|c| c.get("horizontal_test_init"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
         Constants {
             tolerance: num("tolerance").unwrap_or(crate::model::replica::DEFAULT_TOLERANCE),
-            cpu_init_ms: num("cpu_initialization_period_s").map(|s| (s * 1000.0) as i64).unwrap_or(crate::model::replica::DEFAULT_CPU_INITIALIZATION_PERIOD_MS),
+            cpu_init_ms: num("cpu_initialization_period_s")
+                .map(|s| (s * 1000.0) as i64)
+                .unwrap_or(crate::model::replica::DEFAULT_CPU_INITIALIZATION_PERIOD_MS),
             readiness_delay_ms: num("delay_of_initial_readiness_status_s")
                 .map(|s| (s * 1000.0) as i64)
                 .unwrap_or(crate::model::replica::DEFAULT_DELAY_OF_INITIAL_READINESS_STATUS_MS),
-            scale_up_limit_factor: number_after(init, "overridden to").unwrap_or(crate::model::behavior::SCALE_UP_LIMIT_FACTOR),
-            scale_up_limit_minimum: number_after(init, "scaleUpLimitMinimum").unwrap_or(crate::model::behavior::SCALE_UP_LIMIT_MINIMUM),
+            scale_up_limit_factor: number_after(init, "overridden to")
+                .unwrap_or(crate::model::behavior::SCALE_UP_LIMIT_FACTOR),
+            scale_up_limit_minimum: number_after(init, "scaleUpLimitMinimum")
+                .unwrap_or(crate::model::behavior::SCALE_UP_LIMIT_MINIMUM),
         }
     }
 
@@ -303,7 +358,11 @@ impl Constants {
     }
 
     fn timing(&self) -> PodTiming {
-        PodTiming { now_ms: NOW_MS, cpu_initialization_period_ms: self.cpu_init_ms, delay_of_initial_readiness_ms: self.readiness_delay_ms }
+        PodTiming {
+            now_ms: NOW_MS,
+            cpu_initialization_period_ms: self.cpu_init_ms,
+            delay_of_initial_readiness_ms: self.readiness_delay_ms,
+        }
     }
 
     fn controller(&self) -> ControllerConfig {
@@ -328,7 +387,12 @@ struct Case<'a> {
 
 impl<'a> Case<'a> {
     fn err(&self, field: &str, what: impl Into<String>) -> ConformanceError {
-        ConformanceError::Field { section: self.section.into(), case: self.id.clone(), field: field.into(), what: what.into() }
+        ConformanceError::Field {
+            section: self.section.into(),
+            case: self.id.clone(),
+            field: field.into(),
+            what: what.into(),
+        }
     }
 
     fn get(&self, field: &str) -> Option<&'a Value> {
@@ -344,7 +408,9 @@ impl<'a> Case<'a> {
     }
 
     fn i64(&self, field: &str) -> Result<i64, ConformanceError> {
-        self.req(field)?.as_i64().ok_or_else(|| self.err(field, "expected an integer"))
+        self.req(field)?
+            .as_i64()
+            .ok_or_else(|| self.err(field, "expected an integer"))
     }
 
     fn i32(&self, field: &str) -> Result<i32, ConformanceError> {
@@ -352,32 +418,61 @@ impl<'a> Case<'a> {
     }
 
     fn opt_i64(&self, field: &str) -> Result<Option<i64>, ConformanceError> {
-        self.get(field).map(|v| v.as_i64().ok_or_else(|| self.err(field, "expected an integer"))).transpose()
+        self.get(field)
+            .map(|v| {
+                v.as_i64()
+                    .ok_or_else(|| self.err(field, "expected an integer"))
+            })
+            .transpose()
     }
 
     fn str(&self, field: &str) -> Result<&'a str, ConformanceError> {
-        self.req(field)?.as_str().ok_or_else(|| self.err(field, "expected a string"))
+        self.req(field)?
+            .as_str()
+            .ok_or_else(|| self.err(field, "expected a string"))
     }
 
     fn opt_str(&self, field: &str) -> Result<Option<&'a str>, ConformanceError> {
-        self.get(field).map(|v| v.as_str().ok_or_else(|| self.err(field, "expected a string"))).transpose()
+        self.get(field)
+            .map(|v| {
+                v.as_str()
+                    .ok_or_else(|| self.err(field, "expected a string"))
+            })
+            .transpose()
     }
 
     fn bool(&self, field: &str) -> Result<Option<bool>, ConformanceError> {
-        self.get(field).map(|v| v.as_bool().ok_or_else(|| self.err(field, "expected true or false"))).transpose()
+        self.get(field)
+            .map(|v| {
+                v.as_bool()
+                    .ok_or_else(|| self.err(field, "expected true or false"))
+            })
+            .transpose()
     }
 
     fn array(&self, field: &str) -> Result<Option<&'a Vec<Value>>, ConformanceError> {
-        self.get(field).map(|v| v.as_array().ok_or_else(|| self.err(field, "expected an array"))).transpose()
+        self.get(field)
+            .map(|v| {
+                v.as_array()
+                    .ok_or_else(|| self.err(field, "expected an array"))
+            })
+            .transpose()
     }
 
-    fn list<T>(&self, field: &str, what: &str, f: impl Fn(&Value) -> Option<T>) -> Result<Option<Vec<T>>, ConformanceError> {
+    fn list<T>(
+        &self,
+        field: &str,
+        what: &str,
+        f: impl Fn(&Value) -> Option<T>,
+    ) -> Result<Option<Vec<T>>, ConformanceError> {
         match self.array(field)? {
             None => Ok(None),
             Some(a) => a
                 .iter()
                 .enumerate()
-                .map(|(i, v)| f(v).ok_or_else(|| self.err(field, format!("element {i}: expected {what}"))))
+                .map(|(i, v)| {
+                    f(v).ok_or_else(|| self.err(field, format!("element {i}: expected {what}")))
+                })
                 .collect::<Result<Vec<T>, _>>()
                 .map(Some),
         }
@@ -400,40 +495,81 @@ impl<'a> Case<'a> {
     }
 
     fn rules(&self, field: &str) -> Result<Option<ScalingRules>, ConformanceError> {
-        let Some(v) = self.get(field) else { return Ok(None) };
-        parse_rules(v).map(Some).map_err(|what| self.err(field, what))
+        let Some(v) = self.get(field) else {
+            return Ok(None);
+        };
+        parse_rules(v)
+            .map(Some)
+            .map_err(|what| self.err(field, what))
     }
 }
 
 fn parse_rules(v: &Value) -> Result<ScalingRules, String> {
-    let o = v.as_object().ok_or("expected an object with stabilizationWindowSeconds, selectPolicy, policies")?;
+    let o = v
+        .as_object()
+        .ok_or("expected an object with stabilizationWindowSeconds, selectPolicy, policies")?;
     for k in o.keys() {
-        if !matches!(k.as_str(), "stabilizationWindowSeconds" | "selectPolicy" | "policies" | "default") {
+        if !matches!(
+            k.as_str(),
+            "stabilizationWindowSeconds" | "selectPolicy" | "policies" | "default"
+        ) {
             return Err(format!("unknown key {k:?} in scaling rules"));
         }
     }
     let window = match o.get("stabilizationWindowSeconds") {
         None | Some(Value::Null) => None,
-        Some(w) => Some(w.as_i64().and_then(|w| i32::try_from(w).ok()).ok_or("stabilizationWindowSeconds: expected an integer")?),
+        Some(w) => Some(
+            w.as_i64()
+                .and_then(|w| i32::try_from(w).ok())
+                .ok_or("stabilizationWindowSeconds: expected an integer")?,
+        ),
     };
     let select = match o.get("selectPolicy").and_then(Value::as_str) {
         None => None,
         Some("Max") => Some(SelectPolicy::Max),
         Some("Min") => Some(SelectPolicy::Min),
         Some("Disabled") => Some(SelectPolicy::Disabled),
-        Some(other) => return Err(format!("selectPolicy {other:?}: expected Max, Min or Disabled")),
+        Some(other) => {
+            return Err(format!(
+                "selectPolicy {other:?}: expected Max, Min or Disabled"
+            ))
+        }
     };
     let mut policies = Vec::new();
-    for (i, p) in o.get("policies").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
+    for (i, p) in o
+        .get("policies")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
         let kind = match p.get("type").and_then(Value::as_str) {
             Some("Pods") => PolicyType::Pods,
             Some("Percent") => PolicyType::Percent,
-            other => return Err(format!("policies[{i}].type {other:?}: expected Pods or Percent")),
+            other => {
+                return Err(format!(
+                    "policies[{i}].type {other:?}: expected Pods or Percent"
+                ))
+            }
         };
-        let int = |k: &str| p.get(k).and_then(Value::as_i64).and_then(|v| i32::try_from(v).ok()).ok_or(format!("policies[{i}].{k}: expected an integer"));
-        policies.push(ScalingPolicy { kind, value: int("value")?, period_seconds: int("periodSeconds")? });
+        let int = |k: &str| {
+            p.get(k)
+                .and_then(Value::as_i64)
+                .and_then(|v| i32::try_from(v).ok())
+                .ok_or(format!("policies[{i}].{k}: expected an integer"))
+        };
+        policies.push(ScalingPolicy {
+            kind,
+            value: int("value")?,
+            period_seconds: int("periodSeconds")?,
+        });
     }
-    Ok(ScalingRules { stabilization_window_seconds: window, select_policy: select, policies })
+    Ok(ScalingRules {
+        stabilization_window_seconds: window,
+        select_policy: select,
+        policies,
+    })
 }
 
 fn each_case(
@@ -442,7 +578,9 @@ fn each_case(
     report: &mut Report,
     mut eval: impl FnMut(&Case) -> Result<Outcome, ConformanceError>,
 ) -> Result<(), ConformanceError> {
-    let cases = v.as_array().ok_or_else(|| ConformanceError::Shape(format!("section {section}: expected an array of cases")))?;
+    let cases = v.as_array().ok_or_else(|| {
+        ConformanceError::Shape(format!("section {section}: expected an array of cases"))
+    })?;
     for (i, raw) in cases.iter().enumerate() {
         let obj = raw.as_object();
         let label = obj
@@ -450,18 +588,49 @@ fn each_case(
             .and_then(Value::as_str)
             .map(|s| s.split(" [").next().unwrap_or(s).to_string());
         let label = label.unwrap_or_else(|| describe_unnamed(raw));
-        let case = Case { section, id: format!("#{i} {label}"), obj, raw };
+        let case = Case {
+            section,
+            id: format!("#{i} {label}"),
+            obj,
+            raw,
+        };
         let outcome = eval(&case)?;
-        report.results.push(CaseResult { name: format!("{section}/{label}#{i}"), outcome });
+        report.results.push(CaseResult {
+            name: format!("{section}/{label}#{i}"),
+            outcome,
+        });
     }
     Ok(())
 }
 
 fn describe_unnamed(raw: &Value) -> String {
+    if let Some(desc) = raw
+        .as_array()
+        .and_then(|a| a.get(1))
+        .and_then(Value::as_str)
+    {
+        return desc.to_string();
+    }
     match raw.as_object() {
+        Some(o) if o.contains_key("metadata_ref") => {
+            let r = o.get("metadata_ref").and_then(Value::as_str).unwrap_or("");
+            let at = o.get("at").and_then(Value::as_str).unwrap_or("");
+            format!("{r} @ {at}")
+        }
+        Some(o) if o.contains_key("metadata") => format!(
+            "metadata {}",
+            o.get("metadata").map(Value::to_string).unwrap_or_default()
+        ),
         Some(o) => {
             let keys = ["current", "desired", "min", "max"];
-            let parts: Vec<String> = keys.iter().filter_map(|k| o.get(*k).and_then(Value::as_i64).map(|v| format!("{k}={v}"))).collect();
+            let parts: Vec<String> = keys
+                .iter()
+                .filter_map(|k| {
+                    o.get(*k)
+                        .and_then(Value::as_i64)
+                        .map(|v| format!("{k}={v}"))
+                })
+                .collect();
             if parts.is_empty() {
                 "case".into()
             } else {
@@ -476,36 +645,67 @@ fn verdict(expected: Vec<String>, got: Vec<String>) -> Outcome {
     if expected == got {
         Outcome::Pass
     } else {
-        Outcome::Fail { expected: expected.join(" "), got: got.join(" ") }
+        Outcome::Fail {
+            expected: expected.join(" "),
+            got: got.join(" "),
+        }
     }
 }
 
-fn pod_state(case: &Case, i: usize, phases: &Option<Vec<String>>, ready: &Option<Vec<bool>>, deleting: &Option<Vec<bool>>, starts: &Option<Vec<String>>) -> Result<PodState, ConformanceError> {
+fn pod_state(
+    case: &Case,
+    i: usize,
+    phases: &Option<Vec<String>>,
+    ready: &Option<Vec<bool>>,
+    deleting: &Option<Vec<bool>>,
+    starts: &Option<Vec<String>>,
+) -> Result<PodState, ConformanceError> {
     let phase = match phases.as_ref().and_then(|p| p.get(i)).map(String::as_str) {
         None | Some("Running") => PodPhase::Running,
         Some("Pending") => PodPhase::Pending,
         Some("Failed") => PodPhase::Failed,
         Some("Succeeded") => PodPhase::Succeeded,
         Some("Unknown") => PodPhase::Unknown,
-        Some(other) => return Err(case.err("pod_phase", format!("element {i}: unknown phase {other:?}"))),
+        Some(other) => {
+            return Err(case.err("pod_phase", format!("element {i}: unknown phase {other:?}")))
+        }
     };
     let start = match starts.as_ref().and_then(|s| s.get(i)).map(String::as_str) {
         None => 0,
         Some("hot") => NOW_MS,
         Some("cool") => NOW_MS - 3 * 60_000,
-        Some(other) => return Err(case.err("pod_start", format!("element {i}: expected \"hot\" or \"cool\", got {other:?}"))),
+        Some(other) => {
+            return Err(case.err(
+                "pod_start",
+                format!("element {i}: expected \"hot\" or \"cool\", got {other:?}"),
+            ))
+        }
     };
     Ok(PodState {
         phase,
-        deleting: deleting.as_ref().and_then(|d| d.get(i)).copied().unwrap_or(false),
-        ready: Some(ready.as_ref().and_then(|r| r.get(i)).copied().unwrap_or(true)),
+        deleting: deleting
+            .as_ref()
+            .and_then(|d| d.get(i))
+            .copied()
+            .unwrap_or(false),
+        ready: Some(
+            ready
+                .as_ref()
+                .and_then(|r| r.get(i))
+                .copied()
+                .unwrap_or(true),
+        ),
         start_time_ms: Some(start),
         ready_transition_ms: start,
     })
 }
 
 fn sample(v: i64) -> MetricSample {
-    MetricSample { value_milli: v, timestamp_ms: NOW_MS, window_ms: WINDOW_MS }
+    MetricSample {
+        value_milli: v,
+        timestamp_ms: NOW_MS,
+        window_ms: WINDOW_MS,
+    }
 }
 
 fn milli(cores: f64) -> i64 {
@@ -517,7 +717,12 @@ fn container_index(case: &Case, name: &str) -> Result<usize, ConformanceError> {
         .and_then(|n| n.parse::<usize>().ok())
         .filter(|n| *n >= 1)
         .map(|n| n - 1)
-        .ok_or_else(|| case.err("container", format!("expected container1, container2, ...; got {name:?}")))
+        .ok_or_else(|| {
+            case.err(
+                "container",
+                format!("expected container1, container2, ...; got {name:?}"),
+            )
+        })
 }
 
 fn pods_for(case: &Case, count: usize) -> Result<Vec<PodState>, ConformanceError> {
@@ -525,7 +730,9 @@ fn pods_for(case: &Case, count: usize) -> Result<Vec<PodState>, ConformanceError
     let ready = case.bool_list("pod_ready")?;
     let deleting = case.bool_list("pod_deleting")?;
     let starts = case.str_list("pod_start")?;
-    (0..count).map(|i| pod_state(case, i, &phases, &ready, &deleting, &starts)).collect()
+    (0..count)
+        .map(|i| pod_state(case, i, &phases, &ready, &deleting, &starts))
+        .collect()
 }
 
 fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, ConformanceError> {
@@ -568,15 +775,30 @@ fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, C
     let mut got = Vec::new();
     match metric {
         "resource_cpu_utilization" => {
-            let target = i32::try_from(case.i64("target_utilization_pct")?).map_err(|_| case.err("target_utilization_pct", "out of range"))?;
-            let per_container = case.f64_list("pod_cpu_request_cores_per_container")?.unwrap_or_default();
+            let target = i32::try_from(case.i64("target_utilization_pct")?)
+                .map_err(|_| case.err("target_utilization_pct", "out of range"))?;
+            let per_container = case
+                .f64_list("pod_cpu_request_cores_per_container")?
+                .unwrap_or_default();
             let containers = case.opt_i64("containers_per_pod")?.unwrap_or(1).max(1);
-            let only = case.opt_str("container")?.map(|c| container_index(case, c)).transpose()?;
-            let usage = case.array("usage_millicores_per_container")?.cloned().unwrap_or_default();
+            let only = case
+                .opt_str("container")?
+                .map(|c| container_index(case, c))
+                .transpose()?;
+            let usage = case
+                .array("usage_millicores_per_container")?
+                .cloned()
+                .unwrap_or_default();
             let names = case.str_list("pod_names_in_metrics")?;
             let mut readings: Vec<PodReading> = (0..pod_count)
                 .map(|i| PodReading {
-                    request_milli: per_container.get(i).map(|c| if only.is_some() { milli(*c) } else { milli(*c) * containers }),
+                    request_milli: per_container.get(i).map(|c| {
+                        if only.is_some() {
+                            milli(*c)
+                        } else {
+                            milli(*c) * containers
+                        }
+                    }),
                     sample: None,
                 })
                 .collect();
@@ -585,18 +807,37 @@ fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, C
                 let levels: Vec<i64> = u
                     .as_array()
                     .and_then(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<i64>>>())
-                    .ok_or_else(|| case.err("usage_millicores_per_container", format!("element {k}: expected an array of integers")))?;
+                    .ok_or_else(|| {
+                        case.err(
+                            "usage_millicores_per_container",
+                            format!("element {k}: expected an array of integers"),
+                        )
+                    })?;
                 let value = match only {
-                    Some(c) => *levels.get(c).ok_or_else(|| case.err("usage_millicores_per_container", format!("element {k}: no container #{}", c + 1)))?,
+                    Some(c) => *levels.get(c).ok_or_else(|| {
+                        case.err(
+                            "usage_millicores_per_container",
+                            format!("element {k}: no container #{}", c + 1),
+                        )
+                    })?,
                     None => levels.iter().sum(),
                 };
-                let name = names.as_ref().and_then(|n| n.get(k).cloned()).unwrap_or_else(|| format!("pod-{k}"));
-                match name.strip_prefix("pod-").and_then(|n| n.parse::<usize>().ok()).filter(|n| *n < pod_count) {
+                let name = names
+                    .as_ref()
+                    .and_then(|n| n.get(k).cloned())
+                    .unwrap_or_else(|| format!("pod-{k}"));
+                match name
+                    .strip_prefix("pod-")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|n| *n < pod_count)
+                {
                     Some(p) => readings[p].sample = Some(sample(value)),
                     None => unmatched.push(value),
                 }
             }
-            match resource_utilization_replicas(current, target, "cpu", &pods, &readings, &unmatched, &tol, &timing) {
+            match resource_utilization_replicas(
+                current, target, "cpu", &pods, &readings, &unmatched, &tol, &timing,
+            ) {
                 Ok(p) => {
                     got.push(format!("replicas={}", p.replicas));
                     if want_util.is_some() {
@@ -611,8 +852,16 @@ fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, C
         }
         "pods" => {
             let target = case.i64("target_milli")?;
-            let levels = case.i64_list("metric_levels_milli")?.ok_or_else(|| case.err("metric_levels_milli", "missing"))?;
-            let mut readings = vec![PodReading { request_milli: None, sample: None }; pod_count];
+            let levels = case
+                .i64_list("metric_levels_milli")?
+                .ok_or_else(|| case.err("metric_levels_milli", "missing"))?;
+            let mut readings = vec![
+                PodReading {
+                    request_milli: None,
+                    sample: None
+                };
+                pod_count
+            ];
             let mut unmatched = Vec::new();
             for (k, v) in levels.iter().enumerate() {
                 match readings.get_mut(k) {
@@ -620,7 +869,9 @@ fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, C
                     None => unmatched.push(*v),
                 }
             }
-            match plain_metric_replicas(current, target, false, &pods, &readings, &unmatched, &tol, &timing) {
+            match plain_metric_replicas(
+                current, target, false, &pods, &readings, &unmatched, &tol, &timing,
+            ) {
                 Ok(p) => {
                     got.push(format!("replicas={}", p.replicas));
                     if want_usage.is_some() {
@@ -631,14 +882,22 @@ fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, C
             }
         }
         "object_value" | "external_value" | "object_average_value" | "external_average_value" => {
-            let levels = case.i64_list("metric_levels_milli")?.ok_or_else(|| case.err("metric_levels_milli", "missing"))?;
+            let levels = case
+                .i64_list("metric_levels_milli")?
+                .ok_or_else(|| case.err("metric_levels_milli", "missing"))?;
             let total: i64 = if metric.starts_with("object") {
-                *levels.first().ok_or_else(|| case.err("metric_levels_milli", "an object metric needs one value"))?
+                *levels.first().ok_or_else(|| {
+                    case.err("metric_levels_milli", "an object metric needs one value")
+                })?
             } else {
                 levels.iter().sum()
             };
             let result = if metric.ends_with("average_value") {
-                let t = if case.has("per_pod_target_milli") { case.i64("per_pod_target_milli")? } else { case.i64("target_milli")? };
+                let t = if case.has("per_pod_target_milli") {
+                    case.i64("per_pod_target_milli")?
+                } else {
+                    case.i64("target_milli")?
+                };
                 average_value_replicas(current, total, t, &tol)
             } else {
                 value_replicas(current, total, case.i64("target_milli")?, &pods, &tol)
@@ -661,11 +920,14 @@ fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, C
 /// Whether a controller case's note says a further metric fails to fetch.
 fn failing_metrics(case: &Case) -> Result<usize, ConformanceError> {
     if let Some(n) = case.opt_i64("failing_metrics")? {
-        return usize::try_from(n).map_err(|_| case.err("failing_metrics", "expected a non-negative integer"));
+        return usize::try_from(n)
+            .map_err(|_| case.err("failing_metrics", "expected a non-negative integer"));
     }
     let note = case.opt_str("note")?.unwrap_or("").to_ascii_lowercase();
     let mentions_metric = note.contains("metric");
-    let fails = note.contains("metric errors") || note.contains("fetch fails") || note.contains("metric fails");
+    let fails = note.contains("metric errors")
+        || note.contains("fetch fails")
+        || note.contains("metric fails");
     Ok(usize::from(mentions_metric && fails))
 }
 
@@ -673,7 +935,10 @@ fn controller_case(case: &Case, consts: &Constants) -> Result<Outcome, Conforman
     let min = case.i32("min_replicas")?;
     let max = case.i32("max_replicas")?;
     let spec_replicas = case.i32("spec_replicas")?;
-    let status_replicas = case.opt_i64("status_replicas")?.map(|v| v as i32).unwrap_or(spec_replicas);
+    let status_replicas = case
+        .opt_i64("status_replicas")?
+        .map(|v| v as i32)
+        .unwrap_or(spec_replicas);
     let metric = case.str("metric")?;
     let requests = case.f64_list("pod_cpu_request_cores")?;
     let pod_count = match &requests {
@@ -691,8 +956,19 @@ fn controller_case(case: &Case, consts: &Constants) -> Result<Outcome, Conforman
             let requests = requests.unwrap_or_default();
             let usage = case.i64_list("pod_usage_millicores")?.unwrap_or_default();
             // Two containers per pod, each with half the request and half the usage.
-            let per_pod = |total: i64| if container.is_some() { total / 2 } else { 2 * (total / 2) };
-            let mut readings: Vec<PodReading> = (0..pod_count).map(|i| PodReading { request_milli: requests.get(i).map(|c| per_pod(milli(*c))), sample: None }).collect();
+            let per_pod = |total: i64| {
+                if container.is_some() {
+                    total / 2
+                } else {
+                    2 * (total / 2)
+                }
+            };
+            let mut readings: Vec<PodReading> = (0..pod_count)
+                .map(|i| PodReading {
+                    request_milli: requests.get(i).map(|c| per_pod(milli(*c))),
+                    sample: None,
+                })
+                .collect();
             let mut unmatched = Vec::new();
             for (k, u) in usage.iter().enumerate() {
                 match readings.get_mut(k) {
@@ -701,13 +977,30 @@ fn controller_case(case: &Case, consts: &Constants) -> Result<Outcome, Conforman
                 }
             }
             (
-                MetricSpec { source: MetricSource::Resource { name: "cpu".into(), container }, target: MetricTarget::Utilization(target) },
-                MetricReading::PerPod { readings, unmatched },
+                MetricSpec {
+                    source: MetricSource::Resource {
+                        name: "cpu".into(),
+                        container,
+                    },
+                    target: MetricTarget::Utilization(target),
+                },
+                MetricReading::PerPod {
+                    readings,
+                    unmatched,
+                },
             )
         }
         "pods_average_value" => {
-            let levels = case.i64_list("metric_levels_milli")?.ok_or_else(|| case.err("metric_levels_milli", "missing"))?;
-            let mut readings = vec![PodReading { request_milli: None, sample: None }; pod_count];
+            let levels = case
+                .i64_list("metric_levels_milli")?
+                .ok_or_else(|| case.err("metric_levels_milli", "missing"))?;
+            let mut readings = vec![
+                PodReading {
+                    request_milli: None,
+                    sample: None
+                };
+                pod_count
+            ];
             let mut unmatched = Vec::new();
             for (k, v) in levels.iter().enumerate() {
                 match readings.get_mut(k) {
@@ -716,19 +1009,45 @@ fn controller_case(case: &Case, consts: &Constants) -> Result<Outcome, Conforman
                 }
             }
             (
-                MetricSpec { source: MetricSource::Pods { name: "qps".into() }, target: MetricTarget::AverageValue(case.i64("target_milli")?) },
-                MetricReading::PerPod { readings, unmatched },
+                MetricSpec {
+                    source: MetricSource::Pods { name: "qps".into() },
+                    target: MetricTarget::AverageValue(case.i64("target_milli")?),
+                },
+                MetricReading::PerPod {
+                    readings,
+                    unmatched,
+                },
             )
         }
         "external_value" | "external_average_value" | "object_value" | "object_average_value" => {
-            let levels = case.i64_list("metric_levels_milli")?.ok_or_else(|| case.err("metric_levels_milli", "missing"))?;
+            let levels = case
+                .i64_list("metric_levels_milli")?
+                .ok_or_else(|| case.err("metric_levels_milli", "missing"))?;
             let t = case.i64("target_milli")?;
-            let target = if metric.ends_with("average_value") { MetricTarget::AverageValue(t) } else { MetricTarget::Value(t) };
-            if metric.starts_with("object") {
-                let v = *levels.first().ok_or_else(|| case.err("metric_levels_milli", "an object metric needs one value"))?;
-                (MetricSpec { source: MetricSource::Object { name: "qps".into() }, target }, MetricReading::Object(v))
+            let target = if metric.ends_with("average_value") {
+                MetricTarget::AverageValue(t)
             } else {
-                (MetricSpec { source: MetricSource::External { name: "qps".into() }, target }, MetricReading::External(levels))
+                MetricTarget::Value(t)
+            };
+            if metric.starts_with("object") {
+                let v = *levels.first().ok_or_else(|| {
+                    case.err("metric_levels_milli", "an object metric needs one value")
+                })?;
+                (
+                    MetricSpec {
+                        source: MetricSource::Object { name: "qps".into() },
+                        target,
+                    },
+                    MetricReading::Object(v),
+                )
+            } else {
+                (
+                    MetricSpec {
+                        source: MetricSource::External { name: "qps".into() },
+                        target,
+                    },
+                    MetricReading::External(levels),
+                )
             }
         }
         other => return Err(case.err("metric", format!("unknown metric kind {other:?}"))),
@@ -736,34 +1055,74 @@ fn controller_case(case: &Case, consts: &Constants) -> Result<Outcome, Conforman
     let mut metrics = vec![spec];
     let mut readings = vec![reading];
     for k in 0..failing_metrics(case)? {
-        metrics.push(MetricSpec { source: MetricSource::External { name: format!("failing-{k}") }, target: MetricTarget::AverageValue(1000) });
-        readings.push(MetricReading::Unavailable("the external metrics API returned an error".into()));
+        metrics.push(MetricSpec {
+            source: MetricSource::External {
+                name: format!("failing-{k}"),
+            },
+            target: MetricTarget::AverageValue(1000),
+        });
+        readings.push(MetricReading::Unavailable(
+            "the external metrics API returned an error".into(),
+        ));
     }
-    let behavior = match (case.rules("scale_up_rules")?, case.rules("scale_down_rules")?) {
+    let behavior = match (
+        case.rules("scale_up_rules")?,
+        case.rules("scale_down_rules")?,
+    ) {
         (None, None) => None,
-        (up, down) => Some(Behavior { scale_up: up, scale_down: down }),
+        (up, down) => Some(Behavior {
+            scale_up: up,
+            scale_down: down,
+        }),
     };
-    let hpa = HpaSpec { min_replicas: min, max_replicas: max, metrics, behavior };
+    let hpa = HpaSpec {
+        min_replicas: min,
+        max_replicas: max,
+        metrics,
+        behavior,
+    };
     let mut controller = HorizontalController::new(consts.controller());
     if let Some(recs) = case.array("recommendations")? {
         for (k, r) in recs.iter().enumerate() {
             let replicas = r.get("replicas").and_then(Value::as_i64);
             let age = r.get("age_s").and_then(Value::as_i64);
             match (replicas, age) {
-                (Some(replicas), Some(age)) => controller.history.recommendations.push(Recommendation { replicas: replicas as i32, timestamp_ms: NOW_MS - age * 1000 }),
-                _ => return Err(case.err("recommendations", format!("element {k}: expected {{\"replicas\": int, \"age_s\": int}}"))),
+                (Some(replicas), Some(age)) => {
+                    controller.history.recommendations.push(Recommendation {
+                        replicas: replicas as i32,
+                        timestamp_ms: NOW_MS - age * 1000,
+                    })
+                }
+                _ => {
+                    return Err(case.err(
+                        "recommendations",
+                        format!("element {k}: expected {{\"replicas\": int, \"age_s\": int}}"),
+                    ))
+                }
             }
         }
     }
-    let input = ReconcileInput { spec_replicas, status_replicas, pods, metrics: readings, now_ms: NOW_MS };
+    let input = ReconcileInput {
+        spec_replicas,
+        status_replicas,
+        pods,
+        metrics: readings,
+        now_ms: NOW_MS,
+    };
     let out = controller.reconcile(&hpa, &input);
-    let mut expected = vec![format!("desired={}", case.i64("expected_desired_replicas")?)];
+    let mut expected = vec![format!(
+        "desired={}",
+        case.i64("expected_desired_replicas")?
+    )];
     let mut got = vec![format!("desired={}", out.desired_replicas)];
     if let Some(u) = case.opt_i64("expected_current_utilization_pct")? {
         expected.push(format!("utilization={u}%"));
         got.push(match out.utilization_pct {
             Some(g) => format!("utilization={g}%"),
-            None => format!("utilization=none ({})", out.error.as_deref().unwrap_or("no utilization metric")),
+            None => format!(
+                "utilization=none ({})",
+                out.error.as_deref().unwrap_or("no utilization metric")
+            ),
         });
     }
     Ok(verdict(expected, got))
@@ -772,17 +1131,33 @@ fn controller_case(case: &Case, consts: &Constants) -> Result<Outcome, Conforman
 fn legacy_convert_case(case: &Case, consts: &Constants) -> Result<Outcome, ConformanceError> {
     let current = case.i32("current")?;
     let expected_value = match case.req("expected")? {
-        Value::Number(n) => n.as_i64().ok_or_else(|| case.err("expected", "expected an integer"))?,
+        Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| case.err("expected", "expected an integer"))?,
         Value::String(s) => {
             // An upstream expression: calculateScaleUpLimit(N) under the test constants.
             let arg = s
                 .strip_prefix("calculateScaleUpLimit(")
                 .and_then(|r| r.split_once(')'))
                 .and_then(|(n, _)| n.trim().parse::<i32>().ok())
-                .ok_or_else(|| case.err("expected", "a string expectation must start with calculateScaleUpLimit(<int>)"))?;
-            i64::from(calculate_scale_up_limit(arg, consts.scale_up_limit_factor, consts.scale_up_limit_minimum))
+                .ok_or_else(|| {
+                    case.err(
+                        "expected",
+                        "a string expectation must start with calculateScaleUpLimit(<int>)",
+                    )
+                })?;
+            i64::from(calculate_scale_up_limit(
+                arg,
+                consts.scale_up_limit_factor,
+                consts.scale_up_limit_minimum,
+            ))
         }
-        _ => return Err(case.err("expected", "expected an integer or a calculateScaleUpLimit(...) expression")),
+        _ => {
+            return Err(case.err(
+                "expected",
+                "expected an integer or a calculateScaleUpLimit(...) expression",
+            ))
+        }
     };
     let (got, reason) = convert_desired_replicas_with_rules(
         current,
@@ -802,7 +1177,9 @@ fn legacy_convert_case(case: &Case, consts: &Constants) -> Result<Outcome, Confo
 }
 
 fn events(case: &Case, field: &str, now_ms: i64) -> Result<Vec<ScaleEvent>, ConformanceError> {
-    let Some(v) = case.get(field) else { return Ok(vec![]) };
+    let Some(v) = case.get(field) else {
+        return Ok(vec![]);
+    };
     if let Some(list) = v.as_array() {
         // [[change, age_s(, outdated)]] or [{replica_change, age_s}]
         return list
@@ -810,24 +1187,47 @@ fn events(case: &Case, field: &str, now_ms: i64) -> Result<Vec<ScaleEvent>, Conf
             .enumerate()
             .map(|(k, e)| {
                 let (change, age, outdated) = match e {
-                    Value::Array(a) => (a.first().and_then(Value::as_i64), a.get(1).and_then(Value::as_i64), a.get(2).and_then(Value::as_bool).unwrap_or(false)),
-                    Value::Object(o) => (o.get("replica_change").and_then(Value::as_i64), o.get("age_s").and_then(Value::as_i64), o.get("outdated").and_then(Value::as_bool).unwrap_or(false)),
+                    Value::Array(a) => (
+                        a.first().and_then(Value::as_i64),
+                        a.get(1).and_then(Value::as_i64),
+                        a.get(2).and_then(Value::as_bool).unwrap_or(false),
+                    ),
+                    Value::Object(o) => (
+                        o.get("replica_change").and_then(Value::as_i64),
+                        o.get("age_s").and_then(Value::as_i64),
+                        o.get("outdated").and_then(Value::as_bool).unwrap_or(false),
+                    ),
                     _ => (None, None, false),
                 };
                 match (change, age) {
-                    (Some(c), Some(a)) => Ok(ScaleEvent { replica_change: c as i32, timestamp_ms: now_ms - a * 1000, outdated }),
-                    _ => Err(case.err(field, format!("element {k}: expected [replica_change, age_s(, outdated)]"))),
+                    (Some(c), Some(a)) => Ok(ScaleEvent {
+                        replica_change: c as i32,
+                        timestamp_ms: now_ms - a * 1000,
+                        outdated,
+                    }),
+                    _ => Err(case.err(
+                        field,
+                        format!("element {k}: expected [replica_change, age_s(, outdated)]"),
+                    )),
                 }
             })
             .collect();
     }
-    let o = v.as_object().ok_or_else(|| case.err(field, "expected null, a list of events, or {replica_changes, uniform_over_last_seconds}"))?;
+    let o = v.as_object().ok_or_else(|| {
+        case.err(
+            field,
+            "expected null, a list of events, or {replica_changes, uniform_over_last_seconds}",
+        )
+    })?;
     let changes: Vec<i64> = o
         .get("replica_changes")
         .and_then(Value::as_array)
         .and_then(|a| a.iter().map(Value::as_i64).collect())
         .ok_or_else(|| case.err(field, "replica_changes: expected an array of integers"))?;
-    let period = o.get("uniform_over_last_seconds").and_then(Value::as_f64).ok_or_else(|| case.err(field, "uniform_over_last_seconds: expected a number"))?;
+    let period = o
+        .get("uniform_over_last_seconds")
+        .and_then(Value::as_f64)
+        .ok_or_else(|| case.err(field, "uniform_over_last_seconds: expected a number"))?;
     if changes.is_empty() {
         return Ok(vec![]);
     }
@@ -839,7 +1239,11 @@ fn events(case: &Case, field: &str, now_ms: i64) -> Result<Vec<ScaleEvent>, Conf
         .enumerate()
         .map(|(i, c)| {
             let age_s = (period - seg * (i as f64 + 1.0) + seg / 2.0).trunc() as i64;
-            ScaleEvent { replica_change: *c as i32, timestamp_ms: now_ms - age_s * 1000, outdated: false }
+            ScaleEvent {
+                replica_change: *c as i32,
+                timestamp_ms: now_ms - age_s * 1000,
+                outdated: false,
+            }
         })
         .collect())
 }
@@ -847,7 +1251,9 @@ fn events(case: &Case, field: &str, now_ms: i64) -> Result<Vec<ScaleEvent>, Conf
 fn scale_limit_case(case: &Case) -> Result<Outcome, ConformanceError> {
     let test = case.str("test")?;
     let current = case.i32("current")?;
-    let rules = case.rules("rules")?.ok_or_else(|| case.err("rules", "missing"))?;
+    let rules = case
+        .rules("rules")?
+        .ok_or_else(|| case.err("rules", "missing"))?;
     let up = events(case, "scale_up_events", NOW_MS)?;
     let down = events(case, "scale_down_events", NOW_MS)?;
     let got = if test.contains("ScaleUp") {
@@ -857,7 +1263,10 @@ fn scale_limit_case(case: &Case) -> Result<Outcome, ConformanceError> {
     } else {
         return Err(case.err("test", "must name a ScaleUp or ScaleDown limit function"));
     };
-    Ok(verdict(vec![format!("limit={}", case.i64("expected_limit")?)], vec![format!("limit={got}")]))
+    Ok(verdict(
+        vec![format!("limit={}", case.i64("expected_limit")?)],
+        vec![format!("limit={got}")],
+    ))
 }
 
 fn recommendations(case: &Case, field: &str) -> Result<Vec<Recommendation>, ConformanceError> {
@@ -869,7 +1278,10 @@ fn recommendations(case: &Case, field: &str) -> Result<Vec<Recommendation>, Conf
             let replicas = a.and_then(|a| a.first()).and_then(Value::as_i64);
             let age = a.and_then(|a| a.get(1)).and_then(Value::as_i64);
             match (replicas, age) {
-                (Some(replicas), Some(age)) => Ok(Recommendation { replicas: replicas as i32, timestamp_ms: NOW_MS - age * 1000 }),
+                (Some(replicas), Some(age)) => Ok(Recommendation {
+                    replicas: replicas as i32,
+                    timestamp_ms: NOW_MS - age * 1000,
+                }),
                 _ => Err(case.err(field, format!("element {k}: expected [replicas, age_s]"))),
             }
         })
@@ -878,8 +1290,15 @@ fn recommendations(case: &Case, field: &str) -> Result<Vec<Recommendation>, Conf
 
 fn legacy_stabilization_case(case: &Case, consts: &Constants) -> Result<Outcome, ConformanceError> {
     let _ = consts;
-    let mut history = ScalingHistory { recommendations: recommendations(case, "recs")?, ..ScalingHistory::default() };
-    let got = history.stabilize_legacy(case.i32("desired")?, crate::model::behavior::DEFAULT_DOWNSCALE_STABILIZATION_S * 1000, NOW_MS);
+    let mut history = ScalingHistory {
+        recommendations: recommendations(case, "recs")?,
+        ..ScalingHistory::default()
+    };
+    let got = history.stabilize_legacy(
+        case.i32("desired")?,
+        crate::model::behavior::DEFAULT_DOWNSCALE_STABILIZATION_S * 1000,
+        NOW_MS,
+    );
     let mut expected = vec![format!("replicas={}", case.i64("expected")?)];
     let mut g = vec![format!("replicas={got}")];
     if let Some(n) = case.opt_i64("expected_log_len")? {
@@ -891,13 +1310,23 @@ fn legacy_stabilization_case(case: &Case, consts: &Constants) -> Result<Outcome,
 
 fn scaling_with_rules_case(case: &Case) -> Result<Outcome, ConformanceError> {
     if case.bool("skipped_upstream")? == Some(true) {
-        return Ok(Outcome::Skipped { reason: "skipped upstream (the test returns early)".into() });
+        return Ok(Outcome::Skipped {
+            reason: "skipped upstream (the test returns early)".into(),
+        });
     }
-    let behavior = Behavior { scale_up: case.rules("scale_up_rules")?, scale_down: case.rules("scale_down_rules")? };
-    let history = ScalingHistory { recommendations: vec![], scale_up_events: events(case, "scale_up_events", NOW_MS)?, scale_down_events: events(case, "scale_down_events", NOW_MS)? };
+    let behavior = Behavior {
+        scale_up: case.rules("scale_up_rules")?,
+        scale_down: case.rules("scale_down_rules")?,
+    };
+    let history = ScalingHistory {
+        recommendations: vec![],
+        scale_up_events: events(case, "scale_up_events", NOW_MS)?,
+        scale_down_events: events(case, "scale_down_events", NOW_MS)?,
+    };
     let arg = NormalizationArg {
         scale_up: behavior.scale_up_rules(),
-        scale_down: behavior.scale_down_rules(crate::model::behavior::DEFAULT_DOWNSCALE_STABILIZATION_S),
+        scale_down: behavior
+            .scale_down_rules(crate::model::behavior::DEFAULT_DOWNSCALE_STABILIZATION_S),
         min_replicas: case.i32("min_replicas")?,
         max_replicas: case.i32("max_replicas")?,
         current_replicas: case.i32("current_replicas")?,
@@ -917,16 +1346,30 @@ fn store_scale_events_case(case: &Case) -> Result<Outcome, ConformanceError> {
     let prev = events(case, "prev", NOW_MS)?;
     let change = case.i32("replica_change")?;
     let rules = case.rules("rules")?;
-    let behavior = rules.map(|r| Behavior { scale_up: Some(r.clone()), scale_down: Some(r) });
-    let mut expected = vec![format!("change_last_60s={}", case.i64("expected_change_last_60s")?)];
-    let mut got = vec![format!("change_last_60s={}", replicas_change_per_period(60, &prev, NOW_MS))];
+    let behavior = rules.map(|r| Behavior {
+        scale_up: Some(r.clone()),
+        scale_down: Some(r),
+    });
+    let mut expected = vec![format!(
+        "change_last_60s={}",
+        case.i64("expected_change_last_60s")?
+    )];
+    let mut got = vec![format!(
+        "change_last_60s={}",
+        replicas_change_per_period(60, &prev, NOW_MS)
+    )];
     let want: Vec<(i64, bool)> = case
         .list("new_events", "[replica_change, outdated]", |v| {
             let a = v.as_array()?;
             Some((a.first()?.as_i64()?, a.get(1)?.as_bool()?))
         })?
         .ok_or_else(|| case.err("new_events", "missing"))?;
-    let render = |ev: &[(i64, bool)]| ev.iter().map(|(c, o)| format!("[{c},{o}]")).collect::<Vec<_>>().join("");
+    let render = |ev: &[(i64, bool)]| {
+        ev.iter()
+            .map(|(c, o)| format!("[{c},{o}]"))
+            .collect::<Vec<_>>()
+            .join("")
+    };
     for (dir, new) in [("up", 10 + change), ("down", 10 - change)] {
         let mut h = ScalingHistory::default();
         if dir == "up" {
@@ -934,9 +1377,22 @@ fn store_scale_events_case(case: &Case) -> Result<Outcome, ConformanceError> {
         } else {
             h.scale_down_events = prev.clone();
         }
-        h.store_scale_event(behavior.as_ref(), crate::model::behavior::DEFAULT_DOWNSCALE_STABILIZATION_S, 10, new, NOW_MS);
-        let list = if dir == "up" { &h.scale_up_events } else { &h.scale_down_events };
-        let ev: Vec<(i64, bool)> = list.iter().map(|e| (i64::from(e.replica_change), e.outdated)).collect();
+        h.store_scale_event(
+            behavior.as_ref(),
+            crate::model::behavior::DEFAULT_DOWNSCALE_STABILIZATION_S,
+            10,
+            new,
+            NOW_MS,
+        );
+        let list = if dir == "up" {
+            &h.scale_up_events
+        } else {
+            &h.scale_down_events
+        };
+        let ev: Vec<(i64, bool)> = list
+            .iter()
+            .map(|e| (i64::from(e.replica_change), e.outdated))
+            .collect();
         expected.push(format!("{dir}={}", render(&want)));
         got.push(format!("{dir}={}", render(&ev)));
     }
@@ -944,7 +1400,10 @@ fn store_scale_events_case(case: &Case) -> Result<Outcome, ConformanceError> {
 }
 
 fn behavior_stabilization_case(case: &Case) -> Result<Outcome, ConformanceError> {
-    let mut history = ScalingHistory { recommendations: recommendations(case, "recommendations_[replicas,age_s]")?, ..ScalingHistory::default() };
+    let mut history = ScalingHistory {
+        recommendations: recommendations(case, "recommendations_[replicas,age_s]")?,
+        ..ScalingHistory::default()
+    };
     let (got, _) = history.stabilize_with_behavior(
         case.i32("current_replicas")?,
         case.i32("prenormalized_desired_replicas")?,
@@ -952,11 +1411,21 @@ fn behavior_stabilization_case(case: &Case) -> Result<Outcome, ConformanceError>
         case.i32("scale_down_stabilization_window_s")?,
         NOW_MS,
     );
-    let mut expected = vec![format!("replicas={}", case.i64("expected_stabilized_replicas")?)];
+    let mut expected = vec![format!(
+        "replicas={}",
+        case.i64("expected_stabilized_replicas")?
+    )];
     let mut g = vec![format!("replicas={got}")];
     if let Some(log) = case.i64_list("expected_recommendations_log")? {
         expected.push(format!("log={log:?}"));
-        g.push(format!("log={:?}", history.recommendations.iter().map(|r| i64::from(r.replicas)).collect::<Vec<_>>()));
+        g.push(format!(
+            "log={:?}",
+            history
+                .recommendations
+                .iter()
+                .map(|r| i64::from(r.replicas))
+                .collect::<Vec<_>>()
+        ));
     }
     Ok(verdict(expected, g))
 }
@@ -964,8 +1433,18 @@ fn behavior_stabilization_case(case: &Case) -> Result<Outcome, ConformanceError>
 fn keda_section(section: &str, v: &Value, report: &mut Report) -> Result<(), ConformanceError> {
     let o = v.as_object().ok_or_else(|| ConformanceError::Shape(format!("section {section}: expected an object with parse_cases, activity_cases, metric_name_cases")))?;
     for key in o.keys() {
-        if !matches!(key.as_str(), "source" | "license" | "semantics" | "parse_cases" | "activity_cases" | "metric_name_cases") {
-            return Err(ConformanceError::Shape(format!("section {section}: unknown key {key:?}")));
+        if !matches!(
+            key.as_str(),
+            "source"
+                | "license"
+                | "semantics"
+                | "parse_cases"
+                | "activity_cases"
+                | "metric_name_cases"
+        ) {
+            return Err(ConformanceError::Shape(format!(
+                "section {section}: unknown key {key:?}"
+            )));
         }
     }
     let name = |sub: &str| format!("{section}.{sub}");
@@ -976,27 +1455,51 @@ fn keda_section(section: &str, v: &Value, report: &mut Report) -> Result<(), Con
         each_case(&name("activity_cases"), cases, report, keda_activity_case)?;
     }
     if let Some(cases) = o.get("metric_name_cases") {
-        each_case(&name("metric_name_cases"), cases, report, keda_metric_name_case)?;
+        each_case(
+            &name("metric_name_cases"),
+            cases,
+            report,
+            keda_metric_name_case,
+        )?;
     }
     Ok(())
 }
 
-fn metadata_map(case: &Case, v: &Value, field: &str) -> Result<BTreeMap<String, String>, ConformanceError> {
-    let o = v.as_object().ok_or_else(|| case.err(field, "expected an object of strings"))?;
+fn metadata_map(
+    case: &Case,
+    v: &Value,
+    field: &str,
+) -> Result<BTreeMap<String, String>, ConformanceError> {
+    let o = v
+        .as_object()
+        .ok_or_else(|| case.err(field, "expected an object of strings"))?;
     o.iter()
-        .map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())).ok_or_else(|| case.err(field, format!("{k}: expected a string"))))
+        .map(|(k, v)| {
+            v.as_str()
+                .map(|s| (k.clone(), s.to_string()))
+                .ok_or_else(|| case.err(field, format!("{k}: expected a string")))
+        })
         .collect()
 }
 
 fn keda_parse_case(case: &Case) -> Result<Outcome, ConformanceError> {
     let meta = metadata_map(case, case.req("metadata")?, "metadata")?;
-    let want = case.bool("is_error")?.ok_or_else(|| case.err("is_error", "missing"))?;
+    let want = case
+        .bool("is_error")?
+        .ok_or_else(|| case.err("is_error", "missing"))?;
     let result = CronTrigger::from_metadata(&meta);
     let got = match &result {
         Ok(_) => "ok".to_string(),
         Err(e) => format!("error ({e})"),
     };
-    Ok(if result.is_err() == want { Outcome::Pass } else { Outcome::Fail { expected: if want { "error".into() } else { "ok".into() }, got } })
+    Ok(if result.is_err() == want {
+        Outcome::Pass
+    } else {
+        Outcome::Fail {
+            expected: if want { "error".into() } else { "ok".into() },
+            got,
+        }
+    })
 }
 
 /// A trigger described in words, with the ScaledObject bounds it assumes.
@@ -1013,11 +1516,23 @@ pub struct DescribedTrigger {
 const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 fn weekday_in(text: &str) -> Option<usize> {
-    text.split(|c: char| !c.is_ascii_alphabetic()).find_map(|w| {
-        let w = w.to_ascii_lowercase();
-        let full = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"];
-        WEEKDAYS.iter().position(|d| *d == w).or_else(|| full.iter().position(|d| *d == w))
-    })
+    text.split(|c: char| !c.is_ascii_alphabetic())
+        .find_map(|w| {
+            let w = w.to_ascii_lowercase();
+            let full = [
+                "sunday",
+                "monday",
+                "tuesday",
+                "wednesday",
+                "thursday",
+                "friday",
+                "saturday",
+            ];
+            WEEKDAYS
+                .iter()
+                .position(|d| *d == w)
+                .or_else(|| full.iter().position(|d| *d == w))
+        })
 }
 
 fn int_after(text: &str, word: &str) -> Option<i64> {
@@ -1071,17 +1586,29 @@ pub fn describe_trigger(text: &str) -> Result<DescribedTrigger, String> {
             .collect()
     };
     let mut meta = BTreeMap::new();
-    let tz = clean.split(|c: char| c.is_whitespace() || c == ',').find(|w| w.contains('/') && w.chars().next().is_some_and(|c| c.is_ascii_uppercase()));
+    let tz = clean
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .find(|w| w.contains('/') && w.chars().next().is_some_and(|c| c.is_ascii_uppercase()));
     meta.insert("timezone".to_string(), tz.unwrap_or("Etc/UTC").to_string());
     let parts: Vec<&str> = clean.split(',').map(str::trim).collect();
-    let start = parts.iter().find_map(|p| p.strip_prefix("start ")).map(pad_cron);
-    let end = parts.iter().find_map(|p| p.strip_prefix("end ")).map(pad_cron);
+    let start = parts
+        .iter()
+        .find_map(|p| p.strip_prefix("start "))
+        .map(pad_cron);
+    let end = parts
+        .iter()
+        .find_map(|p| p.strip_prefix("end "))
+        .map(pad_cron);
     let lower = clean.to_ascii_lowercase();
     let (start, end) = match (start, end) {
         (Some(s), Some(e)) => (s, e),
-        _ if lower.contains("even hours") || lower.contains("even-hours") => ("0 */2 * * *".to_string(), "0 1-23/2 * * *".to_string()),
+        _ if lower.contains("even hours") || lower.contains("even-hours") => {
+            ("0 */2 * * *".to_string(), "0 1-23/2 * * *".to_string())
+        }
         _ => {
-            let day = weekday_in(&clean).ok_or_else(|| format!("no window in {text:?}: expected start/end, a weekday, or even hours"))?;
+            let day = weekday_in(&clean).ok_or_else(|| {
+                format!("no window in {text:?}: expected start/end, a weekday, or even hours")
+            })?;
             let dname = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][day];
             let range = clean.split_whitespace().find_map(|w| {
                 let (a, b) = w.trim_end_matches(',').split_once('-')?;
@@ -1092,7 +1619,10 @@ pub fn describe_trigger(text: &str) -> Result<DescribedTrigger, String> {
                 Some((hm(a)?, hm(b)?))
             });
             let ((h1, m1), (h2, m2)) = range.unwrap_or(((0, 0), (23, 59)));
-            (format!("{m1} {h1} * * {dname}"), format!("{m2} {h2} * * {dname}"))
+            (
+                format!("{m1} {h1} * * {dname}"),
+                format!("{m2} {h2} * * {dname}"),
+            )
         }
     };
     meta.insert("start".into(), start);
@@ -1102,7 +1632,11 @@ pub fn describe_trigger(text: &str) -> Result<DescribedTrigger, String> {
             meta.insert("desiredReplicas".into(), d.to_string());
         }
     }
-    Ok(DescribedTrigger { metadata: meta, min_replica_count: int_after(&clean, "min").unwrap_or(0), max_replica_count: int_after(&clean, "max").unwrap_or(100) })
+    Ok(DescribedTrigger {
+        metadata: meta,
+        min_replica_count: int_after(&clean, "min").unwrap_or(0),
+        max_replica_count: int_after(&clean, "max").unwrap_or(100),
+    })
 }
 
 /// Instants (seconds since the epoch) that an `at` description stands for.
@@ -1120,8 +1654,10 @@ pub fn sample_instants(at: &str) -> Result<Vec<i64>, String> {
     }
     let base = days_from_civil(2024, 1, 1) * 86_400; // a Monday
     let lower = at.to_ascii_lowercase();
-    if lower.contains("even hour") || lower.contains("odd hour") {
-        let parity = i64::from(lower.contains("odd hour"));
+    let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphabetic()).collect();
+    let has = |w: &str| words.contains(&w);
+    if (has("even") || has("odd")) && (has("hour") || has("hours")) {
+        let parity = i64::from(has("odd"));
         let mut out = Vec::new();
         for h in 0..(7 * 24) {
             if h % 2 == parity {
@@ -1133,7 +1669,9 @@ pub fn sample_instants(at: &str) -> Result<Vec<i64>, String> {
         return Ok(out);
     }
     if let Some(day) = weekday_in(at) {
-        let first = (0..7).find(|d| (days_from_civil(2024, 1, 1) + d + 4).rem_euclid(7) == day as i64).unwrap_or(0);
+        let first = (0..7)
+            .find(|d| (days_from_civil(2024, 1, 1) + d + 4).rem_euclid(7) == day as i64)
+            .unwrap_or(0);
         let mut out = Vec::new();
         for week in 0..4 {
             for half in 0..48 {
@@ -1147,10 +1685,17 @@ pub fn sample_instants(at: &str) -> Result<Vec<i64>, String> {
 
 fn keda_activity_case(case: &Case) -> Result<Outcome, ConformanceError> {
     let described = match case.get("metadata") {
-        Some(m) => DescribedTrigger { metadata: metadata_map(case, m, "metadata")?, min_replica_count: case.opt_i64("min_replicas")?.unwrap_or(0), max_replica_count: case.opt_i64("max_replicas")?.unwrap_or(100) },
-        None => describe_trigger(case.str("metadata_ref")?).map_err(|e| case.err("metadata_ref", e))?,
+        Some(m) => DescribedTrigger {
+            metadata: metadata_map(case, m, "metadata")?,
+            min_replica_count: case.opt_i64("min_replicas")?.unwrap_or(0),
+            max_replica_count: case.opt_i64("max_replicas")?.unwrap_or(100),
+        },
+        None => {
+            describe_trigger(case.str("metadata_ref")?).map_err(|e| case.err("metadata_ref", e))?
+        }
     };
-    let trigger = CronTrigger::from_metadata(&described.metadata).map_err(|e| case.err("metadata_ref", e.to_string()))?;
+    let trigger = CronTrigger::from_metadata(&described.metadata)
+        .map_err(|e| case.err("metadata_ref", e.to_string()))?;
     let instants = sample_instants(case.str("at")?).map_err(|e| case.err("at", e))?;
     let want_active = case.bool("expected_active")?;
     let want_metric = case.opt_i64("expected_metric")?;
@@ -1162,7 +1707,9 @@ fn keda_activity_case(case: &Case) -> Result<Outcome, ConformanceError> {
         expected.push(format!("metric={m}"));
     }
     for t in instants {
-        let (metric, active) = trigger.metric_and_activity(t, described.min_replica_count, described.max_replica_count).map_err(|e| case.err("metadata_ref", e.to_string()))?;
+        let (metric, active) = trigger
+            .metric_and_activity(t, described.min_replica_count, described.max_replica_count)
+            .map_err(|e| case.err("metadata_ref", e.to_string()))?;
         let mut got = Vec::new();
         if want_active.is_some() {
             got.push(format!("active={active}"));
@@ -1172,19 +1719,40 @@ fn keda_activity_case(case: &Case) -> Result<Outcome, ConformanceError> {
         }
         if got != expected {
             got.push(format!("at {t}s since the epoch"));
-            return Ok(Outcome::Fail { expected: expected.join(" "), got: got.join(" ") });
+            return Ok(Outcome::Fail {
+                expected: expected.join(" "),
+                got: got.join(" "),
+            });
         }
     }
     Ok(Outcome::Pass)
 }
 
 fn keda_metric_name_case(case: &Case) -> Result<Outcome, ConformanceError> {
-    let pair = case.raw.as_array().ok_or_else(|| case.err("[0]", "expected [expected_name, description]"))?;
-    let want = pair.first().and_then(Value::as_str).ok_or_else(|| case.err("[0]", "expected the metric name string"))?;
-    let desc = pair.get(1).and_then(Value::as_str).ok_or_else(|| case.err("[1]", "expected the trigger description string"))?;
-    let index = int_after(desc, "trigger").ok_or_else(|| case.err("[1]", "expected \"trigger <index>\""))?;
+    let pair = case
+        .raw
+        .as_array()
+        .ok_or_else(|| case.err("[0]", "expected [expected_name, description]"))?;
+    let want = pair
+        .first()
+        .and_then(Value::as_str)
+        .ok_or_else(|| case.err("[0]", "expected the metric name string"))?;
+    let desc = pair
+        .get(1)
+        .and_then(Value::as_str)
+        .ok_or_else(|| case.err("[1]", "expected the trigger description string"))?;
+    let index = int_after(desc, "trigger")
+        .ok_or_else(|| case.err("[1]", "expected \"trigger <index>\""))?;
     let described = describe_trigger(desc).map_err(|e| case.err("[1]", e))?;
-    let trigger = CronTrigger::from_metadata(&described.metadata).map_err(|e| case.err("[1]", e.to_string()))?;
+    let trigger = CronTrigger::from_metadata(&described.metadata)
+        .map_err(|e| case.err("[1]", e.to_string()))?;
     let got = trigger.metric_name(index as usize);
-    Ok(if got == want { Outcome::Pass } else { Outcome::Fail { expected: want.to_string(), got } })
+    Ok(if got == want {
+        Outcome::Pass
+    } else {
+        Outcome::Fail {
+            expected: want.to_string(),
+            got,
+        }
+    })
 }

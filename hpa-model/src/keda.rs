@@ -67,7 +67,9 @@ pub struct CronSchedule {
     source: String,
 }
 
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
 
 fn parse_value(s: &str, names: &[&str], offset: u32) -> Result<u32, String> {
@@ -75,22 +77,38 @@ fn parse_value(s: &str, names: &[&str], offset: u32) -> Result<u32, String> {
     if let Some(i) = names.iter().position(|n| *n == lower) {
         return Ok(i as u32 + offset);
     }
-    s.parse::<u32>().map_err(|_| format!("failed to parse int from {s}"))
+    s.parse::<u32>()
+        .map_err(|_| format!("failed to parse int from {s}"))
 }
 
-fn parse_field(field: &str, min: u32, max: u32, names: &[&str], name_offset: u32) -> Result<(u64, bool), String> {
+fn parse_field(
+    field: &str,
+    min: u32,
+    max: u32,
+    names: &[&str],
+    name_offset: u32,
+) -> Result<(u64, bool), String> {
     let mut bits = 0u64;
     let mut star = false;
     for part in field.split(',') {
         let (range, step) = match part.split_once('/') {
-            Some((r, s)) => (r, Some(s.parse::<u32>().map_err(|_| format!("failed to parse int from {s}"))?)),
+            Some((r, s)) => (
+                r,
+                Some(
+                    s.parse::<u32>()
+                        .map_err(|_| format!("failed to parse int from {s}"))?,
+                ),
+            ),
             None => (part, None),
         };
         let (lo, hi) = if range == "*" || range == "?" {
             star = step.is_none();
             (min, max)
         } else if let Some((a, b)) = range.split_once('-') {
-            (parse_value(a, names, name_offset)?, parse_value(b, names, name_offset)?)
+            (
+                parse_value(a, names, name_offset)?,
+                parse_value(b, names, name_offset)?,
+            )
         } else {
             let v = parse_value(range, names, name_offset)?;
             (v, if step.is_some() { max } else { v })
@@ -135,7 +153,16 @@ impl CronSchedule {
         let (dom, dom_star) = parse_field(fields[2], 1, 31, &[], 0)?;
         let (month, _) = parse_field(fields[3], 1, 12, &MONTHS, 1)?;
         let (dow, dow_star) = parse_field(fields[4], 0, 6, &DAYS, 0)?;
-        Ok(CronSchedule { minute, hour, dom, month, dow, dom_star, dow_star, source: expr.to_string() })
+        Ok(CronSchedule {
+            minute,
+            hour,
+            dom,
+            month,
+            dow,
+            dom_star,
+            dow_star,
+            source: expr.to_string(),
+        })
     }
 
     /// The first matching minute strictly after `utc_s`, in seconds since the epoch,
@@ -152,7 +179,11 @@ impl CronSchedule {
             let into_day = local.rem_euclid(86_400);
             if self.month & (1 << c.month) == 0 {
                 // Jump to the first day of the next month.
-                let (y, m) = if c.month == 12 { (c.year + 1, 1) } else { (c.year, c.month + 1) };
+                let (y, m) = if c.month == 12 {
+                    (c.year + 1, 1)
+                } else {
+                    (c.year, c.month + 1)
+                };
                 let next = crate::tz::days_from_civil(y, m, 1) * 86_400;
                 t += next - local;
                 continue;
@@ -210,15 +241,29 @@ impl CronTrigger {
     /// [`CronError`] for a missing key, equal start and end, a bad expression, a bad
     /// replica count or an unknown time zone.
     pub fn from_metadata(meta: &BTreeMap<String, String>) -> Result<Self, CronError> {
-        let get = |k: &'static str| meta.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()).ok_or(CronError::Missing(k));
+        let get = |k: &'static str| {
+            meta.get(k)
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .ok_or(CronError::Missing(k))
+        };
         let timezone = get("timezone")?.to_string();
         let start = get("start")?.to_string();
         let end = get("end")?.to_string();
         if start == end {
             return Err(CronError::SameStartEnd);
         }
-        let start_schedule = CronSchedule::parse(&start).map_err(|why| CronError::BadExpression { field: "start", expr: start.clone(), why })?;
-        let end_schedule = CronSchedule::parse(&end).map_err(|why| CronError::BadExpression { field: "end", expr: end.clone(), why })?;
+        let start_schedule =
+            CronSchedule::parse(&start).map_err(|why| CronError::BadExpression {
+                field: "start",
+                expr: start.clone(),
+                why,
+            })?;
+        let end_schedule = CronSchedule::parse(&end).map_err(|why| CronError::BadExpression {
+            field: "end",
+            expr: end.clone(),
+            why,
+        })?;
         let desired_replicas = match meta.get("desiredReplicas") {
             None => None,
             Some(s) => match s.trim().parse::<i64>() {
@@ -227,7 +272,15 @@ impl CronTrigger {
             },
         };
         let tz = TimeZone::load(&timezone)?;
-        Ok(CronTrigger { timezone, start, end, desired_replicas, tz, start_schedule, end_schedule })
+        Ok(CronTrigger {
+            timezone,
+            start,
+            end,
+            desired_replicas,
+            tz,
+            start_schedule,
+            end_schedule,
+        })
     }
 
     /// Whether `utc_s` lies inside the window: the next end comes no later than the
@@ -245,7 +298,12 @@ impl CronTrigger {
     ///
     /// # Errors
     /// As [`CronTrigger::is_active`].
-    pub fn metric_and_activity(&self, utc_s: i64, min_replica_count: i64, max_replica_count: i64) -> Result<(i64, bool), CronError> {
+    pub fn metric_and_activity(
+        &self,
+        utc_s: i64,
+        min_replica_count: i64,
+        max_replica_count: i64,
+    ) -> Result<(i64, bool), CronError> {
         let active = self.is_active(utc_s)?;
         let value = match (active, self.desired_replicas) {
             (true, Some(d)) => d,
@@ -259,9 +317,28 @@ impl CronTrigger {
     /// The external metric name KEDA gives trigger `index`
     /// (`s{index}-cron-{timezone}-{start}-{end}`, normalized).
     pub fn metric_name(&self, index: usize) -> String {
-        let compact = |e: &str| e.replace(' ', "").replace('*', "x").replace('/', "Sl").replace('?', "X");
-        let raw = format!("cron-{}-{}-{}", self.timezone, compact(&self.start), compact(&self.end));
-        let normalized: String = raw.chars().map(|c| if matches!(c, '/' | '.' | ':' | '%') { '-' } else { c }).collect();
+        let compact = |e: &str| {
+            e.replace(' ', "")
+                .replace('*', "x")
+                .replace('/', "Sl")
+                .replace('?', "X")
+        };
+        let raw = format!(
+            "cron-{}-{}-{}",
+            self.timezone,
+            compact(&self.start),
+            compact(&self.end)
+        );
+        let normalized: String = raw
+            .chars()
+            .map(|c| {
+                if matches!(c, '/' | '.' | ':' | '%') {
+                    '-'
+                } else {
+                    c
+                }
+            })
+            .collect();
         format!("s{index}-{normalized}")
     }
 }
@@ -302,7 +379,13 @@ pub struct ScaleExecutor {
 
 impl ScaleExecutor {
     /// One poll (`RequestScale`): `active` is whether any trigger is active now.
-    pub fn poll(&mut self, settings: &ScaledObjectSettings, current_replicas: i32, active: bool, now_s: i64) -> Activation {
+    pub fn poll(
+        &mut self,
+        settings: &ScaledObjectSettings,
+        current_replicas: i32,
+        active: bool,
+        now_s: i64,
+    ) -> Activation {
         if active {
             self.last_active_s = Some(now_s);
             if current_replicas == 0 {
@@ -311,7 +394,11 @@ impl ScaleExecutor {
             return Activation::HpaControls;
         }
         if current_replicas == 0 {
-            return if settings.min_replica_count > 0 { Activation::RaiseToMin(settings.min_replica_count) } else { Activation::StayAtZero };
+            return if settings.min_replica_count > 0 {
+                Activation::RaiseToMin(settings.min_replica_count)
+            } else {
+                Activation::StayAtZero
+            };
         }
         if settings.min_replica_count == 0 {
             let cooled = match self.last_active_s {
@@ -335,22 +422,39 @@ mod tests {
     use super::*;
 
     fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn business_hours_window_in_kolkata() {
-        let t = CronTrigger::from_metadata(&meta(&[("timezone", "Asia/Kolkata"), ("start", "0 9 * * *"), ("end", "0 17 * * *"), ("desiredReplicas", "5")])).expect("valid trigger");
+        let t = CronTrigger::from_metadata(&meta(&[
+            ("timezone", "Asia/Kolkata"),
+            ("start", "0 9 * * *"),
+            ("end", "0 17 * * *"),
+            ("desiredReplicas", "5"),
+        ]))
+        .expect("valid trigger");
         // 2024-01-04 04:00 UTC = 09:30 IST -> inside; 12:00 UTC = 17:30 IST -> outside
         let day = crate::tz::days_from_civil(2024, 1, 4) * 86_400;
         assert!(t.is_active(day + 4 * 3600).expect("fires"));
         assert!(!t.is_active(day + 12 * 3600).expect("fires"));
-        assert_eq!(t.metric_and_activity(day + 12 * 3600, 0, 10).expect("fires"), (1, false));
+        assert_eq!(
+            t.metric_and_activity(day + 12 * 3600, 0, 10)
+                .expect("fires"),
+            (1, false)
+        );
     }
 
     #[test]
     fn scale_to_zero_waits_for_cooldown() {
-        let s = ScaledObjectSettings { min_replica_count: 0, max_replica_count: 10, cooldown_period_s: 300 };
+        let s = ScaledObjectSettings {
+            min_replica_count: 0,
+            max_replica_count: 10,
+            cooldown_period_s: 300,
+        };
         let mut e = ScaleExecutor::default();
         assert_eq!(e.poll(&s, 3, true, 0), Activation::HpaControls);
         assert_eq!(e.poll(&s, 3, false, 299), Activation::HpaControls);

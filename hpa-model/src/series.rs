@@ -87,22 +87,38 @@ impl Series {
 /// non-finite values, fewer than two samples or timestamps that do not increase.
 pub fn load_csv_series(path: impl AsRef<Path>) -> Result<Series, SeriesError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| SeriesError::Read { path: path.into(), source })?;
-    let mut s = Series { timestamps: vec![], values: vec![] };
+    let text = std::fs::read_to_string(path).map_err(|source| SeriesError::Read {
+        path: path.into(),
+        source,
+    })?;
+    let mut s = Series {
+        timestamps: vec![],
+        values: vec![],
+    };
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
-        let err = |what: String| SeriesError::Line { path: path.into(), line: i + 1, what };
-        let (ts, v) = line.split_once(',').ok_or_else(|| err("expected timestamp,value".into()))?;
+        let err = |what: String| SeriesError::Line {
+            path: path.into(),
+            line: i + 1,
+            what,
+        };
+        let (ts, v) = line
+            .split_once(',')
+            .ok_or_else(|| err("expected timestamp,value".into()))?;
         let Some(t) = parse_timestamp(ts.trim_matches('"')) else {
             if i == 0 {
                 continue; // header
             }
             return Err(err(format!("unreadable timestamp {ts:?}")));
         };
-        let v: f64 = v.trim().trim_matches('"').parse().map_err(|_| err(format!("unreadable value {v:?}")))?;
+        let v: f64 = v
+            .trim()
+            .trim_matches('"')
+            .parse()
+            .map_err(|_| err(format!("unreadable value {v:?}")))?;
         if !v.is_finite() {
             return Err(err(format!("value {v} is not finite")));
         }
@@ -115,7 +131,10 @@ pub fn load_csv_series(path: impl AsRef<Path>) -> Result<Series, SeriesError> {
         s.values.push(v);
     }
     if s.timestamps.len() < 2 {
-        return Err(SeriesError::Shape { path: path.into(), what: "need at least two samples".into() });
+        return Err(SeriesError::Shape {
+            path: path.into(),
+            what: "need at least two samples".into(),
+        });
     }
     Ok(s)
 }

@@ -46,7 +46,12 @@ pub struct TimeZone {
 impl TimeZone {
     /// UTC.
     pub fn utc() -> Self {
-        TimeZone { name: "UTC".into(), transitions: vec![], offsets: vec![], initial: 0 }
+        TimeZone {
+            name: "UTC".into(),
+            transitions: vec![],
+            offsets: vec![],
+            initial: 0,
+        }
     }
 
     /// Loads a zone by IANA name.
@@ -54,8 +59,23 @@ impl TimeZone {
     /// # Errors
     /// [`TzError`] when the name is invalid, the file is missing or malformed.
     pub fn load(name: &str) -> Result<Self, TzError> {
-        if matches!(name, "UTC" | "Etc/UTC" | "Etc/UCT" | "UCT" | "Etc/Universal" | "Universal" | "Zulu" | "Etc/Zulu" | "GMT" | "Etc/GMT") {
-            return Ok(TimeZone { name: name.into(), ..TimeZone::utc() });
+        if matches!(
+            name,
+            "UTC"
+                | "Etc/UTC"
+                | "Etc/UCT"
+                | "UCT"
+                | "Etc/Universal"
+                | "Universal"
+                | "Zulu"
+                | "Etc/Zulu"
+                | "GMT"
+                | "Etc/GMT"
+        ) {
+            return Ok(TimeZone {
+                name: name.into(),
+                ..TimeZone::utc()
+            });
         }
         if name.is_empty() || name.starts_with('/') || name.contains("..") || name.contains('\\') {
             return Err(TzError::InvalidName(name.into()));
@@ -72,7 +92,14 @@ impl TimeZone {
                 return parse_tzif(name, &bytes).ok_or_else(|| TzError::Malformed(name.into()));
             }
         }
-        Err(TzError::NotFound { name: name.into(), path: dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ") })
+        Err(TzError::NotFound {
+            name: name.into(),
+            path: dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
     }
 
     /// Offset from UTC in seconds at the instant `utc_s`.
@@ -117,7 +144,11 @@ fn parse_tzif(name: &str, b: &[u8]) -> Option<TimeZone> {
     let typecnt = c[4];
     let mut transitions = Vec::with_capacity(timecnt);
     for i in 0..timecnt {
-        let t = if tsize == 8 { be_i64(b, base + i * 8)? } else { i64::from(be_i32(b, base + i * 4)?) };
+        let t = if tsize == 8 {
+            be_i64(b, base + i * 8)?
+        } else {
+            i64::from(be_i32(b, base + i * 4)?)
+        };
         transitions.push(t);
     }
     let idx_at = base + timecnt * tsize;
@@ -132,8 +163,17 @@ fn parse_tzif(name: &str, b: &[u8]) -> Option<TimeZone> {
     for i in 0..timecnt {
         offsets.push(*type_offsets.get(usize::from(*b.get(idx_at + i)?))?);
     }
-    let initial = type_dst.iter().position(|d| !d).and_then(|k| type_offsets.get(k).copied()).or(type_offsets.first().copied())?;
-    Some(TimeZone { name: name.into(), transitions, offsets, initial })
+    let initial = type_dst
+        .iter()
+        .position(|d| !d)
+        .and_then(|k| type_offsets.get(k).copied())
+        .or(type_offsets.first().copied())?;
+    Some(TimeZone {
+        name: name.into(),
+        transitions,
+        offsets,
+        initial,
+    })
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -229,7 +269,10 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), z);
         }
         // 2024-01-04 was a Thursday
-        assert_eq!(civil_from_seconds(days_from_civil(2024, 1, 4) * 86_400).weekday, 4);
+        assert_eq!(
+            civil_from_seconds(days_from_civil(2024, 1, 4) * 86_400).weekday,
+            4
+        );
     }
 
     #[test]

@@ -72,8 +72,16 @@ impl ScalingRules {
             stabilization_window_seconds: Some(0),
             select_policy: Some(SelectPolicy::Max),
             policies: vec![
-                ScalingPolicy { kind: PolicyType::Pods, value: 4, period_seconds: 15 },
-                ScalingPolicy { kind: PolicyType::Percent, value: 100, period_seconds: 15 },
+                ScalingPolicy {
+                    kind: PolicyType::Pods,
+                    value: 4,
+                    period_seconds: 15,
+                },
+                ScalingPolicy {
+                    kind: PolicyType::Percent,
+                    value: 100,
+                    period_seconds: 15,
+                },
             ],
         }
     }
@@ -83,7 +91,11 @@ impl ScalingRules {
         ScalingRules {
             stabilization_window_seconds: Some(DEFAULT_DOWNSCALE_STABILIZATION_S as i32),
             select_policy: Some(SelectPolicy::Max),
-            policies: vec![ScalingPolicy { kind: PolicyType::Percent, value: 100, period_seconds: 15 }],
+            policies: vec![ScalingPolicy {
+                kind: PolicyType::Percent,
+                value: 100,
+                period_seconds: 15,
+            }],
         }
     }
 
@@ -94,14 +106,24 @@ impl ScalingRules {
 
     /// The longest policy period, seconds (used to expire scale events).
     pub fn longest_policy_period(&self) -> i32 {
-        self.policies.iter().map(|p| p.period_seconds).max().unwrap_or(0)
+        self.policies
+            .iter()
+            .map(|p| p.period_seconds)
+            .max()
+            .unwrap_or(0)
     }
 
     fn filled(&self, defaults: ScalingRules) -> ScalingRules {
         ScalingRules {
-            stabilization_window_seconds: self.stabilization_window_seconds.or(defaults.stabilization_window_seconds),
+            stabilization_window_seconds: self
+                .stabilization_window_seconds
+                .or(defaults.stabilization_window_seconds),
             select_policy: self.select_policy.or(defaults.select_policy),
-            policies: if self.policies.is_empty() { defaults.policies } else { self.policies.clone() },
+            policies: if self.policies.is_empty() {
+                defaults.policies
+            } else {
+                self.policies.clone()
+            },
         }
     }
 }
@@ -192,22 +214,35 @@ impl LimitReason {
 /// Sum of the changes in events younger than `period_s` (`getReplicasChangePerPeriod`).
 pub fn replicas_change_per_period(period_s: i32, events: &[ScaleEvent], now_ms: i64) -> i32 {
     let cutoff = now_ms - i64::from(period_s) * 1000;
-    events.iter().filter(|e| e.timestamp_ms > cutoff).map(|e| e.replica_change).sum()
+    events
+        .iter()
+        .filter(|e| e.timestamp_ms > cutoff)
+        .map(|e| e.replica_change)
+        .sum()
 }
 
 /// Upper limit for a scale-up under `rules` (`calculateScaleUpLimitWithScalingRules`).
-pub fn scale_up_limit_with_rules(current: i32, up: &[ScaleEvent], down: &[ScaleEvent], rules: &ScalingRules, now_ms: i64) -> i32 {
+pub fn scale_up_limit_with_rules(
+    current: i32,
+    up: &[ScaleEvent],
+    down: &[ScaleEvent],
+    rules: &ScalingRules,
+    now_ms: i64,
+) -> i32 {
     let (mut result, pick): (i64, fn(i64, i64) -> i64) = match rules.select() {
         SelectPolicy::Disabled => return current,
         SelectPolicy::Min => (i64::from(i32::MAX), i64::min),
         SelectPolicy::Max => (i64::from(i32::MIN), i64::max),
     };
     for p in &rules.policies {
-        let start = i64::from(current) - i64::from(replicas_change_per_period(p.period_seconds, up, now_ms))
+        let start = i64::from(current)
+            - i64::from(replicas_change_per_period(p.period_seconds, up, now_ms))
             + i64::from(replicas_change_per_period(p.period_seconds, down, now_ms));
         let proposed = match p.kind {
             PolicyType::Pods => start + i64::from(p.value),
-            PolicyType::Percent => (start as f64 * (1.0 + f64::from(p.value) / 100.0)).ceil() as i64,
+            PolicyType::Percent => {
+                (start as f64 * (1.0 + f64::from(p.value) / 100.0)).ceil() as i64
+            }
         };
         result = pick(result, proposed);
     }
@@ -215,19 +250,28 @@ pub fn scale_up_limit_with_rules(current: i32, up: &[ScaleEvent], down: &[ScaleE
 }
 
 /// Lower limit for a scale-down under `rules` (`calculateScaleDownLimitWithBehaviors`).
-pub fn scale_down_limit_with_rules(current: i32, up: &[ScaleEvent], down: &[ScaleEvent], rules: &ScalingRules, now_ms: i64) -> i32 {
+pub fn scale_down_limit_with_rules(
+    current: i32,
+    up: &[ScaleEvent],
+    down: &[ScaleEvent],
+    rules: &ScalingRules,
+    now_ms: i64,
+) -> i32 {
     let (mut result, pick): (i64, fn(i64, i64) -> i64) = match rules.select() {
         SelectPolicy::Disabled => return current,
         SelectPolicy::Min => (i64::from(i32::MIN), i64::max),
         SelectPolicy::Max => (i64::from(i32::MAX), i64::min),
     };
     for p in &rules.policies {
-        let start = i64::from(current) - i64::from(replicas_change_per_period(p.period_seconds, up, now_ms))
+        let start = i64::from(current)
+            - i64::from(replicas_change_per_period(p.period_seconds, up, now_ms))
             + i64::from(replicas_change_per_period(p.period_seconds, down, now_ms));
         let proposed = match p.kind {
             PolicyType::Pods => start - i64::from(p.value),
             // Go converts with int32(float64), which truncates toward zero.
-            PolicyType::Percent => (start as f64 * (1.0 - f64::from(p.value) / 100.0)).trunc() as i64,
+            PolicyType::Percent => {
+                (start as f64 * (1.0 - f64::from(p.value) / 100.0)).trunc() as i64
+            }
         };
         result = pick(result, proposed);
     }
@@ -241,7 +285,14 @@ pub fn calculate_scale_up_limit(current: i32, factor: f64, minimum: f64) -> i32 
 }
 
 /// Legacy clamp to `[min, min(max, scale-up limit)]` (`convertDesiredReplicasWithRules`).
-pub fn convert_desired_replicas_with_rules(current: i32, desired: i32, min: i32, max: i32, factor: f64, minimum: f64) -> (i32, LimitReason) {
+pub fn convert_desired_replicas_with_rules(
+    current: i32,
+    desired: i32,
+    min: i32,
+    max: i32,
+    factor: f64,
+    minimum: f64,
+) -> (i32, LimitReason) {
     let limit = calculate_scale_up_limit(current, factor, minimum);
     let (max_allowed, reason) = if max > limit {
         (limit, LimitReason::ScaleUpLimit)
@@ -306,7 +357,10 @@ impl ScalingHistory {
     }
 
     fn record(&mut self, old: Option<usize>, replicas: i32, now_ms: i64) {
-        let rec = Recommendation { replicas, timestamp_ms: now_ms };
+        let rec = Recommendation {
+            replicas,
+            timestamp_ms: now_ms,
+        };
         match old.and_then(|i| self.recommendations.get_mut(i)) {
             Some(slot) => *slot = rec,
             None => self.recommendations.push(rec),
@@ -317,7 +371,14 @@ impl ScalingHistory {
     /// clamps the current count between the minimum of the recommendations in the
     /// scale-up window and the maximum of those in the scale-down window.
     /// Returns the stabilized count and the reason (`ScaleUpStabilized` or `ScaleDownStabilized`).
-    pub fn stabilize_with_behavior(&mut self, current: i32, desired: i32, up_window_s: i32, down_window_s: i32, now_ms: i64) -> (i32, &'static str) {
+    pub fn stabilize_with_behavior(
+        &mut self,
+        current: i32,
+        desired: i32,
+        up_window_s: i32,
+        down_window_s: i32,
+        now_ms: i64,
+    ) -> (i32, &'static str) {
         let up_cutoff = now_ms - i64::from(up_window_s) * 1000;
         let down_cutoff = now_ms - i64::from(down_window_s) * 1000;
         let mut up_rec = desired;
@@ -342,14 +403,28 @@ impl ScalingHistory {
             recommendation = down_rec;
         }
         self.record(old, desired, now_ms);
-        let reason = if desired >= current { "ScaleUpStabilized" } else { "ScaleDownStabilized" };
+        let reason = if desired >= current {
+            "ScaleUpStabilized"
+        } else {
+            "ScaleDownStabilized"
+        };
         (recommendation, reason)
     }
 
     /// Applies the rate-limit policies (`convertDesiredReplicasWithBehaviorRate`).
-    pub fn convert_with_behavior_rate(&self, arg: &NormalizationArg, now_ms: i64) -> (i32, LimitReason) {
+    pub fn convert_with_behavior_rate(
+        &self,
+        arg: &NormalizationArg,
+        now_ms: i64,
+    ) -> (i32, LimitReason) {
         if arg.desired_replicas > arg.current_replicas {
-            let mut limit = scale_up_limit_with_rules(arg.current_replicas, &self.scale_up_events, &self.scale_down_events, &arg.scale_up, now_ms);
+            let mut limit = scale_up_limit_with_rules(
+                arg.current_replicas,
+                &self.scale_up_events,
+                &self.scale_down_events,
+                &arg.scale_up,
+                now_ms,
+            );
             if limit < arg.current_replicas {
                 limit = arg.current_replicas;
             }
@@ -362,7 +437,13 @@ impl ScalingHistory {
                 return (max_allowed, reason);
             }
         } else if arg.desired_replicas < arg.current_replicas {
-            let mut limit = scale_down_limit_with_rules(arg.current_replicas, &self.scale_up_events, &self.scale_down_events, &arg.scale_down, now_ms);
+            let mut limit = scale_down_limit_with_rules(
+                arg.current_replicas,
+                &self.scale_up_events,
+                &self.scale_down_events,
+                &arg.scale_down,
+                now_ms,
+            );
             if limit > arg.current_replicas {
                 limit = arg.current_replicas;
             }
@@ -381,12 +462,22 @@ impl ScalingHistory {
     /// Records a scale event (`storeScaleEvent`). Without a behavior nothing is stored.
     /// Events older than the direction's longest policy period are marked outdated, and
     /// the last outdated slot is reused for the new event.
-    pub fn store_scale_event(&mut self, behavior: Option<&Behavior>, downscale_window_s: i64, prev: i32, new: i32, now_ms: i64) {
+    pub fn store_scale_event(
+        &mut self,
+        behavior: Option<&Behavior>,
+        downscale_window_s: i64,
+        prev: i32,
+        new: i32,
+        now_ms: i64,
+    ) {
         let Some(behavior) = behavior else { return };
         let (events, rules) = if new > prev {
             (&mut self.scale_up_events, behavior.scale_up_rules())
         } else {
-            (&mut self.scale_down_events, behavior.scale_down_rules(downscale_window_s))
+            (
+                &mut self.scale_down_events,
+                behavior.scale_down_rules(downscale_window_s),
+            )
         };
         let cutoff = now_ms - i64::from(rules.longest_policy_period()) * 1000;
         let mut old = None;
@@ -419,7 +510,11 @@ mod tests {
         let rules = ScalingRules {
             stabilization_window_seconds: Some(0),
             select_policy: Some(SelectPolicy::Max),
-            policies: vec![ScalingPolicy { kind: PolicyType::Percent, value: 10, period_seconds: 60 }],
+            policies: vec![ScalingPolicy {
+                kind: PolicyType::Percent,
+                value: 10,
+                period_seconds: 60,
+            }],
         };
         // 3 * 1.1 = 3.3 -> 4, so a small deployment can always grow
         assert_eq!(scale_up_limit_with_rules(3, &[], &[], &rules, 0), 4);
@@ -427,15 +522,26 @@ mod tests {
 
     #[test]
     fn disabled_direction_keeps_current() {
-        let rules = ScalingRules { select_policy: Some(SelectPolicy::Disabled), ..ScalingRules::default_scale_down() };
+        let rules = ScalingRules {
+            select_policy: Some(SelectPolicy::Disabled),
+            ..ScalingRules::default_scale_down()
+        };
         assert_eq!(scale_down_limit_with_rules(7, &[], &[], &rules, 0), 7);
     }
 
     #[test]
     fn events_inside_period_shift_the_period_start() {
-        let up = [ScaleEvent { replica_change: 4, timestamp_ms: 940_000, outdated: false }];
+        let up = [ScaleEvent {
+            replica_change: 4,
+            timestamp_ms: 950_000,
+            outdated: false,
+        }];
         let rules = ScalingRules {
-            policies: vec![ScalingPolicy { kind: PolicyType::Pods, value: 4, period_seconds: 60 }],
+            policies: vec![ScalingPolicy {
+                kind: PolicyType::Pods,
+                value: 4,
+                period_seconds: 60,
+            }],
             ..ScalingRules::default()
         };
         // current 8 = 4 at period start + 4 already added -> limit 4 + 4 = 8
@@ -445,7 +551,10 @@ mod tests {
     #[test]
     fn legacy_stabilization_takes_max_in_window() {
         let mut h = ScalingHistory::default();
-        h.recommendations.push(Recommendation { replicas: 9, timestamp_ms: 100_000 });
+        h.recommendations.push(Recommendation {
+            replicas: 9,
+            timestamp_ms: 100_000,
+        });
         assert_eq!(h.stabilize_legacy(3, 300_000, 200_000), 9);
         assert_eq!(h.stabilize_legacy(3, 300_000, 500_000), 3);
     }

@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::behavior::{
-    convert_desired_replicas_with_rules, Behavior, LimitReason, NormalizationArg, ScalingHistory, DEFAULT_DOWNSCALE_STABILIZATION_S,
-    SCALE_UP_LIMIT_FACTOR, SCALE_UP_LIMIT_MINIMUM,
+    convert_desired_replicas_with_rules, Behavior, LimitReason, NormalizationArg, ScalingHistory,
+    DEFAULT_DOWNSCALE_STABILIZATION_S, SCALE_UP_LIMIT_FACTOR, SCALE_UP_LIMIT_MINIMUM,
 };
 use super::replica::{
-    average_value_replicas, plain_metric_replicas, resource_utilization_replicas, value_replicas, PodReading, PodState, PodTiming,
-    ReplicaCalcError, Tolerances, DEFAULT_CPU_INITIALIZATION_PERIOD_MS, DEFAULT_DELAY_OF_INITIAL_READINESS_STATUS_MS,
+    average_value_replicas, plain_metric_replicas, resource_utilization_replicas, value_replicas,
+    PodReading, PodState, PodTiming, ReplicaCalcError, Tolerances,
+    DEFAULT_CPU_INITIALIZATION_PERIOD_MS, DEFAULT_DELAY_OF_INITIAL_READINESS_STATUS_MS,
 };
 
 /// Where a metric comes from.
@@ -73,14 +74,20 @@ impl MetricSpec {
     /// A CPU utilization target of `pct` percent of request.
     pub fn cpu_utilization(pct: i32) -> Self {
         MetricSpec {
-            source: MetricSource::Resource { name: "cpu".into(), container: None },
+            source: MetricSource::Resource {
+                name: "cpu".into(),
+                container: None,
+            },
             target: MetricTarget::Utilization(pct),
         }
     }
 
     fn name(&self) -> &str {
         match &self.source {
-            MetricSource::Resource { name, .. } | MetricSource::Pods { name } | MetricSource::Object { name } | MetricSource::External { name } => name,
+            MetricSource::Resource { name, .. }
+            | MetricSource::Pods { name }
+            | MetricSource::Object { name }
+            | MetricSource::External { name } => name,
         }
     }
 }
@@ -234,7 +241,10 @@ pub struct HorizontalController {
 impl HorizontalController {
     /// A controller with the given flags and no history.
     pub fn new(config: ControllerConfig) -> Self {
-        HorizontalController { config, history: ScalingHistory::default() }
+        HorizontalController {
+            config,
+            history: ScalingHistory::default(),
+        }
     }
 
     fn timing(&self, now_ms: i64) -> PodTiming {
@@ -250,52 +260,155 @@ impl HorizontalController {
     ///
     /// # Errors
     /// The metric's failure, as a message.
-    pub fn compute_replicas_for_metric(&self, index: usize, spec: &MetricSpec, reading: &MetricReading, input: &ReconcileInput) -> Result<(i32, Option<i32>), String> {
+    pub fn compute_replicas_for_metric(
+        &self,
+        index: usize,
+        spec: &MetricSpec,
+        reading: &MetricReading,
+        input: &ReconcileInput,
+    ) -> Result<(i32, Option<i32>), String> {
         let tol = &self.config.tolerances;
         let timing = self.timing(input.now_ms);
         let current = input.spec_replicas;
         let invalid = |what: &str| {
-            ReconcileError::InvalidMetric { index, name: spec.name().to_string(), what: what.to_string() }.to_string()
+            ReconcileError::InvalidMetric {
+                index,
+                name: spec.name().to_string(),
+                what: what.to_string(),
+            }
+            .to_string()
         };
         let calc = |e: ReplicaCalcError| e.to_string();
         match (&spec.source, spec.target, reading) {
-            (_, _, MetricReading::Unavailable(reason)) => Err(ReplicaCalcError::FetchFailed { metric: spec.name().to_string(), reason: reason.clone() }.to_string()),
-            (MetricSource::Resource { name, .. }, MetricTarget::Utilization(pct), MetricReading::PerPod { readings, unmatched }) => {
-                let p = resource_utilization_replicas(current, pct, name, &input.pods, readings, unmatched, tol, &timing).map_err(calc)?;
+            (_, _, MetricReading::Unavailable(reason)) => Err(ReplicaCalcError::FetchFailed {
+                metric: spec.name().to_string(),
+                reason: reason.clone(),
+            }
+            .to_string()),
+            (
+                MetricSource::Resource { name, .. },
+                MetricTarget::Utilization(pct),
+                MetricReading::PerPod {
+                    readings,
+                    unmatched,
+                },
+            ) => {
+                let p = resource_utilization_replicas(
+                    current,
+                    pct,
+                    name,
+                    &input.pods,
+                    readings,
+                    unmatched,
+                    tol,
+                    &timing,
+                )
+                .map_err(calc)?;
                 Ok((p.replicas, Some(p.utilization_pct)))
             }
-            (MetricSource::Resource { name, .. }, MetricTarget::AverageValue(avg), MetricReading::PerPod { readings, unmatched }) => {
+            (
+                MetricSource::Resource { name, .. },
+                MetricTarget::AverageValue(avg),
+                MetricReading::PerPod {
+                    readings,
+                    unmatched,
+                },
+            ) => {
                 if unmatched.is_empty() && readings.iter().all(|r| r.sample.is_none()) {
-                    return Err(ReplicaCalcError::NoResourceMetrics { resource: name.clone() }.to_string());
+                    return Err(ReplicaCalcError::NoResourceMetrics {
+                        resource: name.clone(),
+                    }
+                    .to_string());
                 }
-                let p = plain_metric_replicas(current, avg, name == "cpu", &input.pods, readings, unmatched, tol, &timing).map_err(calc)?;
+                let p = plain_metric_replicas(
+                    current,
+                    avg,
+                    name == "cpu",
+                    &input.pods,
+                    readings,
+                    unmatched,
+                    tol,
+                    &timing,
+                )
+                .map_err(calc)?;
                 Ok((p.replicas, None))
             }
-            (MetricSource::Pods { name }, MetricTarget::AverageValue(avg), MetricReading::PerPod { readings, unmatched }) => {
+            (
+                MetricSource::Pods { name },
+                MetricTarget::AverageValue(avg),
+                MetricReading::PerPod {
+                    readings,
+                    unmatched,
+                },
+            ) => {
                 if unmatched.is_empty() && readings.iter().all(|r| r.sample.is_none()) {
-                    return Err(ReplicaCalcError::NoMetrics { metric: name.clone(), api: "custom" }.to_string());
+                    return Err(ReplicaCalcError::NoMetrics {
+                        metric: name.clone(),
+                        api: "custom",
+                    }
+                    .to_string());
                 }
-                let p = plain_metric_replicas(current, avg, false, &input.pods, readings, unmatched, tol, &timing).map_err(calc)?;
+                let p = plain_metric_replicas(
+                    current,
+                    avg,
+                    false,
+                    &input.pods,
+                    readings,
+                    unmatched,
+                    tol,
+                    &timing,
+                )
+                .map_err(calc)?;
                 Ok((p.replicas, None))
             }
             (MetricSource::Object { .. }, MetricTarget::Value(t), MetricReading::Object(v)) => {
-                Ok((value_replicas(current, *v, t, &input.pods, tol).map_err(calc)?.replicas, None))
+                Ok((
+                    value_replicas(current, *v, t, &input.pods, tol)
+                        .map_err(calc)?
+                        .replicas,
+                    None,
+                ))
             }
-            (MetricSource::Object { .. }, MetricTarget::AverageValue(t), MetricReading::Object(v)) => {
-                Ok((average_value_replicas(input.status_replicas, *v, t, tol).map_err(calc)?.replicas, None))
-            }
+            (
+                MetricSource::Object { .. },
+                MetricTarget::AverageValue(t),
+                MetricReading::Object(v),
+            ) => Ok((
+                average_value_replicas(input.status_replicas, *v, t, tol)
+                    .map_err(calc)?
+                    .replicas,
+                None,
+            )),
             (MetricSource::External { name }, target, MetricReading::External(values)) => {
                 if values.is_empty() {
-                    return Err(ReplicaCalcError::NoMetrics { metric: name.clone(), api: "external" }.to_string());
+                    return Err(ReplicaCalcError::NoMetrics {
+                        metric: name.clone(),
+                        api: "external",
+                    }
+                    .to_string());
                 }
                 let total: i64 = values.iter().sum();
                 match target {
-                    MetricTarget::Value(t) => Ok((value_replicas(current, total, t, &input.pods, tol).map_err(calc)?.replicas, None)),
-                    MetricTarget::AverageValue(t) => Ok((average_value_replicas(input.status_replicas, total, t, tol).map_err(calc)?.replicas, None)),
-                    MetricTarget::Utilization(_) => Err(invalid("external metrics take Value or AverageValue targets")),
+                    MetricTarget::Value(t) => Ok((
+                        value_replicas(current, total, t, &input.pods, tol)
+                            .map_err(calc)?
+                            .replicas,
+                        None,
+                    )),
+                    MetricTarget::AverageValue(t) => Ok((
+                        average_value_replicas(input.status_replicas, total, t, tol)
+                            .map_err(calc)?
+                            .replicas,
+                        None,
+                    )),
+                    MetricTarget::Utilization(_) => Err(invalid(
+                        "external metrics take Value or AverageValue targets",
+                    )),
                 }
             }
-            _ => Err(invalid("the reading does not match the metric source and target type")),
+            _ => Err(invalid(
+                "the reading does not match the metric source and target type",
+            )),
         }
     }
 
@@ -304,9 +417,16 @@ impl HorizontalController {
     /// # Errors
     /// [`ReconcileError::MetricsFailed`] when every metric failed, or some failed and
     /// the valid ones would scale below `spec.replicas`.
-    pub fn compute_replicas_for_metrics(&self, spec: &HpaSpec, input: &ReconcileInput) -> Result<(i32, Option<i32>), ReconcileError> {
+    pub fn compute_replicas_for_metrics(
+        &self,
+        spec: &HpaSpec,
+        input: &ReconcileInput,
+    ) -> Result<(i32, Option<i32>), ReconcileError> {
         if spec.metrics.len() != input.metrics.len() {
-            return Err(ReconcileError::MetricCountMismatch { specs: spec.metrics.len(), readings: input.metrics.len() });
+            return Err(ReconcileError::MetricCountMismatch {
+                specs: spec.metrics.len(),
+                readings: input.metrics.len(),
+            });
         }
         let mut replicas = 0;
         let mut utilization = None;
@@ -376,8 +496,16 @@ impl HorizontalController {
                     let proposal = proposal.max(0);
                     desired = match &spec.behavior {
                         None => {
-                            let stabilized = self.history.stabilize_legacy(proposal, self.config.downscale_stabilization_s * 1000, now);
-                            out.able_to_scale = Some(if stabilized != proposal { "ScaleDownStabilized" } else { "ReadyForNewScale" });
+                            let stabilized = self.history.stabilize_legacy(
+                                proposal,
+                                self.config.downscale_stabilization_s * 1000,
+                                now,
+                            );
+                            out.able_to_scale = Some(if stabilized != proposal {
+                                "ScaleDownStabilized"
+                            } else {
+                                "ReadyForNewScale"
+                            });
                             let (d, reason) = convert_desired_replicas_with_rules(
                                 current,
                                 stabilized,
@@ -392,7 +520,8 @@ impl HorizontalController {
                         Some(b) => {
                             let mut arg = NormalizationArg {
                                 scale_up: b.scale_up_rules(),
-                                scale_down: b.scale_down_rules(self.config.downscale_stabilization_s),
+                                scale_down: b
+                                    .scale_down_rules(self.config.downscale_stabilization_s),
                                 min_replicas: spec.min_replicas,
                                 max_replicas: spec.max_replicas,
                                 current_replicas: current,
@@ -405,7 +534,11 @@ impl HorizontalController {
                                 arg.scale_down.stabilization_window_seconds.unwrap_or(0),
                                 now,
                             );
-                            out.able_to_scale = Some(if stabilized != proposal { reason } else { "ReadyForNewScale" });
+                            out.able_to_scale = Some(if stabilized != proposal {
+                                reason
+                            } else {
+                                "ReadyForNewScale"
+                            });
                             arg.desired_replicas = stabilized;
                             let (d, reason) = self.history.convert_with_behavior_rate(&arg, now);
                             out.limit = Some(reason);
@@ -418,7 +551,13 @@ impl HorizontalController {
         out.desired_replicas = desired;
         out.rescale = desired != current;
         if out.rescale {
-            self.history.store_scale_event(spec.behavior.as_ref(), self.config.downscale_stabilization_s, current, desired, now);
+            self.history.store_scale_event(
+                spec.behavior.as_ref(),
+                self.config.downscale_stabilization_s,
+                current,
+                desired,
+                now,
+            );
         }
         out
     }

@@ -9,6 +9,14 @@ pub mod behavior;
 pub mod controller;
 pub mod replica;
 
-pub use behavior::{Behavior, LimitReason, PolicyType, ScaleEvent, ScalingHistory, ScalingPolicy, ScalingRules, SelectPolicy};
-pub use controller::{ControllerConfig, HorizontalController, HpaSpec, MetricReading, MetricSource, MetricSpec, MetricTarget, ReconcileInput, Reconciliation};
-pub use replica::{MetricSample, PodPhase, PodReading, PodState, PodTiming, ReplicaCalcError, Tolerances};
+pub use behavior::{
+    Behavior, LimitReason, PolicyType, ScaleEvent, ScalingHistory, ScalingPolicy, ScalingRules,
+    SelectPolicy,
+};
+pub use controller::{
+    ControllerConfig, HorizontalController, HpaSpec, MetricReading, MetricSource, MetricSpec,
+    MetricTarget, ReconcileInput, Reconciliation,
+};
+pub use replica::{
+    MetricSample, PodPhase, PodReading, PodState, PodTiming, ReplicaCalcError, Tolerances,
+};

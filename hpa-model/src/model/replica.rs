@@ -213,7 +213,12 @@ enum Group {
 }
 
 /// Groups one pod the way upstream `groupPods` does. Readiness only matters for CPU.
-fn group_pod(pod: &PodState, sample: Option<&MetricSample>, is_cpu: bool, timing: &PodTiming) -> Group {
+fn group_pod(
+    pod: &PodState,
+    sample: Option<&MetricSample>,
+    is_cpu: bool,
+    timing: &PodTiming,
+) -> Group {
     if pod.deleting || pod.phase == PodPhase::Failed {
         return Group::Ignored;
     }
@@ -230,10 +235,14 @@ fn group_pod(pod: &PodState, sample: Option<&MetricSample>, is_cpu: bool, timing
                 if start.saturating_add(timing.cpu_initialization_period_ms) > timing.now_ms {
                     // Within the initialization period: distrust the sample unless a full
                     // metric window was collected after the last readiness transition.
-                    !ready || sample.timestamp_ms < pod.ready_transition_ms.saturating_add(sample.window_ms)
+                    !ready
+                        || sample.timestamp_ms
+                            < pod.ready_transition_ms.saturating_add(sample.window_ms)
                 } else {
                     // Afterwards: ignore it only if it is unready and has never been ready.
-                    !ready && start.saturating_add(timing.delay_of_initial_readiness_ms) > pod.ready_transition_ms
+                    !ready
+                        && start.saturating_add(timing.delay_of_initial_readiness_ms)
+                            > pod.ready_transition_ms
                 }
             }
         };
@@ -269,7 +278,10 @@ pub struct UtilizationProposal {
 
 /// `GetResourceUtilizationRatio`: entries are `(request, value)`; entries without a
 /// request are superfluous samples and skipped.
-fn utilization_ratio(entries: &[(Option<i64>, i64)], target_pct: i32) -> Result<(f64, i32, i64), ReplicaCalcError> {
+fn utilization_ratio(
+    entries: &[(Option<i64>, i64)],
+    target_pct: i32,
+) -> Result<(f64, i32, i64), ReplicaCalcError> {
     let mut metrics_total: i64 = 0;
     let mut requests_total: i64 = 0;
     let mut n: i64 = 0;
@@ -284,7 +296,11 @@ fn utilization_ratio(entries: &[(Option<i64>, i64)], target_pct: i32) -> Result<
         return Err(ReplicaCalcError::NoMatchingPods);
     }
     let utilization = (metrics_total * 100 / requests_total) as i32;
-    Ok((utilization as f64 / target_pct as f64, utilization, metrics_total / n))
+    Ok((
+        utilization as f64 / target_pct as f64,
+        utilization,
+        metrics_total / n,
+    ))
 }
 
 fn check_lengths(pods: &[PodState], readings: &[PodReading]) -> Result<(), ReplicaCalcError> {
@@ -394,11 +410,16 @@ pub fn resource_utilization_replicas(
         }
     }
     let (new_ratio, _, _) = utilization_ratio(&entries, target_pct)?;
-    if tolerances.is_within(new_ratio) || (usage_ratio < 1.0 && new_ratio > 1.0) || (usage_ratio > 1.0 && new_ratio < 1.0) {
+    if tolerances.is_within(new_ratio)
+        || (usage_ratio < 1.0 && new_ratio > 1.0)
+        || (usage_ratio > 1.0 && new_ratio < 1.0)
+    {
         return Ok(proposal(current_replicas));
     }
     let new_replicas = ceil_to_i32(new_ratio * entries.len() as f64);
-    if (new_ratio < 1.0 && new_replicas > current_replicas) || (new_ratio > 1.0 && new_replicas < current_replicas) {
+    if (new_ratio < 1.0 && new_replicas > current_replicas)
+        || (new_ratio > 1.0 && new_replicas < current_replicas)
+    {
         return Ok(proposal(current_replicas));
     }
     Ok(proposal(new_replicas))
@@ -429,6 +450,7 @@ fn metric_usage_ratio(values: &[i64], target: i64) -> (f64, i64) {
 /// # Errors
 /// [`ReplicaCalcError::NoPods`], [`ReplicaCalcError::NoUsableMetrics`],
 /// [`ReplicaCalcError::InvalidTarget`] or a length mismatch.
+#[allow(clippy::too_many_arguments)]
 pub fn plain_metric_replicas(
     current_replicas: i32,
     target_average_milli: i64,
@@ -465,7 +487,10 @@ pub fn plain_metric_replicas(
         return Err(ReplicaCalcError::NoUsableMetrics);
     }
     let (usage_ratio, usage) = metric_usage_ratio(&values, target_average_milli);
-    let proposal = |replicas| ValueProposal { replicas, usage_milli: usage };
+    let proposal = |replicas| ValueProposal {
+        replicas,
+        usage_milli: usage,
+    };
     let scale_up_with_unready = unready_count > 0 && usage_ratio > 1.0;
     if !scale_up_with_unready && missing_count == 0 {
         if tolerances.is_within(usage_ratio) {
@@ -482,11 +507,16 @@ pub fn plain_metric_replicas(
         }
     }
     let (new_ratio, _) = metric_usage_ratio(&values, target_average_milli);
-    if tolerances.is_within(new_ratio) || (usage_ratio < 1.0 && new_ratio > 1.0) || (usage_ratio > 1.0 && new_ratio < 1.0) {
+    if tolerances.is_within(new_ratio)
+        || (usage_ratio < 1.0 && new_ratio > 1.0)
+        || (usage_ratio > 1.0 && new_ratio < 1.0)
+    {
         return Ok(proposal(current_replicas));
     }
     let new_replicas = ceil_to_i32(new_ratio * values.len() as f64);
-    if (new_ratio < 1.0 && new_replicas > current_replicas) || (new_ratio > 1.0 && new_replicas < current_replicas) {
+    if (new_ratio < 1.0 && new_replicas > current_replicas)
+        || (new_ratio > 1.0 && new_replicas < current_replicas)
+    {
         return Ok(proposal(current_replicas));
     }
     Ok(proposal(new_replicas))
@@ -561,7 +591,10 @@ pub fn average_value_replicas(
     } else {
         (total_milli as f64 / status_replicas as f64).ceil() as i64
     };
-    Ok(ValueProposal { replicas, usage_milli })
+    Ok(ValueProposal {
+        replicas,
+        usage_milli,
+    })
 }
 
 #[cfg(test)]
@@ -583,7 +616,17 @@ mod tests {
     fn scale_up_is_ceil_of_ratio_times_ready_pods() {
         let pods = vec![PodState::running_ready(); 3];
         let readings = vec![cpu(300, 1000), cpu(500, 1000), cpu(700, 1000)];
-        let p = resource_utilization_replicas(3, 30, "cpu", &pods, &readings, &[], &Tolerances::default(), &PodTiming::at(1_000_000)).expect("valid input");
+        let p = resource_utilization_replicas(
+            3,
+            30,
+            "cpu",
+            &pods,
+            &readings,
+            &[],
+            &Tolerances::default(),
+            &PodTiming::at(1_000_000),
+        )
+        .expect("valid input");
         // 1500/3000 = 50% vs 30% -> ratio 1.667 -> ceil(5.0) = 5
         assert_eq!(p.replicas, 5);
         assert_eq!(p.utilization_pct, 50);
@@ -593,22 +636,49 @@ mod tests {
     fn within_tolerance_keeps_current() {
         let pods = vec![PodState::running_ready(); 2];
         let readings = vec![cpu(1050, 1000), cpu(1050, 1000)];
-        let p = resource_utilization_replicas(2, 100, "cpu", &pods, &readings, &[], &Tolerances::default(), &PodTiming::at(1_000_000)).expect("valid input");
+        let p = resource_utilization_replicas(
+            2,
+            100,
+            "cpu",
+            &pods,
+            &readings,
+            &[],
+            &Tolerances::default(),
+            &PodTiming::at(1_000_000),
+        )
+        .expect("valid input");
         assert_eq!(p.replicas, 2);
     }
 
     #[test]
     fn missing_metric_counts_as_full_request_on_scale_down() {
         let pods = vec![PodState::running_ready(); 2];
-        let readings = vec![cpu(100, 1000), PodReading { request_milli: Some(1000), sample: None }];
+        let readings = vec![
+            cpu(100, 1000),
+            PodReading {
+                request_milli: Some(1000),
+                sample: None,
+            },
+        ];
         // 10% vs 50%: ratio 0.2; fill missing with 1000 -> 1100/2000 = 55% -> ratio 1.1: flips -> keep 2
-        let p = resource_utilization_replicas(2, 50, "cpu", &pods, &readings, &[], &Tolerances::default(), &PodTiming::at(1_000_000)).expect("valid input");
+        let p = resource_utilization_replicas(
+            2,
+            50,
+            "cpu",
+            &pods,
+            &readings,
+            &[],
+            &Tolerances::default(),
+            &PodTiming::at(1_000_000),
+        )
+        .expect("valid input");
         assert_eq!(p.replicas, 2);
     }
 
     #[test]
     fn per_pod_average_value_uses_total_over_target() {
-        let p = average_value_replicas(5, 6000, 2000, &Tolerances::default()).expect("positive target");
+        let p =
+            average_value_replicas(5, 6000, 2000, &Tolerances::default()).expect("positive target");
         assert_eq!((p.replicas, p.usage_milli), (3, 1200));
     }
 

@@ -1,0 +1,1 @@
+//! forecaster (in progress).

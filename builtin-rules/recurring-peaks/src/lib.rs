@@ -1,0 +1,1 @@
+//! recurring-peaks (in progress).

@@ -1,0 +1,185 @@
+//! The offline analysis path shared by `stepscale analyze` and the operator's
+//! tick: run every loaded rule on every workload (in parallel, one fresh
+//! sandbox per call), add the host checks, and build one recommendation per
+//! workload.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use stepscale_engine::{
+    EngineConfig, EngineError, LoadError, LoadedRule, RuleEngine, RuleKind, WorkloadSnapshot,
+};
+
+use crate::checks;
+use crate::recommendation::{recommend, Recommendation, WorkloadFindings};
+
+/// Forecast horizon: one day.
+pub const FORECAST_HORIZON_SECONDS: u32 = 86_400;
+
+/// The engine with its loaded rules.
+pub struct Analyzer {
+    engine: RuleEngine,
+    rules: Vec<LoadedRule>,
+    load_failures: Vec<LoadError>,
+    forecasting: bool,
+}
+
+impl Analyzer {
+    /// An analyzer with the builtin rules loaded. A builtin that fails to load
+    /// is kept in [`Analyzer::load_failures`], not fatal.
+    ///
+    /// # Errors
+    /// The engine cannot be set up.
+    pub fn with_builtin_rules(config: EngineConfig) -> Result<Analyzer, EngineError> {
+        let mut engine = RuleEngine::new(config)?;
+        let mut rules = Vec::new();
+        let mut load_failures = Vec::new();
+        for loaded in crate::builtin::load_all(&mut engine) {
+            match loaded {
+                Ok(rule) => rules.push(rule),
+                Err(e) => load_failures.push(e),
+            }
+        }
+        Ok(Analyzer {
+            engine,
+            rules,
+            load_failures,
+            forecasting: true,
+        })
+    }
+
+    /// Turn the forecaster (and so predictive schedules) on or off.
+    pub fn with_forecasting(mut self, on: bool) -> Self {
+        self.forecasting = on;
+        self
+    }
+
+    /// Load one more rule component (its signature must already be verified).
+    ///
+    /// # Errors
+    /// As [`RuleEngine::load`]; a rule whose id is already loaded is
+    /// refused as [`LoadError::Info`].
+    pub fn add_rule(&mut self, name: &str, bytes: &[u8]) -> Result<&LoadedRule, LoadError> {
+        let rule = self.engine.load(name, bytes)?;
+        if self.rules.iter().any(|r| r.id == rule.id) {
+            return Err(LoadError::Info {
+                name: name.to_string(),
+                message: format!(
+                    "returned id {:?}, which another loaded rule already has",
+                    rule.id
+                ),
+            });
+        }
+        self.rules.push(rule);
+        Ok(self.rules.last().expect("just pushed"))
+    }
+
+    /// The loaded rules.
+    pub fn rules(&self) -> &[LoadedRule] {
+        &self.rules
+    }
+
+    /// Rules that failed to load.
+    pub fn load_failures(&self) -> &[LoadError] {
+        &self.load_failures
+    }
+
+    /// Run every rule on one workload.
+    pub fn evaluate(&self, workload: &Arc<WorkloadSnapshot>) -> WorkloadFindings {
+        let mut found = WorkloadFindings::default();
+        let step = workload.history.step_seconds.max(1);
+        for rule in &self.rules {
+            let (log, failure) = match rule.kind {
+                RuleKind::Detector => {
+                    let run = self.engine.evaluate(rule, workload);
+                    match run.result {
+                        Ok(f) => {
+                            found.findings.extend(f);
+                            (run.log, None)
+                        }
+                        Err(e) => (run.log, Some(e)),
+                    }
+                }
+                RuleKind::Forecaster if self.forecasting => {
+                    let run = self
+                        .engine
+                        .predict(rule, workload, FORECAST_HORIZON_SECONDS / step);
+                    match run.result {
+                        Ok(f) => {
+                            found.forecast = Some(f);
+                            (run.log, None)
+                        }
+                        // Too little history is normal for a forecaster: no
+                        // schedule, not a failure.
+                        Err(stepscale_engine::RuleFailure::Returned { message }) => {
+                            tracing::debug!(rule = %rule.id, workload = %workload.display_name(), %message, "no forecast");
+                            (run.log, None)
+                        }
+                        Err(e) => (run.log, Some(e)),
+                    }
+                }
+                RuleKind::Forecaster => (Vec::new(), None),
+            };
+            for line in log {
+                tracing::debug!(rule = %rule.id, workload = %workload.display_name(), level = line.level, "{}", line.message);
+            }
+            if let Some(e) = failure {
+                tracing::warn!(rule = %rule.id, workload = %workload.display_name(), reason = e.label(), "rule failed: {e}");
+                found.failures.push((rule.id.clone(), e));
+            }
+        }
+        found
+    }
+
+    /// Analyze every workload with `threads` workers (0 = one per core) and
+    /// return one recommendation per workload, in input order.
+    pub fn analyze(
+        &self,
+        workloads: &[Arc<WorkloadSnapshot>],
+        threads: usize,
+    ) -> Vec<Recommendation> {
+        let mut host = checks::misconfigurations(workloads);
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            threads
+        }
+        .min(workloads.len().max(1));
+        let next = AtomicUsize::new(0);
+        let mut engine_findings: Vec<Option<WorkloadFindings>> = vec![None; workloads.len()];
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(w) = workloads.get(i) else { break };
+                            done.push((i, self.evaluate(w)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            for worker in workers {
+                // A panicking worker is a host bug; its workloads get no
+                // engine findings rather than taking the process down.
+                if let Ok(done) = worker.join() {
+                    for (i, f) in done {
+                        engine_findings[i] = Some(f);
+                    }
+                }
+            }
+        });
+        workloads
+            .iter()
+            .zip(engine_findings)
+            .zip(host.iter_mut())
+            .map(|((w, found), checks)| {
+                let mut found = found.unwrap_or_default();
+                found.findings.append(checks);
+                recommend(w, found)
+            })
+            .collect()
+    }
+}

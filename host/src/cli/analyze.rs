@@ -1,0 +1,96 @@
+//! `stepscale analyze [FILE]`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use stepscale_engine::{EngineConfig, Snapshot};
+
+use crate::analysis::Analyzer;
+use crate::demo::DEMO_SNAPSHOT_JSON;
+use crate::recommendation::render;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Output {
+    /// A readable report.
+    Table,
+    /// A JSON array of recommendations.
+    Json,
+    /// ScalingRecommendation manifests.
+    Yaml,
+}
+
+/// Arguments of `analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Snapshot file (JSON, see `stepscale snapshot-schema`); `-` reads
+    /// standard input. Without it the embedded demo snapshot (real NAB
+    /// series) is analyzed.
+    pub file: Option<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "table")]
+    pub output: Output,
+    /// Worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Deadline per rule call, milliseconds.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub deadline_ms: u64,
+    /// Memory cap per rule call, MiB.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub memory_mib: u64,
+    /// Do not run the forecaster (no predictive schedules).
+    #[arg(long)]
+    pub no_forecast: bool,
+    /// Directory of the precompiled-component cache (default
+    /// $STEPSCALE_CACHE_DIR, else ~/.cache/stepscale/components).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// Read, validate and analyze the snapshot, and print the result.
+///
+/// # Errors
+/// An unreadable or invalid snapshot (the message names the field and the
+/// fix), or an engine that cannot start.
+pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
+    let (source, text) = match &args.file {
+        None => (
+            "embedded demo snapshot".to_string(),
+            DEMO_SNAPSHOT_JSON.to_string(),
+        ),
+        Some(p) if p.as_os_str() == "-" => {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+                .context("cannot read the snapshot from standard input")?;
+            ("<stdin>".to_string(), s)
+        }
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?,
+        ),
+    };
+    let snapshot = Snapshot::from_json(&text).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+    let mut config = EngineConfig::default()
+        .with_deadline(Duration::from_millis(args.deadline_ms))
+        .with_memory_limit((args.memory_mib as usize) << 20);
+    if let Some(dir) = args.cache_dir {
+        config = config.with_cache_dir(Some(dir));
+    }
+    let analyzer = Analyzer::with_builtin_rules(config)?.with_forecasting(!args.no_forecast);
+    for failure in analyzer.load_failures() {
+        eprintln!("warning: {failure}");
+    }
+    let workloads: Vec<Arc<_>> = snapshot.workloads.into_iter().map(Arc::new).collect();
+    let recs = analyzer.analyze(&workloads, args.threads);
+    let text = match args.output {
+        Output::Table => render::table(&recs),
+        Output::Json => render::json(&recs)? + "\n",
+        Output::Yaml => render::yaml(&recs)?,
+    };
+    print!("{text}");
+    Ok(())
+}

@@ -1,0 +1,487 @@
+//! From findings to one recommendation per workload: the merged config diff
+//! ([`merge`]), its risk level, a one-sentence summary, the evidence per rule,
+//! the predictive schedule from the forecaster, and the rule failures.
+//! [`Recommendation`] is the spec of the ScalingRecommendation resource.
+
+pub mod merge;
+pub mod render;
+
+use serde::{Deserialize, Serialize};
+use stepscale_engine::snapshot::{AutoscalerKind, WorkloadSnapshot};
+use stepscale_engine::{ConfigChange, Finding, FindingKind, Forecast, PeakWindow, RuleFailure};
+
+pub use merge::Decision;
+
+/// Default scale-down stabilization of the HPA controller, seconds.
+pub const DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS: u32 = 300;
+
+/// The autoscaler and the object it scales.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetRef {
+    /// `HorizontalPodAutoscaler` or `ScaledObject`.
+    pub autoscaler_kind: String,
+    /// Namespace of both.
+    pub namespace: String,
+    /// Autoscaler name.
+    pub autoscaler_name: String,
+    /// API version of the scaled object.
+    pub api_version: String,
+    /// Kind of the scaled object.
+    pub kind: String,
+    /// Name of the scaled object.
+    pub name: String,
+}
+
+/// The fields a recommendation may change, as they are now (defaults
+/// filled in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentConfig {
+    /// Replica floor.
+    pub min_replicas: u32,
+    /// Replica ceiling.
+    pub max_replicas: u32,
+    /// CPU target, percent of request, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_target_percent: Option<u32>,
+    /// Scale-down stabilization window, seconds (default 300).
+    pub scale_down_stabilization_seconds: u32,
+    /// Scale-up stabilization window, seconds (default 0).
+    pub scale_up_stabilization_seconds: u32,
+    /// KEDA cooldown, seconds (ScaledObjects only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_period_seconds: Option<u32>,
+}
+
+impl CurrentConfig {
+    /// The current values of a workload's config.
+    pub fn of(w: &WorkloadSnapshot) -> CurrentConfig {
+        let c = &w.config;
+        CurrentConfig {
+            min_replicas: c.min_replicas,
+            max_replicas: c.max_replicas,
+            cpu_target_percent: c.cpu_target_percent,
+            scale_down_stabilization_seconds: c
+                .scale_down
+                .as_ref()
+                .and_then(|r| r.stabilization_window_seconds)
+                .unwrap_or(DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS),
+            scale_up_stabilization_seconds: c
+                .scale_up
+                .as_ref()
+                .and_then(|r| r.stabilization_window_seconds)
+                .unwrap_or(0),
+            cooldown_period_seconds: c.keda.as_ref().map(|k| k.cooldown_period_seconds),
+        }
+    }
+}
+
+/// How much could go wrong if the diff is applied.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum RiskLevel {
+    /// Adds capacity or slows scale-down only.
+    Low,
+    /// Removes capacity within what the history supports.
+    Medium,
+    /// Removes a large share of capacity, conflicts with a peak or lag
+    /// finding, or sits on a misconfigured autoscaler.
+    High,
+}
+
+impl RiskLevel {
+    /// Lowercase name, as in the resource.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskLevel::Low => "low",
+            RiskLevel::Medium => "medium",
+            RiskLevel::High => "high",
+        }
+    }
+}
+
+/// A window of the predictive schedule: raise the floor before a forecast
+/// peak, restore it after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleWindow {
+    /// Day of week (0 = Monday); absent = every day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_of_week: Option<u8>,
+    /// Start, `HH:MM` local time.
+    pub start: String,
+    /// End, `HH:MM` local time.
+    pub end: String,
+    /// Replica floor inside the window.
+    pub replica_floor: u32,
+}
+
+/// Pre-scaling before recurring forecast peaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PredictiveSchedule {
+    /// Time zone of the windows, as a UTC offset (`UTC+02:00`).
+    pub timezone: String,
+    /// The windows.
+    pub windows: Vec<ScheduleWindow>,
+}
+
+/// A rule that gave no result for this workload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleFailureReport {
+    /// Rule id.
+    pub rule: String,
+    /// `timed-out`, `out-of-memory`, `trapped`, `error`, `host-error`.
+    pub reason: String,
+    /// The full message.
+    pub detail: String,
+}
+
+/// Replica-hours saved by the proposal, from replaying the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectedSavings {
+    /// Replica-hours per week saved (negative = costs more).
+    pub replica_hours_per_week: f64,
+    /// Percent of current replica-hours.
+    pub percent: f64,
+    /// How it was computed.
+    pub method: String,
+}
+
+/// One recommendation for one autoscaler: the spec of a
+/// ScalingRecommendation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Recommendation {
+    /// The autoscaler and its target.
+    pub target: TargetRef,
+    /// The config in force.
+    pub current: CurrentConfig,
+    /// The proposed diff (only changed fields).
+    pub proposed: ConfigChange,
+    /// Risk of applying `proposed`.
+    pub risk_level: RiskLevel,
+    /// One sentence for the reviewer.
+    pub summary: String,
+    /// Findings of every rule and check, with their evidence.
+    pub findings: Vec<Finding>,
+    /// Conflicts the merge resolved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<Decision>,
+    /// Replica-hours saved, from replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projected_savings: Option<ProjectedSavings>,
+    /// Pre-scaling windows from the forecaster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predictive_schedule: Option<PredictiveSchedule>,
+    /// Rules that failed on this workload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_failures: Vec<RuleFailureReport>,
+}
+
+impl Recommendation {
+    /// True when there is something to apply or something to fix.
+    pub fn is_actionable(&self) -> bool {
+        !self.proposed.is_empty() || !self.findings.is_empty()
+    }
+}
+
+/// Everything the engine and host checks said about one workload.
+#[derive(Debug, Clone, Default)]
+pub struct WorkloadFindings {
+    /// Findings of detectors and host checks.
+    pub findings: Vec<Finding>,
+    /// The forecaster's output, if it ran.
+    pub forecast: Option<Forecast>,
+    /// Rules that failed: (rule id, failure).
+    pub failures: Vec<(String, RuleFailure)>,
+}
+
+/// Build the recommendation for `workload` from what was found.
+pub fn recommend(workload: &WorkloadSnapshot, found: WorkloadFindings) -> Recommendation {
+    let current = CurrentConfig::of(workload);
+    let (proposed, decisions) = merge::merge(&current, &found.findings);
+    let risk_level = risk(&current, &proposed, &found.findings);
+    let predictive_schedule = found.forecast.as_ref().and_then(|f| {
+        schedule(
+            f,
+            proposed.min_replicas.unwrap_or(current.min_replicas),
+            workload,
+        )
+    });
+    let summary = summarize(&current, &proposed, &found.findings);
+    Recommendation {
+        target: TargetRef {
+            autoscaler_kind: match workload.autoscaler.kind {
+                AutoscalerKind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler".into(),
+                AutoscalerKind::ScaledObject => "ScaledObject".into(),
+            },
+            namespace: workload.autoscaler.namespace.clone(),
+            autoscaler_name: workload.autoscaler.name.clone(),
+            api_version: workload.target.api_version.clone(),
+            kind: workload.target.kind.clone(),
+            name: workload.target.name.clone(),
+        },
+        current,
+        proposed,
+        risk_level,
+        summary,
+        findings: found.findings,
+        decisions,
+        projected_savings: None,
+        predictive_schedule,
+        rule_failures: found
+            .failures
+            .into_iter()
+            .map(|(rule, f)| RuleFailureReport {
+                rule,
+                reason: f.label().to_string(),
+                detail: f.to_string(),
+            })
+            .collect(),
+    }
+}
+
+/// The documented risk rule:
+/// - high: the floor drops by more than half, or capacity is removed while a
+///   scale-lag or recurring-peak finding says the workload already runs short,
+///   or the diff tunes an autoscaler with a misconfiguration that has no
+///   automatic fix (e.g. two autoscalers on one target);
+/// - medium: any capacity is removed (lower floor or ceiling, higher CPU
+///   target, longer scale-up or shorter scale-down stabilization/cooldown);
+/// - low: otherwise.
+pub fn risk(current: &CurrentConfig, p: &ConfigChange, findings: &[Finding]) -> RiskLevel {
+    let lower = |new: Option<u32>, old: u32| new.is_some_and(|n| n < old);
+    let higher = |new: Option<u32>, old: u32| new.is_some_and(|n| n > old);
+    let removes_capacity = lower(p.min_replicas, current.min_replicas)
+        || lower(p.max_replicas, current.max_replicas)
+        || current
+            .cpu_target_percent
+            .is_some_and(|t| higher(p.cpu_target_percent, t))
+        || higher(
+            p.scale_up_stabilization_seconds,
+            current.scale_up_stabilization_seconds,
+        )
+        || lower(
+            p.scale_down_stabilization_seconds,
+            current.scale_down_stabilization_seconds,
+        )
+        || current
+            .cooldown_period_seconds
+            .is_some_and(|c| lower(p.cooldown_period_seconds, c));
+    let runs_short = findings
+        .iter()
+        .any(|f| matches!(f.kind, FindingKind::ScaleLag | FindingKind::RecurringPeak));
+    let misconfigured = findings
+        .iter()
+        .any(|f| f.kind == FindingKind::Misconfiguration);
+    let halves_floor = p
+        .min_replicas
+        .is_some_and(|m| (m as f64) < current.min_replicas as f64 / 2.0);
+    if !p.is_empty() && misconfigured || removes_capacity && (runs_short || halves_floor) {
+        RiskLevel::High
+    } else if removes_capacity {
+        RiskLevel::Medium
+    } else {
+        RiskLevel::Low
+    }
+}
+
+fn change_phrases(current: &CurrentConfig, p: &ConfigChange) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut push = |name: &str, old: Option<u32>, new: Option<u32>, unit: &str| {
+        if let Some(n) = new {
+            let verb = match old {
+                Some(o) if n > o => "raise",
+                Some(_) => "lower",
+                None => "set",
+            };
+            let from = old.map(|o| format!(" {o}{unit} →")).unwrap_or_default();
+            out.push(format!("{verb} {name}{from} {n}{unit}"));
+        }
+    };
+    push(
+        "minReplicas",
+        Some(current.min_replicas),
+        p.min_replicas,
+        "",
+    );
+    push(
+        "maxReplicas",
+        Some(current.max_replicas),
+        p.max_replicas,
+        "",
+    );
+    push(
+        "CPU target",
+        current.cpu_target_percent,
+        p.cpu_target_percent,
+        " %",
+    );
+    push(
+        "scale-down stabilization",
+        Some(current.scale_down_stabilization_seconds),
+        p.scale_down_stabilization_seconds,
+        " s",
+    );
+    push(
+        "scale-up stabilization",
+        Some(current.scale_up_stabilization_seconds),
+        p.scale_up_stabilization_seconds,
+        " s",
+    );
+    push(
+        "cooldown",
+        current.cooldown_period_seconds,
+        p.cooldown_period_seconds,
+        " s",
+    );
+    out
+}
+
+/// The change as a list of phrases, e.g. `lower minReplicas 10 → 4`.
+pub fn describe_change(current: &CurrentConfig, p: &ConfigChange) -> String {
+    change_phrases(current, p).join(", ")
+}
+
+fn summarize(current: &CurrentConfig, p: &ConfigChange, findings: &[Finding]) -> String {
+    let changes = change_phrases(current, p);
+    let strongest = findings
+        .iter()
+        .max_by(|a, b| a.confidence.total_cmp(&b.confidence));
+    let because = strongest
+        .map(|f| format!(" — {}: {}", f.rule_id, f.summary))
+        .unwrap_or_default();
+    let mut rules: Vec<&str> = findings.iter().map(|f| f.rule_id.as_str()).collect();
+    rules.dedup();
+    if changes.is_empty() {
+        if findings.is_empty() {
+            "no change recommended: no rule found a problem".to_string()
+        } else {
+            format!(
+                "no config change; review {} finding(s){because}",
+                findings.len()
+            )
+        }
+    } else {
+        format!(
+            "{} ({} finding(s) from {}){because}",
+            changes.join(", "),
+            findings.len(),
+            rules.join(", ")
+        )
+    }
+}
+
+fn hhmm(minute: u32) -> String {
+    format!("{:02}:{:02}", minute / 60, minute % 60)
+}
+
+/// Turn forecast peak windows into a schedule: windows whose floor is above
+/// the (new) minReplicas, capped at maxReplicas.
+fn schedule(f: &Forecast, floor: u32, w: &WorkloadSnapshot) -> Option<PredictiveSchedule> {
+    let windows: Vec<ScheduleWindow> = f
+        .peak_windows
+        .iter()
+        .filter(|p: &&PeakWindow| p.replicas > floor && p.start_minute < p.end_minute)
+        .map(|p| ScheduleWindow {
+            day_of_week: p.day_of_week,
+            start: hhmm(p.start_minute),
+            end: hhmm(p.end_minute.min(1440)),
+            replica_floor: p.replicas.min(w.config.max_replicas),
+        })
+        .collect();
+    if windows.is_empty() {
+        return None;
+    }
+    let off = w.history.utc_offset_minutes;
+    let sign = if off < 0 { '-' } else { '+' };
+    Some(PredictiveSchedule {
+        timezone: format!("UTC{sign}{:02}:{:02}", off.abs() / 60, off.abs() % 60),
+        windows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn current() -> CurrentConfig {
+        CurrentConfig {
+            min_replicas: 8,
+            max_replicas: 20,
+            cpu_target_percent: Some(50),
+            scale_down_stabilization_seconds: 300,
+            scale_up_stabilization_seconds: 0,
+            cooldown_period_seconds: None,
+        }
+    }
+
+    fn finding(kind: FindingKind) -> Finding {
+        Finding {
+            rule_id: "r".into(),
+            kind,
+            confidence: 0.8,
+            summary: "s".into(),
+            proposal: ConfigChange::default(),
+            evidence: vec![],
+        }
+    }
+
+    #[test]
+    fn raising_the_floor_is_low_risk() {
+        let p = ConfigChange {
+            min_replicas: Some(10),
+            ..Default::default()
+        };
+        assert_eq!(
+            risk(&current(), &p, &[finding(FindingKind::RecurringPeak)]),
+            RiskLevel::Low
+        );
+    }
+
+    #[test]
+    fn lowering_the_floor_a_little_is_medium_and_by_more_than_half_is_high() {
+        let a = ConfigChange {
+            min_replicas: Some(5),
+            ..Default::default()
+        };
+        let b = ConfigChange {
+            min_replicas: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(risk(&current(), &a, &[]), RiskLevel::Medium);
+        assert_eq!(risk(&current(), &b, &[]), RiskLevel::High);
+    }
+
+    #[test]
+    fn removing_capacity_beside_a_scale_lag_finding_is_high() {
+        let p = ConfigChange {
+            cpu_target_percent: Some(70),
+            ..Default::default()
+        };
+        assert_eq!(
+            risk(&current(), &p, &[finding(FindingKind::ScaleLag)]),
+            RiskLevel::High
+        );
+    }
+
+    #[test]
+    fn the_summary_names_each_change_with_old_and_new_values() {
+        let p = ConfigChange {
+            min_replicas: Some(4),
+            cpu_target_percent: Some(65),
+            ..Default::default()
+        };
+        let s = summarize(&current(), &p, &[finding(FindingKind::IdleWindow)]);
+        assert!(
+            s.starts_with("lower minReplicas 8 → 4, raise CPU target 50 % → 65 %"),
+            "{s}"
+        );
+    }
+}

@@ -1,0 +1,182 @@
+//! Rendering recommendations for people (a table-like report) and machines
+//! (JSON, and YAML ScalingRecommendation manifests).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::{describe_change, Recommendation};
+
+/// API group/version of the ScalingRecommendation resource.
+pub const API_VERSION: &str = "stepscale.io/v1alpha1";
+/// Kind of the resource.
+pub const KIND: &str = "ScalingRecommendation";
+
+/// The human report: one block per workload with the change, risk, savings,
+/// schedule, and every finding with its evidence.
+pub fn table(recs: &[Recommendation]) -> String {
+    let mut out = String::new();
+    for r in recs {
+        let t = &r.target;
+        let _ = writeln!(
+            out,
+            "{}/{}  ({} → {} {})  risk: {}",
+            t.namespace,
+            t.autoscaler_name,
+            t.autoscaler_kind,
+            t.kind,
+            t.name,
+            r.risk_level.as_str()
+        );
+        let change = describe_change(&r.current, &r.proposed);
+        let _ = writeln!(
+            out,
+            "  change:   {}",
+            if change.is_empty() { "none" } else { &change }
+        );
+        if let Some(s) = &r.projected_savings {
+            let _ = writeln!(
+                out,
+                "  savings:  {:.1} replica-hours/week ({:.1} %) — {}",
+                s.replica_hours_per_week, s.percent, s.method
+            );
+        }
+        if let Some(s) = &r.predictive_schedule {
+            let windows: Vec<String> = s
+                .windows
+                .iter()
+                .map(|w| {
+                    let day = w
+                        .day_of_week
+                        .map(|d| {
+                            format!(
+                                "{} ",
+                                ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][d as usize % 7]
+                            )
+                        })
+                        .unwrap_or_else(|| "daily ".into());
+                    format!("{day}{}–{} ≥{}", w.start, w.end, w.replica_floor)
+                })
+                .collect();
+            let _ = writeln!(out, "  schedule: {} ({})", windows.join(", "), s.timezone);
+        }
+        for f in &r.findings {
+            let _ = writeln!(out, "  [{}] {}", f.rule_id, f.summary);
+            for e in &f.evidence {
+                let _ = writeln!(
+                    out,
+                    "      {}: {} {}",
+                    e.label,
+                    format_value(e.value),
+                    e.unit
+                );
+            }
+        }
+        for d in &r.decisions {
+            let _ = writeln!(out, "  merge: {}: {}", d.field, d.note);
+        }
+        for f in &r.rule_failures {
+            let _ = writeln!(out, "  rule {} failed ({}): {}", f.rule, f.reason, f.detail);
+        }
+        out.push('\n');
+    }
+    let changes = recs.iter().filter(|r| !r.proposed.is_empty()).count();
+    let _ = writeln!(
+        out,
+        "{} workload(s) analyzed, {} with a proposed change",
+        recs.len(),
+        changes
+    );
+    out
+}
+
+fn format_value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e12 {
+        format!("{v:.0}")
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A ScalingRecommendation manifest.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest<'a> {
+    /// `stepscale.io/v1alpha1`.
+    pub api_version: &'static str,
+    /// `ScalingRecommendation`.
+    pub kind: &'static str,
+    /// Name and namespace.
+    pub metadata: Metadata,
+    /// The recommendation, plus `approved: false`.
+    pub spec: ManifestSpec<'a>,
+}
+
+/// Manifest metadata.
+#[derive(Debug, Serialize)]
+pub struct Metadata {
+    /// `<autoscaler name>-<hpa|so>`.
+    pub name: String,
+    /// The autoscaler's namespace.
+    pub namespace: String,
+}
+
+/// Spec of a manifest: the recommendation and the approval flag.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestSpec<'a> {
+    /// The recommendation.
+    #[serde(flatten)]
+    pub recommendation: &'a Recommendation,
+    /// Set to true by a human to apply.
+    pub approved: bool,
+}
+
+/// The resource name for a recommendation: unique per autoscaler.
+pub fn resource_name(r: &Recommendation) -> String {
+    let suffix = if r.target.autoscaler_kind == "ScaledObject" {
+        "so"
+    } else {
+        "hpa"
+    };
+    format!("{}-{suffix}", r.target.autoscaler_name)
+}
+
+/// The manifest of a recommendation (not approved).
+pub fn manifest(r: &Recommendation) -> Manifest<'_> {
+    Manifest {
+        api_version: API_VERSION,
+        kind: KIND,
+        metadata: Metadata {
+            name: resource_name(r),
+            namespace: r.target.namespace.clone(),
+        },
+        spec: ManifestSpec {
+            recommendation: r,
+            approved: false,
+        },
+    }
+}
+
+/// YAML documents, one manifest per recommendation.
+///
+/// # Errors
+/// Serialization failure (not expected for these types).
+pub fn yaml(recs: &[Recommendation]) -> Result<String, serde_yaml::Error> {
+    let mut out = String::new();
+    for r in recs {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&manifest(r))?);
+    }
+    Ok(out)
+}
+
+/// Pretty JSON array of the recommendations.
+///
+/// # Errors
+/// Serialization failure (not expected for these types).
+pub fn json(recs: &[Recommendation]) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(recs)
+}

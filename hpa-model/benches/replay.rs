@@ -1,0 +1,54 @@
+//! Replays one year of 1-minute samples (525,600 steps) under one config and prints the
+//! elapsed time and throughput. Run with `cargo bench -p stepscale-hpa`.
+
+use std::time::Instant;
+
+use stepscale_hpa::model::{Behavior, ScalingRules};
+use stepscale_hpa::simulate::{simulate, AutoscalerConfig, DemandSeries, SimOptions};
+
+fn main() {
+    const STEPS: usize = 525_600;
+    // A deterministic daily and weekly cycle with a fast wobble: 1 to ~12 cores.
+    let cores: Vec<f64> = (0..STEPS)
+        .map(|i| {
+            let day = (i as f64 / 1440.0) * std::f64::consts::TAU;
+            let week = (i as f64 / (7.0 * 1440.0)) * std::f64::consts::TAU;
+            let wobble = ((i * 7919) % 101) as f64 / 100.0 - 0.5;
+            (6.0 + 4.5 * day.sin() + 1.0 * week.cos() + wobble).max(0.5)
+        })
+        .collect();
+    let series = DemandSeries::from_cpu_cores(1_704_067_200, 60, cores);
+    let mut config = AutoscalerConfig::cpu(2, 50, 70, 0.5);
+    config.behavior = Some(Behavior {
+        scale_up: None,
+        scale_down: Some(ScalingRules {
+            stabilization_window_seconds: Some(300),
+            ..ScalingRules::default_scale_down()
+        }),
+    });
+    let options = SimOptions::default();
+    let started = Instant::now();
+    let report = match simulate(&series, &config, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("replay failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    let elapsed = started.elapsed();
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "replay: {STEPS} one-minute steps ({} controller syncs at 15 s)",
+        report.syncs
+    );
+    println!("elapsed: {secs:.3} s");
+    println!(
+        "throughput: {:.0} steps/s ({:.0} syncs/s)",
+        STEPS as f64 / secs,
+        report.syncs as f64 / secs
+    );
+    println!(
+        "result: {:.0} replica-hours, peak {} replicas, {} scale events, {} direction changes, {:.0} min over target, {:.0} min saturated",
+        report.replica_hours, report.peak_replicas, report.scale_events, report.direction_changes, report.minutes_over_target, report.minutes_saturated
+    );
+}

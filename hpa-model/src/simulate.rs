@@ -1,0 +1,696 @@
+//! Replay simulator: a demand series through the HPA model with realistic mechanics.
+//!
+//! Owns the replay clock and the pods it creates; every scaling decision comes from
+//! [`crate::model::HorizontalController::reconcile`] (and, for KEDA, from
+//! [`crate::keda::ScaleExecutor`]), so the simulator adds mechanics, never policy.
+//!
+//! # Mechanics (defaults in [`SimOptions`])
+//! - The controller syncs every `sync_period_s` (15 s). Demand is held between series
+//!   samples (sample-and-hold at the series step).
+//! - New pods are `Pending` for `pod_startup_s` (45 s: scheduling, image pull, start,
+//!   readiness probe), then Running and Ready. Scale-down removes not-yet-ready pods
+//!   first, then the newest ready pods.
+//! - Ready pods share the served demand equally; a pod serves at most
+//!   `pod_cpu_limit_cores` (default: its request). The metric a pod reports is the mean
+//!   of its share over the last `metric_window_s` (60 s) while it was ready, stamped
+//!   "now" with a 60 s window, so the HPA sees demand with a lag, and the model's CPU
+//!   initialization rules treat a pod as unready for the first window after it
+//!   becomes ready.
+//! - Accounting is per sync interval, on the true (not lagged) demand: an interval is
+//!   "over target" when demand / (ready × request) exceeds target × (1 + tolerance)
+//!   and "saturated" when demand exceeds ready × limit. Replica-hours count all pods,
+//!   starting or ready.
+//! - KEDA (optional): every sync the scale executor sees "active" when demand exceeds
+//!   `activation_cores` or a cron floor is inside its window; with
+//!   `minReplicaCount: 0` the target goes to zero after `cooldown_period_s` of
+//!   inactivity. Cron floors feed the HPA as External AverageValue metrics with a
+//!   target of 1, as KEDA's cron scaler does, so they act as a replica floor.
+//!
+//! Replays are deterministic: no clock, no randomness.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::keda::{
+    Activation, CronError, CronTrigger, ScaleExecutor, ScaledObjectSettings,
+    DEFAULT_COOLDOWN_PERIOD_S,
+};
+use crate::model::{
+    Behavior, ControllerConfig, HorizontalController, HpaSpec, MetricReading, MetricSample,
+    MetricSource, MetricSpec, MetricTarget, PodPhase, PodReading, PodState, ReconcileInput,
+};
+
+/// The simulation could not run.
+#[derive(Debug, Error)]
+pub enum SimError {
+    /// The series has no samples.
+    #[error("demand series is empty")]
+    EmptySeries,
+    /// A configuration value is out of range.
+    #[error("autoscaler config: {0}")]
+    InvalidConfig(String),
+    /// A cron floor is invalid.
+    #[error("cron floor #{index}: {source}")]
+    Cron {
+        /// Index in `keda.cron_floors`.
+        index: usize,
+        /// The cron error.
+        #[source]
+        source: CronError,
+    },
+}
+
+/// Demand in CPU cores at a fixed step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemandSeries {
+    /// Time of the first sample, seconds since the epoch.
+    pub start_s: i64,
+    /// Step between samples, seconds.
+    pub step_s: i64,
+    /// Cores needed per sample.
+    pub cores: Vec<f64>,
+}
+
+impl DemandSeries {
+    /// Demand given directly in cores.
+    pub fn from_cpu_cores(start_s: i64, step_s: i64, cores: Vec<f64>) -> Self {
+        DemandSeries {
+            start_s,
+            step_s,
+            cores: cores
+                .into_iter()
+                .map(|c| if c.is_finite() { c.max(0.0) } else { 0.0 })
+                .collect(),
+        }
+    }
+
+    /// Demand from utilization (% of request) measured at a known replica count:
+    /// `util / 100 × replicas × request_cores`.
+    pub fn from_utilization(
+        start_s: i64,
+        step_s: i64,
+        utilization_pct: &[f64],
+        measured_replicas: f64,
+        request_cores: f64,
+    ) -> Self {
+        Self::from_cpu_cores(
+            start_s,
+            step_s,
+            utilization_pct
+                .iter()
+                .map(|u| u / 100.0 * measured_replicas * request_cores)
+                .collect(),
+        )
+    }
+
+    /// Demand from a request rate and the rate one pod serves at 100% of its request:
+    /// `rate / per_pod_capacity × request_cores`.
+    pub fn from_request_rate(
+        start_s: i64,
+        step_s: i64,
+        rate: &[f64],
+        per_pod_capacity: f64,
+        request_cores: f64,
+    ) -> Self {
+        let cap = if per_pod_capacity > 0.0 {
+            per_pod_capacity
+        } else {
+            f64::INFINITY
+        };
+        Self::from_cpu_cores(
+            start_s,
+            step_s,
+            rate.iter().map(|r| r / cap * request_cores).collect(),
+        )
+    }
+
+    /// Demand at `t_s` (sample-and-hold; 0 outside the series).
+    pub fn at(&self, t_s: i64) -> f64 {
+        if t_s < self.start_s || self.step_s <= 0 {
+            return 0.0;
+        }
+        self.cores
+            .get(((t_s - self.start_s) / self.step_s) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// End of the series (exclusive), seconds since the epoch.
+    pub fn end_s(&self) -> i64 {
+        self.start_s + self.step_s * self.cores.len() as i64
+    }
+}
+
+/// A KEDA cron trigger used as a replica floor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CronFloor {
+    /// IANA time zone.
+    pub timezone: String,
+    /// Start cron expression.
+    pub start: String,
+    /// End cron expression.
+    pub end: String,
+    /// Replicas inside the window.
+    pub desired_replicas: i64,
+}
+
+/// KEDA ScaledObject settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KedaConfig {
+    /// minReplicaCount; 0 enables scale to zero.
+    pub min_replica_count: i32,
+    /// cooldownPeriod, seconds (KEDA default 300).
+    #[serde(default = "default_cooldown")]
+    pub cooldown_period_s: i64,
+    /// Demand (cores) above which the workload's own trigger counts as active (default 0).
+    #[serde(default)]
+    pub activation_cores: f64,
+    /// Cron floors.
+    #[serde(default)]
+    pub cron_floors: Vec<CronFloor>,
+}
+
+fn default_cooldown() -> i64 {
+    DEFAULT_COOLDOWN_PERIOD_S
+}
+
+/// The autoscaler configuration being replayed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoscalerConfig {
+    /// HPA minReplicas (ignored under KEDA, which uses `max(minReplicaCount, 1)`).
+    pub min_replicas: i32,
+    /// maxReplicas.
+    pub max_replicas: i32,
+    /// CPU target, percent of request.
+    pub cpu_target_pct: i32,
+    /// CPU request per pod, cores.
+    pub cpu_request_cores: f64,
+    /// HPA behavior; `None` is the legacy controller behavior (5-minute downscale
+    /// stabilization, scale-up limit `max(2 × current, 4)`).
+    #[serde(default)]
+    pub behavior: Option<Behavior>,
+    /// KEDA settings, when the workload is a ScaledObject.
+    #[serde(default)]
+    pub keda: Option<KedaConfig>,
+}
+
+impl AutoscalerConfig {
+    /// A plain CPU HPA without behavior or KEDA.
+    pub fn cpu(
+        min_replicas: i32,
+        max_replicas: i32,
+        cpu_target_pct: i32,
+        cpu_request_cores: f64,
+    ) -> Self {
+        AutoscalerConfig {
+            min_replicas,
+            max_replicas,
+            cpu_target_pct,
+            cpu_request_cores,
+            behavior: None,
+            keda: None,
+        }
+    }
+
+    fn validate(&self) -> Result<(), SimError> {
+        let bad = |m: String| Err(SimError::InvalidConfig(m));
+        if self.max_replicas < 1 {
+            return bad(format!(
+                "maxReplicas {} must be at least 1",
+                self.max_replicas
+            ));
+        }
+        if self.min_replicas < 0 || self.min_replicas > self.max_replicas {
+            return bad(format!(
+                "minReplicas {} must be between 0 and maxReplicas {}",
+                self.min_replicas, self.max_replicas
+            ));
+        }
+        if self.cpu_target_pct <= 0 {
+            return bad(format!(
+                "CPU target {}% must be positive",
+                self.cpu_target_pct
+            ));
+        }
+        if !(self.cpu_request_cores > 0.0 && self.cpu_request_cores.is_finite()) {
+            return bad(format!(
+                "CPU request {} cores must be positive",
+                self.cpu_request_cores
+            ));
+        }
+        if let Some(k) = &self.keda {
+            if k.min_replica_count < 0 || k.min_replica_count > self.max_replicas {
+                return bad(format!(
+                    "KEDA minReplicaCount {} must be between 0 and maxReplicas",
+                    k.min_replica_count
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Replay mechanics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimOptions {
+    /// Controller sync period, seconds (default 15).
+    pub sync_period_s: i64,
+    /// Metric window, seconds (default 60).
+    pub metric_window_s: i64,
+    /// Time from pod creation to Ready, seconds (default 45).
+    pub pod_startup_s: i64,
+    /// Most CPU a pod can use, cores; default its request.
+    #[serde(default)]
+    pub pod_cpu_limit_cores: Option<f64>,
+    /// Replicas at the start (all ready); default what the first sample needs at the
+    /// target, clamped to the bounds.
+    #[serde(default)]
+    pub initial_replicas: Option<i32>,
+    /// Record the replica count at every series sample.
+    #[serde(default)]
+    pub record_trajectory: bool,
+    /// Controller flags.
+    #[serde(skip, default)]
+    pub controller: ControllerConfig,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            sync_period_s: 15,
+            metric_window_s: 60,
+            pod_startup_s: 45,
+            pod_cpu_limit_cores: None,
+            initial_replicas: None,
+            record_trajectory: false,
+            controller: ControllerConfig::default(),
+        }
+    }
+}
+
+/// Replica count at one series sample.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrajectoryPoint {
+    /// Seconds since the epoch.
+    pub t: i64,
+    /// Pods (starting or ready).
+    pub replicas: i32,
+    /// Ready pods.
+    pub ready: i32,
+    /// Demand, cores.
+    pub demand_cores: f64,
+}
+
+/// What a replay produced.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimReport {
+    /// Controller syncs simulated.
+    pub syncs: u64,
+    /// Simulated duration, minutes.
+    pub duration_minutes: f64,
+    /// Pod-hours, starting pods included.
+    pub replica_hours: f64,
+    /// Average pod count.
+    pub mean_replicas: f64,
+    /// Minutes with utilization above target × (1 + tolerance).
+    pub minutes_over_target: f64,
+    /// Minutes with demand above ready capacity.
+    pub minutes_saturated: f64,
+    /// Number of scale operations.
+    pub scale_events: u64,
+    /// Scale-ups among them.
+    pub scale_ups: u64,
+    /// Scale-downs among them.
+    pub scale_downs: u64,
+    /// Times a scale went the other way from the previous one (thrashing).
+    pub direction_changes: u64,
+    /// Largest pod count.
+    pub peak_replicas: i32,
+    /// Replica count per series sample, when requested.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trajectory: Option<Vec<TrajectoryPoint>>,
+}
+
+/// Replays `series` under `config`.
+///
+/// # Errors
+/// [`SimError`] for an empty series, an invalid config or an invalid cron floor.
+pub fn simulate(
+    series: &DemandSeries,
+    config: &AutoscalerConfig,
+    options: &SimOptions,
+) -> Result<SimReport, SimError> {
+    config.validate()?;
+    if series.cores.is_empty() || series.step_s <= 0 {
+        return Err(SimError::EmptySeries);
+    }
+    if options.sync_period_s <= 0 || options.metric_window_s < 0 || options.pod_startup_s < 0 {
+        return Err(SimError::InvalidConfig(
+            "sync period must be positive; window and start-up delay must not be negative".into(),
+        ));
+    }
+    let crons: Vec<CronTrigger> = match &config.keda {
+        None => vec![],
+        Some(k) => k
+            .cron_floors
+            .iter()
+            .enumerate()
+            .map(|(index, c)| {
+                let meta: BTreeMap<String, String> = [
+                    ("timezone", c.timezone.clone()),
+                    ("start", c.start.clone()),
+                    ("end", c.end.clone()),
+                    ("desiredReplicas", c.desired_replicas.to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+                CronTrigger::from_metadata(&meta).map_err(|source| SimError::Cron { index, source })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let sync = options.sync_period_s;
+    let request = config.cpu_request_cores;
+    let limit = options
+        .pod_cpu_limit_cores
+        .filter(|l| *l > 0.0)
+        .unwrap_or(request);
+    let request_milli = (request * 1000.0).round() as i64;
+    let tol = options.controller.tolerances.scale_up;
+    let hpa_min = match &config.keda {
+        Some(k) => k.min_replica_count.max(1),
+        None => config.min_replicas,
+    };
+    let mut metrics = vec![MetricSpec::cpu_utilization(config.cpu_target_pct)];
+    for (i, c) in crons.iter().enumerate() {
+        metrics.push(MetricSpec {
+            source: MetricSource::External {
+                name: c.metric_name(i),
+            },
+            target: MetricTarget::AverageValue(1000),
+        });
+    }
+    let spec = HpaSpec {
+        min_replicas: hpa_min,
+        max_replicas: config.max_replicas,
+        metrics,
+        behavior: config.behavior.clone(),
+    };
+    let settings = config.keda.as_ref().map(|k| ScaledObjectSettings {
+        min_replica_count: k.min_replica_count,
+        max_replica_count: config.max_replicas,
+        cooldown_period_s: k.cooldown_period_s,
+    });
+    let mut executor = ScaleExecutor::default();
+    let mut controller = HorizontalController::new(options.controller);
+
+    let start = series.start_s;
+    let end = series.end_s();
+    let d0 = series.at(start);
+    let initial = options.initial_replicas.unwrap_or_else(|| {
+        let need = (d0 / (request * f64::from(config.cpu_target_pct) / 100.0)).ceil() as i32;
+        let floor = match &config.keda {
+            Some(k) if k.min_replica_count == 0 && d0 <= k.activation_cores => 0,
+            _ => hpa_min,
+        };
+        need.clamp(floor, config.max_replicas)
+    });
+    // Pods by readiness time; creation order equals readiness order.
+    let mut pods: Vec<i64> = vec![start - options.pod_startup_s; initial.max(0) as usize];
+    let mut shares: VecDeque<(i64, f64)> = VecDeque::new();
+    let mut input = ReconcileInput {
+        spec_replicas: 0,
+        status_replicas: 0,
+        pods: vec![],
+        metrics: vec![],
+        now_ms: 0,
+    };
+
+    let mut report = SimReport {
+        syncs: 0,
+        duration_minutes: 0.0,
+        replica_hours: 0.0,
+        mean_replicas: 0.0,
+        minutes_over_target: 0.0,
+        minutes_saturated: 0.0,
+        scale_events: 0,
+        scale_ups: 0,
+        scale_downs: 0,
+        direction_changes: 0,
+        peak_replicas: pods.len() as i32,
+        trajectory: options.record_trajectory.then(Vec::new),
+    };
+    let mut replica_seconds: f64 = 0.0;
+    let mut over_s: i64 = 0;
+    let mut saturated_s: i64 = 0;
+    let mut last_direction: i32 = 0;
+    let mut next_sample = start;
+
+    let mut t = start;
+    while t < end {
+        let demand = series.at(t);
+        let ready = pods.iter().filter(|r| **r <= t).count();
+        let capacity = ready as f64 * limit;
+        let served = demand.min(capacity);
+        let share = if ready > 0 {
+            served / ready as f64
+        } else {
+            0.0
+        };
+        shares.push_back((t, share));
+        while shares
+            .front()
+            .is_some_and(|(ts, _)| *ts <= t - options.metric_window_s)
+        {
+            shares.pop_front();
+        }
+        if let Some(traj) = report.trajectory.as_mut() {
+            while next_sample <= t {
+                traj.push(TrajectoryPoint {
+                    t: next_sample,
+                    replicas: pods.len() as i32,
+                    ready: ready as i32,
+                    demand_cores: series.at(next_sample),
+                });
+                next_sample += series.step_s;
+            }
+        }
+        let dt = sync.min(end - t);
+        replica_seconds += pods.len() as f64 * dt as f64;
+        if demand > capacity + 1e-9 {
+            saturated_s += dt;
+        }
+        let util_pct = if ready > 0 {
+            demand / (ready as f64 * request) * 100.0
+        } else if demand > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        };
+        if util_pct > f64::from(config.cpu_target_pct) * (1.0 + tol) + 1e-9 {
+            over_s += dt;
+        }
+
+        // KEDA's executor first, then the HPA.
+        let current = pods.len() as i32;
+        let mut run_hpa = true;
+        let mut desired = current;
+        let mut cron_values = Vec::with_capacity(crons.len());
+        let mut cron_active = false;
+        for c in &crons {
+            let (v, a) = c
+                .metric_and_activity(t, 0, i64::from(config.max_replicas))
+                .map_err(|source| SimError::Cron {
+                    index: cron_values.len(),
+                    source,
+                })?;
+            cron_values.push(v);
+            cron_active |= a;
+        }
+        if let (Some(s), Some(k)) = (&settings, &config.keda) {
+            let active = demand > k.activation_cores || cron_active;
+            match executor.poll(s, current, active, t) {
+                Activation::HpaControls => {}
+                Activation::Activate(n) | Activation::RaiseToMin(n) => {
+                    desired = n;
+                    run_hpa = false;
+                }
+                Activation::ScaleToZero => {
+                    desired = 0;
+                    run_hpa = false;
+                }
+                Activation::StayAtZero => run_hpa = false,
+            }
+        }
+        if run_hpa {
+            input.spec_replicas = current;
+            input.status_replicas = current;
+            input.now_ms = t * 1000;
+            input.pods.clear();
+            let mut readings = match input.metrics.first_mut() {
+                Some(MetricReading::PerPod { readings, .. }) => std::mem::take(readings),
+                _ => Vec::new(),
+            };
+            readings.clear();
+            for &ready_at in &pods {
+                if ready_at <= t {
+                    input.pods.push(PodState {
+                        phase: PodPhase::Running,
+                        deleting: false,
+                        ready: Some(true),
+                        start_time_ms: Some(ready_at * 1000),
+                        ready_transition_ms: ready_at * 1000,
+                    });
+                    let (sum, n) = shares
+                        .iter()
+                        .filter(|(ts, _)| *ts >= ready_at)
+                        .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
+                    let mean = if n > 0 { sum / f64::from(n) } else { 0.0 };
+                    readings.push(PodReading {
+                        request_milli: Some(request_milli),
+                        sample: Some(MetricSample {
+                            value_milli: (mean * 1000.0).round() as i64,
+                            timestamp_ms: t * 1000,
+                            window_ms: options.metric_window_s * 1000,
+                        }),
+                    });
+                } else {
+                    input.pods.push(PodState {
+                        phase: PodPhase::Pending,
+                        deleting: false,
+                        ready: Some(false),
+                        start_time_ms: None,
+                        ready_transition_ms: 0,
+                    });
+                    readings.push(PodReading {
+                        request_milli: Some(request_milli),
+                        sample: None,
+                    });
+                }
+            }
+            input.metrics.clear();
+            input.metrics.push(MetricReading::PerPod {
+                readings,
+                unmatched: Vec::new(),
+            });
+            for v in &cron_values {
+                input.metrics.push(MetricReading::External(vec![v * 1000]));
+            }
+            desired = controller.reconcile(&spec, &input).desired_replicas;
+        }
+        if desired != current {
+            let direction = if desired > current { 1 } else { -1 };
+            report.scale_events += 1;
+            if direction > 0 {
+                report.scale_ups += 1;
+            } else {
+                report.scale_downs += 1;
+            }
+            if last_direction != 0 && direction != last_direction {
+                report.direction_changes += 1;
+            }
+            last_direction = direction;
+            if desired > current {
+                pods.extend(std::iter::repeat_n(
+                    t + options.pod_startup_s,
+                    (desired - current) as usize,
+                ));
+            } else {
+                pods.truncate(desired.max(0) as usize);
+            }
+            report.peak_replicas = report.peak_replicas.max(pods.len() as i32);
+        }
+        report.syncs += 1;
+        t += sync;
+    }
+    let duration_s = (end - start) as f64;
+    report.duration_minutes = duration_s / 60.0;
+    report.replica_hours = replica_seconds / 3600.0;
+    report.mean_replicas = if duration_s > 0.0 {
+        replica_seconds / duration_s
+    } else {
+        0.0
+    };
+    report.minutes_over_target = over_s as f64 / 60.0;
+    report.minutes_saturated = saturated_s as f64 / 60.0;
+    Ok(report)
+}
+
+/// Differences `proposed - current`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportDelta {
+    /// Replica-hours.
+    pub replica_hours: f64,
+    /// Replica-hours relative to current, percent (0 when current is 0).
+    pub replica_hours_pct: f64,
+    /// Minutes over target.
+    pub minutes_over_target: f64,
+    /// Minutes saturated.
+    pub minutes_saturated: f64,
+    /// Scale events.
+    pub scale_events: i64,
+    /// Direction changes.
+    pub direction_changes: i64,
+    /// Peak replicas.
+    pub peak_replicas: i64,
+}
+
+/// Two replays side by side.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Comparison {
+    /// Under the current config.
+    pub current: SimReport,
+    /// Under the proposed config.
+    pub proposed: SimReport,
+    /// `proposed - current`.
+    pub difference: ReportDelta,
+}
+
+/// Puts two reports side by side with their difference.
+pub fn compare(current: SimReport, proposed: SimReport) -> Comparison {
+    let difference = ReportDelta {
+        replica_hours: proposed.replica_hours - current.replica_hours,
+        replica_hours_pct: if current.replica_hours > 0.0 {
+            (proposed.replica_hours - current.replica_hours) / current.replica_hours * 100.0
+        } else {
+            0.0
+        },
+        minutes_over_target: proposed.minutes_over_target - current.minutes_over_target,
+        minutes_saturated: proposed.minutes_saturated - current.minutes_saturated,
+        scale_events: proposed.scale_events as i64 - current.scale_events as i64,
+        direction_changes: proposed.direction_changes as i64 - current.direction_changes as i64,
+        peak_replicas: i64::from(proposed.peak_replicas) - i64::from(current.peak_replicas),
+    };
+    Comparison {
+        current,
+        proposed,
+        difference,
+    }
+}
+
+/// Replays `series` under both configs and compares them.
+///
+/// # Errors
+/// As [`simulate`], for either config.
+pub fn compare_configs(
+    series: &DemandSeries,
+    current: &AutoscalerConfig,
+    proposed: &AutoscalerConfig,
+    options: &SimOptions,
+) -> Result<Comparison, SimError> {
+    Ok(compare(
+        simulate(series, current, options)?,
+        simulate(series, proposed, options)?,
+    ))
+}

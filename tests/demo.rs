@@ -1,0 +1,235 @@
+//! The demo snapshot generator: builds `host/data/demo-snapshot.json` from
+//! real NAB series (numenta/NAB, MIT; see `host/data/README.md`). Each
+//! workload documents how its series was rescaled into demand, utilization or
+//! request rate, and which pitfall or finding it is meant to show.
+//!
+//! Replicas come from the SDK's documented HPA emulation
+//! ([`traces::simulate_hpa`]) under each workload's config, so replicas and
+//! utilization are consistent with each other.
+
+use std::path::Path;
+
+use stepscale_engine::snapshot::{
+    AutoscalerKind, ContainerResources, KedaTrigger, Snapshot, WorkloadSnapshot,
+    SNAPSHOT_API_VERSION,
+};
+use stepscale_rules_sdk::harness::traces::{self, Trace};
+
+/// Days of history per demo workload.
+pub const DEMO_DAYS: usize = 7;
+
+fn load(nab_dir: &Path, name: &str) -> Result<Trace, String> {
+    let t = traces::read_csv(&nab_dir.join(format!("{name}.csv")))?;
+    let n = DEMO_DAYS * t.samples_per_day();
+    if t.values.len() < n {
+        return Err(format!("{name}: fewer than {DEMO_DAYS} days of samples"));
+    }
+    Ok(t.head(n))
+}
+
+/// Linear interpolation of a trace onto a finer step (`step` divides the
+/// trace's step).
+fn resample(t: &Trace, step: u32) -> Trace {
+    let k = (t.step_seconds / step).max(1) as usize;
+    let mut values = Vec::with_capacity(t.values.len() * k);
+    for (i, &v) in t.values.iter().enumerate() {
+        let next = t.values.get(i + 1).copied().unwrap_or(v);
+        for j in 0..k {
+            values.push(v + (next - v) * j as f64 / k as f64);
+        }
+    }
+    Trace {
+        step_seconds: step,
+        values,
+        ..t.clone()
+    }
+}
+
+fn place(mut w: WorkloadSnapshot, ns: &str, name: &str) -> WorkloadSnapshot {
+    w.autoscaler.namespace = ns.into();
+    w.autoscaler.name = name.into();
+    w.target.name = name.into();
+    w
+}
+
+/// Build the demo snapshot from the NAB directory.
+///
+/// # Errors
+/// A series file is missing, malformed or too short.
+pub fn build_demo_snapshot(nab_dir: &Path) -> Result<Snapshot, String> {
+    let mut workloads = Vec::new();
+
+    // shop/checkout — cpu_utilization_asg_misconfiguration (daily cycle):
+    // demand = value % of 12 pods at 100 % of request. Floor 10 at a 50 %
+    // target keeps far more pods than the nights need: idle windows and
+    // over-provisioning.
+    let t = load(nab_dir, "cpu_utilization_asg_misconfiguration")?;
+    let demand: Vec<f64> = t.values.iter().map(|v| v / 100.0 * 12.0).collect();
+    let cfg = traces::hpa_config(10, 30, 50);
+    workloads.push(place(
+        traces::snapshot_from_demand(
+            "checkout",
+            t.start_unix_seconds,
+            t.step_seconds,
+            &demand,
+            cfg,
+            1,
+        ),
+        "shop",
+        "checkout",
+    ));
+
+    // rides/dispatch — nyc_taxi passengers per 30 min, interpolated to 5 min;
+    // demand = passengers / 1,500 pods. A slow scale-up (10 min
+    // stabilization, 2 steps of metric lag) on a recurring daily peak:
+    // scale lag and recurring peaks; the forecaster's peak windows.
+    let t = resample(&load(nab_dir, "nyc_taxi")?, 300);
+    let demand: Vec<f64> = t.values.iter().map(|v| v / 1500.0).collect();
+    let cfg = traces::with_stabilization(traces::hpa_config(4, 40, 70), 300, Some(600));
+    workloads.push(place(
+        traces::snapshot_from_demand(
+            "dispatch",
+            t.start_unix_seconds,
+            t.step_seconds,
+            &demand,
+            cfg,
+            2,
+        ),
+        "rides",
+        "dispatch",
+    ));
+
+    // batch/ingest — ec2_cpu_utilization_ac20cd (bursty): demand = value % of
+    // 8 pods. No scale-down stabilization: replicas flap with every burst.
+    let t = load(nab_dir, "ec2_cpu_utilization_ac20cd")?;
+    let demand: Vec<f64> = t.values.iter().map(|v| v / 100.0 * 8.0).collect();
+    let cfg = traces::with_stabilization(traces::hpa_config(2, 20, 60), 0, None);
+    workloads.push(place(
+        traces::snapshot_from_demand(
+            "ingest",
+            t.start_unix_seconds,
+            t.step_seconds,
+            &demand,
+            cfg,
+            1,
+        ),
+        "batch",
+        "ingest",
+    ));
+
+    // api/gateway — elb_request_count_8c0756 (requests per 5 min): request
+    // rate = count / 300 × 60 (a 60× busier gateway) req/s; demand = rate /
+    // 25 req/s per pod. A KEDA ScaledObject (prometheus trigger) AND a
+    // manual HPA on the same Deployment: competing autoscalers.
+    let t = load(nab_dir, "elb_request_count_8c0756")?;
+    let rps: Vec<f64> = t.values.iter().map(|v| v / 300.0 * 60.0).collect();
+    let demand: Vec<f64> = rps.iter().map(|r| r / 25.0).collect();
+    let mut so = traces::snapshot_from_demand(
+        "gateway",
+        t.start_unix_seconds,
+        t.step_seconds,
+        &demand,
+        traces::keda_config(2, 12, 70, &["prometheus"]),
+        1,
+    );
+    if let Some(k) = so.config.keda.as_mut() {
+        k.triggers = vec![KedaTrigger {
+            trigger_type: "prometheus".into(),
+            metadata: [
+                (
+                    "query".to_string(),
+                    "sum(rate(http_requests_total{app=\"gateway\"}[1m]))".to_string(),
+                ),
+                ("threshold".to_string(), "25".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+        }];
+    }
+    so.history.request_rate = Some(rps);
+    let mut manual = so.clone();
+    manual.autoscaler.kind = AutoscalerKind::HorizontalPodAutoscaler;
+    manual.autoscaler.name = "gateway-cpu".into();
+    manual.config.keda = None;
+    let mut so = place(so, "api", "gateway");
+    so.autoscaler.name = "gateway".into();
+    let mut manual = place(manual, "api", "gateway");
+    manual.autoscaler.name = "gateway-cpu".into();
+    workloads.push(so);
+    workloads.push(manual);
+
+    // db/pg-replica — rds_cpu_utilization_cc0c53 (5-25 % CPU): utilization
+    // at 2 replicas. A ScaledObject with minReplicaCount 0 on a StatefulSet:
+    // scale to zero on a stateful workload.
+    let t = load(nab_dir, "rds_cpu_utilization_cc0c53")?;
+    let mut w = traces::snapshot_from_utilization(&t, traces::keda_config(0, 4, 70, &["cpu"]), 2);
+    w.target.kind = "StatefulSet".into();
+    w.autoscaler.kind = AutoscalerKind::ScaledObject;
+    workloads.push(place(w, "db", "pg-replica"));
+
+    // ml/embedder — ec2_cpu_utilization_5f5533 (35-68 %): utilization at 3
+    // replicas; a CPU-target HPA whose model-loader sidecar has no CPU
+    // request.
+    let t = load(nab_dir, "ec2_cpu_utilization_5f5533")?;
+    let mut w = traces::snapshot_from_utilization(&t, traces::hpa_config(3, 12, 60), 3);
+    w.containers.push(ContainerResources {
+        name: "model-loader".into(),
+        cpu_request_millicores: None,
+        memory_request_bytes: Some(1 << 30),
+    });
+    workloads.push(place(w, "ml", "embedder"));
+
+    // cache/sessions — ec2_cpu_utilization_fe7f93 (mostly 2-3 % CPU): a
+    // memory-only HPA (75 % of request) whose replicas went 2 → 6 in steps
+    // and never came down.
+    let t = load(nab_dir, "ec2_cpu_utilization_fe7f93")?;
+    let mut cfg = traces::hpa_config(2, 8, 75);
+    cfg.cpu_target_percent = None;
+    cfg.memory_target_percent = Some(75);
+    let mut w = traces::snapshot_from_utilization(&t, cfg, 2);
+    let n = w.history.len();
+    let steps: Vec<f64> = (0..n).map(|i| (2 + 4 * i / n) as f64).collect();
+    w.history.replicas_current = steps.clone();
+    w.history.replicas_desired = steps;
+    workloads.push(place(w, "cache", "sessions"));
+
+    let snapshot = Snapshot {
+        api_version: SNAPSHOT_API_VERSION.to_string(),
+        workloads,
+    };
+    snapshot.validate().map_err(|e| e.to_string())?;
+    Ok(snapshot)
+}
+
+/// The demo snapshot as the committed file holds it: pretty JSON, values
+/// rounded to 3 decimals, trailing newline.
+///
+/// # Errors
+/// As [`build_demo_snapshot`].
+pub fn demo_snapshot_json(nab_dir: &Path) -> Result<String, String> {
+    let mut s = build_demo_snapshot(nab_dir)?;
+    let round = |v: &mut Vec<f64>| {
+        for x in v.iter_mut() {
+            *x = (*x * 1000.0).round() / 1000.0;
+        }
+    };
+    for w in &mut s.workloads {
+        let h = &mut w.history;
+        round(&mut h.cpu_utilization);
+        round(&mut h.replicas_desired);
+        round(&mut h.replicas_current);
+        if let Some(r) = h.replicas_ready.as_mut() {
+            round(r);
+        }
+        if let Some(r) = h.request_rate.as_mut() {
+            round(r);
+        }
+    }
+    let json = serde_json::to_string(&s).map_err(|e| e.to_string())?;
+    Ok(json + "\n")
+}
+
+/// The NAB directory next to the workspace (`../shared/data/traces/nab`).
+pub fn nab_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/traces/nab")
+}
