@@ -15,6 +15,8 @@ use stepscale_engine::snapshot::{
 };
 use stepscale_rules_sdk::harness::traces::{self, Trace};
 
+const GATEWAY_SOURCE: &str = "elb_request_count_8c0756.csv, first 7 days; rate = count / 5 req/s; demand = rate / 25 req/s per pod; replicas from the HPA emulation";
+
 /// Days of history per demo workload.
 pub const DEMO_DAYS: usize = 7;
 
@@ -45,7 +47,8 @@ fn resample(t: &Trace, step: u32) -> Trace {
     }
 }
 
-fn place(mut w: WorkloadSnapshot, ns: &str, name: &str) -> WorkloadSnapshot {
+fn place(mut w: WorkloadSnapshot, ns: &str, name: &str, source: &str) -> WorkloadSnapshot {
+    w.source = Some(format!("NAB {source}"));
     w.autoscaler.namespace = ns.into();
     w.autoscaler.name = name.into();
     w.target.name = name.into();
@@ -77,6 +80,7 @@ pub fn build_demo_snapshot(nab_dir: &Path) -> Result<Snapshot, String> {
         ),
         "shop",
         "checkout",
+        "cpu_utilization_asg_misconfiguration.csv, first 7 days; demand = value % of 12 pods; replicas from the HPA emulation",
     ));
 
     // rides/dispatch — nyc_taxi passengers per 30 min, interpolated to 5 min;
@@ -97,6 +101,7 @@ pub fn build_demo_snapshot(nab_dir: &Path) -> Result<Snapshot, String> {
         ),
         "rides",
         "dispatch",
+        "nyc_taxi.csv, first 7 days at 5 min (interpolated); demand = passengers / 1,500 pods; replicas from the HPA emulation",
     ));
 
     // batch/ingest — ec2_cpu_utilization_ac20cd (bursty): demand = value % of
@@ -115,6 +120,7 @@ pub fn build_demo_snapshot(nab_dir: &Path) -> Result<Snapshot, String> {
         ),
         "batch",
         "ingest",
+        "ec2_cpu_utilization_ac20cd.csv, first 7 days; demand = value % of 8 pods; replicas from the HPA emulation",
     ));
 
     // api/gateway — elb_request_count_8c0756 (requests per 5 min): request
@@ -151,9 +157,9 @@ pub fn build_demo_snapshot(nab_dir: &Path) -> Result<Snapshot, String> {
     manual.autoscaler.kind = AutoscalerKind::HorizontalPodAutoscaler;
     manual.autoscaler.name = "gateway-cpu".into();
     manual.config.keda = None;
-    let mut so = place(so, "api", "gateway");
+    let mut so = place(so, "api", "gateway", GATEWAY_SOURCE);
     so.autoscaler.name = "gateway".into();
-    let mut manual = place(manual, "api", "gateway");
+    let mut manual = place(manual, "api", "gateway", GATEWAY_SOURCE);
     manual.autoscaler.name = "gateway-cpu".into();
     workloads.push(so);
     workloads.push(manual);
@@ -165,7 +171,12 @@ pub fn build_demo_snapshot(nab_dir: &Path) -> Result<Snapshot, String> {
     let mut w = traces::snapshot_from_utilization(&t, traces::keda_config(0, 4, 70, &["cpu"]), 2);
     w.target.kind = "StatefulSet".into();
     w.autoscaler.kind = AutoscalerKind::ScaledObject;
-    workloads.push(place(w, "db", "pg-replica"));
+    workloads.push(place(
+        w,
+        "db",
+        "pg-replica",
+        "rds_cpu_utilization_cc0c53.csv, first 7 days; CPU % at 2 replicas",
+    ));
 
     // ml/embedder — ec2_cpu_utilization_5f5533 (35-68 %): utilization at 3
     // replicas; a CPU-target HPA whose model-loader sidecar has no CPU
@@ -177,7 +188,12 @@ pub fn build_demo_snapshot(nab_dir: &Path) -> Result<Snapshot, String> {
         cpu_request_millicores: None,
         memory_request_bytes: Some(1 << 30),
     });
-    workloads.push(place(w, "ml", "embedder"));
+    workloads.push(place(
+        w,
+        "ml",
+        "embedder",
+        "ec2_cpu_utilization_5f5533.csv, first 7 days; CPU % at 3 replicas",
+    ));
 
     // cache/sessions — ec2_cpu_utilization_fe7f93 (mostly 2-3 % CPU): a
     // memory-only HPA (75 % of request) whose replicas went 2 → 6 in steps
@@ -191,7 +207,12 @@ pub fn build_demo_snapshot(nab_dir: &Path) -> Result<Snapshot, String> {
     let steps: Vec<f64> = (0..n).map(|i| (2 + 4 * i / n) as f64).collect();
     w.history.replicas_current = steps.clone();
     w.history.replicas_desired = steps;
-    workloads.push(place(w, "cache", "sessions"));
+    workloads.push(place(
+        w,
+        "cache",
+        "sessions",
+        "ec2_cpu_utilization_fe7f93.csv, first 7 days; CPU % with replicas stepping 2 to 5",
+    ));
 
     let snapshot = Snapshot {
         api_version: SNAPSHOT_API_VERSION.to_string(),

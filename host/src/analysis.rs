@@ -12,6 +12,7 @@ use stepscale_engine::{
 
 use crate::checks;
 use crate::recommendation::{recommend, Recommendation, WorkloadFindings};
+use crate::replay;
 
 /// Forecast horizon: one day.
 pub const FORECAST_HORIZON_SECONDS: u32 = 86_400;
@@ -132,7 +133,9 @@ impl Analyzer {
     }
 
     /// Analyze every workload with `threads` workers (0 = one per core) and
-    /// return one recommendation per workload, in input order.
+    /// return one recommendation per workload, in input order, each with
+    /// projected savings from replay and the replay veto applied
+    /// ([`replay::assess`]).
     pub fn analyze(
         &self,
         workloads: &[Arc<WorkloadSnapshot>],
@@ -178,7 +181,9 @@ impl Analyzer {
             .map(|((w, found), checks)| {
                 let mut found = found.unwrap_or_default();
                 found.findings.append(checks);
-                recommend(w, found)
+                let mut rec = recommend(w, found);
+                replay::assess(&mut rec, w);
+                rec
             })
             .collect()
     }

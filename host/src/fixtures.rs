@@ -42,5 +42,6 @@ pub fn workload() -> WorkloadSnapshot {
             replicas_ready: None,
             request_rate: None,
         },
+        source: None,
     }
 }

@@ -9,6 +9,7 @@ pub mod checks;
 pub mod cli;
 pub mod demo;
 pub mod recommendation;
+pub mod replay;
 
 #[cfg(test)]
 mod fixtures;

@@ -1,7 +1,7 @@
 //! Statistics helpers for rules. Pure functions over `f64` slices; NaN marks a
 //! missing sample and is skipped unless a function says otherwise.
 //!
-//! The helpers fall into five groups:
+//! The helpers fall into these groups:
 //! - summaries: [`mean`], [`median`], [`percentile`], [`variance`],
 //!   [`max`], [`min`];
 //! - robust statistics: [`mad`], [`trimmed_mean`];
@@ -11,7 +11,8 @@
 //!   [`hour_of_day_profile`], [`hour_of_week_profile`];
 //! - shape: [`seasonality_strength`], [`autocorrelation`],
 //!   [`direction_changes`], [`runs_above`], [`runs_below`];
-//! - the demand model: [`replicas_needed`].
+//! - the demand model: [`replicas_needed`];
+//! - forecast scoring: [`seasonal_naive`], [`mase`].
 //!
 //! Nothing here allocates more than a copy of its input, and nothing panics on
 //! empty, short or all-NaN input: such input yields `None`, NaN or an empty
@@ -529,6 +530,40 @@ pub fn format_minute(minute_of_day: u32) -> String {
     format!("{:02}:{:02}", minute_of_day / 60, minute_of_day % 60)
 }
 
+/// Seasonal-naive forecast: each of the `horizon` steps after `history`
+/// repeats the value one season (`season` samples) earlier, cycling through
+/// the last season. Empty if `history` is shorter than a season or `season`
+/// is 0.
+pub fn seasonal_naive(history: &[f64], season: usize, horizon: usize) -> Vec<f64> {
+    if season == 0 || history.len() < season {
+        return Vec::new();
+    }
+    let last = &history[history.len() - season..];
+    (0..horizon).map(|h| last[h % season]).collect()
+}
+
+/// Mean absolute scaled error of `forecast` against `actual` (pairs with a
+/// NaN skipped): the forecast's mean absolute error divided by the in-sample
+/// mean absolute error of the seasonal-naive forecast with lag `season` on
+/// `training`. Below 1 the forecast beats that in-sample benchmark. `None`
+/// when either mean cannot be formed or the scale is 0.
+pub fn mase(actual: &[f64], forecast: &[f64], training: &[f64], season: usize) -> Option<f64> {
+    let err: Vec<f64> = actual
+        .iter()
+        .zip(forecast)
+        .map(|(a, f)| (a - f).abs())
+        .collect();
+    let mae = mean(&err)?;
+    if season == 0 || training.len() <= season {
+        return None;
+    }
+    let naive: Vec<f64> = (season..training.len())
+        .map(|t| (training[t] - training[t - season]).abs())
+        .collect();
+    let scale = mean(&naive)?;
+    (scale > 0.0).then(|| mae / scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -685,6 +720,18 @@ mod tests {
         assert!(replicas_needed(NAN, 60.0).is_nan());
         assert!(replicas_needed(1.0, 0.0).is_nan());
         assert_eq!(format_minute(450), "07:30");
+    }
+
+    #[test]
+    fn seasonal_naive_and_mase() {
+        let train = [1.0, 2.0, 3.0, 2.0, 3.0, 4.0];
+        assert_eq!(seasonal_naive(&train, 3, 4), vec![2.0, 3.0, 4.0, 2.0]);
+        assert!(seasonal_naive(&train, 7, 1).is_empty());
+        // In-sample lag-3 errors: |2-1|, |3-2|, |4-3| -> scale 1.
+        // Forecast errors 1 and 3 -> MAE 2 -> MASE 2.
+        assert_eq!(mase(&[3.0, 6.0], &[2.0, 3.0], &train, 3), Some(2.0));
+        assert_eq!(mase(&[3.0, NAN], &[2.0, 3.0], &train, 3), Some(1.0));
+        assert_eq!(mase(&[1.0], &[1.0], &[1.0, 1.0], 1), None);
     }
 
     #[test]

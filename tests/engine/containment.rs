@@ -75,6 +75,7 @@ fn daily_cycle_workload() -> Arc<WorkloadSnapshot> {
             replicas_ready: None,
             request_rate: None,
         },
+        source: None,
     })
 }
 

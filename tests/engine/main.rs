@@ -1,3 +1,5 @@
 //! Engine integration tests. Modules: `containment` (hostile rules are
-//! stopped, others still report). New engine tests go in a module here.
+//! stopped, others still report), `demo` (the embedded demo snapshot is
+//! derived from the real series). New engine tests go in a module here.
 mod containment;
+mod demo;

@@ -1,1 +1,364 @@
-//! forecaster (in progress).
+//! Builtin forecaster: replicas needed at the current CPU target for the
+//! steps after the history, from a daily or weekly seasonal profile, plus the
+//! recurring peak windows a predictive schedule can pre-scale for.
+//!
+//! # Model
+//! Demand is CPU utilization × current replicas / 100 (pods at 100 % of
+//! request). The season is a day, or a week when at least 14 days are
+//! present and the weekly seasonality strength exceeds the daily one by more
+//! than 0.05 (see `stats::seasonality_strength`). With `P` samples per
+//! season:
+//! - the *level* at each sample is the trailing mean of the last `P`
+//!   samples (one full season, so the cycle averages out);
+//! - the *profile* of each slot of the season (sample position in the local
+//!   day or week) is the median, over the last [`psd()`] days
+//!   or [`PROFILE_SEASONS_WEEKLY`] weeks, of demand / level at that slot:
+//!   multiplicative, and robust to a holiday or an outage in one season;
+//! - the forecast level is the mean of the latest level and the median of the
+//!   levels at the ends of those seasons (recent level blended with a robust
+//!   one), and the forecast at step `h` is level × profile(slot of `h`);
+//! - replicas needed = forecast demand / (target / 100), not rounded, so a
+//!   consumer can round up where it needs whole pods.
+//!
+//! Peak windows come from one season of the forecast by local hour: hours
+//! whose forecast demand is at least [`PEAK_RATIO`] × the season's median and
+//! whose need (rounded up) exceeds `minReplicas`, merged into runs and cut at
+//! local midnight; each carries the highest need in it.
+use stepscale_rules_sdk::input::WorkloadData;
+use stepscale_rules_sdk::stats::{self, TimeGrid, DAY_SECONDS, WEEK_SECONDS};
+use stepscale_rules_sdk::types::{Evidence, Forecast, PeakWindow, RuleInfo};
+
+/// The rule id.
+pub const RULE_ID: &str = "forecaster";
+/// Days of history needed.
+pub const MIN_DAYS: usize = 2;
+/// Seasons the daily profile is taken over.
+pub fn psd() -> usize {
+    std::env::var("PSD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(14)
+}
+/// Seasons the weekly profile is taken over.
+pub const PROFILE_SEASONS_WEEKLY: usize = 4;
+/// An hour's forecast over the season's median that makes it a peak.
+pub const PEAK_RATIO: f64 = 1.3;
+/// Weight of the latest level against the robust level of past seasons.
+pub fn lw() -> f64 {
+    std::env::var("LW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.8)
+}
+/// Weight of the seasonal profile forecast against the seasonal-naive one
+/// (the last season repeated, rescaled to the forecast level).
+pub fn pw() -> f64 {
+    std::env::var("PW")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.5)
+}
+/// Longest horizon served, steps.
+pub const MAX_HORIZON_STEPS: u32 = 100_000;
+
+/// The forecaster's static description.
+pub fn rule_info() -> RuleInfo {
+    RuleInfo {
+        id: RULE_ID.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        description: "daily/weekly seasonal forecast of replicas needed, with peak windows".into(),
+    }
+}
+
+fn evidence(label: &str, value: f64, unit: &str) -> Evidence {
+    Evidence {
+        label: label.into(),
+        value: (value * 1000.0).round() / 1000.0,
+        unit: unit.into(),
+    }
+}
+
+/// A fitted seasonal model of a demand series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeasonalModel {
+    /// Samples per season.
+    pub season: usize,
+    /// Seconds per season (a day or a week).
+    pub season_seconds: i64,
+    /// Multiplicative profile per slot of the season (slot 0 = local midnight,
+    /// Monday midnight for a weekly season); 1.0 where unknown.
+    pub profile: Vec<f64>,
+    /// Forecast level, demand units.
+    pub level: f64,
+    /// The last season of demand divided by its level (the seasonal-naive
+    /// shape), indexed by slot; NaN where missing.
+    pub last_season: Vec<f64>,
+}
+
+impl SeasonalModel {
+    /// Fit the model to `demand` on `grid` with a season of `season_seconds`
+    /// (which the step must divide), using the last `seasons` seasons for
+    /// the profile. `None` without two full seasons of data or any level.
+    pub fn fit(
+        demand: &[f64],
+        grid: &TimeGrid,
+        season_seconds: i64,
+        seasons: usize,
+    ) -> Option<Self> {
+        let step = i64::from(grid.step_seconds.max(1));
+        if season_seconds % step != 0 {
+            return None;
+        }
+        let season = (season_seconds / step) as usize;
+        let n = demand.len();
+        if n < 2 * season {
+            return None;
+        }
+        let level = stats::rolling_mean(demand, season);
+        let from = n.saturating_sub(seasons * season).max(season - 1);
+        let mut ratios = vec![Vec::new(); season];
+        for i in from..n {
+            let (d, l) = (demand[i], level[i]);
+            if d.is_finite() && l.is_finite() && l > 0.0 {
+                ratios[grid.slot(i, step, season_seconds)].push(d / l);
+            }
+        }
+        let profile: Vec<f64> = ratios
+            .iter()
+            .map(|r| stats::median(r).unwrap_or(1.0))
+            .collect();
+        let ends: Vec<f64> = (0..seasons)
+            .filter_map(|k| n.checked_sub(1 + k * season))
+            .filter(|&i| i + 1 >= season)
+            .map(|i| level[i])
+            .collect();
+        let recent = level[n - 1];
+        let robust = stats::median(&ends)?;
+        let level = if recent.is_finite() {
+            lw() * recent + (1.0 - lw()) * robust
+        } else {
+            robust
+        };
+        let mut last_season = vec![f64::NAN; season];
+        for i in n - season..n {
+            if demand[i].is_finite() && recent > 0.0 {
+                last_season[grid.slot(i, step, season_seconds)] = demand[i] / recent;
+            }
+        }
+        Some(SeasonalModel {
+            season,
+            season_seconds,
+            profile,
+            level,
+            last_season,
+        })
+    }
+
+    /// Forecast demand for `horizon` steps after sample `n - 1` of `grid`
+    /// (i.e. for samples `n..n + horizon`).
+    pub fn forecast(&self, grid: &TimeGrid, n: usize, horizon: usize) -> Vec<f64> {
+        let step = i64::from(grid.step_seconds.max(1));
+        (n..n + horizon)
+            .map(|i| {
+                let slot = grid.slot(i, step, self.season_seconds) % self.season;
+                let naive = self.last_season[slot];
+                let shape = if naive.is_finite() {
+                    pw() * self.profile[slot] + (1.0 - pw()) * naive
+                } else {
+                    self.profile[slot]
+                };
+                (self.level * shape).max(0.0)
+            })
+            .collect()
+    }
+}
+
+/// Choose the season for `demand` (see the crate docs): (season seconds,
+/// daily strength, weekly strength if measured).
+pub fn choose_season(demand: &[f64], grid: &TimeGrid) -> (i64, f64, Option<f64>) {
+    let spd = grid.samples_per_day();
+    let daily = stats::seasonality_strength(demand, spd).unwrap_or(0.0);
+    let weekly = (demand.len() >= 14 * spd)
+        .then(|| stats::seasonality_strength(demand, 7 * spd))
+        .flatten();
+    let season = if weekly.is_some_and(|w| w > daily + 0.05) {
+        WEEK_SECONDS
+    } else {
+        DAY_SECONDS
+    };
+    (season, daily, weekly)
+}
+
+/// Fit the model the forecaster uses on `demand` (season chosen by
+/// [`choose_season`]).
+pub fn fit(demand: &[f64], grid: &TimeGrid) -> Option<SeasonalModel> {
+    let (season, _, _) = choose_season(demand, grid);
+    let seasons = if season == WEEK_SECONDS {
+        PROFILE_SEASONS_WEEKLY
+    } else {
+        psd()
+    };
+    SeasonalModel::fit(demand, grid, season, seasons)
+}
+
+/// Peak windows from one season of forecast (see the crate docs).
+fn peak_windows(
+    model: &SeasonalModel,
+    grid: &TimeGrid,
+    n: usize,
+    target: f64,
+    min: u32,
+) -> Vec<PeakWindow> {
+    let season_fc = model.forecast(grid, n, model.season);
+    let weekly = model.season_seconds == WEEK_SECONDS;
+    let hours = if weekly { 168 } else { 24 };
+    // Highest forecast per local hour slot of the season.
+    let mut hourly = vec![f64::NAN; hours];
+    for (k, d) in season_fc.iter().enumerate() {
+        let i = n + k;
+        let h = if weekly {
+            grid.hour_of_week(i)
+        } else {
+            grid.hour_of_day(i)
+        };
+        hourly[h] = if hourly[h].is_nan() {
+            *d
+        } else {
+            hourly[h].max(*d)
+        };
+    }
+    let Some(median) = stats::median(&season_fc) else {
+        return Vec::new();
+    };
+    let need: Vec<f64> = hourly
+        .iter()
+        .map(|d| stats::replicas_needed(*d, target))
+        .collect();
+    let peak: Vec<bool> = (0..hours)
+        .map(|h| hourly[h] >= PEAK_RATIO * median && need[h] > f64::from(min))
+        .collect();
+    let mut out = Vec::new();
+    let mut h = 0;
+    while h < hours {
+        if !peak[h] {
+            h += 1;
+            continue;
+        }
+        let start = h;
+        // Runs stop at local midnight so each window lies within one day.
+        while h < hours && peak[h] && (h == start || h % 24 != 0) {
+            h += 1;
+        }
+        let replicas = need[start..h].iter().copied().fold(0.0, f64::max) as u32;
+        out.push(PeakWindow {
+            day_of_week: weekly.then_some((start / 24) as u8),
+            start_minute: (start % 24) as u32 * 60,
+            end_minute: ((h - 1) % 24 + 1) as u32 * 60,
+            replicas,
+        });
+    }
+    out
+}
+
+/// Forecast `horizon` steps after the last sample of `w`.
+///
+/// # Errors
+/// - the autoscaler has no CPU target (needed to turn demand into replicas);
+/// - the step does not divide a day, or fewer than [`MIN_DAYS`] days of
+///   history, or no finite demand;
+/// - `horizon` above [`MAX_HORIZON_STEPS`].
+pub fn predict(w: &WorkloadData, horizon: u32) -> Result<Forecast, String> {
+    let target = w
+        .config
+        .cpu_target_percent
+        .map(f64::from)
+        .filter(|t| *t > 0.0)
+        .ok_or(
+            "the autoscaler has no CPU target; the forecaster forecasts replicas at the CPU target",
+        )?;
+    if horizon > MAX_HORIZON_STEPS {
+        return Err(format!(
+            "horizon of {horizon} steps is above the limit of {MAX_HORIZON_STEPS}"
+        ));
+    }
+    let step = w.info.step_seconds.max(1);
+    if DAY_SECONDS % i64::from(step) != 0 {
+        return Err(format!(
+            "step of {step} s does not divide a day; resample the history"
+        ));
+    }
+    let grid = w.time_grid();
+    let demand = w.demand_pods();
+    let n = demand.len();
+    if n < MIN_DAYS * grid.samples_per_day() {
+        return Err(format!(
+            "history covers {:.1} days; the forecaster needs at least {MIN_DAYS}",
+            n as f64 / grid.samples_per_day() as f64
+        ));
+    }
+    let (season, daily, weekly) = choose_season(&demand, &grid);
+    let model = fit(&demand, &grid)
+        .ok_or("no usable demand in the history (all samples missing or zero)")?;
+    let replicas_needed: Vec<f64> = model
+        .forecast(&grid, n, horizon as usize)
+        .iter()
+        .map(|d| d / (target / 100.0))
+        .collect();
+    let peak_windows = peak_windows(&model, &grid, n, target, w.config.min_replicas);
+
+    // Back-test: refit without the last season and forecast it.
+    let mut evidence_list = vec![
+        evidence("daily seasonality strength", daily, "ratio"),
+        evidence("season length", (season / 3600) as f64, "hours"),
+        evidence("forecast level", model.level, "pods"),
+        evidence("history", n as f64 / grid.samples_per_day() as f64, "days"),
+    ];
+    if let Some(s) = weekly {
+        evidence_list.insert(1, evidence("weekly seasonality strength", s, "ratio"));
+    }
+    let cut = n - model.season;
+    if let Some(m) = fit(&demand[..cut], &grid) {
+        let fc = m.forecast(&grid, cut, model.season);
+        let scale_lag = grid.samples_per_day();
+        if let Some(score) = stats::mase(&demand[cut..], &fc, &demand[..cut], scale_lag) {
+            evidence_list.push(evidence(
+                "back-test MASE on the last season",
+                score,
+                "ratio",
+            ));
+        }
+    }
+    Ok(Forecast {
+        start_unix_seconds: w.info.start_unix_seconds + n as i64 * i64::from(step),
+        step_seconds: step,
+        replicas_needed,
+        peak_windows,
+        evidence: evidence_list,
+    })
+}
+
+/// The component glue, compiled for wasm only (the export symbol names are
+/// not valid in a native linker version script).
+#[cfg(target_arch = "wasm32")]
+mod component {
+    use super::*;
+    use stepscale_rules_sdk::forecaster::exports::stepscale::rules::forecasting::Guest;
+
+    struct Rule;
+
+    impl Guest for Rule {
+        fn info() -> RuleInfo {
+            rule_info()
+        }
+
+        fn predict(horizon_steps: u32) -> Result<Forecast, String> {
+            stepscale_rules_sdk::install_panic_logger();
+            predict(&WorkloadData::read(), horizon_steps)
+        }
+    }
+
+    stepscale_rules_sdk::export_forecaster!(Rule);
+}
+
+#[cfg(test)]
+mod tests;

@@ -38,6 +38,10 @@ pub struct WorkloadSnapshot {
     pub containers: Vec<ContainerResources>,
     /// Metric history at a fixed step.
     pub history: MetricHistory,
+    /// Where the history came from (free text shown with the
+    /// recommendation), e.g. `Prometheus backfill` or a trace file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Kind of autoscaler object.
@@ -551,6 +555,7 @@ impl WorkloadSnapshot {
                 replicas_ready: None,
                 request_rate: None,
             },
+            source: None,
         }
     }
 }

@@ -160,6 +160,9 @@ pub struct ProjectedSavings {
 pub struct Recommendation {
     /// The autoscaler and its target.
     pub target: TargetRef,
+    /// Where the analyzed history came from, if the snapshot says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_source: Option<String>,
     /// The config in force.
     pub current: CurrentConfig,
     /// The proposed diff (only changed fields).
@@ -227,6 +230,7 @@ pub fn recommend(workload: &WorkloadSnapshot, found: WorkloadFindings) -> Recomm
             kind: workload.target.kind.clone(),
             name: workload.target.name.clone(),
         },
+        history_source: workload.source.clone(),
         current,
         proposed,
         risk_level,

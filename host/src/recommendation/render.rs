@@ -28,6 +28,9 @@ pub fn table(recs: &[Recommendation]) -> String {
             t.name,
             r.risk_level.as_str()
         );
+        if let Some(source) = &r.history_source {
+            let _ = writeln!(out, "  history:  {source}");
+        }
         let change = describe_change(&r.current, &r.proposed);
         let _ = writeln!(
             out,

@@ -325,6 +325,7 @@ pub fn snapshot(
             replicas_current: replicas,
             request_rate: None,
         },
+        source: None,
     }
 }
 

@@ -1,0 +1,118 @@
+//! Native tests of [`predict`] on hand-built cases.
+use super::*;
+use stepscale_rules_sdk::harness::snapshot::WorkloadSnapshot;
+use stepscale_rules_sdk::harness::traces::{self, hpa_config};
+
+fn data(w: &WorkloadSnapshot) -> WorkloadData {
+    traces::workload_data(w)
+}
+
+/// `days` days of hourly samples from Monday 1970-01-05 00:00 UTC at 10 fixed
+/// replicas; demand 2 pods, 6 pods from 18:00 to 21:00 (CPU % = demand × 10).
+fn evening(days: usize) -> WorkloadSnapshot {
+    let cpu: Vec<f64> = (0..days * 24)
+        .map(|i| {
+            if (18..21).contains(&(i % 24)) {
+                60.0
+            } else {
+                20.0
+            }
+        })
+        .collect();
+    let n = cpu.len();
+    traces::snapshot(
+        "app",
+        hpa_config(2, 20, 50),
+        4 * 86_400,
+        3600,
+        cpu,
+        vec![10.0; n],
+    )
+}
+
+#[test]
+fn repeating_day_is_forecast_exactly_with_its_peak_window() {
+    // Daily mean demand = (21 × 2 + 3 × 6) / 24 = 2.5 pods; profile 0.8 and
+    // 2.4; level 2.5 -> forecast 2 and 6 pods = 4 and 12 replicas at 50 %.
+    let f = predict(&data(&evening(7)), 48).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(f.start_unix_seconds, 4 * 86_400 + 7 * 86_400);
+    assert_eq!(f.step_seconds, 3600);
+    assert_eq!(f.replicas_needed.len(), 48);
+    for (h, r) in f.replicas_needed.iter().enumerate() {
+        let want = if (18..21).contains(&(h % 24)) {
+            12.0
+        } else {
+            4.0
+        };
+        assert!((r - want).abs() < 1e-9, "hour {h}: {r} vs {want}");
+    }
+    assert_eq!(f.peak_windows.len(), 1, "{:?}", f.peak_windows);
+    let p = &f.peak_windows[0];
+    assert_eq!(
+        (p.day_of_week, p.start_minute, p.end_minute, p.replicas),
+        (None, 1080, 1260, 12)
+    );
+    let season = f
+        .evidence
+        .iter()
+        .find(|e| e.label == "season length")
+        .map(|e| e.value);
+    assert_eq!(season, Some(24.0));
+    let mase = f
+        .evidence
+        .iter()
+        .find(|e| e.label == "back-test MASE on the last season");
+    // A perfect repeat has no in-sample naive error: MASE undefined, omitted.
+    assert!(mase.is_none());
+}
+
+#[test]
+fn weekly_pattern_gets_per_day_windows() {
+    // 21 days; only Mondays have the evening peak: weekly season.
+    let cpu: Vec<f64> = (0..21 * 24)
+        .map(|i| {
+            if i / 24 % 7 == 0 && (18..21).contains(&(i % 24)) {
+                60.0
+            } else {
+                20.0
+            }
+        })
+        .collect();
+    let n = cpu.len();
+    let w = traces::snapshot(
+        "app",
+        hpa_config(2, 20, 50),
+        4 * 86_400,
+        3600,
+        cpu,
+        vec![10.0; n],
+    );
+    let f = predict(&data(&w), 168).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(f.peak_windows.len(), 1, "{:?}", f.peak_windows);
+    assert_eq!(f.peak_windows[0].day_of_week, Some(0));
+    assert_eq!(
+        (f.peak_windows[0].start_minute, f.peak_windows[0].end_minute),
+        (1080, 1260)
+    );
+    // Peak 6 pods at 50 % = 12 replicas.
+    assert_eq!(f.peak_windows[0].replicas, 12);
+    // Monday 18:00 of the next week is step 18.
+    assert!(
+        (f.replicas_needed[18] - 12.0).abs() < 1e-9,
+        "{}",
+        f.replicas_needed[18]
+    );
+    assert!((f.replicas_needed[18 + 24] - 4.0).abs() < 1e-9);
+}
+
+#[test]
+fn errors_name_the_missing_input() {
+    let mut w = evening(7);
+    w.config.cpu_target_percent = None;
+    assert!(predict(&data(&w), 10).is_err_and(|e| e.contains("CPU target")));
+    assert!(predict(&data(&evening(1)), 10).is_err_and(|e| e.contains("at least 2")));
+    assert!(predict(&data(&evening(7)), MAX_HORIZON_STEPS + 1).is_err());
+    let mut odd = evening(7);
+    odd.history.step_seconds = 7 * 60;
+    assert!(predict(&data(&odd), 10).is_err_and(|e| e.contains("divide a day")));
+}
