@@ -279,7 +279,8 @@ fn hpa_conformance_exits_1_and_names_a_failing_case() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(
-        text.contains("FAIL ") && text.contains(&format!("expected {}", right + 3)),
+        text.contains("FAIL replica_calculator_cases/")
+            && text.contains(&format!("expected replicas={}", right + 3)),
         "{text}"
     );
     assert!(text.trim_end().ends_with("0 passed, 1 failed"), "{text}");
