@@ -3,7 +3,7 @@
 //! documented status (0 ok, 1 a check failed, 2 bad input or usage).
 
 use clap::Parser;
-use stepscale::cli::{Cli, Command, EXIT_BAD_INPUT, EXIT_CHECK_FAILED};
+use stepscale_operator::cli::{Cli, Command, EXIT_BAD_INPUT, EXIT_CHECK_FAILED};
 
 fn main() {
     let cli = Cli::parse();
@@ -15,13 +15,13 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Analyze(args) => stepscale::cli::analyze::run(args),
-        Command::HpaConformance(args) => match stepscale::cli::conformance::run(args) {
+        Command::Analyze(args) => stepscale_operator::cli::analyze::run(args),
+        Command::HpaConformance(args) => match stepscale_operator::cli::conformance::run(args) {
             Ok(true) => Ok(()),
             Ok(false) => std::process::exit(EXIT_CHECK_FAILED),
             Err(e) => Err(e),
         },
-        Command::Simulate(args) => stepscale::cli::simulate::run(args),
+        Command::Simulate(args) => stepscale_operator::cli::simulate::run(args),
         Command::SnapshotSchema => {
             serde_json::to_string_pretty(&stepscale_engine::snapshot::json_schema())
                 .map(|s| println!("{s}"))

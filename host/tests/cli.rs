@@ -203,7 +203,7 @@ fn the_committed_snapshot_schema_is_what_the_binary_prints() {
     assert_eq!(
         stdout(&out),
         committed,
-        "docs/snapshot.schema.json is stale: run `cargo run -p stepscale -- snapshot-schema > docs/snapshot.schema.json`"
+        "docs/snapshot.schema.json is stale: run `cargo run --bin stepscale -- snapshot-schema > docs/snapshot.schema.json`"
     );
 }
 

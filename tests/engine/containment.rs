@@ -213,7 +213,7 @@ fn hostile_rules_do_not_stop_the_builtin_rules_from_reporting() {
     .iter()
     .map(|n| engine.load(n, component(n)).expect("hostile rules load"))
     .collect();
-    let builtins: Vec<_> = stepscale::builtin::load_all(&mut engine)
+    let builtins: Vec<_> = stepscale_operator::builtin::load_all(&mut engine)
         .into_iter()
         .collect::<Result<_, _>>()
         .expect("builtin rules load");
