@@ -8,6 +8,8 @@ pub mod builtin;
 pub mod checks;
 pub mod cli;
 pub mod demo;
+pub mod history;
+pub mod license;
 pub mod recommendation;
 pub mod replay;
 
