@@ -10,6 +10,8 @@ fn main() {
         "wrong-abi-version",
         "wrong-signature",
         "reach-outside",
+        "read-all-noop",
+        "instantiate-noop",
     ]
     .iter()
     .map(|n| here.join("data/rules").join(n))

@@ -336,14 +336,15 @@ pub fn centered_moving_average(xs: &[f64], period: usize) -> Vec<f64> {
     let half = period / 2;
     for (i, o) in out.iter_mut().enumerate().take(n - half).skip(half) {
         let (mut sum, mut weight) = (0.0, 0.0);
-        for j in i - half..=i + half {
-            let w = if period % 2 == 0 && (j == i - half || j == i + half) {
+        let even = period.is_multiple_of(2);
+        for (k, x) in xs[i - half..=i + half].iter().enumerate() {
+            let w = if even && (k == 0 || k == 2 * half) {
                 0.5
             } else {
                 1.0
             };
-            if xs[j].is_finite() {
-                sum += w * xs[j];
+            if x.is_finite() {
+                sum += w * x;
                 weight += w;
             }
         }

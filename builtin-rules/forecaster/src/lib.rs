@@ -11,12 +11,15 @@
 //! - the *level* at each sample is the trailing mean of the last `P`
 //!   samples (one full season, so the cycle averages out);
 //! - the *profile* of each slot of the season (sample position in the local
-//!   day or week) is the median, over the last [`psd()`] days
+//!   day or week) is the median, over the last [`PROFILE_SEASONS_DAILY`] days
 //!   or [`PROFILE_SEASONS_WEEKLY`] weeks, of demand / level at that slot:
 //!   multiplicative, and robust to a holiday or an outage in one season;
-//! - the forecast level is the mean of the latest level and the median of the
-//!   levels at the ends of those seasons (recent level blended with a robust
-//!   one), and the forecast at step `h` is level × profile(slot of `h`);
+//! - the seasonal *shape* at a slot is [`PROFILE_WEIGHT`] × profile plus the
+//!   rest × the last season's demand / latest level (seasonal naive): the
+//!   robust profile blended with what happened most recently;
+//! - the forecast level is [`LEVEL_RECENT_WEIGHT`] × the latest level plus
+//!   the rest × the median of the levels at the ends of those seasons, and
+//!   the forecast at step `h` is level × shape(slot of `h`);
 //! - replicas needed = forecast demand / (target / 100), not rounded, so a
 //!   consumer can round up where it needs whole pods.
 //!
@@ -33,31 +36,16 @@ pub const RULE_ID: &str = "forecaster";
 /// Days of history needed.
 pub const MIN_DAYS: usize = 2;
 /// Seasons the daily profile is taken over.
-pub fn psd() -> usize {
-    std::env::var("PSD")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(14)
-}
+pub const PROFILE_SEASONS_DAILY: usize = 7;
 /// Seasons the weekly profile is taken over.
 pub const PROFILE_SEASONS_WEEKLY: usize = 4;
 /// An hour's forecast over the season's median that makes it a peak.
 pub const PEAK_RATIO: f64 = 1.3;
 /// Weight of the latest level against the robust level of past seasons.
-pub fn lw() -> f64 {
-    std::env::var("LW")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.8)
-}
+pub const LEVEL_RECENT_WEIGHT: f64 = 0.5;
 /// Weight of the seasonal profile forecast against the seasonal-naive one
 /// (the last season repeated, rescaled to the forecast level).
-pub fn pw() -> f64 {
-    std::env::var("PW")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.5)
-}
+pub const PROFILE_WEIGHT: f64 = 0.7;
 /// Longest horizon served, steps.
 pub const MAX_HORIZON_STEPS: u32 = 100_000;
 
@@ -135,7 +123,7 @@ impl SeasonalModel {
         let recent = level[n - 1];
         let robust = stats::median(&ends)?;
         let level = if recent.is_finite() {
-            lw() * recent + (1.0 - lw()) * robust
+            LEVEL_RECENT_WEIGHT * recent + (1.0 - LEVEL_RECENT_WEIGHT) * robust
         } else {
             robust
         };
@@ -163,7 +151,7 @@ impl SeasonalModel {
                 let slot = grid.slot(i, step, self.season_seconds) % self.season;
                 let naive = self.last_season[slot];
                 let shape = if naive.is_finite() {
-                    pw() * self.profile[slot] + (1.0 - pw()) * naive
+                    PROFILE_WEIGHT * self.profile[slot] + (1.0 - PROFILE_WEIGHT) * naive
                 } else {
                     self.profile[slot]
                 };
@@ -196,7 +184,7 @@ pub fn fit(demand: &[f64], grid: &TimeGrid) -> Option<SeasonalModel> {
     let seasons = if season == WEEK_SECONDS {
         PROFILE_SEASONS_WEEKLY
     } else {
-        psd()
+        PROFILE_SEASONS_DAILY
     };
     SeasonalModel::fit(demand, grid, season, seasons)
 }

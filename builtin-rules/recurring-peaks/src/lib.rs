@@ -83,7 +83,7 @@ fn runs(flags: &[bool]) -> Vec<(usize, usize)> {
 fn window_label(start: usize, len: usize, weekly: bool) -> String {
     let end = start + len;
     let hm = |slot: usize| stats::format_minute(((slot % 24) * 60) as u32);
-    let end_text = if end % 24 == 0 {
+    let end_text = if end.is_multiple_of(24) {
         "24:00".to_string()
     } else {
         hm(end)

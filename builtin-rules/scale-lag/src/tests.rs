@@ -65,9 +65,8 @@ fn a_scale_up_window_is_proposed_away() {
 
 #[test]
 fn no_lag_when_fast_or_when_pinned_at_max() {
-    // Reacting in the same step: current follows one step later, so each
-    // jump saturates for one sample only: 3 episodes still, but check that a
-    // ceiling-bound workload (max 4) reports nothing: it cannot scale at all.
+    // A ceiling-bound workload (max 4) cannot scale at all: saturation is a
+    // capacity problem, not lag.
     assert!(run(&simulated(hpa_config(4, 4, 50), 2)).is_empty());
     // Fixed replicas never rise: no ramp, no lag.
     let w = traces::snapshot(

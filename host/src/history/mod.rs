@@ -13,6 +13,9 @@ pub mod prometheus;
 
 use stepscale_engine::snapshot::MetricHistory;
 
+use self::hpa_status::StatusStore;
+use self::prometheus::PrometheusConfig;
+
 /// Logged when the history comes from Prometheus.
 pub const LOG_PROMETHEUS: &str = "metrics source: Prometheus history backfill";
 /// Logged when the history comes from accumulated HPA status.
@@ -48,4 +51,86 @@ pub struct SourcedHistory {
     pub history: MetricHistory,
     /// Their source.
     pub source: MetricsSource,
+}
+
+/// The history of `key` for this tick: Prometheus backfill when `prometheus`
+/// is set, else (or when the backfill fails) the samples accumulated in
+/// `store` on a `fallback_step_seconds` grid.
+///
+/// Logs [`LOG_PROMETHEUS`] or [`LOG_HPA_STATUS`] (info) naming the
+/// autoscaler; a failed backfill is logged as a warning with the reason and
+/// never fails the tick. `None` when the fallback has fewer than two samples
+/// yet.
+///
+/// `store` is only read after the Prometheus request: if it sits behind a
+/// lock, prefer [`history_with_fallback`] so no guard is held across the
+/// await.
+///
+/// # Examples
+/// ```no_run
+/// # async fn f(store: &stepscale_operator::history::hpa_status::StatusStore,
+/// #            key: &stepscale_operator::history::HistoryKey) {
+/// use stepscale_operator::history::{history_for, prometheus::PrometheusConfig};
+/// let prom = PrometheusConfig::new("http://prometheus.monitoring:9090");
+/// if let Some(h) = history_for(Some(&prom), store, key, 1_700_000_000, 300).await {
+///     println!("{:?}: {} samples", h.source, h.history.len());
+/// }
+/// # }
+/// ```
+pub async fn history_for(
+    prometheus: Option<&PrometheusConfig>,
+    store: &StatusStore,
+    key: &HistoryKey,
+    now_unix_seconds: i64,
+    fallback_step_seconds: u32,
+) -> Option<SourcedHistory> {
+    history_with_fallback(prometheus, key, now_unix_seconds, || {
+        store.history(key, fallback_step_seconds)
+    })
+    .await
+}
+
+/// [`history_for`] with the fallback as a closure, called only when needed
+/// and only after the Prometheus request has finished (e.g.
+/// `|| store.lock().expect("…").history(&key, 300)`).
+pub async fn history_with_fallback(
+    prometheus: Option<&PrometheusConfig>,
+    key: &HistoryKey,
+    now_unix_seconds: i64,
+    fallback: impl FnOnce() -> Option<MetricHistory>,
+) -> Option<SourcedHistory> {
+    if let Some(config) = prometheus {
+        match prometheus::backfill(config, key, now_unix_seconds).await {
+            Ok(history) => {
+                tracing::info!(
+                    namespace = %key.namespace,
+                    autoscaler = %key.autoscaler,
+                    samples = history.len(),
+                    step_seconds = history.step_seconds,
+                    "{LOG_PROMETHEUS}"
+                );
+                return Some(SourcedHistory {
+                    history,
+                    source: MetricsSource::Prometheus,
+                });
+            }
+            Err(error) => tracing::warn!(
+                namespace = %key.namespace,
+                autoscaler = %key.autoscaler,
+                %error,
+                "Prometheus backfill failed; using the HPA-status fallback"
+            ),
+        }
+    }
+    let history = fallback();
+    tracing::info!(
+        namespace = %key.namespace,
+        autoscaler = %key.autoscaler,
+        samples = history.as_ref().map_or(0, MetricHistory::len),
+        "{LOG_HPA_STATUS}"
+    );
+    history.map(|history| SourcedHistory {
+        history,
+        source: MetricsSource::HpaStatus,
+    })
 }

@@ -1,5 +1,8 @@
 //! Hostile rule: panics in `evaluate` (after installing the SDK panic logger,
 //! so the host can report the message).
+// Only a component makes sense: natively the crate is empty (a native
+// cdylib cannot carry the component export symbols).
+#![cfg(target_arch = "wasm32")]
 use stepscale_rules_sdk::detector::exports::stepscale::rules::detection::Guest;
 use stepscale_rules_sdk::types::{Finding, RuleInfo};
 

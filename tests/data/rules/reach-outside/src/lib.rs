@@ -1,6 +1,9 @@
 //! Hostile rule: tries to use WASI capabilities (files, environment, clock)
 //! that the host must not grant. If any of them worked, its finding would say
 //! what leaked.
+// Only a component makes sense: natively the crate is empty (a native
+// cdylib cannot carry the component export symbols).
+#![cfg(target_arch = "wasm32")]
 use stepscale_rules_sdk::detector::exports::stepscale::rules::detection::Guest;
 use stepscale_rules_sdk::types::{ConfigChange, Finding, FindingKind, RuleInfo};
 

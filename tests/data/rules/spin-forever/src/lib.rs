@@ -1,4 +1,7 @@
 //! Hostile rule: never returns from `evaluate`.
+// Only a component makes sense: natively the crate is empty (a native
+// cdylib cannot carry the component export symbols).
+#![cfg(target_arch = "wasm32")]
 use stepscale_rules_sdk::detector::exports::stepscale::rules::detection::Guest;
 use stepscale_rules_sdk::types::{Finding, RuleInfo};
 

@@ -1,4 +1,7 @@
 //! Built for stepscale:rules@0.2.0, which the host does not serve.
+// Only a component makes sense: natively the crate is empty (a native
+// cdylib cannot carry the component export symbols).
+#![cfg(target_arch = "wasm32")]
 wit_bindgen::generate!({ world: "detector", path: "wit" });
 
 use exports::stepscale::rules::detection::Guest;

@@ -1,4 +1,7 @@
 //! Claims stepscale:rules@0.1.0 but with mismatched signatures.
+// Only a component makes sense: natively the crate is empty (a native
+// cdylib cannot carry the component export symbols).
+#![cfg(target_arch = "wasm32")]
 wit_bindgen::generate!({ world: "detector", path: "wit" });
 
 use exports::stepscale::rules::detection::Guest;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Provision a real control plane for the cluster integration tests (tests/cluster/).
+#
+#   bash .ci/k8s.sh up     build (once, cached) and start kube-apiserver v1.20.2 + etcd +
+#                          kube-controller-manager on loopback; prints KUBECONFIG=/abs/path
+#   bash .ci/k8s.sh down   stop it
+#
+# Only the KUBECONFIG=... line goes to stdout (.ci/run exports NAME=VALUE lines); all progress
+# goes to stderr. The build takes ~8-12 min once per machine (see ../shared/tools/README.md).
+# Run directory: $STEPSCALE_K8S_DIR, default /tmp/stepscale-k8s.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOLS=${STEPSCALE_TOOLS:-$(cd .. && pwd)/shared/tools}
+RUNDIR=${STEPSCALE_K8S_DIR:-/tmp/stepscale-k8s}
+case "${1:-}" in
+    up)
+        bash "$TOOLS/k8s/install.sh" >&2
+        out=$(bash "$TOOLS/k8s/up.sh" "$RUNDIR" --with-kcm 2>&2)
+        echo "$out" >&2
+        line=$(printf '%s\n' "$out" | grep '^KUBECONFIG=' | tail -n1)
+        [ -n "$line" ] || { echo "k8s.sh: up.sh printed no KUBECONFIG line; see $RUNDIR/*.log" >&2; exit 1; }
+        echo "$line"
+        ;;
+    down)
+        bash "$TOOLS/k8s/down.sh" "$RUNDIR" >&2
+        ;;
+    *)
+        echo "usage: bash .ci/k8s.sh up|down" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,218 @@
+//! Where the tick gets metric history: [`HistorySource`], and its production
+//! implementation [`ClusterHistory`] — Prometheus range-query backfill when
+//! `prometheus.url` is set, degrading to the HPA-status samples the operator
+//! accumulates each tick on any error or timeout, with a warning.
+//!
+//! Tests inject their own source (e.g. seeded from a real NAB series), since
+//! the test API server has no metrics pipeline.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use stepscale_engine::snapshot::MetricHistory;
+
+use crate::history::hpa_status::{StatusSample, StatusStore};
+use crate::history::prometheus::{self, PrometheusConfig};
+use crate::history::{HistoryKey, MetricsSource, SourcedHistory};
+
+/// A source of metric history for one workload.
+pub trait HistorySource: Send + Sync {
+    /// The history of `key` up to `now_unix_seconds`; `None` when there is
+    /// not enough yet. Never fails: a source that errors degrades (and
+    /// logs) instead.
+    fn history<'a>(
+        &'a self,
+        key: &'a HistoryKey,
+        now_unix_seconds: i64,
+    ) -> BoxFuture<'a, Option<SourcedHistory>>;
+
+    /// Record one sample read from the autoscaler's status this tick.
+    /// Sources that do not accumulate ignore it.
+    fn record(&self, key: &HistoryKey, sample: StatusSample) {
+        let _ = (key, sample);
+    }
+
+    /// Forget workloads that no longer exist.
+    fn retain(&self, keep: &dyn Fn(&HistoryKey) -> bool) {
+        let _ = keep;
+    }
+}
+
+/// The production source: Prometheus backfill if configured, else (and on
+/// any Prometheus failure) the in-memory HPA-status store.
+pub struct ClusterHistory {
+    prometheus: Option<PrometheusConfig>,
+    store: Mutex<StatusStore>,
+    step_seconds: u32,
+}
+
+impl ClusterHistory {
+    /// A source that accumulates one status sample per tick on a grid of
+    /// `tick_seconds` (clamped to 10..=3600, the snapshot's valid steps), and
+    /// asks Prometheus first when `prometheus` is set.
+    pub fn new(prometheus: Option<PrometheusConfig>, tick_seconds: u32) -> Self {
+        ClusterHistory {
+            prometheus,
+            store: Mutex::new(StatusStore::default()),
+            step_seconds: tick_seconds.clamp(10, 3600),
+        }
+    }
+
+    fn fallback(&self, key: &HistoryKey) -> Option<SourcedHistory> {
+        let store = self.store.lock().ok()?;
+        store
+            .history(key, self.step_seconds)
+            .map(|history| SourcedHistory {
+                history,
+                source: MetricsSource::HpaStatus,
+            })
+    }
+}
+
+impl HistorySource for ClusterHistory {
+    fn history<'a>(
+        &'a self,
+        key: &'a HistoryKey,
+        now_unix_seconds: i64,
+    ) -> BoxFuture<'a, Option<SourcedHistory>> {
+        Box::pin(async move {
+            if let Some(p) = &self.prometheus {
+                // The backfill has its own per-request timeout; this bounds
+                // the whole call so a hung Prometheus never stalls the tick.
+                let budget = Duration::from_secs(u64::from(p.timeout_seconds.max(1)) * 3);
+                match tokio::time::timeout(budget, prometheus::backfill(p, key, now_unix_seconds))
+                    .await
+                {
+                    Ok(Ok(history)) => {
+                        return Some(SourcedHistory {
+                            history,
+                            source: MetricsSource::Prometheus,
+                        })
+                    }
+                    Ok(Err(e)) => tracing::warn!(
+                        namespace = %key.namespace, autoscaler = %key.autoscaler,
+                        "prometheus backfill failed, using HPA-status samples: {e}"
+                    ),
+                    Err(_) => tracing::warn!(
+                        namespace = %key.namespace, autoscaler = %key.autoscaler,
+                        "prometheus backfill timed out after {}s, using HPA-status samples",
+                        budget.as_secs()
+                    ),
+                }
+            }
+            self.fallback(key)
+        })
+    }
+
+    fn record(&self, key: &HistoryKey, sample: StatusSample) {
+        if let Ok(mut store) = self.store.lock() {
+            store.record(key, sample);
+        }
+    }
+
+    fn retain(&self, keep: &dyn Fn(&HistoryKey) -> bool) {
+        if let Ok(mut store) = self.store.lock() {
+            store.retain(keep);
+        }
+    }
+}
+
+/// The samples of `history` whose time lies in `[from, to]` (Unix seconds),
+/// as a history of their own; `None` when no sample falls in the window.
+pub fn window(history: &MetricHistory, from: i64, to: i64) -> Option<MetricHistory> {
+    let step = i64::from(history.step_seconds.max(1));
+    let first = ((from - history.start_unix_seconds) + step - 1).div_euclid(step).max(0) as usize;
+    let last_excl = ((to - history.start_unix_seconds).div_euclid(step) + 1).max(0) as usize;
+    let last_excl = last_excl.min(history.len());
+    if first >= last_excl {
+        return None;
+    }
+    let cut = |v: &Vec<f64>| v.get(first..last_excl).map(<[f64]>::to_vec).unwrap_or_default();
+    Some(MetricHistory {
+        start_unix_seconds: history.start_unix_seconds + first as i64 * step,
+        step_seconds: history.step_seconds,
+        utc_offset_minutes: history.utc_offset_minutes,
+        cpu_utilization: cut(&history.cpu_utilization),
+        replicas_desired: cut(&history.replicas_desired),
+        replicas_current: cut(&history.replicas_current),
+        replicas_ready: history.replicas_ready.as_ref().map(cut),
+        request_rate: history.request_rate.as_ref().map(cut),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> HistoryKey {
+        HistoryKey {
+            namespace: "n".into(),
+            autoscaler: "a".into(),
+            target_kind: "Deployment".into(),
+            target_name: "d".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn without_prometheus_the_status_samples_are_the_history() {
+        let h = ClusterHistory::new(None, 60);
+        assert!(h.history(&key(), 0).await.is_none());
+        for t in [0, 60, 120] {
+            h.record(
+                &key(),
+                StatusSample {
+                    at_unix_seconds: t,
+                    cpu_utilization: Some(50.0),
+                    desired_replicas: 2.0,
+                    current_replicas: 2.0,
+                },
+            );
+        }
+        let got = h.history(&key(), 120).await.expect("history");
+        assert_eq!(got.source, MetricsSource::HpaStatus);
+        assert_eq!(got.history.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failing_prometheus_degrades_to_the_status_samples() {
+        let p = PrometheusConfig {
+            url: "http://127.0.0.1:9".into(),
+            lookback_seconds: 3600,
+            step_seconds: 60,
+            timeout_seconds: 1,
+        };
+        let h = ClusterHistory::new(Some(p), 60);
+        for t in [0, 60] {
+            h.record(
+                &key(),
+                StatusSample {
+                    at_unix_seconds: t,
+                    cpu_utilization: None,
+                    desired_replicas: 1.0,
+                    current_replicas: 1.0,
+                },
+            );
+        }
+        let got = h.history(&key(), 60).await.expect("fallback history");
+        assert_eq!(got.source, MetricsSource::HpaStatus);
+    }
+
+    #[test]
+    fn a_window_keeps_the_samples_inside_it() {
+        let h = MetricHistory {
+            start_unix_seconds: 1000,
+            step_seconds: 10,
+            utc_offset_minutes: 0,
+            cpu_utilization: (0..10).map(f64::from).collect(),
+            replicas_desired: vec![1.0; 10],
+            replicas_current: vec![1.0; 10],
+            replicas_ready: None,
+            request_rate: None,
+        };
+        let w = window(&h, 1015, 1040).expect("window");
+        assert_eq!(w.start_unix_seconds, 1020);
+        assert_eq!(w.cpu_utilization, vec![2.0, 3.0, 4.0]);
+        assert!(window(&h, 2000, 3000).is_none());
+    }
+}

@@ -1,0 +1,396 @@
+//! Every read from the API server: HPAs (autoscaling/v2 when served, else
+//! autoscaling/v2beta2, chosen by discovery), KEDA ScaledObjects as dynamic
+//! objects (keda.sh/v1alpha1; an absent CRD means KEDA is not installed, not
+//! an error), the scale targets through their `/scale` subresource (any kind:
+//! Deployment, StatefulSet, custom resources), and the target's pod template
+//! CPU requests. Also the metric history sources of the tick ([`history`]).
+//!
+//! Writes live in [`crate::lifecycle`]; this module never changes an object.
+
+pub mod autoscaler;
+pub mod history;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::Client;
+use serde_json::Value;
+use stepscale_engine::snapshot::{AutoscalerKind, ContainerResources, ScaleTargetRef};
+
+use crate::history::HistoryKey;
+
+/// API group/version of KEDA ScaledObjects.
+pub const KEDA_API_VERSION: &str = "keda.sh/v1alpha1";
+/// HPA API versions, most preferred first.
+pub const HPA_API_VERSIONS: [&str; 2] = ["autoscaling/v2", "autoscaling/v2beta2"];
+
+/// A failed read.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// API discovery failed.
+    #[error("discovery of {what} failed: {source}")]
+    Discovery {
+        /// What was being discovered.
+        what: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The server serves no HPA version this operator understands.
+    #[error("the API server serves neither autoscaling/v2 nor autoscaling/v2beta2 HorizontalPodAutoscalers")]
+    NoHpaVersion,
+    /// A list or get failed.
+    #[error("reading {what} failed: {source}")]
+    Read {
+        /// What was being read (`HorizontalPodAutoscalers in shop`).
+        what: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl ClusterError {
+    /// Low-cardinality label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            ClusterError::Discovery { .. } => "discovery",
+            ClusterError::NoHpaVersion => "no_hpa_version",
+            ClusterError::Read { .. } => "read",
+        }
+    }
+}
+
+/// One live HPA or ScaledObject, with its spec and status as JSON.
+#[derive(Debug, Clone)]
+pub struct Autoscaler {
+    /// HPA or ScaledObject.
+    pub kind: AutoscalerKind,
+    /// The served API resource it was read through.
+    pub resource: ApiResource,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// `metadata.uid`.
+    pub uid: Option<String>,
+    /// `metadata.resourceVersion` when read.
+    pub resource_version: Option<String>,
+    /// `spec`, verbatim.
+    pub spec: Value,
+    /// `status`, verbatim (`null` when absent).
+    pub status: Value,
+}
+
+impl Autoscaler {
+    fn from_dynamic(kind: AutoscalerKind, resource: &ApiResource, obj: DynamicObject) -> Option<Self> {
+        Some(Autoscaler {
+            kind,
+            resource: resource.clone(),
+            namespace: obj.metadata.namespace?,
+            name: obj.metadata.name?,
+            uid: obj.metadata.uid,
+            resource_version: obj.metadata.resource_version,
+            spec: obj.data.get("spec").cloned().unwrap_or(Value::Null),
+            status: obj.data.get("status").cloned().unwrap_or(Value::Null),
+        })
+    }
+
+    /// `HorizontalPodAutoscaler` or `ScaledObject`.
+    pub fn kind_name(&self) -> &'static str {
+        kind_name(self.kind)
+    }
+
+    /// `namespace/name`, for messages.
+    pub fn display_name(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// A reference for Events about it.
+    pub fn object_ref(&self) -> ObjectReference {
+        ObjectReference {
+            api_version: Some(self.resource.api_version.clone()),
+            kind: Some(self.resource.kind.clone()),
+            name: Some(self.name.clone()),
+            namespace: Some(self.namespace.clone()),
+            uid: self.uid.clone(),
+            ..ObjectReference::default()
+        }
+    }
+
+    /// An owner reference to it (so a recommendation is garbage-collected
+    /// with its autoscaler); `None` without a uid.
+    pub fn owner_reference(&self) -> Option<OwnerReference> {
+        Some(OwnerReference {
+            api_version: self.resource.api_version.clone(),
+            kind: self.resource.kind.clone(),
+            name: self.name.clone(),
+            uid: self.uid.clone()?,
+            controller: Some(false),
+            block_owner_deletion: Some(false),
+        })
+    }
+
+    /// The key of its metric history.
+    pub fn history_key(&self, target: &ScaleTargetRef) -> HistoryKey {
+        HistoryKey {
+            namespace: self.namespace.clone(),
+            autoscaler: self.name.clone(),
+            target_kind: target.kind.clone(),
+            target_name: target.name.clone(),
+        }
+    }
+}
+
+/// `HorizontalPodAutoscaler` or `ScaledObject`.
+pub fn kind_name(kind: AutoscalerKind) -> &'static str {
+    match kind {
+        AutoscalerKind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
+        AutoscalerKind::ScaledObject => "ScaledObject",
+    }
+}
+
+/// The autoscaler kind named by `name`, if it is one.
+pub fn kind_from_name(name: &str) -> Option<AutoscalerKind> {
+    match name {
+        "HorizontalPodAutoscaler" => Some(AutoscalerKind::HorizontalPodAutoscaler),
+        "ScaledObject" => Some(AutoscalerKind::ScaledObject),
+        _ => None,
+    }
+}
+
+/// What the operator reads from a scale target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetState {
+    /// `/scale` `spec.replicas`.
+    pub spec_replicas: Option<i32>,
+    /// `/scale` `status.replicas`.
+    pub status_replicas: Option<i32>,
+    /// Pod template containers and their requests (empty without a template).
+    pub containers: Vec<ContainerResources>,
+}
+
+/// Reads autoscalers and their targets in the watched namespaces.
+pub struct ClusterReader {
+    client: Client,
+    namespaces: Vec<String>,
+    hpa: ApiResource,
+    keda: Option<ApiResource>,
+    targets: Mutex<HashMap<(String, String), ApiResource>>,
+}
+
+impl ClusterReader {
+    /// Discover the served HPA version and whether KEDA is installed.
+    /// `namespaces` empty = all namespaces.
+    ///
+    /// # Errors
+    /// - [`ClusterError::NoHpaVersion`] when neither HPA version is served.
+    /// - [`ClusterError::Discovery`] when discovery itself fails (other
+    ///   than "not found").
+    pub async fn discover(client: Client, namespaces: Vec<String>) -> Result<Self, ClusterError> {
+        let mut hpa = None;
+        for gv in HPA_API_VERSIONS {
+            if let Some(resource) = served(&client, gv, "HorizontalPodAutoscaler").await? {
+                hpa = Some(resource);
+                break;
+            }
+        }
+        let hpa = hpa.ok_or(ClusterError::NoHpaVersion)?;
+        let keda = served(&client, KEDA_API_VERSION, "ScaledObject").await?;
+        Ok(ClusterReader {
+            client,
+            namespaces,
+            hpa,
+            keda,
+            targets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The HPA resource in use (`autoscaling/v2` or `autoscaling/v2beta2`).
+    pub fn hpa_resource(&self) -> &ApiResource {
+        &self.hpa
+    }
+
+    /// True when the ScaledObject CRD is served.
+    pub fn keda_installed(&self) -> bool {
+        self.keda.is_some()
+    }
+
+    /// The watched namespaces (empty = all).
+    pub fn namespaces(&self) -> &[String] {
+        &self.namespaces
+    }
+
+    /// The API resource of an autoscaler kind; `None` for ScaledObjects
+    /// without KEDA.
+    pub fn resource_of(&self, kind: AutoscalerKind) -> Option<&ApiResource> {
+        match kind {
+            AutoscalerKind::HorizontalPodAutoscaler => Some(&self.hpa),
+            AutoscalerKind::ScaledObject => self.keda.as_ref(),
+        }
+    }
+
+    /// A dynamic API for `resource` in `namespace`.
+    pub fn api(&self, resource: &ApiResource, namespace: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(self.client.clone(), namespace, resource)
+    }
+
+    async fn list(&self, resource: &ApiResource) -> Result<Vec<DynamicObject>, ClusterError> {
+        let lp = ListParams::default();
+        if self.namespaces.is_empty() {
+            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), resource);
+            return api.list(&lp).await.map(|l| l.items).map_err(|source| ClusterError::Read {
+                what: format!("{}s in all namespaces", resource.kind),
+                source,
+            });
+        }
+        let mut out = Vec::new();
+        for ns in &self.namespaces {
+            let items = self
+                .api(resource, ns)
+                .list(&lp)
+                .await
+                .map_err(|source| ClusterError::Read {
+                    what: format!("{}s in {ns}", resource.kind),
+                    source,
+                })?;
+            out.extend(items.items);
+        }
+        Ok(out)
+    }
+
+    /// Every HPA and ScaledObject in the watched namespaces.
+    ///
+    /// # Errors
+    /// [`ClusterError::Read`] when a list fails.
+    pub async fn autoscalers(&self) -> Result<Vec<Autoscaler>, ClusterError> {
+        let mut out: Vec<Autoscaler> = self
+            .list(&self.hpa)
+            .await?
+            .into_iter()
+            .filter_map(|o| Autoscaler::from_dynamic(AutoscalerKind::HorizontalPodAutoscaler, &self.hpa, o))
+            .collect();
+        if let Some(keda) = &self.keda {
+            out.extend(
+                self.list(keda)
+                    .await?
+                    .into_iter()
+                    .filter_map(|o| Autoscaler::from_dynamic(AutoscalerKind::ScaledObject, keda, o)),
+            );
+        }
+        Ok(out)
+    }
+
+    /// One autoscaler, read fresh; `Ok(None)` when it does not exist (or
+    /// KEDA is not installed).
+    ///
+    /// # Errors
+    /// [`ClusterError::Read`] for failures other than "not found".
+    pub async fn autoscaler(
+        &self,
+        kind: AutoscalerKind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Autoscaler>, ClusterError> {
+        let Some(resource) = self.resource_of(kind) else {
+            return Ok(None);
+        };
+        match self.api(resource, namespace).get_opt(name).await {
+            Ok(obj) => Ok(obj.and_then(|o| Autoscaler::from_dynamic(kind, resource, o))),
+            Err(source) => Err(ClusterError::Read {
+                what: format!("{} {namespace}/{name}", kind_name(kind)),
+                source,
+            }),
+        }
+    }
+
+    async fn target_resource(&self, target: &ScaleTargetRef) -> Result<ApiResource, ClusterError> {
+        let key = (target.api_version.clone(), target.kind.clone());
+        if let Some(r) = self.targets.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(r);
+        }
+        let (group, version) = match target.api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", target.api_version.as_str()),
+        };
+        let gvk = GroupVersionKind::gvk(group, version, &target.kind);
+        let (resource, _) = kube::discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(|source| ClusterError::Discovery {
+                what: format!("{} {}", target.api_version, target.kind),
+                source,
+            })?;
+        if let Ok(mut m) = self.targets.lock() {
+            m.insert(key, resource.clone());
+        }
+        Ok(resource)
+    }
+
+    /// The target's `/scale` subresource and pod template requests.
+    ///
+    /// # Errors
+    /// [`ClusterError::Discovery`] when the target kind is not served,
+    /// [`ClusterError::Read`] when the object or its scale cannot be read.
+    pub async fn target_state(
+        &self,
+        namespace: &str,
+        target: &ScaleTargetRef,
+    ) -> Result<TargetState, ClusterError> {
+        let resource = self.target_resource(target).await?;
+        let api = self.api(&resource, namespace);
+        let what = || format!("{} {namespace}/{}", target.kind, target.name);
+        let scale = api.get_scale(&target.name).await.map_err(|source| ClusterError::Read {
+            what: format!("/scale of {}", what()),
+            source,
+        })?;
+        let obj = api.get(&target.name).await.map_err(|source| ClusterError::Read {
+            what: what(),
+            source,
+        })?;
+        let obj = serde_json::to_value(&obj).unwrap_or(Value::Null);
+        Ok(TargetState {
+            spec_replicas: scale.spec.and_then(|s| s.replicas),
+            status_replicas: scale.status.map(|s| s.replicas),
+            containers: autoscaler::containers_of(&obj),
+        })
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// The API resource of `kind` in `group_version`, if served; `Ok(None)`
+/// when the group/version is not served (404).
+async fn served(
+    client: &Client,
+    group_version: &str,
+    kind: &str,
+) -> Result<Option<ApiResource>, ClusterError> {
+    match client.list_api_group_resources(group_version).await {
+        Ok(list) => Ok(list
+            .resources
+            .iter()
+            .find(|r| r.kind == kind && !r.name.contains('/'))
+            .map(|r| {
+                let (group, version) = group_version.split_once('/').unwrap_or(("", group_version));
+                ApiResource {
+                    group: group.to_string(),
+                    version: version.to_string(),
+                    api_version: group_version.to_string(),
+                    kind: kind.to_string(),
+                    plural: r.name.clone(),
+                }
+            })),
+        Err(kube::Error::Api(s)) if s.is_not_found() => Ok(None),
+        Err(source) => Err(ClusterError::Discovery {
+            what: group_version.to_string(),
+            source,
+        }),
+    }
+}

@@ -1,0 +1,406 @@
+//! The operator's configuration: Helm values (a YAML file with the chart's
+//! `values.yaml` shape), overridden by flags and environment variables in
+//! `stepscale operator`, validated into an [`OperatorConfig`].
+//!
+//! Defaults and units:
+//! - `intervalSeconds`: 300 (seconds between reconcile ticks);
+//! - `leaderElection.enabled`: true; `.leaseName`:
+//!   `stepscale-autoscaler-leader`; `.namespace`: `$POD_NAMESPACE`, else
+//!   `default`; `.leaseDurationSeconds`: 3 × `intervalSeconds`;
+//! - `namespaces`: `[]` (all namespaces);
+//! - `prometheus.url`: `""` (off: HPA-status fallback); `.lookbackSeconds`
+//!   604800 (7 days); `.stepSeconds` 300; `.timeoutSeconds` 10;
+//! - `forecasting.enabled`: true;
+//! - `llm.provider`: `none`;
+//! - `safety.probationWindowMinutes`: 1440 (one day: the probation must
+//!   contain a whole daily load cycle, peak included, before a change is
+//!   called healthy); `.probationWindowSeconds` overrides it when set (for
+//!   tests); `.healthCpuMargin`: 10 (percentage points above the CPU target
+//!   still healthy); `.mutatingPassBudgetSeconds`: 60 (time budget of one
+//!   mutating pass, also capped by the remaining lease);
+//! - `http.address`: `0.0.0.0:8080` (`/metrics`, `/healthz`, `/readyz`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::history::prometheus::PrometheusConfig;
+use crate::leader::DEFAULT_LEASE_NAME;
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The values file cannot be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The values file is not valid YAML of the expected shape.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: serde_yaml::Error,
+    },
+    /// A value is out of range.
+    #[error("{field}: {problem}; {fix}")]
+    Invalid {
+        /// The values path, e.g. `intervalSeconds`.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+        /// How to fix it.
+        fix: &'static str,
+    },
+}
+
+/// Helm values as read from a file (every field optional).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Values {
+    /// `intervalSeconds`.
+    pub interval_seconds: Option<u64>,
+    /// `leaderElection`.
+    pub leader_election: LeaderElectionValues,
+    /// `namespaces`.
+    pub namespaces: Option<Vec<String>>,
+    /// `prometheus`.
+    pub prometheus: PrometheusValues,
+    /// `forecasting`.
+    pub forecasting: ForecastingValues,
+    /// `llm`.
+    pub llm: LlmValues,
+    /// `safety`.
+    pub safety: SafetyValues,
+    /// `http`.
+    pub http: HttpValues,
+}
+
+/// `leaderElection.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LeaderElectionValues {
+    /// `enabled`.
+    pub enabled: Option<bool>,
+    /// `leaseName`.
+    pub lease_name: Option<String>,
+    /// `namespace`.
+    pub namespace: Option<String>,
+    /// `leaseDurationSeconds`.
+    pub lease_duration_seconds: Option<u64>,
+}
+
+/// `prometheus.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PrometheusValues {
+    /// `url`.
+    pub url: Option<String>,
+    /// `lookbackSeconds`.
+    pub lookback_seconds: Option<u32>,
+    /// `stepSeconds`.
+    pub step_seconds: Option<u32>,
+    /// `timeoutSeconds`.
+    pub timeout_seconds: Option<u32>,
+}
+
+/// `forecasting.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ForecastingValues {
+    /// `enabled`.
+    pub enabled: Option<bool>,
+}
+
+/// `llm.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LlmValues {
+    /// `provider`.
+    pub provider: Option<String>,
+}
+
+/// `safety.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SafetyValues {
+    /// `probationWindowMinutes`.
+    pub probation_window_minutes: Option<u64>,
+    /// `probationWindowSeconds` (overrides the minutes; for tests).
+    pub probation_window_seconds: Option<u64>,
+    /// `healthCpuMargin`.
+    pub health_cpu_margin: Option<f64>,
+    /// `mutatingPassBudgetSeconds`.
+    pub mutating_pass_budget_seconds: Option<u64>,
+}
+
+/// `http.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HttpValues {
+    /// `address`.
+    pub address: Option<String>,
+}
+
+/// Leader election settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeaderElectionConfig {
+    /// Whether to elect a leader (off = this instance always leads).
+    pub enabled: bool,
+    /// Lease name.
+    pub lease_name: String,
+    /// Lease namespace.
+    pub namespace: String,
+    /// Lease duration.
+    pub lease_duration: Duration,
+}
+
+/// Safety settings of apply and verify.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SafetyConfig {
+    /// How long a change stays on probation before health is judged.
+    pub probation_window: Duration,
+    /// Percentage points above the CPU target that still count as healthy.
+    pub health_cpu_margin: f64,
+    /// Time budget of one mutating pass.
+    pub mutating_pass_budget: Duration,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperatorConfig {
+    /// Seconds between reconcile ticks.
+    pub interval: Duration,
+    /// Leader election.
+    pub leader_election: LeaderElectionConfig,
+    /// Watched namespaces; empty = all.
+    pub namespaces: Vec<String>,
+    /// Prometheus backfill, when a URL is set.
+    pub prometheus: Option<PrometheusConfig>,
+    /// Run the forecaster (predictive schedules).
+    pub forecasting: bool,
+    /// LLM provider (`none`, `openai`, `anthropic`).
+    pub llm_provider: String,
+    /// Safety settings.
+    pub safety: SafetyConfig,
+    /// Address of the HTTP endpoints.
+    pub http_address: SocketAddr,
+    /// This instance's identity in the leader election (pod name).
+    pub identity: String,
+}
+
+/// Default tick interval, seconds.
+pub const DEFAULT_INTERVAL_SECONDS: u64 = 300;
+/// Default probation window, minutes (one day: a whole daily cycle).
+pub const DEFAULT_PROBATION_WINDOW_MINUTES: u64 = 1440;
+/// Default health CPU margin, percentage points.
+pub const DEFAULT_HEALTH_CPU_MARGIN: f64 = 10.0;
+/// Default mutating pass budget, seconds.
+pub const DEFAULT_MUTATING_PASS_BUDGET_SECONDS: u64 = 60;
+/// Default address of the HTTP endpoints.
+pub const DEFAULT_HTTP_ADDRESS: &str = "0.0.0.0:8080";
+
+impl Values {
+    /// Read a values file.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] or [`ConfigError::Parse`], naming the file.
+    pub fn from_file(path: &Path) -> Result<Values, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        if text.trim().is_empty() {
+            return Ok(Values::default());
+        }
+        serde_yaml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+
+    /// Validate and fill in defaults. `identity` names this instance;
+    /// `pod_namespace` is the default lease namespace.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the first bad value and the fix.
+    pub fn into_config(
+        self,
+        identity: String,
+        pod_namespace: Option<String>,
+    ) -> Result<OperatorConfig, ConfigError> {
+        let interval = self.interval_seconds.unwrap_or(DEFAULT_INTERVAL_SECONDS);
+        if interval == 0 {
+            return Err(ConfigError::Invalid {
+                field: "intervalSeconds",
+                problem: "is 0".into(),
+                fix: "use at least 1 second (default 300)",
+            });
+        }
+        let lease_seconds = self
+            .leader_election
+            .lease_duration_seconds
+            .unwrap_or(3 * interval);
+        if lease_seconds < 3 {
+            return Err(ConfigError::Invalid {
+                field: "leaderElection.leaseDurationSeconds",
+                problem: format!("is {lease_seconds}"),
+                fix: "use at least 3 seconds (default 3 × intervalSeconds)",
+            });
+        }
+        let probation = match (
+            self.safety.probation_window_seconds,
+            self.safety.probation_window_minutes,
+        ) {
+            (Some(s), _) => s,
+            (None, Some(m)) => m.saturating_mul(60),
+            (None, None) => DEFAULT_PROBATION_WINDOW_MINUTES * 60,
+        };
+        let margin = self
+            .safety
+            .health_cpu_margin
+            .unwrap_or(DEFAULT_HEALTH_CPU_MARGIN);
+        if !(0.0..=1000.0).contains(&margin) {
+            return Err(ConfigError::Invalid {
+                field: "safety.healthCpuMargin",
+                problem: format!("is {margin}"),
+                fix: "use percentage points between 0 and 1000 (default 10)",
+            });
+        }
+        let provider = self.llm.provider.unwrap_or_else(|| "none".into());
+        if !["none", "openai", "anthropic"].contains(&provider.as_str()) {
+            return Err(ConfigError::Invalid {
+                field: "llm.provider",
+                problem: format!("is {provider:?}"),
+                fix: "use none, openai or anthropic",
+            });
+        }
+        let address = self
+            .http
+            .address
+            .unwrap_or_else(|| DEFAULT_HTTP_ADDRESS.into());
+        let http_address = address.parse().map_err(|_| ConfigError::Invalid {
+            field: "http.address",
+            problem: format!("is {address:?}"),
+            fix: "use host:port, e.g. 0.0.0.0:8080",
+        })?;
+        let prometheus = match self.prometheus.url.filter(|u| !u.trim().is_empty()) {
+            None => None,
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError::Invalid {
+                        field: "prometheus.url",
+                        problem: format!("is {url:?}"),
+                        fix: "use an http:// or https:// URL, or \"\" to use the HPA-status fallback",
+                    });
+                }
+                Some(PrometheusConfig {
+                    url,
+                    lookback_seconds: self.prometheus.lookback_seconds.unwrap_or(7 * 86_400),
+                    step_seconds: self.prometheus.step_seconds.unwrap_or(300),
+                    timeout_seconds: self.prometheus.timeout_seconds.unwrap_or(10),
+                })
+            }
+        };
+        Ok(OperatorConfig {
+            interval: Duration::from_secs(interval),
+            leader_election: LeaderElectionConfig {
+                enabled: self.leader_election.enabled.unwrap_or(true),
+                lease_name: self
+                    .leader_election
+                    .lease_name
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| DEFAULT_LEASE_NAME.into()),
+                namespace: self
+                    .leader_election
+                    .namespace
+                    .or(pod_namespace)
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| "default".into()),
+                lease_duration: Duration::from_secs(lease_seconds),
+            },
+            namespaces: self
+                .namespaces
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| !n.trim().is_empty())
+                .collect(),
+            prometheus,
+            forecasting: self.forecasting.enabled.unwrap_or(true),
+            llm_provider: provider,
+            safety: SafetyConfig {
+                probation_window: Duration::from_secs(probation),
+                health_cpu_margin: margin,
+                mutating_pass_budget: Duration::from_secs(
+                    self.safety
+                        .mutating_pass_budget_seconds
+                        .unwrap_or(DEFAULT_MUTATING_PASS_BUDGET_SECONDS)
+                        .max(1),
+                ),
+            },
+            http_address,
+            identity,
+        })
+    }
+}
+
+impl OperatorConfig {
+    /// The defaults (as if from an empty values file), with `identity`.
+    pub fn defaults(identity: &str) -> OperatorConfig {
+        Values::default()
+            .into_config(identity.to_string(), None)
+            .expect("the defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let c = OperatorConfig::defaults("pod-0");
+        assert_eq!(c.interval, Duration::from_secs(300));
+        assert_eq!(c.leader_election.lease_duration, Duration::from_secs(900));
+        assert_eq!(c.leader_election.lease_name, "stepscale-autoscaler-leader");
+        assert!(c.leader_election.enabled);
+        assert!(c.namespaces.is_empty());
+        assert_eq!(c.prometheus, None);
+        assert_eq!(c.safety.probation_window, Duration::from_secs(86_400));
+        assert_eq!(c.safety.health_cpu_margin, 10.0);
+        assert_eq!(c.llm_provider, "none");
+    }
+
+    #[test]
+    fn values_override_defaults_and_seconds_win_for_probation() {
+        let v: Values = serde_yaml::from_str(
+            "intervalSeconds: 2\nnamespaces: [a, b]\nprometheus: {url: 'http://prom:9090'}\nsafety: {probationWindowMinutes: 5, probationWindowSeconds: 3}\n",
+        )
+        .expect("parses");
+        let c = v.into_config("x".into(), Some("ops".into())).expect("valid");
+        assert_eq!(c.interval, Duration::from_secs(2));
+        assert_eq!(c.leader_election.lease_duration, Duration::from_secs(6));
+        assert_eq!(c.leader_election.namespace, "ops");
+        assert_eq!(c.namespaces, ["a", "b"]);
+        assert_eq!(c.prometheus.map(|p| p.url).as_deref(), Some("http://prom:9090"));
+        assert_eq!(c.safety.probation_window, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let v: Values = serde_yaml::from_str("intervalSeconds: 0").expect("parses");
+        let e = v.into_config("x".into(), None).expect_err("invalid");
+        assert!(e.to_string().starts_with("intervalSeconds: is 0"), "{e}");
+        let v: Values = serde_yaml::from_str("llm: {provider: gpt}").expect("parses");
+        let e = v.into_config("x".into(), None).expect_err("invalid");
+        assert!(e.to_string().starts_with("llm.provider"), "{e}");
+    }
+}

@@ -1,0 +1,648 @@
+//! The operator's reconcile loop: wiring only, the work is done by
+//! [`crate::cluster`] (reads), [`crate::analysis`] (rules),
+//! [`crate::lifecycle`] (writes) and [`crate::leader`].
+//!
+//! Each tick ([`Operator::tick`], every `intervalSeconds`):
+//! 1. acquire or renew the leader lease; log `reconcile tick` (license=…,
+//!    leader=…);
+//! 2. read the HPAs / ScaledObjects of the watched namespaces and their
+//!    targets, record one HPA-status sample each, build the metric history
+//!    (Prometheus backfill or the HPA-status fallback), and make one
+//!    snapshot per workload;
+//! 3. run the rules (merge, risk, replay) on all workloads;
+//! 4. leader only, after a fresh leadership check and within a time budget:
+//!    create / update / reopen / remove recommendations, then reconcile each
+//!    recommendation's lifecycle (apply, verify, roll back, retry).
+//!    Followers log `not leader; skipping mutating pass`.
+//!
+//! Between ticks a watch on ScalingRecommendations wakes the loop so an
+//! approval is acted on within seconds; the loop also wakes at the next end
+//! of a probation.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::ApiResource;
+use kube::runtime::watcher;
+use kube::Client;
+use stepscale_engine::snapshot::{AutoscalerKind, AutoscalerRef, WorkloadSnapshot};
+
+use crate::analysis::Analyzer;
+use crate::cluster::autoscaler::{config_of, scale_target, status_sample};
+use crate::cluster::history::{ClusterHistory, HistorySource};
+use crate::cluster::{kind_name, Autoscaler, ClusterError, ClusterReader};
+use crate::config::OperatorConfig;
+use crate::crd::ScalingRecommendation;
+use crate::history::{MetricsSource, LOG_HPA_STATUS, LOG_PROMETHEUS};
+use crate::leader::LeaderElector;
+use crate::license::LicenseState;
+use crate::lifecycle::events::Notifier;
+use crate::lifecycle::publish::{name_of, Analyzed, PublishReport};
+use crate::lifecycle::verify::{HealthSource, HistoryHealth};
+use crate::lifecycle::{unix_seconds, Lifecycle, PassReport, WriteGate};
+use crate::metrics::Metrics;
+
+/// Logged at startup (SPEC §5).
+pub const LOG_STARTING: &str = "operator starting";
+/// Logged at every tick (SPEC §5).
+pub const LOG_TICK: &str = "reconcile tick";
+/// Logged by followers (SPEC §5).
+pub const LOG_NOT_LEADER: &str = "not leader; skipping mutating pass";
+
+/// Why a tick or the loop stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    /// Reading the cluster failed.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// The ScalingRecommendation CRD is not installed.
+    #[error("the ScalingRecommendation CRD is not installed (listing stepscale.io/v1alpha1 scalingrecommendations failed: {0}); install it with `stepscale crd | kubectl apply -f -` or the Helm chart")]
+    CrdMissing(#[source] kube::Error),
+    /// Listing recommendations failed.
+    #[error("listing ScalingRecommendations failed: {0}")]
+    ListRecommendations(#[source] kube::Error),
+    /// The HTTP endpoints could not start.
+    #[error("cannot serve the HTTP endpoints on {address}: {source}")]
+    Http {
+        /// The address.
+        address: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ControllerError {
+    /// Low-cardinality label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            ControllerError::Cluster(e) => e.metric_label(),
+            ControllerError::CrdMissing(_) => "crd_missing",
+            ControllerError::ListRecommendations(_) => "list_recommendations",
+            ControllerError::Http { .. } => "http",
+        }
+    }
+}
+
+/// What one tick did (for logs and tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// This instance led the tick.
+    pub leader: bool,
+    /// Autoscalers seen.
+    pub autoscalers: usize,
+    /// Workloads analyzed (those with enough history).
+    pub analyzed: usize,
+    /// What publishing recommendations did.
+    pub published: PublishReport,
+    /// What the lifecycle pass did.
+    pub pass: PassReport,
+    /// Writes this instance made to the API server this tick (recommendations
+    /// and autoscalers; Events and the lease excluded).
+    pub writes: usize,
+    /// Recommendations malformed beyond reading (skipped).
+    pub malformed: usize,
+}
+
+/// Shared state of the operator (the web server reads `metrics` and `ready`).
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// Validated configuration.
+    pub config: OperatorConfig,
+    /// The rule engine with its rules.
+    pub analyzer: Arc<Analyzer>,
+    /// Metric history of the tick.
+    pub history: Arc<dyn HistorySource>,
+    /// Health during probation.
+    pub health: Arc<dyn HealthSource>,
+    /// License state (analysis-only when it does not allow apply).
+    pub license: LicenseState,
+    /// Leader election; `None` when disabled (this instance always leads).
+    pub leader: Option<Arc<LeaderElector>>,
+    /// Kubernetes Events.
+    pub notifier: Notifier,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Set after the first successful tick (`/readyz`).
+    pub ready: Arc<AtomicBool>,
+}
+
+/// The operator.
+pub struct Operator {
+    ctx: Context,
+}
+
+fn now_unix() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// `licensed`, `grace (N days left)` or `unlicensed`, for logs.
+pub fn license_label(l: &LicenseState) -> String {
+    match l {
+        LicenseState::Licensed => "licensed".into(),
+        LicenseState::Grace { days_left } => format!("grace ({days_left} days left)"),
+        LicenseState::Unlicensed { .. } => "unlicensed".into(),
+    }
+}
+
+impl Operator {
+    /// An operator with the production history (Prometheus or HPA status)
+    /// and health sources, Events on, and leader election as configured.
+    pub fn new(
+        client: Client,
+        config: OperatorConfig,
+        analyzer: Arc<Analyzer>,
+        license: LicenseState,
+    ) -> Self {
+        let tick_seconds = u32::try_from(config.interval.as_secs()).unwrap_or(u32::MAX);
+        let history: Arc<dyn HistorySource> =
+            Arc::new(ClusterHistory::new(config.prometheus.clone(), tick_seconds));
+        let health: Arc<dyn HealthSource> = Arc::new(HistoryHealth::new(history.clone()));
+        let leader = config.leader_election.enabled.then(|| {
+            Arc::new(LeaderElector::new(
+                client.clone(),
+                &config.leader_election.namespace,
+                &config.leader_election.lease_name,
+                &config.identity,
+                config.leader_election.lease_duration,
+            ))
+        });
+        let notifier = Notifier::new(client.clone(), &config.identity);
+        Operator {
+            ctx: Context {
+                client,
+                config,
+                analyzer,
+                history,
+                health,
+                license,
+                leader,
+                notifier,
+                metrics: Arc::new(Metrics::new()),
+                ready: Arc::new(AtomicBool::new(false)),
+            },
+        }
+    }
+
+    /// Use another history source (and health from the same source).
+    pub fn with_history(mut self, history: Arc<dyn HistorySource>) -> Self {
+        self.ctx.health = Arc::new(HistoryHealth::new(history.clone()));
+        self.ctx.history = history;
+        self
+    }
+
+    /// Use another health source.
+    pub fn with_health(mut self, health: Arc<dyn HealthSource>) -> Self {
+        self.ctx.health = health;
+        self
+    }
+
+    /// Publish no Kubernetes Events.
+    pub fn without_events(mut self) -> Self {
+        self.ctx.notifier = Notifier::disabled();
+        self
+    }
+
+    /// The shared context.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The leader elector, if election is enabled.
+    pub fn leader(&self) -> Option<&Arc<LeaderElector>> {
+        self.ctx.leader.as_ref()
+    }
+
+    async fn lead(&self) -> bool {
+        match &self.ctx.leader {
+            None => true,
+            Some(l) => match l.try_acquire_or_renew().await {
+                Ok(held) => held,
+                Err(e) => {
+                    tracing::warn!("leader election failed; acting as follower: {e}");
+                    self.ctx.metrics.error("leader_election");
+                    false
+                }
+            },
+        }
+    }
+
+    /// One reconcile tick (see the module docs).
+    ///
+    /// # Errors
+    /// [`ControllerError`] when the cluster cannot be read; per-workload and
+    /// per-recommendation problems are logged and skipped instead.
+    pub async fn tick(&self) -> Result<TickReport, ControllerError> {
+        let ctx = &self.ctx;
+        let now = now_unix();
+        let leader = self.lead().await;
+        tracing::info!(license = %license_label(&ctx.license), leader, "{}", LOG_TICK);
+        ctx.metrics.tick(leader);
+        let mut report = TickReport {
+            leader,
+            ..TickReport::default()
+        };
+        let reader = ClusterReader::discover(ctx.client.clone(), ctx.config.namespaces.clone()).await?;
+        let autoscalers = reader.autoscalers().await?;
+        report.autoscalers = autoscalers.len();
+        let (workloads, analyzed_of, unanalyzed) = self.snapshots(&reader, &autoscalers, now).await;
+        report.analyzed = workloads.len();
+
+        let started = Instant::now();
+        let analyzer = ctx.analyzer.clone();
+        let inputs = workloads.clone();
+        let recs = tokio::task::spawn_blocking(move || analyzer.analyze(&inputs, 0))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!("the analysis panicked; no recommendations this tick: {e}");
+                Vec::new()
+            });
+        ctx.metrics
+            .rule_evaluation_seconds
+            .observe(started.elapsed().as_secs_f64());
+
+        if !leader {
+            tracing::info!("{}", LOG_NOT_LEADER);
+            ctx.ready.store(true, Ordering::Relaxed);
+            return Ok(report);
+        }
+        let analyzed: Vec<Analyzed<'_>> = recs
+            .into_iter()
+            .zip(&analyzed_of)
+            .map(|(recommendation, i)| Analyzed {
+                recommendation,
+                autoscaler: &autoscalers[*i],
+            })
+            .collect();
+        self.mutating_pass(&reader, Some((&analyzed, &unanalyzed)), &mut report)
+            .await?;
+        ctx.ready.store(true, Ordering::Relaxed);
+        Ok(report)
+    }
+
+    /// The lifecycle part of a tick only (no analysis): what the loop runs
+    /// when a recommendation changes between ticks. Leader only.
+    ///
+    /// # Errors
+    /// As [`Operator::tick`].
+    pub async fn reconcile_recommendations(&self) -> Result<TickReport, ControllerError> {
+        let leader = self.lead().await;
+        let mut report = TickReport {
+            leader,
+            ..TickReport::default()
+        };
+        if !leader {
+            tracing::debug!("{}", LOG_NOT_LEADER);
+            return Ok(report);
+        }
+        let reader =
+            ClusterReader::discover(self.ctx.client.clone(), self.ctx.config.namespaces.clone())
+                .await?;
+        self.mutating_pass(&reader, None, &mut report).await?;
+        Ok(report)
+    }
+
+    async fn mutating_pass(
+        &self,
+        reader: &ClusterReader,
+        analysis: Option<(&[Analyzed<'_>], &HashSet<(String, String)>)>,
+        report: &mut TickReport,
+    ) -> Result<(), ControllerError> {
+        let ctx = &self.ctx;
+        // Fresh leadership check right before the pass; the pass ends before
+        // the lease could pass to someone else.
+        let mut budget = ctx.config.safety.mutating_pass_budget;
+        if let Some(l) = &ctx.leader {
+            if !self.lead().await {
+                tracing::info!("{}", LOG_NOT_LEADER);
+                report.leader = false;
+                return Ok(());
+            }
+            budget = budget.min(l.remaining());
+        }
+        let gate = WriteGate::new(Instant::now() + budget, ctx.leader.clone());
+        let lc = Lifecycle {
+            reader,
+            license: &ctx.license,
+            health: ctx.health.as_ref(),
+            safety: ctx.config.safety,
+            notifier: &ctx.notifier,
+            metrics: &ctx.metrics,
+            gate: &gate,
+            now: now_unix(),
+        };
+        if let Some((analyzed, unanalyzed)) = analysis {
+            let (existing, malformed) = self.recommendations(reader).await?;
+            report.malformed = malformed;
+            report.published = lc.publish(analyzed, &existing, unanalyzed).await;
+        }
+        let (recs, malformed) = self.recommendations(reader).await?;
+        report.malformed = report.malformed.max(malformed);
+        for rec in &recs {
+            if let Err(e) = lc.reconcile(rec, &mut report.pass).await {
+                report.pass.errors += 1;
+                ctx.metrics.error(e.metric_label());
+                tracing::warn!(
+                    namespace = rec.metadata.namespace.as_deref().unwrap_or_default(),
+                    recommendation = rec.metadata.name.as_deref().unwrap_or_default(),
+                    phase = %rec.phase(),
+                    "reconcile step stopped: {e}"
+                );
+            }
+        }
+        // Counts per phase as of the end of the pass.
+        let (after, _) = self.recommendations(reader).await?;
+        let mut counts: Vec<(crate::lifecycle::phase::Phase, i64)> = Vec::new();
+        for r in &after {
+            counts.push((r.phase(), 1));
+        }
+        ctx.metrics.set_phase_counts(&counts);
+        report.writes += gate.writes();
+        Ok(())
+    }
+
+    /// The recommendations in the watched namespaces, parsed one by one so
+    /// a malformed object is skipped (and counted) instead of failing all.
+    async fn recommendations(
+        &self,
+        reader: &ClusterReader,
+    ) -> Result<(Vec<ScalingRecommendation>, usize), ControllerError> {
+        let resource = ApiResource::erase::<ScalingRecommendation>(&());
+        let lp = ListParams::default();
+        let mut objects = Vec::new();
+        if reader.namespaces().is_empty() {
+            let api: Api<DynamicObject> = Api::all_with(self.ctx.client.clone(), &resource);
+            objects = api
+                .list(&lp)
+                .await
+                .map_err(ControllerError::ListRecommendations)?
+                .items;
+        } else {
+            for ns in reader.namespaces() {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(self.ctx.client.clone(), ns, &resource);
+                objects.extend(
+                    api.list(&lp)
+                        .await
+                        .map_err(ControllerError::ListRecommendations)?
+                        .items,
+                );
+            }
+        }
+        let mut malformed = 0;
+        let recs = objects
+            .into_iter()
+            .filter_map(|o| {
+                let name = format!(
+                    "{}/{}",
+                    o.metadata.namespace.as_deref().unwrap_or_default(),
+                    o.metadata.name.as_deref().unwrap_or_default()
+                );
+                match o.try_parse::<ScalingRecommendation>() {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        malformed += 1;
+                        tracing::warn!(recommendation = %name, "skipping a malformed ScalingRecommendation: {e}");
+                        None
+                    }
+                }
+            })
+            .collect();
+        Ok((recs, malformed))
+    }
+
+    /// One snapshot per autoscaler with enough history. Returns the
+    /// snapshots, the index of each one's autoscaler, and the recommendation
+    /// names of autoscalers that exist but were not analyzed.
+    async fn snapshots(
+        &self,
+        reader: &ClusterReader,
+        autoscalers: &[Autoscaler],
+        now: i64,
+    ) -> (
+        Vec<Arc<WorkloadSnapshot>>,
+        Vec<usize>,
+        HashSet<(String, String)>,
+    ) {
+        let ctx = &self.ctx;
+        let mut workloads = Vec::new();
+        let mut index = Vec::new();
+        let mut unanalyzed = HashSet::new();
+        let mut from_prometheus = 0;
+        let mut from_status = 0;
+        let mut keys = Vec::new();
+        for (i, a) in autoscalers.iter().enumerate() {
+            // KEDA's own HPA (owned by a ScaledObject) is analyzed as the
+            // ScaledObject; its status still feeds the ScaledObject's history.
+            let keda_owner = keda_owner(a);
+            let target = match scale_target(a.kind, &a.spec) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(autoscaler = %a.display_name(), kind = a.kind_name(), "skipping: {e}");
+                    unanalyzed.insert(name_of(a));
+                    continue;
+                }
+            };
+            if a.kind == AutoscalerKind::HorizontalPodAutoscaler {
+                if let Some(sample) = status_sample(&a.status, now) {
+                    let key = match &keda_owner {
+                        Some(so) => crate::history::HistoryKey {
+                            autoscaler: so.clone(),
+                            ..a.history_key(&target)
+                        },
+                        None => a.history_key(&target),
+                    };
+                    ctx.history.record(&key, sample);
+                }
+            }
+            if keda_owner.is_some() {
+                continue;
+            }
+            let config = match config_of(a.kind, &a.spec) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(autoscaler = %a.display_name(), kind = a.kind_name(), "skipping: {e}");
+                    unanalyzed.insert(name_of(a));
+                    continue;
+                }
+            };
+            let containers = match reader.target_state(&a.namespace, &target).await {
+                Ok(t) => t.containers,
+                Err(e) => {
+                    tracing::warn!(autoscaler = %a.display_name(), target = %target.name, "skipping: target unreadable: {e}");
+                    unanalyzed.insert(name_of(a));
+                    continue;
+                }
+            };
+            let key = a.history_key(&target);
+            keys.push(key.clone());
+            let Some(sourced) = ctx.history.history(&key, now).await else {
+                tracing::debug!(autoscaler = %a.display_name(), "not enough metric history yet; skipping analysis");
+                unanalyzed.insert(name_of(a));
+                continue;
+            };
+            match sourced.source {
+                MetricsSource::Prometheus => from_prometheus += 1,
+                MetricsSource::HpaStatus => from_status += 1,
+            }
+            let w = WorkloadSnapshot {
+                autoscaler: AutoscalerRef {
+                    kind: a.kind,
+                    namespace: a.namespace.clone(),
+                    name: a.name.clone(),
+                },
+                target,
+                config,
+                containers,
+                history: sourced.history,
+                source: Some(match sourced.source {
+                    MetricsSource::Prometheus => "Prometheus history backfill".to_string(),
+                    MetricsSource::HpaStatus => {
+                        "HPA status samples accumulated by the operator".to_string()
+                    }
+                }),
+            };
+            if let Err(e) = w.validate(&format!("{} {}", kind_name(a.kind), a.display_name())) {
+                tracing::warn!(autoscaler = %a.display_name(), "skipping: {e}");
+                unanalyzed.insert(name_of(a));
+                continue;
+            }
+            workloads.push(Arc::new(w));
+            index.push(i);
+        }
+        if from_prometheus > 0 {
+            tracing::info!(workloads = from_prometheus, "{}", LOG_PROMETHEUS);
+        }
+        if from_status > 0 || (from_prometheus == 0 && ctx.config.prometheus.is_none()) {
+            tracing::info!(workloads = from_status, "{}", LOG_HPA_STATUS);
+        }
+        let keep: HashSet<_> = keys.into_iter().collect();
+        ctx.history.retain(&|k| keep.contains(k));
+        (workloads, index, unanalyzed)
+    }
+
+    /// Log the startup line (SPEC §5).
+    pub fn log_starting(&self) {
+        let c = &self.ctx.config;
+        tracing::info!(
+            provider = %c.llm_provider,
+            namespaces = %if c.namespaces.is_empty() { "all".to_string() } else { c.namespaces.join(",") },
+            prometheus = %c.prometheus.as_ref().map_or("off (HPA-status fallback)".to_string(), |p| p.url.clone()),
+            forecasting = c.forecasting,
+            licensed = %license_label(&self.ctx.license),
+            interval_seconds = c.interval.as_secs(),
+            probation_seconds = c.safety.probation_window.as_secs(),
+            identity = %c.identity,
+            leader_election = c.leader_election.enabled,
+            "{}", LOG_STARTING
+        );
+    }
+
+    /// Check that the CRD is installed.
+    ///
+    /// # Errors
+    /// [`ControllerError::CrdMissing`] with the install command.
+    pub async fn check_crd(&self) -> Result<(), ControllerError> {
+        let api: Api<ScalingRecommendation> = Api::all(self.ctx.client.clone());
+        api.list(&ListParams::default().limit(1))
+            .await
+            .map(|_| ())
+            .map_err(ControllerError::CrdMissing)
+    }
+
+    /// Run until `shutdown` resolves: a tick every interval, a
+    /// recommendations-only pass when a recommendation changes, and a pass
+    /// when a probation ends. Releases the lease on the way out.
+    ///
+    /// # Errors
+    /// [`ControllerError::CrdMissing`] at startup; tick errors are logged
+    /// and retried at the next tick.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ControllerError> {
+        self.log_starting();
+        self.check_crd().await?;
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let watch = {
+            let changed = changed.clone();
+            let api: Api<ScalingRecommendation> = Api::all(self.ctx.client.clone());
+            tokio::spawn(async move {
+                let stream = watcher::metadata_watcher(api, watcher::Config::default());
+                futures::pin_mut!(stream);
+                while let Some(event) = stream.next().await {
+                    if event.is_ok() {
+                        changed.notify_one();
+                    }
+                }
+            })
+        };
+        tokio::pin!(shutdown);
+        let interval = self.ctx.config.interval;
+        let mut next_tick = Instant::now();
+        loop {
+            if Instant::now() >= next_tick {
+                next_tick = Instant::now() + interval;
+                if let Err(e) = self.tick().await {
+                    self.ctx.metrics.error(e.metric_label());
+                    tracing::warn!("reconcile tick failed: {e}");
+                }
+            }
+            let wake = next_tick.min(Instant::now() + self.next_probation_end().await);
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep_until(wake.into()) => {
+                    if Instant::now() < next_tick {
+                        let _ = self.reconcile_recommendations().await;
+                    }
+                }
+                _ = changed.notified() => {
+                    // Debounce bursts of watch events (including our own writes).
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    if let Err(e) = self.reconcile_recommendations().await {
+                        tracing::debug!("recommendation pass failed: {e}");
+                    }
+                }
+            }
+        }
+        watch.abort();
+        if let Some(l) = &self.ctx.leader {
+            l.release().await;
+        }
+        tracing::info!("operator stopped");
+        Ok(())
+    }
+
+    /// Time until the earliest probation end among applied recommendations
+    /// (capped at the interval).
+    async fn next_probation_end(&self) -> Duration {
+        let interval = self.ctx.config.interval;
+        let api: Api<ScalingRecommendation> = Api::all(self.ctx.client.clone());
+        let Ok(list) = api.list(&ListParams::default()).await else {
+            return interval;
+        };
+        let now = now_unix();
+        list.items
+            .iter()
+            .filter(|r| r.phase().is_active())
+            .filter_map(|r| r.status.as_ref()?.probation_until.as_deref().and_then(unix_seconds))
+            .map(|t| Duration::from_secs(u64::try_from(t - now).unwrap_or(0) + 1))
+            .min()
+            .unwrap_or(interval)
+            .min(interval)
+    }
+}
+
+/// The ScaledObject that owns this HPA (KEDA creates one per
+/// ScaledObject), if any.
+fn keda_owner(a: &Autoscaler) -> Option<String> {
+    if a.kind != AutoscalerKind::HorizontalPodAutoscaler {
+        return None;
+    }
+    a.owners
+        .iter()
+        .find(|(kind, _)| kind == "ScaledObject")
+        .map(|(_, name)| name.clone())
+}

@@ -1,0 +1,98 @@
+//! Kubernetes Events about a recommendation and its autoscaler (create,
+//! apply, verify, rollback, failure). Best effort: a failed Event is logged
+//! at debug level and never fails the action it reports.
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Client, Resource};
+
+use crate::crd::ScalingRecommendation;
+
+/// Name of the reporting controller in Events.
+pub const REPORTING_CONTROLLER: &str = "stepscale-operator";
+
+/// Event reasons (PascalCase, as Kubernetes expects).
+pub mod reason {
+    /// A recommendation was created.
+    pub const CREATED: &str = "RecommendationCreated";
+    /// The change was applied.
+    pub const APPLIED: &str = "Applied";
+    /// The apply failed.
+    pub const APPLY_FAILED: &str = "ApplyFailed";
+    /// Approved but not licensed.
+    pub const BLOCKED: &str = "Blocked";
+    /// Probation passed.
+    pub const VERIFIED: &str = "Verified";
+    /// Degradation: the previous config was restored.
+    pub const ROLLED_BACK: &str = "RolledBack";
+    /// Someone else changed the autoscaler after our apply.
+    pub const DRIFTED: &str = "Drifted";
+    /// The user asked to retry a failed recommendation.
+    pub const RETRIED: &str = "Retried";
+}
+
+/// Publishes Events; a disabled notifier (tests, no client) does nothing.
+pub struct Notifier {
+    recorder: Option<Recorder>,
+}
+
+impl Notifier {
+    /// A notifier reporting as [`REPORTING_CONTROLLER`], instance `identity`.
+    pub fn new(client: Client, identity: &str) -> Self {
+        Notifier {
+            recorder: Some(Recorder::new(
+                client,
+                Reporter {
+                    controller: REPORTING_CONTROLLER.into(),
+                    instance: Some(identity.to_string()),
+                },
+            )),
+        }
+    }
+
+    /// A notifier that publishes nothing.
+    pub fn disabled() -> Self {
+        Notifier { recorder: None }
+    }
+
+    /// Publish one Event on the recommendation and, if given, one on the
+    /// autoscaler. `warning` selects the Warning type.
+    pub async fn notify(
+        &self,
+        rec: &ScalingRecommendation,
+        autoscaler: Option<ObjectReference>,
+        warning: bool,
+        reason: &str,
+        note: &str,
+    ) {
+        let Some(recorder) = &self.recorder else {
+            return;
+        };
+        // Events carry at most 1 kB of note.
+        let note: String = note.chars().take(1000).collect();
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_string(),
+            note: Some(note),
+            action: reason.to_string(),
+            secondary: None,
+        };
+        let rec_ref = rec.object_ref(&());
+        if let Err(e) = recorder.publish(&event, &rec_ref).await {
+            tracing::debug!(reason, "publishing an Event on the recommendation failed: {e}");
+        }
+        if let Some(target) = autoscaler {
+            let event = Event {
+                secondary: Some(rec_ref),
+                ..event
+            };
+            if let Err(e) = recorder.publish(&event, &target).await {
+                tracing::debug!(reason, "publishing an Event on the autoscaler failed: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,413 @@
+//! Keep the ScalingRecommendations in step with the analysis: one per
+//! autoscaler (named `<autoscaler>-hpa` or `<autoscaler>-so`, labelled with
+//! the autoscaler and target, owned by the autoscaler so it is
+//! garbage-collected with it), created or updated in place, never
+//! duplicated.
+//!
+//! # Rules
+//! - No recommendation yet and the analysis has something to say (a change
+//!   or a finding) → create it, pending, `approved: false`; log
+//!   `created ScalingRecommendation`.
+//! - Pending or blocked and not approved → refresh the spec in place.
+//!   Approved → leave the spec alone: the approval is for that exact
+//!   content.
+//! - Verified, rolled back or degraded, and the analysis now proposes a
+//!   different non-empty change → reopen it: new spec, `approved: false`,
+//!   status back to pending.
+//! - Applied (on probation) or failed → leave it alone.
+//! - **Stale**: when the engine no longer supports a recommendation (its
+//!   autoscaler was analyzed and nothing is proposed or found any more, or
+//!   the autoscaler is gone) and it is pending/blocked and not approved, it
+//!   is **deleted** — nothing was acted on, so nothing is lost. A
+//!   recommendation that was approved or acted on is kept as the record.
+//!   Deletes carry the resourceVersion as a precondition, so a
+//!   recommendation approved a moment earlier is never deleted.
+
+use std::collections::{BTreeMap, HashSet};
+
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
+use serde_json::json;
+
+use super::events::reason;
+use super::phase::Phase;
+use super::{patch, set_condition, write_error, Lifecycle, LifecycleError, FIELD_MANAGER};
+use crate::cluster::{kind_name, Autoscaler};
+use crate::crd::{
+    ScalingRecommendation, ScalingRecommendationSpec, LABEL_AUTOSCALER_KIND, LABEL_AUTOSCALER_NAME,
+    LABEL_MANAGED_BY, LABEL_TARGET_KIND, LABEL_TARGET_NAME, MANAGED_BY,
+};
+use crate::recommendation::{render, Recommendation};
+use stepscale_engine::snapshot::AutoscalerKind;
+
+/// Logged when a recommendation is created (SPEC §5).
+pub const LOG_CREATED: &str = "created ScalingRecommendation";
+
+/// What a publish step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublishReport {
+    /// Recommendations created.
+    pub created: usize,
+    /// Specs refreshed in place.
+    pub updated: usize,
+    /// Terminal recommendations reopened with a new proposal.
+    pub reopened: usize,
+    /// Stale recommendations deleted.
+    pub removed: usize,
+    /// Steps that failed (retried next tick).
+    pub errors: usize,
+}
+
+/// The resource name of the recommendation for an autoscaler (as
+/// [`render::resource_name`]).
+pub fn recommendation_name(kind: AutoscalerKind, autoscaler: &str) -> String {
+    match kind {
+        AutoscalerKind::HorizontalPodAutoscaler => format!("{autoscaler}-hpa"),
+        AutoscalerKind::ScaledObject => format!("{autoscaler}-so"),
+    }
+}
+
+/// True for a valid label value (≤ 63 characters of `[A-Za-z0-9._-]`,
+/// alphanumeric at both ends).
+fn valid_label_value(v: &str) -> bool {
+    v.len() <= 63
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && v.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+        && v.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
+}
+
+/// The labels linking a recommendation to its autoscaler and target.
+pub fn labels(r: &Recommendation) -> BTreeMap<String, String> {
+    let t = &r.target;
+    [
+        (LABEL_MANAGED_BY, MANAGED_BY),
+        (LABEL_AUTOSCALER_KIND, t.autoscaler_kind.as_str()),
+        (LABEL_AUTOSCALER_NAME, t.autoscaler_name.as_str()),
+        (LABEL_TARGET_KIND, t.kind.as_str()),
+        (LABEL_TARGET_NAME, t.name.as_str()),
+    ]
+    .into_iter()
+    .filter(|(_, v)| valid_label_value(v))
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// True when the operator created (and so manages) this recommendation.
+pub fn is_managed(rec: &ScalingRecommendation) -> bool {
+    rec.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(LABEL_MANAGED_BY))
+        .is_some_and(|v| v == MANAGED_BY)
+}
+
+/// The recommendation with every number finite: the CRD schema has no
+/// `null` numbers, so a NaN would make the API server reject the write.
+pub fn sanitized(r: &Recommendation) -> Recommendation {
+    let mut r = r.clone();
+    for f in &mut r.findings {
+        if !f.confidence.is_finite() {
+            f.confidence = 0.0;
+        }
+        f.evidence.retain(|e| e.value.is_finite());
+    }
+    if r
+        .projected_savings
+        .as_ref()
+        .is_some_and(|s| !s.replica_hours_per_week.is_finite() || !s.percent.is_finite())
+    {
+        r.projected_savings = None;
+    }
+    r
+}
+
+/// One analyzed autoscaler.
+pub struct Analyzed<'a> {
+    /// The engine's recommendation.
+    pub recommendation: Recommendation,
+    /// The live autoscaler it is about.
+    pub autoscaler: &'a Autoscaler,
+}
+
+impl Lifecycle<'_> {
+    fn api(&self, namespace: &str) -> Api<ScalingRecommendation> {
+        Api::namespaced(self.reader.client().clone(), namespace)
+    }
+
+    /// Create, refresh, reopen or delete recommendations (module docs).
+    /// `existing` are the recommendations in the watched namespaces;
+    /// `unanalyzed` are `(namespace, name)` of recommendations whose
+    /// autoscaler exists but was not analyzed this tick (too little history,
+    /// unreadable): they are left alone.
+    pub async fn publish(
+        &self,
+        analyzed: &[Analyzed<'_>],
+        existing: &[ScalingRecommendation],
+        unanalyzed: &HashSet<(String, String)>,
+    ) -> PublishReport {
+        let mut report = PublishReport::default();
+        let mut seen = HashSet::new();
+        for a in analyzed {
+            let r = &a.recommendation;
+            let name = render::resource_name(r);
+            let ns = r.target.namespace.clone();
+            seen.insert((ns.clone(), name.clone()));
+            let found = existing.iter().find(|e| {
+                e.metadata.name.as_deref() == Some(name.as_str())
+                    && e.metadata.namespace.as_deref() == Some(ns.as_str())
+            });
+            let result = match found {
+                None if r.is_actionable() => self.create(r, a.autoscaler, &name, &mut report).await,
+                None => Ok(()),
+                Some(ex) if !is_managed(ex) => {
+                    tracing::warn!(namespace = %ns, recommendation = %name, "a ScalingRecommendation with this name exists but is not managed by stepscale; leaving it alone");
+                    Ok(())
+                }
+                Some(ex) => self.refresh(ex, r, &mut report).await,
+            };
+            if let Err(e) = result {
+                report.errors += 1;
+                self.metrics.error(e.metric_label());
+                tracing::warn!(namespace = %ns, recommendation = %name, "publishing the recommendation failed: {e}");
+            }
+        }
+        for ex in existing.iter().filter(|e| is_managed(e)) {
+            let key = (
+                ex.metadata.namespace.clone().unwrap_or_default(),
+                ex.metadata.name.clone().unwrap_or_default(),
+            );
+            if seen.contains(&key) || unanalyzed.contains(&key) {
+                continue;
+            }
+            // The autoscaler is gone.
+            if ex.phase().is_open() && !ex.spec.approved {
+                if let Err(e) = self.remove(ex, "its autoscaler no longer exists", &mut report).await {
+                    report.errors += 1;
+                    tracing::warn!(namespace = %key.0, recommendation = %key.1, "removing a stale recommendation failed: {e}");
+                }
+            }
+        }
+        report
+    }
+
+    async fn create(
+        &self,
+        r: &Recommendation,
+        autoscaler: &Autoscaler,
+        name: &str,
+        report: &mut PublishReport,
+    ) -> Result<(), LifecycleError> {
+        let ns = &r.target.namespace;
+        let mut obj = ScalingRecommendation::new(
+            name,
+            ScalingRecommendationSpec {
+                recommendation: sanitized(r),
+                approved: false,
+            },
+        );
+        obj.metadata.namespace = Some(ns.clone());
+        obj.metadata.labels = Some(labels(r));
+        obj.metadata.owner_references = autoscaler.owner_reference().map(|o| vec![o]);
+        self.gate.check()?;
+        let pp = PostParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PostParams::default()
+        };
+        let created = match self.api(ns).create(&pp, &obj).await {
+            Ok(c) => c,
+            // Created meanwhile (e.g. by a previous leader): next tick updates it.
+            Err(kube::Error::Api(s)) if s.is_already_exists() => return Ok(()),
+            Err(e) => return Err(write_error(format!("ScalingRecommendation {ns}/{name}"), e)),
+        };
+        let mut status = created.status.clone().unwrap_or_default();
+        status.phase = Phase::Pending;
+        status.detail = Some(if r.proposed.is_empty() {
+            "review the findings; there is no config change to approve".into()
+        } else {
+            "review the proposed change and set spec.approved to true to apply it".into()
+        });
+        let created = self.write_status(&created, status).await?;
+        tracing::info!(
+            namespace = %ns, recommendation = %name,
+            autoscaler = %format!("{} {}", r.target.autoscaler_kind, r.target.autoscaler_name),
+            risk = r.risk_level.as_str(), summary = %r.summary,
+            "{LOG_CREATED}"
+        );
+        self.notifier
+            .notify(&created, Some(autoscaler.object_ref()), false, reason::CREATED, &r.summary)
+            .await;
+        report.created += 1;
+        Ok(())
+    }
+
+    async fn refresh(
+        &self,
+        ex: &ScalingRecommendation,
+        r: &Recommendation,
+        report: &mut PublishReport,
+    ) -> Result<(), LifecycleError> {
+        let phase = ex.phase();
+        if !r.is_actionable() {
+            if phase.is_open() && !ex.spec.approved {
+                return self
+                    .remove(ex, "the analysis no longer proposes or finds anything", report)
+                    .await;
+            }
+            return Ok(());
+        }
+        if phase.is_open() {
+            if ex.spec.approved {
+                return Ok(());
+            }
+            if self.write_spec(ex, r, false).await? {
+                report.updated += 1;
+            }
+            return Ok(());
+        }
+        let new_change = !r.proposed.is_empty() && r.proposed != ex.spec.recommendation.proposed;
+        if phase.accepts_new_proposal() && new_change {
+            self.write_spec(ex, r, true).await?;
+            let name = ex.metadata.name.clone().unwrap_or_default();
+            let ns = ex.metadata.namespace.clone().unwrap_or_default();
+            // Re-read: the spec write changed the resourceVersion.
+            let fresh = self
+                .api(&ns)
+                .get(&name)
+                .await
+                .map_err(|e| write_error(format!("ScalingRecommendation {ns}/{name}"), e))?;
+            let mut status = fresh.status.clone().unwrap_or_default();
+            let detail = format!(
+                "reopened after {phase}: the analysis proposes a new change; review it and set spec.approved to true to apply it"
+            );
+            status.phase = Phase::Pending;
+            status.detail = Some(detail.clone());
+            status.previous_config = None;
+            status.applied_config = None;
+            status.applied_at = None;
+            status.probation_until = None;
+            set_condition(&mut status.conditions, "Applied", false, "NewProposal", &detail, self.now);
+            self.write_status(&fresh, status).await?;
+            tracing::info!(namespace = %ns, recommendation = %name, previous_phase = %phase, "reopened ScalingRecommendation with a new proposal");
+            report.reopened += 1;
+        }
+        Ok(())
+    }
+
+    /// Write the spec (as a merge patch of the difference, guarded by the
+    /// resourceVersion). `reset_approval` sets `approved: false`. Returns
+    /// whether anything changed.
+    async fn write_spec(
+        &self,
+        ex: &ScalingRecommendation,
+        r: &Recommendation,
+        reset_approval: bool,
+    ) -> Result<bool, LifecycleError> {
+        let new = ScalingRecommendationSpec {
+            recommendation: sanitized(r),
+            approved: ex.spec.approved && !reset_approval,
+        };
+        let old = serde_json::to_value(&ex.spec).unwrap_or_default();
+        let new = serde_json::to_value(&new).unwrap_or_default();
+        let Some(diff) = patch::merge_patch(&old, &new) else {
+            return Ok(false);
+        };
+        let name = ex.metadata.name.clone().unwrap_or_default();
+        let ns = ex.metadata.namespace.clone().unwrap_or_default();
+        self.gate.check()?;
+        let body = json!({"metadata": {"resourceVersion": ex.metadata.resource_version}, "spec": diff});
+        let pp = PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        self.api(&ns)
+            .patch(&name, &pp, &Patch::Merge(&body))
+            .await
+            .map_err(|e| write_error(format!("ScalingRecommendation {ns}/{name}"), e))?;
+        Ok(true)
+    }
+
+    async fn remove(
+        &self,
+        ex: &ScalingRecommendation,
+        why: &str,
+        report: &mut PublishReport,
+    ) -> Result<(), LifecycleError> {
+        let name = ex.metadata.name.clone().unwrap_or_default();
+        let ns = ex.metadata.namespace.clone().unwrap_or_default();
+        self.gate.check()?;
+        let dp = DeleteParams {
+            preconditions: Some(Preconditions {
+                resource_version: ex.metadata.resource_version.clone(),
+                uid: ex.metadata.uid.clone(),
+            }),
+            ..DeleteParams::default()
+        };
+        match self.api(&ns).delete(&name, &dp).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.is_not_found() => return Ok(()),
+            Err(e) => return Err(write_error(format!("ScalingRecommendation {ns}/{name}"), e)),
+        }
+        tracing::info!(namespace = %ns, recommendation = %name, "removed stale ScalingRecommendation: {why}");
+        report.removed += 1;
+        Ok(())
+    }
+}
+
+/// The recommendation name of an autoscaler, for bookkeeping.
+pub fn name_of(autoscaler: &Autoscaler) -> (String, String) {
+    (
+        autoscaler.namespace.clone(),
+        recommendation_name(autoscaler.kind, &autoscaler.name),
+    )
+}
+
+/// `HorizontalPodAutoscaler shop/web`, for messages.
+pub fn describe(autoscaler: &Autoscaler) -> String {
+    format!("{} {}", kind_name(autoscaler.kind), autoscaler.display_name())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_the_rendered_manifests() {
+        let rec = crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
+        assert_eq!(
+            render::resource_name(&rec),
+            recommendation_name(AutoscalerKind::HorizontalPodAutoscaler, "web")
+        );
+    }
+
+    #[test]
+    fn label_values_that_kubernetes_would_refuse_are_left_out() {
+        assert!(valid_label_value("web-1.a_b"));
+        assert!(!valid_label_value("-web"));
+        assert!(!valid_label_value(&"x".repeat(64)));
+        let rec = crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
+        let l = labels(&rec);
+        assert_eq!(l.get(LABEL_AUTOSCALER_NAME).map(String::as_str), Some("web"));
+        assert_eq!(l.get(LABEL_MANAGED_BY).map(String::as_str), Some(MANAGED_BY));
+    }
+
+    #[test]
+    fn non_finite_numbers_are_removed_before_writing() {
+        let mut rec = crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
+        rec.findings.push(stepscale_engine::Finding {
+            rule_id: "r".into(),
+            kind: stepscale_engine::FindingKind::IdleWindow,
+            confidence: f64::NAN,
+            summary: "s".into(),
+            proposal: Default::default(),
+            evidence: vec![stepscale_engine::Evidence {
+                label: "x".into(),
+                value: f64::INFINITY,
+                unit: "".into(),
+            }],
+        });
+        let s = sanitized(&rec);
+        let f = s.findings.last().expect("finding");
+        assert_eq!(f.confidence, 0.0);
+        assert!(f.evidence.is_empty());
+    }
+}

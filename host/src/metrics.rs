@@ -1,0 +1,157 @@
+//! The operator's Prometheus metric families, served on `/metrics` by
+//! [`crate::http`]. Labels are low-cardinality (phase, result, error kind);
+//! no object names.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::lifecycle::phase::{Phase, ALL_PHASES};
+
+/// Label set: a list of `(name, value)` pairs.
+pub type Labels = Vec<(String, String)>;
+
+/// The metric families.
+pub struct Metrics {
+    registry: Registry,
+    /// `stepscale_reconcile_ticks_total{leader}`: reconcile ticks run.
+    pub ticks: Family<Labels, Counter>,
+    /// `stepscale_recommendations{phase}`: recommendations per phase, as of
+    /// the last leader tick.
+    pub recommendations: Family<Labels, Gauge<i64, std::sync::atomic::AtomicI64>>,
+    /// `stepscale_rule_evaluation_seconds`: time to analyze all workloads of
+    /// a tick (every rule on every workload).
+    pub rule_evaluation_seconds: Histogram,
+    /// `stepscale_applies_total{result}`: applies, `ok` or `failed`.
+    pub applies: Family<Labels, Counter>,
+    /// `stepscale_rollbacks_total`: automatic rollbacks.
+    pub rollbacks: Counter<u64, AtomicU64>,
+    /// `stepscale_verifications_total`: recommendations verified.
+    pub verifications: Counter<u64, AtomicU64>,
+    /// `stepscale_errors_total{error}`: errors of the tick by kind.
+    pub errors: Family<Labels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Create and register every family.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("stepscale");
+        let ticks = Family::<Labels, Counter>::default();
+        let recommendations = Family::default();
+        let rule_evaluation_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
+        let applies = Family::<Labels, Counter>::default();
+        let rollbacks = Counter::default();
+        let verifications = Counter::default();
+        let errors = Family::<Labels, Counter>::default();
+        registry.register("reconcile_ticks", "Reconcile ticks run", ticks.clone());
+        registry.register(
+            "recommendations",
+            "ScalingRecommendations per phase",
+            recommendations.clone(),
+        );
+        registry.register(
+            "rule_evaluation_seconds",
+            "Time to run the rules on all workloads of a tick",
+            rule_evaluation_seconds.clone(),
+        );
+        registry.register("applies", "Recommendations applied, by result", applies.clone());
+        registry.register("rollbacks", "Automatic rollbacks", rollbacks.clone());
+        registry.register(
+            "verifications",
+            "Recommendations verified after probation",
+            verifications.clone(),
+        );
+        registry.register("errors", "Errors of the reconcile tick, by kind", errors.clone());
+        Metrics {
+            registry,
+            ticks,
+            recommendations,
+            rule_evaluation_seconds,
+            applies,
+            rollbacks,
+            verifications,
+            errors,
+        }
+    }
+
+    /// Count a tick.
+    pub fn tick(&self, leader: bool) {
+        self.ticks
+            .get_or_create(&vec![("leader".into(), leader.to_string())])
+            .inc();
+    }
+
+    /// Count an apply, `ok` or `failed`.
+    pub fn apply(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.applies
+            .get_or_create(&vec![("result".into(), result.into())])
+            .inc();
+    }
+
+    /// Count an error by its label.
+    pub fn error(&self, label: &str) {
+        self.errors
+            .get_or_create(&vec![("error".into(), label.into())])
+            .inc();
+    }
+
+    /// Set the per-phase recommendation counts (phases not listed are 0).
+    pub fn set_phase_counts(&self, counts: &[(Phase, i64)]) {
+        for p in ALL_PHASES {
+            let n = counts
+                .iter()
+                .filter(|(q, _)| *q == p)
+                .map(|(_, n)| n)
+                .sum();
+            self.recommendations
+                .get_or_create(&vec![("phase".into(), p.as_str().into())])
+                .set(n);
+        }
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_families_are_exposed() {
+        let m = Metrics::new();
+        m.tick(true);
+        m.apply(true);
+        m.rollbacks.inc();
+        m.set_phase_counts(&[(Phase::Applied, 2)]);
+        m.rule_evaluation_seconds.observe(0.2);
+        let text = m.encode();
+        for needle in [
+            "stepscale_reconcile_ticks_total{leader=\"true\"} 1",
+            "stepscale_applies_total{result=\"ok\"} 1",
+            "stepscale_rollbacks_total 1",
+            "stepscale_recommendations{phase=\"applied\"} 2",
+            "stepscale_recommendations{phase=\"pending\"} 0",
+            "stepscale_rule_evaluation_seconds_count 1",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Engine benchmarks (a bench binary that prints figures; no assertions):
+//!
+//! 1. wasm vs native: the builtin rule set on one 7-day, 1-minute history
+//!    (10,080 samples), deadlines on, fresh instance per call;
+//! 2. per-call engine overhead: store + instantiate (a rule that reads
+//!    nothing) and instantiate + marshal every series (a rule that reads
+//!    everything and computes nothing);
+//! 3. throughput: the builtin rules over 10,000 workloads of 7-day, 1-minute
+//!    histories on every core, with peak RSS; and the full `analyze`
+//!    pipeline (checks, merge, replay) over a subset;
+//! 4. cold start: a new engine loading every builtin rule from the
+//!    precompiled cache, and without it.
+//!
+//! Run: `cargo bench -p stepscale-tests --bench engine`.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stepscale_engine::{EngineConfig, RuleEngine, RuleKind, WorkloadSnapshot};
+use stepscale_operator::analysis::Analyzer;
+use stepscale_rules_sdk::harness::traces;
+use stepscale_tests::test_rules;
+
+const SAMPLES: usize = 7 * 1440;
+const WORKLOADS: usize = 10_000;
+
+/// Median of `runs` timings of `f`, after 3 warm-up runs.
+fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
+    for _ in 0..3 {
+        std::hint::black_box(f());
+    }
+    let mut t: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let s = Instant::now();
+            std::hint::black_box(f());
+            s.elapsed()
+        })
+        .collect();
+    t.sort();
+    t[t.len() / 2]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// A 7-day, 1-minute workload from the real `cpu_utilization_asg_misconfiguration`
+/// series (5-minute samples interpolated to 1 minute, rotated by `shift`
+/// samples): demand = value % of 12 pods; replicas from the SDK's HPA
+/// emulation at a 50 % target.
+fn workload(nab: &traces::Trace, shift: usize) -> WorkloadSnapshot {
+    let src = &nab.values;
+    let demand: Vec<f64> = (0..SAMPLES)
+        .map(|i| {
+            let pos = (i + shift) as f64 / 5.0;
+            let k = pos.floor() as usize % src.len();
+            let next = src[(k + 1) % src.len()];
+            let v = src[k] + (next - src[k]) * pos.fract();
+            v / 100.0 * 12.0
+        })
+        .collect();
+    traces::snapshot_from_demand(
+        "bench",
+        nab.start_unix_seconds,
+        60,
+        &demand,
+        traces::hpa_config(2, 40, 50),
+        2,
+    )
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn main() {
+    let nab_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/traces/nab/cpu_utilization_asg_misconfiguration.csv");
+    let nab = traces::read_csv(&nab_path).unwrap_or_else(|e| panic!("{}: {e}", nab_path.display()));
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("machine: {cpu}, {cores} cores");
+
+    let w = Arc::new(workload(&nab, 0));
+    let data = traces::workload_data(&w);
+    let horizon = 1440;
+
+    // 1. wasm vs native, per rule.
+    let mut engine = RuleEngine::new(EngineConfig::default().with_cache_dir(None)).expect("engine");
+    let rules: Vec<_> = stepscale_operator::builtin::load_all(&mut engine)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("builtin rules load");
+    println!("\n== wasm vs native: builtin rules on one 7-day 1-minute history ({SAMPLES} samples), 2 s deadline on, fresh instance per call");
+    println!(
+        "{:<20}{:>14}{:>14}{:>8}",
+        "rule", "native µs", "wasm µs", "ratio"
+    );
+    let mut native_total = 0.0;
+    let mut wasm_total = 0.0;
+    for rule in &rules {
+        let native = match rule.id.as_str() {
+            "idle-windows" => median(30, || stepscale_rule_idle_windows::analyze(&data).len()),
+            "over-provisioning" => median(30, || {
+                stepscale_rule_over_provisioning::analyze(&data).len()
+            }),
+            "scale-lag" => median(30, || stepscale_rule_scale_lag::analyze(&data).len()),
+            "thrashing" => median(30, || stepscale_rule_thrashing::analyze(&data).len()),
+            "recurring-peaks" => {
+                median(30, || stepscale_rule_recurring_peaks::analyze(&data).len())
+            }
+            "forecaster" => median(30, || {
+                stepscale_rule_forecaster::predict(&data, horizon).is_ok() as usize
+            }),
+            other => panic!("no native twin for rule {other}"),
+        };
+        let wasm = match rule.kind {
+            RuleKind::Detector => median(30, || {
+                engine
+                    .evaluate(rule, &w)
+                    .result
+                    .map(|f| f.len())
+                    .unwrap_or(0)
+            }),
+            RuleKind::Forecaster => median(30, || {
+                engine.predict(rule, &w, horizon).result.is_ok() as usize
+            }),
+        };
+        native_total += us(native);
+        wasm_total += us(wasm);
+        println!(
+            "{:<20}{:>14.1}{:>14.1}{:>8.2}",
+            rule.id,
+            us(native),
+            us(wasm),
+            us(wasm) / us(native)
+        );
+    }
+    println!(
+        "{:<20}{:>14.1}{:>14.1}{:>8.2}",
+        "all six",
+        native_total,
+        wasm_total,
+        wasm_total / native_total
+    );
+
+    // 2. overhead.
+    let mut load_test = |name: &str| {
+        let bytes = test_rules::COMPONENTS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("bench rule built")
+            .1;
+        engine.load(name, bytes).expect("bench rule loads")
+    };
+    let inst = load_test("stepscale-test-rule-instantiate-noop");
+    let read = load_test("stepscale-test-rule-read-all-noop");
+    let t_inst = median(200, || engine.evaluate(&inst, &w).result.is_ok());
+    let t_read = median(200, || engine.evaluate(&read, &w).result.is_ok());
+    println!("\n== engine overhead per call (10,080-sample workload)");
+    println!(
+        "store + instantiate + call, no input read: {:.1} µs",
+        us(t_inst)
+    );
+    println!(
+        "+ marshal every series (5 × 10,080 f64):    {:.1} µs",
+        us(t_read)
+    );
+    println!(
+        "per workload, six rules: wasm − native = {:.1} µs ({:.1} µs per rule call)",
+        wasm_total - native_total,
+        (wasm_total - native_total) / rules.len() as f64
+    );
+
+    // 3. throughput over 10,000 workloads (a pool of 50 distinct rotations of
+    // the real series, each workload an Arc to one of them: the engine caches
+    // nothing between calls, so every call does the full work).
+    let pool: Vec<Arc<WorkloadSnapshot>> =
+        (0..50).map(|i| Arc::new(workload(&nab, i * 577))).collect();
+    let analyzer = Analyzer::with_builtin_rules(EngineConfig::default()).expect("analyzer");
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..cores {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= WORKLOADS {
+                    break;
+                }
+                std::hint::black_box(analyzer.evaluate(&pool[i % pool.len()]));
+            });
+        }
+    });
+    let took = started.elapsed();
+    println!("\n== throughput: six builtin rules over {WORKLOADS} workloads × {SAMPLES} samples, {cores} threads");
+    println!(
+        "{:.2} s, {:.0} workloads/s, peak RSS {:.0} MiB",
+        took.as_secs_f64(),
+        WORKLOADS as f64 / took.as_secs_f64(),
+        peak_rss_mib()
+    );
+    let subset = 500;
+    let batch: Vec<Arc<WorkloadSnapshot>> =
+        (0..subset).map(|i| pool[i % pool.len()].clone()).collect();
+    let started = Instant::now();
+    let recs = analyzer.analyze(&batch, 0);
+    let took = started.elapsed();
+    let replayed = recs
+        .iter()
+        .filter(|r| r.projected_savings.is_some())
+        .count();
+    println!(
+        "full analyze (rules + checks + merge + replay of {replayed}/{subset} proposals): {:.0} workloads/s, peak RSS {:.0} MiB",
+        subset as f64 / took.as_secs_f64(),
+        peak_rss_mib()
+    );
+
+    // 4. cold start.
+    let cache = std::env::temp_dir().join(format!("stepscale-bench-cache-{}", std::process::id()));
+    let load_all = |cache: Option<std::path::PathBuf>| {
+        let started = Instant::now();
+        let mut e = RuleEngine::new(EngineConfig::default().with_cache_dir(cache)).expect("engine");
+        let n = stepscale_operator::builtin::load_all(&mut e)
+            .into_iter()
+            .filter(|r| r.is_ok())
+            .count();
+        (started.elapsed(), n)
+    };
+    let (uncached, n) = load_all(None);
+    let _ = load_all(Some(cache.clone()));
+    let mut cached: Vec<Duration> = (0..5).map(|_| load_all(Some(cache.clone())).0).collect();
+    cached.sort();
+    println!("\n== cold start: new engine + load {n} builtin rules");
+    println!(
+        "from the precompiled cache: {:.1} ms (median of 5)",
+        cached[2].as_secs_f64() * 1e3
+    );
+    println!(
+        "compiling (no cache):       {:.1} ms",
+        uncached.as_secs_f64() * 1e3
+    );
+    let _ = std::fs::remove_dir_all(&cache);
+}
