@@ -15,7 +15,7 @@ RUNDIR=${STEPSCALE_K8S_DIR:-/tmp/stepscale-k8s}
 case "${1:-}" in
     up)
         bash "$TOOLS/k8s/install.sh" >&2
-        out=$(bash "$TOOLS/k8s/up.sh" "$RUNDIR" --with-kcm 2>&2)
+        out=$(bash "$TOOLS/k8s/up.sh" "$RUNDIR" --with-kcm)
         echo "$out" >&2
         line=$(printf '%s\n' "$out" | grep '^KUBECONFIG=' | tail -n1)
         [ -n "$line" ] || { echo "k8s.sh: up.sh printed no KUBECONFIG line; see $RUNDIR/*.log" >&2; exit 1; }

@@ -50,6 +50,9 @@ pub enum ConfigError {
         #[source]
         source: serde_yaml::Error,
     },
+    /// The Prometheus settings are unusable.
+    #[error("prometheus: {0}")]
+    Prometheus(#[source] crate::history::prometheus::PrometheusError),
     /// A value is out of range.
     #[error("{field}: {problem}; {fix}")]
     Invalid {
@@ -110,6 +113,24 @@ pub struct PrometheusValues {
     pub step_seconds: Option<u32>,
     /// `timeoutSeconds`.
     pub timeout_seconds: Option<u32>,
+    /// `queries` (PromQL templates; defaults in [`crate::history::prometheus`]).
+    pub queries: QueryValues,
+}
+
+/// `prometheus.queries.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct QueryValues {
+    /// `cpuUtilization`.
+    pub cpu_utilization: Option<String>,
+    /// `desiredReplicas` (alias `replicasDesired`).
+    #[serde(alias = "desiredReplicas")]
+    pub replicas_desired: Option<String>,
+    /// `currentReplicas` (alias `replicasCurrent`).
+    #[serde(alias = "currentReplicas")]
+    pub replicas_current: Option<String>,
+    /// `requestRate`.
+    pub request_rate: Option<String>,
 }
 
 /// `forecasting.*`.
@@ -299,7 +320,8 @@ impl Values {
                     return Err(ConfigError::Invalid {
                         field: "prometheus.url",
                         problem: format!("is {url:?}"),
-                        fix: "use an http:// or https:// URL, or \"\" to use the HPA-status fallback",
+                        fix:
+                            "use an http:// or https:// URL, or \"\" to use the HPA-status fallback",
                     });
                 }
                 Some(PrometheusConfig {
@@ -307,6 +329,7 @@ impl Values {
                     lookback_seconds: self.prometheus.lookback_seconds.unwrap_or(7 * 86_400),
                     step_seconds: self.prometheus.step_seconds.unwrap_or(300),
                     timeout_seconds: self.prometheus.timeout_seconds.unwrap_or(10),
+                    ..PrometheusConfig::default()
                 })
             }
         };
@@ -385,13 +408,35 @@ mod tests {
             "intervalSeconds: 2\nnamespaces: [a, b]\nprometheus: {url: 'http://prom:9090'}\nsafety: {probationWindowMinutes: 5, probationWindowSeconds: 3}\n",
         )
         .expect("parses");
-        let c = v.into_config("x".into(), Some("ops".into())).expect("valid");
+        let c = v
+            .into_config("x".into(), Some("ops".into()))
+            .expect("valid");
         assert_eq!(c.interval, Duration::from_secs(2));
         assert_eq!(c.leader_election.lease_duration, Duration::from_secs(6));
         assert_eq!(c.leader_election.namespace, "ops");
         assert_eq!(c.namespaces, ["a", "b"]);
-        assert_eq!(c.prometheus.map(|p| p.url).as_deref(), Some("http://prom:9090"));
+        assert_eq!(
+            c.prometheus.map(|p| p.url).as_deref(),
+            Some("http://prom:9090")
+        );
         assert_eq!(c.safety.probation_window, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn the_charts_values_file_is_accepted() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../charts/stepscale/values.yaml"
+        );
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return; // the chart is not part of this checkout
+        };
+        let v: Values = serde_yaml::from_str(&text).expect("values.yaml parses as operator values");
+        let c = v
+            .into_config("x".into(), None)
+            .expect("the chart defaults are valid");
+        assert_eq!(c.interval, Duration::from_secs(DEFAULT_INTERVAL_SECONDS));
+        assert_eq!(c.prometheus, None);
     }
 
     #[test]

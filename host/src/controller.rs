@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams, PartialObjectMeta};
 use kube::core::ApiResource;
 use kube::runtime::watcher;
 use kube::Client;
@@ -60,10 +60,10 @@ pub enum ControllerError {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     /// The ScalingRecommendation CRD is not installed.
-    #[error("the ScalingRecommendation CRD is not installed (listing stepscale.io/v1alpha1 scalingrecommendations failed: {0}); install it with `stepscale crd | kubectl apply -f -` or the Helm chart")]
+    #[error("the ScalingRecommendation CRD is not installed (listing stepscale.io/v1alpha1 scalingrecommendations failed: {}); install it with `stepscale crd | kubectl apply -f -` or the Helm chart", crate::cluster::api_message(.0))]
     CrdMissing(#[source] kube::Error),
     /// Listing recommendations failed.
-    #[error("listing ScalingRecommendations failed: {0}")]
+    #[error("listing ScalingRecommendations failed: {}", crate::cluster::api_message(.0))]
     ListRecommendations(#[source] kube::Error),
     /// The HTTP endpoints could not start.
     #[error("cannot serve the HTTP endpoints on {address}: {source}")]
@@ -120,8 +120,11 @@ pub struct Context {
     pub history: Arc<dyn HistorySource>,
     /// Health during probation.
     pub health: Arc<dyn HealthSource>,
-    /// License state (analysis-only when it does not allow apply).
+    /// License state at startup (analysis-only when it does not allow apply).
     pub license: LicenseState,
+    /// Re-evaluates the license at each tick (expiry, grace), given Unix
+    /// seconds; `None` keeps [`Context::license`].
+    pub license_source: Option<LicenseSource>,
     /// Leader election; `None` when disabled (this instance always leads).
     pub leader: Option<Arc<LeaderElector>>,
     /// Kubernetes Events.
@@ -131,6 +134,9 @@ pub struct Context {
     /// Set after the first successful tick (`/readyz`).
     pub ready: Arc<AtomicBool>,
 }
+
+/// A function giving the license state at a time (Unix seconds).
+pub type LicenseSource = Box<dyn Fn(i64) -> LicenseState + Send + Sync>;
 
 /// The operator.
 pub struct Operator {
@@ -181,6 +187,7 @@ impl Operator {
                 history,
                 health,
                 license,
+                license_source: None,
                 leader,
                 notifier,
                 metrics: Arc::new(Metrics::new()),
@@ -200,6 +207,21 @@ impl Operator {
     pub fn with_health(mut self, health: Arc<dyn HealthSource>) -> Self {
         self.ctx.health = health;
         self
+    }
+
+    /// Re-evaluate the license at every tick with `source` (so an expiring
+    /// license moves to grace and then analysis-only without a restart).
+    pub fn with_license_source(mut self, source: LicenseSource) -> Self {
+        self.ctx.license_source = Some(source);
+        self
+    }
+
+    /// The license state now.
+    pub fn license(&self) -> LicenseState {
+        match &self.ctx.license_source {
+            Some(f) => f(now_unix()),
+            None => self.ctx.license.clone(),
+        }
     }
 
     /// Publish no Kubernetes Events.
@@ -241,13 +263,14 @@ impl Operator {
         let ctx = &self.ctx;
         let now = now_unix();
         let leader = self.lead().await;
-        tracing::info!(license = %license_label(&ctx.license), leader, "{}", LOG_TICK);
+        tracing::info!(license = %license_label(&self.license()), leader, "{}", LOG_TICK);
         ctx.metrics.tick(leader);
         let mut report = TickReport {
             leader,
             ..TickReport::default()
         };
-        let reader = ClusterReader::discover(ctx.client.clone(), ctx.config.namespaces.clone()).await?;
+        let reader =
+            ClusterReader::discover(ctx.client.clone(), ctx.config.namespaces.clone()).await?;
         let autoscalers = reader.autoscalers().await?;
         report.autoscalers = autoscalers.len();
         let (workloads, analyzed_of, unanalyzed) = self.snapshots(&reader, &autoscalers, now).await;
@@ -279,7 +302,11 @@ impl Operator {
                 autoscaler: &autoscalers[*i],
             })
             .collect();
-        self.mutating_pass(&reader, Some((&analyzed, &unanalyzed)), &mut report)
+        let analysis = Analysis {
+            analyzed: &analyzed,
+            unanalyzed: &unanalyzed,
+        };
+        self.mutating_pass(&reader, Some(analysis), &mut report)
             .await?;
         ctx.ready.store(true, Ordering::Relaxed);
         Ok(report)
@@ -310,7 +337,7 @@ impl Operator {
     async fn mutating_pass(
         &self,
         reader: &ClusterReader,
-        analysis: Option<(&[Analyzed<'_>], &HashSet<(String, String)>)>,
+        analysis: Option<Analysis<'_>>,
         report: &mut TickReport,
     ) -> Result<(), ControllerError> {
         let ctx = &self.ctx;
@@ -326,9 +353,10 @@ impl Operator {
             budget = budget.min(l.remaining());
         }
         let gate = WriteGate::new(Instant::now() + budget, ctx.leader.clone());
+        let license = self.license();
         let lc = Lifecycle {
             reader,
-            license: &ctx.license,
+            license: &license,
             health: ctx.health.as_ref(),
             safety: ctx.config.safety,
             notifier: &ctx.notifier,
@@ -336,7 +364,11 @@ impl Operator {
             gate: &gate,
             now: now_unix(),
         };
-        if let Some((analyzed, unanalyzed)) = analysis {
+        if let Some(Analysis {
+            analyzed,
+            unanalyzed,
+        }) = analysis
+        {
             let (existing, malformed) = self.recommendations(reader).await?;
             report.malformed = malformed;
             report.published = lc.publish(analyzed, &existing, unanalyzed).await;
@@ -534,7 +566,7 @@ impl Operator {
             namespaces = %if c.namespaces.is_empty() { "all".to_string() } else { c.namespaces.join(",") },
             prometheus = %c.prometheus.as_ref().map_or("off (HPA-status fallback)".to_string(), |p| p.url.clone()),
             forecasting = c.forecasting,
-            licensed = %license_label(&self.ctx.license),
+            licensed = %license_label(&self.license()),
             interval_seconds = c.interval.as_secs(),
             probation_seconds = c.safety.probation_window.as_secs(),
             identity = %c.identity,
@@ -548,11 +580,19 @@ impl Operator {
     /// # Errors
     /// [`ControllerError::CrdMissing`] with the install command.
     pub async fn check_crd(&self) -> Result<(), ControllerError> {
-        let api: Api<ScalingRecommendation> = Api::all(self.ctx.client.clone());
-        api.list(&ListParams::default().limit(1))
-            .await
-            .map(|_| ())
-            .map_err(ControllerError::CrdMissing)
+        // With watched namespaces the operator may only be allowed to list
+        // there, so ask in the first one.
+        let api: Api<ScalingRecommendation> = match self.ctx.config.namespaces.first() {
+            Some(ns) => Api::namespaced(self.ctx.client.clone(), ns),
+            None => Api::all(self.ctx.client.clone()),
+        };
+        match api.list(&ListParams::default().limit(1)).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                Err(ControllerError::CrdMissing(kube::Error::Api(s)))
+            }
+            Err(e) => Err(ControllerError::ListRecommendations(e)),
+        }
     }
 
     /// Run until `shutdown` resolves: a tick every interval, a
@@ -562,15 +602,19 @@ impl Operator {
     /// # Errors
     /// [`ControllerError::CrdMissing`] at startup; tick errors are logged
     /// and retried at the next tick.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ControllerError> {
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ControllerError> {
         self.log_starting();
         self.check_crd().await?;
         let changed = Arc::new(tokio::sync::Notify::new());
         let watch = {
             let changed = changed.clone();
-            let api: Api<ScalingRecommendation> = Api::all(self.ctx.client.clone());
+            let api: Api<PartialObjectMeta<ScalingRecommendation>> =
+                Api::all(self.ctx.client.clone());
             tokio::spawn(async move {
-                let stream = watcher::metadata_watcher(api, watcher::Config::default());
+                let stream = watcher::watcher(api, watcher::Config::default());
                 futures::pin_mut!(stream);
                 while let Some(event) = stream.next().await {
                     if event.is_ok() {
@@ -627,12 +671,26 @@ impl Operator {
         list.items
             .iter()
             .filter(|r| r.phase().is_active())
-            .filter_map(|r| r.status.as_ref()?.probation_until.as_deref().and_then(unix_seconds))
+            .filter_map(|r| {
+                r.status
+                    .as_ref()?
+                    .probation_until
+                    .as_deref()
+                    .and_then(unix_seconds)
+            })
             .map(|t| Duration::from_secs(u64::try_from(t - now).unwrap_or(0) + 1))
             .min()
             .unwrap_or(interval)
             .min(interval)
     }
+}
+
+/// The analysis results a tick hands to its mutating pass.
+struct Analysis<'a> {
+    /// One entry per analyzed autoscaler.
+    analyzed: &'a [Analyzed<'a>],
+    /// Recommendation names of autoscalers that exist but were not analyzed.
+    unanalyzed: &'a HashSet<(String, String)>,
 }
 
 /// The ScaledObject that owns this HPA (KEDA creates one per

@@ -52,12 +52,12 @@ pub const REGENERATE_COMMAND: &str =
     namespaced,
     status = "ScalingRecommendationStatus",
     doc = "A recommended autoscaling change for one HPA or ScaledObject: review it, set spec.approved to true, and the operator applies it, verifies it on probation and rolls it back on degradation.",
-    printcolumn(name = "Target", type_ = "string", json_path = ".spec.target.autoscalerName", description = "the HPA or ScaledObject"),
-    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "lifecycle phase"),
-    printcolumn(name = "Risk", type_ = "string", json_path = ".spec.riskLevel", description = "risk of the change"),
-    printcolumn(name = "Savings", type_ = "number", json_path = ".spec.projectedSavings.percent", description = "projected replica-hour savings, percent"),
-    printcolumn(name = "Approved", type_ = "boolean", json_path = ".spec.approved", description = "set by a human to apply"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn = r#"{"name":"Target","type":"string","description":"the HPA or ScaledObject","jsonPath":".spec.target.autoscalerName"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","description":"lifecycle phase","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Risk","type":"string","description":"risk of the change","jsonPath":".spec.riskLevel"}"#,
+    printcolumn = r#"{"name":"Savings","type":"number","description":"projected replica-hour savings, percent","jsonPath":".spec.projectedSavings.percent"}"#,
+    printcolumn = r#"{"name":"Approved","type":"boolean","description":"set by a human to apply","jsonPath":".spec.approved"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ScalingRecommendationSpec {
@@ -191,14 +191,21 @@ mod tests {
         );
         let v = &crd.spec.versions[0];
         assert_eq!(v.name, "v1alpha1");
-        assert!(v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
+        assert!(v
+            .subresources
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .is_some());
         let cols: Vec<&str> = v
             .additional_printer_columns
             .iter()
             .flatten()
             .map(|c| c.name.as_str())
             .collect();
-        assert_eq!(cols, ["Target", "Phase", "Risk", "Savings", "Approved", "Age"]);
+        assert_eq!(
+            cols,
+            ["Target", "Phase", "Risk", "Savings", "Approved", "Age"]
+        );
     }
 
     #[test]
@@ -217,7 +224,8 @@ mod tests {
 
     #[test]
     fn approved_defaults_to_false_and_status_to_pending() {
-        let rec = crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
+        let rec =
+            crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
         let v = serde_json::to_value(&rec).expect("serializes");
         let spec: ScalingRecommendationSpec =
             serde_json::from_value(v).expect("spec without approved");

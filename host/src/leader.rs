@@ -31,7 +31,7 @@ pub const DEFAULT_LEASE_NAME: &str = "stepscale-autoscaler-leader";
 #[derive(Debug, thiserror::Error)]
 pub enum LeaderError {
     /// The API call failed.
-    #[error("lease {namespace}/{name}: {source}")]
+    #[error("lease {namespace}/{name}: {}", crate::cluster::api_message(.source))]
     Api {
         /// Lease namespace.
         namespace: String,
@@ -132,10 +132,17 @@ impl LeaderElector {
         }
     }
 
-    fn spec(&self, now: jiff::Timestamp, acquire: Option<MicroTime>, transitions: i32) -> LeaseSpec {
+    fn spec(
+        &self,
+        now: jiff::Timestamp,
+        acquire: Option<MicroTime>,
+        transitions: i32,
+    ) -> LeaseSpec {
         LeaseSpec {
             holder_identity: Some(self.identity.clone()),
-            lease_duration_seconds: Some(i32::try_from(self.duration.as_secs()).unwrap_or(i32::MAX)),
+            lease_duration_seconds: Some(
+                i32::try_from(self.duration.as_secs()).unwrap_or(i32::MAX),
+            ),
             acquire_time: Some(acquire.unwrap_or(MicroTime(now))),
             renew_time: Some(MicroTime(now)),
             lease_transitions: Some(transitions),
@@ -215,7 +222,11 @@ impl LeaderElector {
             }
         }
         let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(!ours);
-        let acquire = if ours { spec.acquire_time.clone() } else { None };
+        let acquire = if ours {
+            spec.acquire_time.clone()
+        } else {
+            None
+        };
         lease.spec = Some(self.spec(now, acquire, transitions));
         match self.api.replace(&self.name, &pp, &lease).await {
             Ok(_) => {
@@ -247,7 +258,11 @@ impl LeaderElector {
             if let Some(spec) = lease.spec.as_mut() {
                 if spec.holder_identity.as_deref() == Some(self.identity.as_str()) {
                     spec.holder_identity = None;
-                    if let Err(e) = self.api.replace(&self.name, &PostParams::default(), &lease).await {
+                    if let Err(e) = self
+                        .api
+                        .replace(&self.name, &PostParams::default(), &lease)
+                        .await
+                    {
                         tracing::debug!(lease = %self.name, "releasing the lease failed: {e}");
                     }
                 }

@@ -7,13 +7,11 @@ use stepscale_operator::cli::{Cli, Command, EXIT_BAD_INPUT, EXIT_CHECK_FAILED};
 
 fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let default_filter = match cli.command {
+        Command::Operator(_) => stepscale_operator::telemetry::DEFAULT_FILTER,
+        _ => "warn",
+    };
+    stepscale_operator::telemetry::init(default_filter);
     let result = match cli.command {
         Command::Analyze(args) => stepscale_operator::cli::analyze::run(args),
         Command::HpaConformance(args) => match stepscale_operator::cli::conformance::run(args) {
@@ -27,6 +25,13 @@ fn main() {
                 .map(|s| println!("{s}"))
                 .map_err(Into::into)
         }
+        Command::Operator(args) => stepscale_operator::cli::operator::run(args),
+        Command::Crd => stepscale_operator::cli::crd::run(),
+        Command::License(args) => match stepscale_operator::cli::license::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => std::process::exit(EXIT_CHECK_FAILED),
+            Err(e) => Err(e),
+        },
     };
     if let Err(e) = result {
         eprintln!("stepscale: {e:#}");

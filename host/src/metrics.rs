@@ -65,14 +65,22 @@ impl Metrics {
             "Time to run the rules on all workloads of a tick",
             rule_evaluation_seconds.clone(),
         );
-        registry.register("applies", "Recommendations applied, by result", applies.clone());
+        registry.register(
+            "applies",
+            "Recommendations applied, by result",
+            applies.clone(),
+        );
         registry.register("rollbacks", "Automatic rollbacks", rollbacks.clone());
         registry.register(
             "verifications",
             "Recommendations verified after probation",
             verifications.clone(),
         );
-        registry.register("errors", "Errors of the reconcile tick, by kind", errors.clone());
+        registry.register(
+            "errors",
+            "Errors of the reconcile tick, by kind",
+            errors.clone(),
+        );
         Metrics {
             registry,
             ticks,
@@ -110,11 +118,7 @@ impl Metrics {
     /// Set the per-phase recommendation counts (phases not listed are 0).
     pub fn set_phase_counts(&self, counts: &[(Phase, i64)]) {
         for p in ALL_PHASES {
-            let n = counts
-                .iter()
-                .filter(|(q, _)| *q == p)
-                .map(|(_, n)| n)
-                .sum();
+            let n = counts.iter().filter(|(q, _)| *q == p).map(|(_, n)| n).sum();
             self.recommendations
                 .get_or_create(&vec![("phase".into(), p.as_str().into())])
                 .set(n);

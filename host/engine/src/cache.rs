@@ -66,7 +66,11 @@ impl ComponentCache {
         }
         let artifact = engine.precompile_component(bytes)?;
         let component = deserialize_bytes(engine, &artifact)?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // A temp name unique to this call, then an atomic rename: a reader
+        // never sees a partly written artifact, even with concurrent loads.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
         if std::fs::write(&tmp, &artifact)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .is_err()
@@ -78,19 +82,19 @@ impl ComponentCache {
     }
 }
 
-#[allow(unsafe_code)]
+/// Read the artifact into memory (not mmap: a file truncated by another
+/// process while mapped would fault) and deserialize it.
 fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
-    // SAFETY: the file was written by `ComponentCache::load` from
-    // `Engine::precompile_component` into a directory only this user can
-    // write (checked in `open`), and its name carries the engine's
-    // compatibility hash; wasmtime additionally checks the header.
-    unsafe { Component::deserialize_file(engine, path) }
+    let bytes = std::fs::read(path)?;
+    deserialize_bytes(engine, &bytes)
 }
 
 #[allow(unsafe_code)]
 fn deserialize_bytes(engine: &Engine, artifact: &[u8]) -> wasmtime::Result<Component> {
-    // SAFETY: `artifact` was produced a moment ago by
-    // `Engine::precompile_component` on this same engine.
+    // SAFETY: `artifact` was produced by `Engine::precompile_component` on an
+    // engine with this engine's compatibility hash (it is in the file name),
+    // either a moment ago or earlier into a directory only this user can
+    // write (checked in `open`); wasmtime additionally checks the header.
     unsafe { Component::deserialize(engine, artifact) }
 }
 

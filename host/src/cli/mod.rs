@@ -3,6 +3,9 @@
 
 pub mod analyze;
 pub mod conformance;
+pub mod crd;
+pub mod license;
+pub mod operator;
 pub mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +34,15 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// Print the JSON Schema of the snapshot file format.
     SnapshotSchema,
+    /// Run the operator in the cluster: analyze, recommend, apply approved
+    /// recommendations, verify them on probation and roll back on
+    /// degradation.
+    Operator(operator::OperatorArgs),
+    /// Print the ScalingRecommendation CRD (YAML).
+    Crd,
+    /// Inspect a license file: verify it offline against the public key
+    /// and print its state; exit 1 when it does not allow apply.
+    License(license::LicenseArgs),
 }
 
 /// Exit status when a check failed (a conformance case).

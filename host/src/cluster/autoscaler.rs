@@ -74,14 +74,13 @@ pub fn scale_target(kind: AutoscalerKind, spec: &Value) -> Result<ScaleTargetRef
         .and_then(Value::as_str)
         .or(default_kind)
         .ok_or_else(|| field("spec.scaleTargetRef.kind", "is missing"))?;
-    let api_version = r
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or(if target_kind == "Deployment" || target_kind == "StatefulSet" {
+    let api_version = r.get("apiVersion").and_then(Value::as_str).unwrap_or(
+        if target_kind == "Deployment" || target_kind == "StatefulSet" {
             "apps/v1"
         } else {
             ""
-        });
+        },
+    );
     Ok(ScaleTargetRef {
         api_version: api_version.to_string(),
         kind: target_kind.to_string(),
@@ -166,10 +165,7 @@ pub fn config_of(kind: AutoscalerKind, spec: &Value) -> Result<AutoscalingConfig
                 max_replicas: count(spec, "maxReplicas", "spec.maxReplicas", None)?,
                 cpu_target_percent: utilization_target(metrics, "cpu"),
                 memory_target_percent: utilization_target(metrics, "memory"),
-                scale_up: rules(
-                    spec.pointer("/behavior/scaleUp"),
-                    "spec.behavior.scaleUp",
-                )?,
+                scale_up: rules(spec.pointer("/behavior/scaleUp"), "spec.behavior.scaleUp")?,
                 scale_down: rules(
                     spec.pointer("/behavior/scaleDown"),
                     "spec.behavior.scaleDown",
@@ -195,7 +191,9 @@ pub fn config_of(kind: AutoscalerKind, spec: &Value) -> Result<AutoscalingConfig
                     .flatten()
                     .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
                     .collect();
-                let value = metadata.get("value").and_then(|v| v.trim().parse::<u32>().ok());
+                let value = metadata
+                    .get("value")
+                    .and_then(|v| v.trim().parse::<u32>().ok());
                 let utilization = t
                     .get("metricType")
                     .and_then(Value::as_str)
@@ -327,7 +325,11 @@ pub fn parse_quantity(q: &str) -> Option<f64> {
     ];
     for (suffix, factor) in SUFFIXES {
         if let Some(n) = q.strip_suffix(suffix) {
-            return n.parse::<f64>().ok().filter(|v| v.is_finite()).map(|v| v * factor);
+            return n
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .map(|v| v * factor);
         }
     }
     let (n, factor) = if let Some(n) = q.strip_suffix('P') {
@@ -337,7 +339,10 @@ pub fn parse_quantity(q: &str) -> Option<f64> {
     } else {
         (q, 1.0)
     };
-    n.parse::<f64>().ok().filter(|v| v.is_finite()).map(|v| v * factor)
+    n.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(|v| v * factor)
 }
 
 #[cfg(test)]
@@ -367,7 +372,8 @@ mod tests {
 
     #[test]
     fn a_malformed_hpa_names_the_field() {
-        let spec = json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": "ten"});
+        let spec =
+            json!({"scaleTargetRef": {"kind": "Deployment", "name": "web"}, "maxReplicas": "ten"});
         assert_eq!(
             config_of(AutoscalerKind::HorizontalPodAutoscaler, &spec),
             Err(ReadError::Field {
@@ -392,7 +398,10 @@ mod tests {
         assert_eq!(k.cooldown_period_seconds, 300);
         assert_eq!(k.triggers.len(), 2);
         let t = scale_target(AutoscalerKind::ScaledObject, &spec).expect("target");
-        assert_eq!((t.api_version.as_str(), t.kind.as_str()), ("apps/v1", "Deployment"));
+        assert_eq!(
+            (t.api_version.as_str(), t.kind.as_str()),
+            ("apps/v1", "Deployment")
+        );
     }
 
     #[test]

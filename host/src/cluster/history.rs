@@ -122,13 +122,19 @@ impl HistorySource for ClusterHistory {
 /// as a history of their own; `None` when no sample falls in the window.
 pub fn window(history: &MetricHistory, from: i64, to: i64) -> Option<MetricHistory> {
     let step = i64::from(history.step_seconds.max(1));
-    let first = ((from - history.start_unix_seconds) + step - 1).div_euclid(step).max(0) as usize;
+    let first = ((from - history.start_unix_seconds) + step - 1)
+        .div_euclid(step)
+        .max(0) as usize;
     let last_excl = ((to - history.start_unix_seconds).div_euclid(step) + 1).max(0) as usize;
     let last_excl = last_excl.min(history.len());
     if first >= last_excl {
         return None;
     }
-    let cut = |v: &Vec<f64>| v.get(first..last_excl).map(<[f64]>::to_vec).unwrap_or_default();
+    let cut = |v: &Vec<f64>| {
+        v.get(first..last_excl)
+            .map(<[f64]>::to_vec)
+            .unwrap_or_default()
+    };
     Some(MetricHistory {
         start_unix_seconds: history.start_unix_seconds + first as i64 * step,
         step_seconds: history.step_seconds,
@@ -181,6 +187,7 @@ mod tests {
             lookback_seconds: 3600,
             step_seconds: 60,
             timeout_seconds: 1,
+            ..PrometheusConfig::default()
         };
         let h = ClusterHistory::new(Some(p), 60);
         for t in [0, 60] {

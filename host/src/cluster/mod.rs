@@ -32,7 +32,7 @@ pub const HPA_API_VERSIONS: [&str; 2] = ["autoscaling/v2", "autoscaling/v2beta2"
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     /// API discovery failed.
-    #[error("discovery of {what} failed: {source}")]
+    #[error("discovery of {what} failed: {}", api_message(.source))]
     Discovery {
         /// What was being discovered.
         what: String,
@@ -44,7 +44,7 @@ pub enum ClusterError {
     #[error("the API server serves neither autoscaling/v2 nor autoscaling/v2beta2 HorizontalPodAutoscalers")]
     NoHpaVersion,
     /// A list or get failed.
-    #[error("reading {what} failed: {source}")]
+    #[error("reading {what} failed: {}", api_message(.source))]
     Read {
         /// What was being read (`HorizontalPodAutoscalers in shop`).
         what: String,
@@ -62,6 +62,17 @@ impl ClusterError {
             ClusterError::NoHpaVersion => "no_hpa_version",
             ClusterError::Read { .. } => "read",
         }
+    }
+}
+
+/// A kube error as one readable line: the API server's message for API
+/// errors (not the whole debug structure), else the error itself.
+pub fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if !s.message.is_empty() => {
+            format!("{} ({})", s.message, s.code)
+        }
+        other => other.to_string(),
     }
 }
 
@@ -84,11 +95,26 @@ pub struct Autoscaler {
     pub spec: Value,
     /// `status`, verbatim (`null` when absent).
     pub status: Value,
+    /// Owner references as `(kind, name)` (KEDA's HPA is owned by its
+    /// ScaledObject).
+    pub owners: Vec<(String, String)>,
 }
 
 impl Autoscaler {
-    fn from_dynamic(kind: AutoscalerKind, resource: &ApiResource, obj: DynamicObject) -> Option<Self> {
+    fn from_dynamic(
+        kind: AutoscalerKind,
+        resource: &ApiResource,
+        obj: DynamicObject,
+    ) -> Option<Self> {
+        let owners = obj
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .map(|o| (o.kind.clone(), o.name.clone()))
+            .collect();
         Some(Autoscaler {
+            owners,
             kind,
             resource: resource.clone(),
             namespace: obj.metadata.namespace?,
@@ -243,21 +269,25 @@ impl ClusterReader {
         let lp = ListParams::default();
         if self.namespaces.is_empty() {
             let api: Api<DynamicObject> = Api::all_with(self.client.clone(), resource);
-            return api.list(&lp).await.map(|l| l.items).map_err(|source| ClusterError::Read {
-                what: format!("{}s in all namespaces", resource.kind),
-                source,
-            });
+            return api
+                .list(&lp)
+                .await
+                .map(|l| l.items)
+                .map_err(|source| ClusterError::Read {
+                    what: format!("{}s in all namespaces", resource.kind),
+                    source,
+                });
         }
         let mut out = Vec::new();
         for ns in &self.namespaces {
-            let items = self
-                .api(resource, ns)
-                .list(&lp)
-                .await
-                .map_err(|source| ClusterError::Read {
-                    what: format!("{}s in {ns}", resource.kind),
-                    source,
-                })?;
+            let items =
+                self.api(resource, ns)
+                    .list(&lp)
+                    .await
+                    .map_err(|source| ClusterError::Read {
+                        what: format!("{}s in {ns}", resource.kind),
+                        source,
+                    })?;
             out.extend(items.items);
         }
         Ok(out)
@@ -272,14 +302,15 @@ impl ClusterReader {
             .list(&self.hpa)
             .await?
             .into_iter()
-            .filter_map(|o| Autoscaler::from_dynamic(AutoscalerKind::HorizontalPodAutoscaler, &self.hpa, o))
+            .filter_map(|o| {
+                Autoscaler::from_dynamic(AutoscalerKind::HorizontalPodAutoscaler, &self.hpa, o)
+            })
             .collect();
         if let Some(keda) = &self.keda {
             out.extend(
-                self.list(keda)
-                    .await?
-                    .into_iter()
-                    .filter_map(|o| Autoscaler::from_dynamic(AutoscalerKind::ScaledObject, keda, o)),
+                self.list(keda).await?.into_iter().filter_map(|o| {
+                    Autoscaler::from_dynamic(AutoscalerKind::ScaledObject, keda, o)
+                }),
             );
         }
         Ok(out)
@@ -343,14 +374,20 @@ impl ClusterReader {
         let resource = self.target_resource(target).await?;
         let api = self.api(&resource, namespace);
         let what = || format!("{} {namespace}/{}", target.kind, target.name);
-        let scale = api.get_scale(&target.name).await.map_err(|source| ClusterError::Read {
-            what: format!("/scale of {}", what()),
-            source,
-        })?;
-        let obj = api.get(&target.name).await.map_err(|source| ClusterError::Read {
-            what: what(),
-            source,
-        })?;
+        let scale = api
+            .get_scale(&target.name)
+            .await
+            .map_err(|source| ClusterError::Read {
+                what: format!("/scale of {}", what()),
+                source,
+            })?;
+        let obj = api
+            .get(&target.name)
+            .await
+            .map_err(|source| ClusterError::Read {
+                what: what(),
+                source,
+            })?;
         let obj = serde_json::to_value(&obj).unwrap_or(Value::Null);
         Ok(TargetState {
             spec_replicas: scale.spec.and_then(|s| s.replicas),
@@ -387,7 +424,7 @@ async fn served(
                     plural: r.name.clone(),
                 }
             })),
-        Err(kube::Error::Api(s)) if s.is_not_found() => Ok(None),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.is_not_found() => Ok(None),
         Err(source) => Err(ClusterError::Discovery {
             what: group_version.to_string(),
             source,

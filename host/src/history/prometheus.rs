@@ -512,7 +512,7 @@ fn align(
         })?;
         let offset = (t - grid.start as f64) / step;
         let i = offset.round();
-        if !(0.0..grid.len as f64).contains(&i) || (offset - i).abs() > 0.5 {
+        if !(0.0..grid.len as f64).contains(&i) {
             continue;
         }
         if value.is_finite() {
@@ -723,14 +723,11 @@ pub async fn backfill(
         None | Some(Err(PrometheusError::NoData { .. })) => None,
         Some(r) => Some(r?),
     };
-    let grid = trim(
-        grid,
-        [&mut cpu, &mut desired, &mut current],
-        rate.as_mut(),
-    )
-    .ok_or(PrometheusError::NoData {
-        series: "all series",
-    })?;
+    let grid = trim(grid, [&mut cpu, &mut desired, &mut current], rate.as_mut()).ok_or(
+        PrometheusError::NoData {
+            series: "all series",
+        },
+    )?;
     Ok(MetricHistory {
         start_unix_seconds: grid.start,
         step_seconds: config.step_seconds,
@@ -881,7 +878,10 @@ mod tests {
             "{namespace}/{autoscaler}/{target}/{target_kind}/{pod_regex}",
             &key("Deployment"),
         );
-        assert_eq!(q, r"shop/web-hpa/web.v2/deployment/web\\.v2-[a-z0-9]+-[a-z0-9]+");
+        assert_eq!(
+            q,
+            r"shop/web-hpa/web.v2/deployment/web\\.v2-[a-z0-9]+-[a-z0-9]+"
+        );
         let s = Queries::render("{pod_regex}", &key("StatefulSet"));
         assert_eq!(s, r"web\\.v2-[0-9]+");
         let other = Queries::render("{pod_regex} {target_kind}", &key("Stackable.Scaler"));
@@ -896,17 +896,29 @@ mod tests {
         let q = Queries::default();
         for t in [&q.cpu_utilization, &q.replicas_desired, &q.replicas_current] {
             let r = Queries::render(t, &key("Deployment"));
-            for p in ["{namespace}", "{autoscaler}", "{target}", "{pod_regex}", "{target_kind}"] {
+            for p in [
+                "{namespace}",
+                "{autoscaler}",
+                "{target}",
+                "{pod_regex}",
+                "{target_kind}",
+            ] {
                 assert!(!r.contains(p), "{p} left in {r}");
             }
         }
         let cur = Queries::render(&q.replicas_current, &key("StatefulSet"));
-        assert!(cur.contains("kube_statefulset_status_replicas{namespace=\"shop\", statefulset=\"web.v2\"}"), "{cur}");
+        assert!(
+            cur.contains(
+                "kube_statefulset_status_replicas{namespace=\"shop\", statefulset=\"web.v2\"}"
+            ),
+            "{cur}"
+        );
     }
 
     #[test]
     fn settings_are_validated_and_errors_hide_credentials() {
-        let ok = PrometheusConfig::new("https://user:s3cret@prom.example:9443/prometheus/?token=t0k");
+        let ok =
+            PrometheusConfig::new("https://user:s3cret@prom.example:9443/prometheus/?token=t0k");
         ok.validate().expect("valid");
         let (_, printable) = ok.endpoint().expect("endpoint");
         assert_eq!(printable, "https://prom.example:9443/prometheus");
@@ -959,7 +971,10 @@ mod tests {
             .expect("configured");
         assert_eq!(c.step_seconds, 60);
         assert_eq!(c.lookback_seconds, DEFAULT_LOOKBACK_SECONDS);
-        assert_eq!(c.queries.cpu_utilization, "my_cpu{namespace=\"{namespace}\"}");
+        assert_eq!(
+            c.queries.cpu_utilization,
+            "my_cpu{namespace=\"{namespace}\"}"
+        );
         assert_eq!(c.queries.replicas_desired, DEFAULT_DESIRED_REPLICAS_QUERY);
         assert_eq!(c.queries.request_rate, None, "blank means unset");
         assert!(PrometheusConfig::from_env(|_| None).expect("ok").is_none());

@@ -16,11 +16,15 @@ use serde_json::{json, Value};
 
 use super::events::reason;
 use super::phase::Phase;
-use super::{patch, rfc3339, set_condition, target_kind, Lifecycle, LifecycleError, PassReport, LOG_APPLIED};
+use super::{
+    patch, rfc3339, set_condition, target_kind, Lifecycle, LifecycleError, PassReport, LOG_APPLIED,
+};
 use crate::cluster::autoscaler::config_of;
 use crate::cluster::{kind_name, Autoscaler};
 use crate::crd::{SavedConfig, ScalingRecommendation};
-use crate::recommendation::{describe_change, CurrentConfig, DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS};
+use crate::recommendation::{
+    describe_change, CurrentConfig, DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS,
+};
 
 /// The field manager of every write the operator makes to an autoscaler.
 pub const FIELD_MANAGER: &str = "stepscale";
@@ -100,7 +104,11 @@ pub async fn patch_autoscaler(
         Err(kube::Error::Api(s)) if s.is_conflict() => Err(LifecycleError::Conflict { what }),
         Err(kube::Error::Api(s)) if (400..500).contains(&s.code) => Ok(Err(format!(
             "{what} rejected the patch: {}",
-            if s.message.is_empty() { s.reason.clone() } else { s.message.clone() }
+            if s.message.is_empty() {
+                s.reason.clone()
+            } else {
+                s.message.clone()
+            }
         ))),
         Err(e) => Err(LifecycleError::Write { what, source: e }),
     }
@@ -119,9 +127,17 @@ pub async fn fail(
 ) -> Result<(), LifecycleError> {
     let mut status = rec.status.clone().unwrap_or_default();
     status.phase = Phase::Failed;
-    let detail = format!("{detail}; fix it, then set annotation stepscale.io/retry=true to try again");
+    let detail =
+        format!("{detail}; fix it, then set annotation stepscale.io/retry=true to try again");
     status.detail = Some(detail.clone());
-    set_condition(&mut status.conditions, "Applied", false, "ApplyFailed", &detail, lc.now);
+    set_condition(
+        &mut status.conditions,
+        "Applied",
+        false,
+        "ApplyFailed",
+        &detail,
+        lc.now,
+    );
     let rec = lc.write_status(rec, status).await?;
     tracing::warn!(
         namespace = rec.metadata.namespace.as_deref().unwrap_or_default(),
@@ -130,7 +146,13 @@ pub async fn fail(
     );
     lc.metrics.apply(false);
     lc.notifier
-        .notify(&rec, lc.autoscaler_ref(&rec), true, reason::APPLY_FAILED, &detail)
+        .notify(
+            &rec,
+            lc.autoscaler_ref(&rec),
+            true,
+            reason::APPLY_FAILED,
+            &detail,
+        )
         .await;
     report.failed += 1;
     Ok(())
@@ -154,8 +176,18 @@ pub async fn apply(
         Err(message) => return fail(lc, rec, message, report).await,
     };
     let what = format!("{} {}/{}", kind_name(kind), t.namespace, t.autoscaler_name);
-    let Some(live) = lc.reader.autoscaler(kind, &t.namespace, &t.autoscaler_name).await? else {
-        return fail(lc, rec, format!("{what} not found (deleted, renamed, or KEDA not installed)"), report).await;
+    let Some(live) = lc
+        .reader
+        .autoscaler(kind, &t.namespace, &t.autoscaler_name)
+        .await?
+    else {
+        return fail(
+            lc,
+            rec,
+            format!("{what} not found (deleted, renamed, or KEDA not installed)"),
+            report,
+        )
+        .await;
     };
     let desired = match patch::with_change(kind, &live.spec, &r.proposed) {
         Ok(d) => d,
@@ -166,7 +198,10 @@ pub async fn apply(
     let mut status = rec.status.clone().unwrap_or_default();
     let rec = if status.previous_config.is_none() {
         status.previous_config = Some(saved_config(&live));
-        status.detail = Some(format!("applying: {}", describe_change(&r.current, &r.proposed)));
+        status.detail = Some(format!(
+            "applying: {}",
+            describe_change(&r.current, &r.proposed)
+        ));
         lc.write_status(rec, status).await?
     } else {
         rec.clone()
@@ -193,7 +228,14 @@ pub async fn apply(
     status.applied_at = Some(rfc3339(lc.now));
     status.probation_until = Some(rfc3339(until));
     status.applied_config = Some(saved_config(&written));
-    set_condition(&mut status.conditions, "Applied", true, "Applied", &detail, lc.now);
+    set_condition(
+        &mut status.conditions,
+        "Applied",
+        true,
+        "Applied",
+        &detail,
+        lc.now,
+    );
     let rec = lc.write_status(&rec, status).await?;
     tracing::info!(
         namespace = %t.namespace, autoscaler = %t.autoscaler_name, kind = kind_name(kind),
@@ -202,7 +244,13 @@ pub async fn apply(
     );
     lc.metrics.apply(true);
     lc.notifier
-        .notify(&rec, lc.autoscaler_ref(&rec), false, reason::APPLIED, &detail)
+        .notify(
+            &rec,
+            lc.autoscaler_ref(&rec),
+            false,
+            reason::APPLIED,
+            &detail,
+        )
         .await;
     report.applied += 1;
     Ok(())

@@ -83,7 +83,10 @@ impl Notifier {
         };
         let rec_ref = rec.object_ref(&());
         if let Err(e) = recorder.publish(&event, &rec_ref).await {
-            tracing::debug!(reason, "publishing an Event on the recommendation failed: {e}");
+            tracing::debug!(
+                reason,
+                "publishing an Event on the recommendation failed: {e}"
+            );
         }
         if let Some(target) = autoscaler {
             let event = Event {

@@ -65,7 +65,7 @@ pub enum LifecycleError {
     #[error(transparent)]
     Read(#[from] ClusterError),
     /// A write failed for a reason that may pass (server error, network).
-    #[error("writing {what} failed: {source}")]
+    #[error("writing {what} failed: {}", crate::cluster::api_message(.source))]
     Write {
         /// The object.
         what: String,
@@ -242,7 +242,8 @@ impl Lifecycle<'_> {
         mut status: ScalingRecommendationStatus,
     ) -> Result<ScalingRecommendation, LifecycleError> {
         status.observed_generation = rec.metadata.generation;
-        let old = serde_json::to_value(rec.status.clone().unwrap_or_default()).unwrap_or(Value::Null);
+        let old =
+            serde_json::to_value(rec.status.clone().unwrap_or_default()).unwrap_or(Value::Null);
         let new = serde_json::to_value(&status).unwrap_or(Value::Null);
         let Some(diff) = patch::merge_patch(&old, &new) else {
             return Ok(rec.clone());
@@ -339,7 +340,14 @@ impl Lifecycle<'_> {
         status.applied_config = None;
         status.applied_at = None;
         status.probation_until = None;
-        set_condition(&mut status.conditions, "Applied", false, "Retried", "retry requested", self.now);
+        set_condition(
+            &mut status.conditions,
+            "Applied",
+            false,
+            "Retried",
+            "retry requested",
+            self.now,
+        );
         let rec = self.write_status(rec, status).await?;
         let name = rec.metadata.name.clone().unwrap_or_default();
         let ns = rec.metadata.namespace.clone().unwrap_or_default();
@@ -351,7 +359,13 @@ impl Lifecycle<'_> {
             .map_err(|e| write_error(format!("ScalingRecommendation {ns}/{name}"), e))?;
         tracing::info!(namespace = %ns, recommendation = %name, "retry requested; recommendation starts over");
         self.notifier
-            .notify(&rec, None, false, reason::RETRIED, "retry requested; starting over from pending")
+            .notify(
+                &rec,
+                None,
+                false,
+                reason::RETRIED,
+                "retry requested; starting over from pending",
+            )
             .await;
         report.retried += 1;
         Ok(())
@@ -369,7 +383,14 @@ impl Lifecycle<'_> {
         }
         status.phase = Phase::Blocked;
         status.detail = Some(detail.clone());
-        set_condition(&mut status.conditions, "Applied", false, "Unlicensed", &detail, self.now);
+        set_condition(
+            &mut status.conditions,
+            "Applied",
+            false,
+            "Unlicensed",
+            &detail,
+            self.now,
+        );
         let rec = self.write_status(rec, status).await?;
         tracing::warn!(
             namespace = rec.metadata.namespace.as_deref().unwrap_or_default(),
@@ -377,7 +398,13 @@ impl Lifecycle<'_> {
             "approved recommendation blocked: {detail}"
         );
         self.notifier
-            .notify(&rec, self.autoscaler_ref(&rec), true, reason::BLOCKED, &detail)
+            .notify(
+                &rec,
+                self.autoscaler_ref(&rec),
+                true,
+                reason::BLOCKED,
+                &detail,
+            )
             .await;
         report.blocked += 1;
         Ok(())
@@ -397,11 +424,24 @@ impl Lifecycle<'_> {
         let mut status = rec.status.clone().unwrap_or_default();
         status.phase = Phase::Degraded;
         status.detail = Some(detail.clone());
-        set_condition(&mut status.conditions, "Drifted", true, "ChangedByOthers", &detail, self.now);
+        set_condition(
+            &mut status.conditions,
+            "Drifted",
+            true,
+            "ChangedByOthers",
+            &detail,
+            self.now,
+        );
         let rec = self.write_status(rec, status).await?;
         tracing::warn!(namespace = %t.namespace, autoscaler = %t.autoscaler_name, field, "drift: {detail}");
         self.notifier
-            .notify(&rec, self.autoscaler_ref(&rec), true, reason::DRIFTED, &detail)
+            .notify(
+                &rec,
+                self.autoscaler_ref(&rec),
+                true,
+                reason::DRIFTED,
+                &detail,
+            )
             .await;
         report.drifted += 1;
         Ok(())
@@ -432,7 +472,10 @@ impl Lifecycle<'_> {
             target_kind: t.kind.clone(),
             target_name: t.name.clone(),
         };
-        let cpu_target = r.proposed.cpu_target_percent.or(r.current.cpu_target_percent);
+        let cpu_target = r
+            .proposed
+            .cpu_target_percent
+            .or(r.current.cpu_target_percent);
         let max_replicas = r.proposed.max_replicas.unwrap_or(r.current.max_replicas);
         let rule = HealthRule::default().with_cpu_margin(self.safety.health_cpu_margin);
         let verdict = match self.health.probation_health(&key, from, self.now).await {
@@ -441,17 +484,33 @@ impl Lifecycle<'_> {
                 reason: "no health samples during probation".into(),
             },
         };
-        match rec.phase().after_probation(verdict, self.now, until, window) {
+        match rec
+            .phase()
+            .after_probation(verdict, self.now, until, window)
+        {
             Action::MarkVerified { detail } => {
                 let mut status = status;
                 status.phase = Phase::Verified;
                 status.detail = Some(detail.clone());
-                set_condition(&mut status.conditions, "Verified", true, "Healthy", &detail, self.now);
+                set_condition(
+                    &mut status.conditions,
+                    "Verified",
+                    true,
+                    "Healthy",
+                    &detail,
+                    self.now,
+                );
                 let rec = self.write_status(rec, status).await?;
                 tracing::info!(namespace = %t.namespace, autoscaler = %t.autoscaler_name, "verified recommendation: {detail}");
                 self.metrics.verifications.inc();
                 self.notifier
-                    .notify(&rec, self.autoscaler_ref(&rec), false, reason::VERIFIED, &detail)
+                    .notify(
+                        &rec,
+                        self.autoscaler_ref(&rec),
+                        false,
+                        reason::VERIFIED,
+                        &detail,
+                    )
                     .await;
                 report.verified += 1;
                 Ok(())

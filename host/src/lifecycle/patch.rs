@@ -78,10 +78,8 @@ fn object_at<'a>(obj: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<Stri
 }
 
 fn set_stabilization(behavior: &mut Map<String, Value>, direction: &str, seconds: u32) {
-    object_at(behavior, direction).insert(
-        "stabilizationWindowSeconds".into(),
-        Value::from(seconds),
-    );
+    object_at(behavior, direction)
+        .insert("stabilizationWindowSeconds".into(), Value::from(seconds));
 }
 
 /// `spec` with `change` applied: only the fields in the change are set.
@@ -276,15 +274,22 @@ mod tests {
             scale_down_stabilization_seconds: Some(600),
             ..Default::default()
         };
-        let new = with_change(AutoscalerKind::HorizontalPodAutoscaler, &hpa_spec(), &change)
-            .expect("applies");
+        let new = with_change(
+            AutoscalerKind::HorizontalPodAutoscaler,
+            &hpa_spec(),
+            &change,
+        )
+        .expect("applies");
         let patch = merge_patch(&hpa_spec(), &new).expect("a change");
         assert_eq!(patch["minReplicas"], 2);
         assert!(patch.get("maxReplicas").is_none());
         assert!(patch.get("scaleTargetRef").is_none());
         // arrays are replaced whole; the memory metric survives untouched
         assert_eq!(patch["metrics"][0], hpa_spec()["metrics"][0]);
-        assert_eq!(patch["metrics"][1]["resource"]["target"]["averageUtilization"], 70);
+        assert_eq!(
+            patch["metrics"][1]["resource"]["target"]["averageUtilization"],
+            70
+        );
         assert_eq!(
             patch["behavior"]["scaleDown"]["stabilizationWindowSeconds"],
             600

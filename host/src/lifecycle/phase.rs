@@ -179,7 +179,10 @@ impl Phase {
     /// True when the phase records a write to the autoscaler that the
     /// operator made (so the saved previous config must be kept).
     pub fn has_written(self) -> bool {
-        matches!(self, Phase::Applied | Phase::Verified | Phase::RolledBack | Phase::Degraded)
+        matches!(
+            self,
+            Phase::Applied | Phase::Verified | Phase::RolledBack | Phase::Degraded
+        )
     }
 
     /// Decide what to do next. Pure: the caller gathers the observation
@@ -370,7 +373,9 @@ mod tests {
         };
         assert_eq!(
             Phase::Applied.after_probation(healthy, 10, 10, 100),
-            Action::MarkVerified { detail: "ok".into() }
+            Action::MarkVerified {
+                detail: "ok".into()
+            }
         );
         let bad = Verdict::Degraded {
             reason: "cpu".into(),

@@ -111,14 +111,83 @@ pub fn sanitized(r: &Recommendation) -> Recommendation {
         }
         f.evidence.retain(|e| e.value.is_finite());
     }
-    if r
-        .projected_savings
+    if r.projected_savings
         .as_ref()
         .is_some_and(|s| !s.replica_hours_per_week.is_finite() || !s.percent.is_finite())
     {
         r.projected_savings = None;
     }
     r
+}
+
+/// What publishing does with one analyzed autoscaler (module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Create the recommendation.
+    Create,
+    /// Refresh the spec in place.
+    Refresh,
+    /// Replace the proposal, reset the approval, back to pending.
+    Reopen,
+    /// Delete it: stale and never acted on.
+    Remove,
+    /// Leave it alone.
+    Leave,
+}
+
+/// The parts of an existing recommendation that [`decide`] looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Existing<'a> {
+    /// Its phase.
+    pub phase: Phase,
+    /// `spec.approved`.
+    pub approved: bool,
+    /// Its current proposal.
+    pub proposed: &'a stepscale_engine::ConfigChange,
+}
+
+impl<'a> Existing<'a> {
+    /// The decision inputs of `rec`.
+    pub fn of(rec: &'a ScalingRecommendation) -> Self {
+        Existing {
+            phase: rec.phase(),
+            approved: rec.spec.approved,
+            proposed: &rec.spec.recommendation.proposed,
+        }
+    }
+}
+
+/// Decide what to do with the analysis `r` of an autoscaler whose
+/// recommendation is `existing` (module docs). Pure.
+pub fn decide(existing: Option<Existing<'_>>, r: &Recommendation) -> Decision {
+    let Some(ex) = existing else {
+        return if r.is_actionable() {
+            Decision::Create
+        } else {
+            Decision::Leave
+        };
+    };
+    let open_unapproved = ex.phase.is_open() && !ex.approved;
+    if !r.is_actionable() {
+        return if open_unapproved {
+            Decision::Remove
+        } else {
+            Decision::Leave
+        };
+    }
+    if ex.phase.is_open() {
+        return if ex.approved {
+            Decision::Leave
+        } else {
+            Decision::Refresh
+        };
+    }
+    let new_change = !r.proposed.is_empty() && r.proposed != *ex.proposed;
+    if ex.phase.accepts_new_proposal() && new_change {
+        Decision::Reopen
+    } else {
+        Decision::Leave
+    }
 }
 
 /// One analyzed autoscaler.
@@ -181,7 +250,10 @@ impl Lifecycle<'_> {
             }
             // The autoscaler is gone.
             if ex.phase().is_open() && !ex.spec.approved {
-                if let Err(e) = self.remove(ex, "its autoscaler no longer exists", &mut report).await {
+                if let Err(e) = self
+                    .remove(ex, "its autoscaler no longer exists", &mut report)
+                    .await
+                {
                     report.errors += 1;
                     tracing::warn!(namespace = %key.0, recommendation = %key.1, "removing a stale recommendation failed: {e}");
                 }
@@ -234,7 +306,13 @@ impl Lifecycle<'_> {
             "{LOG_CREATED}"
         );
         self.notifier
-            .notify(&created, Some(autoscaler.object_ref()), false, reason::CREATED, &r.summary)
+            .notify(
+                &created,
+                Some(autoscaler.object_ref()),
+                false,
+                reason::CREATED,
+                &r.summary,
+            )
             .await;
         report.created += 1;
         Ok(())
@@ -247,50 +325,55 @@ impl Lifecycle<'_> {
         report: &mut PublishReport,
     ) -> Result<(), LifecycleError> {
         let phase = ex.phase();
-        if !r.is_actionable() {
-            if phase.is_open() && !ex.spec.approved {
-                return self
-                    .remove(ex, "the analysis no longer proposes or finds anything", report)
-                    .await;
-            }
-            return Ok(());
-        }
-        if phase.is_open() {
-            if ex.spec.approved {
-                return Ok(());
-            }
-            if self.write_spec(ex, r, false).await? {
-                report.updated += 1;
-            }
-            return Ok(());
-        }
-        let new_change = !r.proposed.is_empty() && r.proposed != ex.spec.recommendation.proposed;
-        if phase.accepts_new_proposal() && new_change {
-            self.write_spec(ex, r, true).await?;
-            let name = ex.metadata.name.clone().unwrap_or_default();
-            let ns = ex.metadata.namespace.clone().unwrap_or_default();
-            // Re-read: the spec write changed the resourceVersion.
-            let fresh = self
-                .api(&ns)
-                .get(&name)
+        match decide(Some(Existing::of(ex)), r) {
+            Decision::Create | Decision::Leave => Ok(()),
+            Decision::Remove => {
+                self.remove(
+                    ex,
+                    "the analysis no longer proposes or finds anything",
+                    report,
+                )
                 .await
-                .map_err(|e| write_error(format!("ScalingRecommendation {ns}/{name}"), e))?;
-            let mut status = fresh.status.clone().unwrap_or_default();
-            let detail = format!(
-                "reopened after {phase}: the analysis proposes a new change; review it and set spec.approved to true to apply it"
-            );
-            status.phase = Phase::Pending;
-            status.detail = Some(detail.clone());
-            status.previous_config = None;
-            status.applied_config = None;
-            status.applied_at = None;
-            status.probation_until = None;
-            set_condition(&mut status.conditions, "Applied", false, "NewProposal", &detail, self.now);
-            self.write_status(&fresh, status).await?;
-            tracing::info!(namespace = %ns, recommendation = %name, previous_phase = %phase, "reopened ScalingRecommendation with a new proposal");
-            report.reopened += 1;
+            }
+            Decision::Refresh => {
+                if self.write_spec(ex, r, false).await? {
+                    report.updated += 1;
+                }
+                Ok(())
+            }
+            Decision::Reopen => {
+                self.write_spec(ex, r, true).await?;
+                let name = ex.metadata.name.clone().unwrap_or_default();
+                let ns = ex.metadata.namespace.clone().unwrap_or_default();
+                // Re-read: the spec write changed the resourceVersion.
+                let fresh =
+                    self.api(&ns).get(&name).await.map_err(|e| {
+                        write_error(format!("ScalingRecommendation {ns}/{name}"), e)
+                    })?;
+                let mut status = fresh.status.clone().unwrap_or_default();
+                let detail = format!(
+                    "reopened after {phase}: the analysis proposes a new change; review it and set spec.approved to true to apply it"
+                );
+                status.phase = Phase::Pending;
+                status.detail = Some(detail.clone());
+                status.previous_config = None;
+                status.applied_config = None;
+                status.applied_at = None;
+                status.probation_until = None;
+                set_condition(
+                    &mut status.conditions,
+                    "Applied",
+                    false,
+                    "NewProposal",
+                    &detail,
+                    self.now,
+                );
+                self.write_status(&fresh, status).await?;
+                tracing::info!(namespace = %ns, recommendation = %name, previous_phase = %phase, "reopened ScalingRecommendation with a new proposal");
+                report.reopened += 1;
+                Ok(())
+            }
         }
-        Ok(())
     }
 
     /// Write the spec (as a merge patch of the difference, guarded by the
@@ -314,7 +397,8 @@ impl Lifecycle<'_> {
         let name = ex.metadata.name.clone().unwrap_or_default();
         let ns = ex.metadata.namespace.clone().unwrap_or_default();
         self.gate.check()?;
-        let body = json!({"metadata": {"resourceVersion": ex.metadata.resource_version}, "spec": diff});
+        let body =
+            json!({"metadata": {"resourceVersion": ex.metadata.resource_version}, "spec": diff});
         let pp = PatchParams {
             field_manager: Some(FIELD_MANAGER.into()),
             ..PatchParams::default()
@@ -363,16 +447,99 @@ pub fn name_of(autoscaler: &Autoscaler) -> (String, String) {
 
 /// `HorizontalPodAutoscaler shop/web`, for messages.
 pub fn describe(autoscaler: &Autoscaler) -> String {
-    format!("{} {}", kind_name(autoscaler.kind), autoscaler.display_name())
+    format!(
+        "{} {}",
+        kind_name(autoscaler.kind),
+        autoscaler.display_name()
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn analysis(proposed: stepscale_engine::ConfigChange, findings: bool) -> Recommendation {
+        let mut r =
+            crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
+        r.proposed = proposed;
+        if !findings {
+            r.findings.clear();
+        }
+        r
+    }
+
+    fn change(min: u32) -> stepscale_engine::ConfigChange {
+        stepscale_engine::ConfigChange {
+            min_replicas: Some(min),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn publish_decisions() {
+        let none = stepscale_engine::ConfigChange::default();
+        let a = change(3);
+        let b = change(5);
+        let ex = |phase, approved, proposed| {
+            Some(Existing {
+                phase,
+                approved,
+                proposed,
+            })
+        };
+        // new autoscaler
+        assert_eq!(decide(None, &analysis(a, true)), Decision::Create);
+        assert_eq!(decide(None, &analysis(none, false)), Decision::Leave);
+        // open: refresh unless approved (the approval is for that content)
+        assert_eq!(
+            decide(ex(Phase::Pending, false, &a), &analysis(b, true)),
+            Decision::Refresh
+        );
+        assert_eq!(
+            decide(ex(Phase::Pending, true, &a), &analysis(b, true)),
+            Decision::Leave
+        );
+        assert_eq!(
+            decide(ex(Phase::Blocked, true, &a), &analysis(b, true)),
+            Decision::Leave
+        );
+        // stale: removed only when never acted on
+        assert_eq!(
+            decide(ex(Phase::Pending, false, &a), &analysis(none, false)),
+            Decision::Remove
+        );
+        assert_eq!(
+            decide(ex(Phase::Pending, true, &a), &analysis(none, false)),
+            Decision::Leave
+        );
+        assert_eq!(
+            decide(ex(Phase::Verified, false, &a), &analysis(none, false)),
+            Decision::Leave
+        );
+        // terminal: reopened only for a different change
+        assert_eq!(
+            decide(ex(Phase::Verified, true, &a), &analysis(b, true)),
+            Decision::Reopen
+        );
+        assert_eq!(
+            decide(ex(Phase::RolledBack, true, &a), &analysis(a, true)),
+            Decision::Leave
+        );
+        // active or failed: never touched
+        assert_eq!(
+            decide(ex(Phase::Applied, true, &a), &analysis(b, true)),
+            Decision::Leave
+        );
+        assert_eq!(
+            decide(ex(Phase::Failed, true, &a), &analysis(b, true)),
+            Decision::Leave
+        );
+    }
+
     #[test]
     fn names_match_the_rendered_manifests() {
-        let rec = crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
+        let rec =
+            crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
         assert_eq!(
             render::resource_name(&rec),
             recommendation_name(AutoscalerKind::HorizontalPodAutoscaler, "web")
@@ -384,15 +551,23 @@ mod tests {
         assert!(valid_label_value("web-1.a_b"));
         assert!(!valid_label_value("-web"));
         assert!(!valid_label_value(&"x".repeat(64)));
-        let rec = crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
+        let rec =
+            crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
         let l = labels(&rec);
-        assert_eq!(l.get(LABEL_AUTOSCALER_NAME).map(String::as_str), Some("web"));
-        assert_eq!(l.get(LABEL_MANAGED_BY).map(String::as_str), Some(MANAGED_BY));
+        assert_eq!(
+            l.get(LABEL_AUTOSCALER_NAME).map(String::as_str),
+            Some("web")
+        );
+        assert_eq!(
+            l.get(LABEL_MANAGED_BY).map(String::as_str),
+            Some(MANAGED_BY)
+        );
     }
 
     #[test]
     fn non_finite_numbers_are_removed_before_writing() {
-        let mut rec = crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
+        let mut rec =
+            crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
         rec.findings.push(stepscale_engine::Finding {
             rule_id: "r".into(),
             kind: stepscale_engine::FindingKind::IdleWindow,

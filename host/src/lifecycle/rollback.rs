@@ -8,7 +8,9 @@ use serde_json::Value;
 use super::apply::{fail, patch_autoscaler};
 use super::events::reason;
 use super::phase::Phase;
-use super::{patch, set_condition, target_kind, Lifecycle, LifecycleError, PassReport, LOG_AUTO_REVERTED};
+use super::{
+    patch, set_condition, target_kind, Lifecycle, LifecycleError, PassReport, LOG_AUTO_REVERTED,
+};
 use crate::cluster::kind_name;
 use crate::crd::ScalingRecommendation;
 
@@ -29,11 +31,27 @@ pub async fn rollback(
     };
     let status = rec.status.clone().unwrap_or_default();
     let Some(previous) = status.previous_config.clone() else {
-        return fail(lc, rec, "no previous config was saved, so there is nothing to restore".into(), report).await;
+        return fail(
+            lc,
+            rec,
+            "no previous config was saved, so there is nothing to restore".into(),
+            report,
+        )
+        .await;
     };
     let what = format!("{} {}/{}", kind_name(kind), t.namespace, t.autoscaler_name);
-    let Some(live) = lc.reader.autoscaler(kind, &t.namespace, &t.autoscaler_name).await? else {
-        return fail(lc, rec, format!("{what} not found, so the previous config cannot be restored"), report).await;
+    let Some(live) = lc
+        .reader
+        .autoscaler(kind, &t.namespace, &t.autoscaler_name)
+        .await?
+    else {
+        return fail(
+            lc,
+            rec,
+            format!("{what} not found, so the previous config cannot be restored"),
+            report,
+        )
+        .await;
     };
     if let Some(applied) = &status.applied_config {
         if let Some(field) = patch::first_difference(
@@ -56,13 +74,33 @@ pub async fn rollback(
     let mut status = status;
     status.phase = Phase::RolledBack;
     status.detail = Some(detail.clone());
-    set_condition(&mut status.conditions, "Verified", false, "Degraded", why, lc.now);
-    set_condition(&mut status.conditions, "Applied", false, "RolledBack", &detail, lc.now);
+    set_condition(
+        &mut status.conditions,
+        "Verified",
+        false,
+        "Degraded",
+        why,
+        lc.now,
+    );
+    set_condition(
+        &mut status.conditions,
+        "Applied",
+        false,
+        "RolledBack",
+        &detail,
+        lc.now,
+    );
     let rec = lc.write_status(rec, status).await?;
     tracing::warn!(namespace = %t.namespace, autoscaler = %t.autoscaler_name, reason = %why, "{LOG_AUTO_REVERTED}");
     lc.metrics.rollbacks.inc();
     lc.notifier
-        .notify(&rec, lc.autoscaler_ref(&rec), true, reason::ROLLED_BACK, &detail)
+        .notify(
+            &rec,
+            lc.autoscaler_ref(&rec),
+            true,
+            reason::ROLLED_BACK,
+            &detail,
+        )
         .await;
     report.rolled_back += 1;
     Ok(())

@@ -176,7 +176,9 @@ pub fn judge(
     let pinned = share(
         replicas
             .iter()
-            .filter(|(r, c)| *r >= max && cpu_target.is_none_or(|t| c.is_finite() && *c > f64::from(t)))
+            .filter(|(r, c)| {
+                *r >= max && cpu_target.is_none_or(|t| c.is_finite() && *c > f64::from(t))
+            })
             .count(),
         replicas.len(),
     );

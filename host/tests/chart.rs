@@ -1,0 +1,586 @@
+//! The Helm chart (`charts/stepscale`): SPEC §6 defaults, `helm lint`,
+//! `helm template` with default and non-default values validated offline by
+//! `kubernetes-validate -k 1.25.0 --strict`, least-privilege RBAC (the
+//! rendered Roles grant exactly the expected verbs and nothing else), the
+//! Deployment's security settings, and that the operator accepts the values
+//! file the chart mounts.
+//!
+//! helm and kubernetes-validate come from `bash .ci/tools.sh up`. Without
+//! them the tests that need them say they were skipped and why; in CI
+//! (`CI=true`) a missing tool is a failure.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_yaml::Value;
+
+fn chart_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../charts/stepscale")
+}
+
+fn on_path(tool: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// The tool, or `None` after saying why the test is skipped (a panic in CI).
+fn tool(tool: &str, test: &str) -> Option<PathBuf> {
+    if let Some(p) = on_path(tool) {
+        return Some(p);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: CI=true but `{tool}` is not on PATH; .ci/run provisions it with `bash .ci/tools.sh up`");
+    }
+    eprintln!(
+        "{test}: SKIPPED: `{tool}` is not on PATH. Run `bash .ci/tools.sh up` and export the PATH it prints."
+    );
+    None
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("stepscale-chart-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// Non-default values: namespaced mode, Prometheus, a license, an LLM,
+/// custom rules, an extra scalable kind, two replicas.
+const CUSTOM_VALUES: &str = r#"
+replicaCount: 2
+intervalSeconds: 120
+namespaces: [shop, rides]
+leaderElection:
+  leaseName: my-lease
+prometheus:
+  url: http://prometheus.monitoring:9090/prom
+  stepSeconds: 60
+  queries:
+    cpuUtilization: 'avg(my_cpu{namespace="{namespace}", pod=~"{pod_regex}"})'
+forecasting:
+  enabled: false
+llm:
+  provider: anthropic
+  secretName: llm-key
+license:
+  secretName: stepscale-license
+  publicKey: 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=
+safety:
+  probationWindowMinutes: 2880
+  healthCpuMargin: 12.5
+rules:
+  trustedKeys: [a2V5MQ==, a2V5Mg==]
+  enabled:
+    thrashing: false
+    my-rule: false
+rbac:
+  extraScaleTargets:
+    - apiGroup: zookeeper.stackable.tech
+      resource: stackablescalers
+"#;
+
+fn custom_values_file() -> PathBuf {
+    let p = temp_dir("values").join("custom.yaml");
+    std::fs::write(&p, CUSTOM_VALUES).expect("values file");
+    p
+}
+
+fn run(cmd: &mut Command) -> (bool, String, String) {
+    let out = cmd.output().expect("the tool runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn helm_template(helm: &Path, values: Option<&Path>, extra: &[&str]) -> (bool, String, String) {
+    let mut c = Command::new(helm);
+    c.args(["template", "rel", "--namespace", "ops", "--include-crds"])
+        .arg(chart_dir());
+    if let Some(v) = values {
+        c.arg("-f").arg(v);
+    }
+    c.args(extra);
+    run(&mut c)
+}
+
+fn render(helm: &Path, values: Option<&Path>) -> String {
+    let (ok, out, err) = helm_template(helm, values, &[]);
+    assert!(ok, "helm template failed:\n{err}");
+    out
+}
+
+fn documents(yaml: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(yaml)
+        .map(|d| Value::deserialize(d).expect("rendered YAML parses"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+use serde::Deserialize as _;
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_str().unwrap_or("")
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str, name: &str, namespace: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| {
+            s(d, &["kind"]) == kind
+                && s(d, &["metadata", "name"]) == name
+                && s(d, &["metadata", "namespace"]) == namespace
+        })
+        .unwrap_or_else(|| panic!("no {kind} {namespace}/{name} rendered"))
+}
+
+/// (apiGroup, resource, verb, resourceName or "") of every grant of a role.
+type Grant = (String, String, String, String);
+
+fn grants(role: &Value) -> BTreeSet<Grant> {
+    let mut out = BTreeSet::new();
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_sequence()
+            .map(|s| {
+                s.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for rule in role["rules"].as_sequence().expect("rules") {
+        assert!(
+            rule["nonResourceURLs"].is_null(),
+            "non-resource grant: {rule:?}"
+        );
+        let names = strs(&rule["resourceNames"]);
+        let names = if names.is_empty() {
+            vec![String::new()]
+        } else {
+            names
+        };
+        for g in strs(&rule["apiGroups"]) {
+            for r in strs(&rule["resources"]) {
+                for v in strs(&rule["verbs"]) {
+                    for n in &names {
+                        out.insert((g.clone(), r.clone(), v.clone(), n.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn expect(list: &[(&str, &[&str], &[&str], &str)]) -> BTreeSet<Grant> {
+    let mut out = BTreeSet::new();
+    for (group, resources, verbs, name) in list {
+        for r in *resources {
+            for v in *verbs {
+                out.insert((
+                    group.to_string(),
+                    r.to_string(),
+                    v.to_string(),
+                    name.to_string(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// What the operator may do where it watches workloads (the brief's list).
+fn workload_grants() -> BTreeSet<Grant> {
+    expect(&[
+        (
+            "autoscaling",
+            &["horizontalpodautoscalers"],
+            &["get", "list", "watch", "patch"],
+            "",
+        ),
+        (
+            "keda.sh",
+            &["scaledobjects"],
+            &["get", "list", "watch", "patch"],
+            "",
+        ),
+        (
+            "apps",
+            &["deployments", "statefulsets"],
+            &["get", "list"],
+            "",
+        ),
+        (
+            "apps",
+            &["deployments/scale", "statefulsets/scale"],
+            &["get"],
+            "",
+        ),
+        (
+            "stepscale.io",
+            &["scalingrecommendations"],
+            &[
+                "get", "list", "watch", "create", "update", "patch", "delete",
+            ],
+            "",
+        ),
+        (
+            "stepscale.io",
+            &["scalingrecommendations/status"],
+            &["get", "update", "patch"],
+            "",
+        ),
+        ("events.k8s.io", &["events"], &["create", "patch"], ""),
+    ])
+}
+
+/// What it may do in its own namespace.
+fn self_grants(lease: &str, license_secret: Option<&str>) -> BTreeSet<Grant> {
+    let mut g = expect(&[
+        ("coordination.k8s.io", &["leases"], &["create"], ""),
+        (
+            "coordination.k8s.io",
+            &["leases"],
+            &["get", "update"],
+            lease,
+        ),
+        ("", &["configmaps"], &["get", "list", "watch"], ""),
+    ]);
+    if let Some(secret) = license_secret {
+        g.extend(expect(&[("", &["secrets"], &["get"], secret)]));
+    }
+    g
+}
+
+/// The grants of `role` are exactly `want`: names what is extra or missing.
+fn assert_grants(role: &Value, want: &BTreeSet<Grant>, what: &str) {
+    let got = grants(role);
+    let extra: Vec<_> = got.difference(want).collect();
+    let missing: Vec<_> = want.difference(&got).collect();
+    assert!(
+        extra.is_empty() && missing.is_empty(),
+        "{what}: grants beyond the operator's needs: {extra:?}; needed but missing: {missing:?}"
+    );
+}
+
+fn kinds(docs: &[Value], kind: &str) -> usize {
+    docs.iter().filter(|d| s(d, &["kind"]) == kind).count()
+}
+
+#[test]
+fn values_have_the_documented_defaults() {
+    let text = std::fs::read_to_string(chart_dir().join("values.yaml")).expect("values.yaml");
+    let v: Value = serde_yaml::from_str(&text).expect("values.yaml parses");
+    assert_eq!(v["replicaCount"].as_u64(), Some(1));
+    assert_eq!(v["intervalSeconds"].as_u64(), Some(300));
+    assert_eq!(v["leaderElection"]["enabled"].as_bool(), Some(true));
+    assert_eq!(
+        s(&v, &["leaderElection", "leaseName"]),
+        "stepscale-autoscaler-leader"
+    );
+    assert_eq!(v["namespaces"].as_sequence().map(Vec::len), Some(0));
+    assert_eq!(v["prometheus"]["url"].as_str(), Some(""));
+    assert_eq!(v["forecasting"]["enabled"].as_bool(), Some(true));
+    assert_eq!(s(&v, &["llm", "provider"]), "none");
+    assert_eq!(v["license"]["secretName"].as_str(), Some(""));
+    assert_eq!(v["license"]["publicKey"].as_str(), Some(""));
+    assert_eq!(v["safety"]["probationWindowMinutes"].as_u64(), Some(1440));
+    assert!(v["safety"]["healthCpuMargin"].as_f64().is_some());
+    assert!(v["rules"]["configMapSelector"].is_string());
+    assert!(v["rules"]["trustedKeys"].is_sequence());
+    for rule in [
+        "idle-windows",
+        "over-provisioning",
+        "scale-lag",
+        "thrashing",
+        "recurring-peaks",
+    ] {
+        assert_eq!(v["rules"]["enabled"][rule].as_bool(), Some(true), "{rule}");
+    }
+    assert_eq!(v["rbac"]["create"].as_bool(), Some(true));
+    // The README's values table covers every top-level value.
+    let readme = std::fs::read_to_string(chart_dir().join("README.md")).expect("README.md");
+    for key in v.as_mapping().expect("mapping").keys() {
+        let key = key.as_str().expect("string key");
+        assert!(
+            readme.contains(&format!("`{key}")),
+            "README.md does not document `{key}`"
+        );
+    }
+}
+
+#[test]
+fn helm_lint_passes_with_default_and_custom_values() {
+    let Some(helm) = tool("helm", "helm_lint_passes_with_default_and_custom_values") else {
+        return;
+    };
+    let custom = custom_values_file();
+    for values in [None, Some(custom.as_path())] {
+        let mut c = Command::new(&helm);
+        c.args(["lint", "--strict"]).arg(chart_dir());
+        if let Some(v) = values {
+            c.arg("-f").arg(v);
+        }
+        let (ok, out, err) = run(&mut c);
+        assert!(ok, "helm lint ({values:?}) failed:\n{out}\n{err}");
+    }
+}
+
+#[test]
+fn rendered_manifests_validate_against_kubernetes_1_25() {
+    let test = "rendered_manifests_validate_against_kubernetes_1_25";
+    let Some(helm) = tool("helm", test) else {
+        return;
+    };
+    let Some(validate) = tool("kubernetes-validate", test) else {
+        return;
+    };
+    let dir = temp_dir("validate");
+    let custom = custom_values_file();
+    for (name, values) in [("default", None), ("custom", Some(custom.as_path()))] {
+        let manifest = dir.join(format!("{name}.yaml"));
+        std::fs::write(&manifest, render(&helm, values)).expect("write manifest");
+        let (ok, out, err) = run(Command::new(&validate)
+            .args(["-k", "1.25.0", "--strict", "--quiet"])
+            .arg(&manifest));
+        assert!(
+            ok && !out.contains("ERROR") && !err.contains("ERROR"),
+            "{name} values: kubernetes-validate failed:\n{out}\n{err}"
+        );
+    }
+}
+
+#[test]
+fn rbac_grants_exactly_what_the_operator_needs_cluster_wide_by_default() {
+    let Some(helm) = tool(
+        "helm",
+        "rbac_grants_exactly_what_the_operator_needs_cluster_wide_by_default",
+    ) else {
+        return;
+    };
+    let docs = documents(&render(&helm, None));
+    let cluster_role = find(&docs, "ClusterRole", "rel-stepscale", "");
+    assert_grants(cluster_role, &workload_grants(), "ClusterRole");
+    let own = find(&docs, "Role", "rel-stepscale-self", "ops");
+    assert_grants(
+        own,
+        &self_grants("stepscale-autoscaler-leader", None),
+        "own Role",
+    );
+    assert_eq!(kinds(&docs, "ClusterRole"), 1);
+    assert_eq!(
+        kinds(&docs, "Role"),
+        1,
+        "no namespaced workload Roles when watching all"
+    );
+    // Both bindings bind the chart's ServiceAccount to its own role.
+    let crb = find(&docs, "ClusterRoleBinding", "rel-stepscale", "");
+    assert_eq!(s(crb, &["roleRef", "name"]), "rel-stepscale");
+    assert_eq!(s(&crb["subjects"][0], &["name"]), "rel-stepscale");
+    assert_eq!(s(&crb["subjects"][0], &["namespace"]), "ops");
+    let rb = find(&docs, "RoleBinding", "rel-stepscale-self", "ops");
+    assert_eq!(s(rb, &["roleRef", "name"]), "rel-stepscale-self");
+    find(&docs, "ServiceAccount", "rel-stepscale", "ops");
+}
+
+#[test]
+fn rbac_is_namespaced_when_namespaces_are_set() {
+    let Some(helm) = tool("helm", "rbac_is_namespaced_when_namespaces_are_set") else {
+        return;
+    };
+    let docs = documents(&render(&helm, Some(&custom_values_file())));
+    assert_eq!(kinds(&docs, "ClusterRole"), 0, "no cluster-wide grants");
+    assert_eq!(kinds(&docs, "ClusterRoleBinding"), 0);
+    let mut want = workload_grants();
+    want.extend(expect(&[(
+        "zookeeper.stackable.tech",
+        &["stackablescalers/scale"],
+        &["get"],
+        "",
+    )]));
+    for ns in ["shop", "rides"] {
+        let role = find(&docs, "Role", "rel-stepscale", ns);
+        assert_grants(role, &want, &format!("Role in {ns}"));
+        let rb = find(&docs, "RoleBinding", "rel-stepscale", ns);
+        assert_eq!(s(rb, &["roleRef", "kind"]), "Role");
+        assert_eq!(s(&rb["subjects"][0], &["namespace"]), "ops");
+    }
+    let own = find(&docs, "Role", "rel-stepscale-self", "ops");
+    assert_grants(
+        own,
+        &self_grants("my-lease", Some("stepscale-license")),
+        "own Role",
+    );
+    assert_eq!(kinds(&docs, "Role"), 3);
+}
+
+fn env_of(container: &Value) -> Vec<(String, Value)> {
+    container["env"]
+        .as_sequence()
+        .expect("env")
+        .iter()
+        .map(|e| (s(e, &["name"]).to_string(), e["value"].clone()))
+        .collect()
+}
+
+fn env_value(env: &[(String, Value)], name: &str) -> Option<String> {
+    env.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str().unwrap_or("").to_string())
+}
+
+#[test]
+fn the_deployment_runs_the_operator_locked_down() {
+    let Some(helm) = tool("helm", "the_deployment_runs_the_operator_locked_down") else {
+        return;
+    };
+    let docs = documents(&render(&helm, None));
+    let dep = find(&docs, "Deployment", "rel-stepscale", "ops");
+    assert_eq!(dep["spec"]["replicas"].as_u64(), Some(1));
+    let pod = &dep["spec"]["template"]["spec"];
+    assert_eq!(s(pod, &["serviceAccountName"]), "rel-stepscale");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+    let c = &pod["containers"][0];
+    assert_eq!(c["args"][0].as_str(), Some("operator"));
+    let sc = &c["securityContext"];
+    assert_eq!(sc["readOnlyRootFilesystem"].as_bool(), Some(true));
+    assert_eq!(sc["allowPrivilegeEscalation"].as_bool(), Some(false));
+    assert_eq!(sc["runAsNonRoot"].as_bool(), Some(true));
+    assert_eq!(sc["capabilities"]["drop"][0].as_str(), Some("ALL"));
+    assert_eq!(s(c, &["livenessProbe", "httpGet", "path"]), "/healthz");
+    assert_eq!(s(c, &["readinessProbe", "httpGet", "path"]), "/readyz");
+    assert_eq!(c["ports"][0]["containerPort"].as_u64(), Some(8080));
+    assert!(c["resources"]["requests"]["cpu"].is_string());
+    assert!(c["resources"]["limits"]["memory"].is_string());
+    let env = env_of(c);
+    for (name, want) in [
+        ("STEPSCALE_INTERVAL_SECONDS", "300"),
+        ("STEPSCALE_LEASE_NAME", "stepscale-autoscaler-leader"),
+        ("STEPSCALE_PROBATION_WINDOW_MINUTES", "1440"),
+        ("STEPSCALE_FORECASTING", "true"),
+        ("STEPSCALE_LLM_PROVIDER", "none"),
+        ("STEPSCALE_HTTP_ADDRESS", "0.0.0.0:8080"),
+        ("STEPSCALE_VALUES", "/etc/stepscale/config/values.yaml"),
+    ] {
+        assert_eq!(env_value(&env, name).as_deref(), Some(want), "{name}");
+    }
+    // Defaults: all namespaces, no Prometheus, no license, no LLM key.
+    for absent in [
+        "STEPSCALE_NAMESPACES",
+        "STEPSCALE_PROMETHEUS_URL",
+        "STEPSCALE_LICENSE_FILE",
+        "STEPSCALE_LICENSE_PUBLIC_KEY",
+        "STEPSCALE_LLM_API_KEY",
+        "STEPSCALE_NO_LEADER_ELECTION",
+    ] {
+        assert!(env_value(&env, absent).is_none(), "{absent} set by default");
+    }
+}
+
+#[test]
+fn custom_values_reach_the_operator() {
+    let Some(helm) = tool("helm", "custom_values_reach_the_operator") else {
+        return;
+    };
+    let docs = documents(&render(&helm, Some(&custom_values_file())));
+    let dep = find(&docs, "Deployment", "rel-stepscale", "ops");
+    assert_eq!(dep["spec"]["replicas"].as_u64(), Some(2));
+    let pod = &dep["spec"]["template"]["spec"];
+    let env = env_of(&pod["containers"][0]);
+    for (name, want) in [
+        ("STEPSCALE_INTERVAL_SECONDS", "120"),
+        ("STEPSCALE_NAMESPACES", "shop,rides"),
+        ("STEPSCALE_LEASE_NAME", "my-lease"),
+        (
+            "STEPSCALE_PROMETHEUS_URL",
+            "http://prometheus.monitoring:9090/prom",
+        ),
+        ("STEPSCALE_PROMETHEUS_STEP_SECONDS", "60"),
+        (
+            "STEPSCALE_PROMETHEUS_QUERY_CPU",
+            "avg(my_cpu{namespace=\"{namespace}\", pod=~\"{pod_regex}\"})",
+        ),
+        ("STEPSCALE_FORECASTING", "false"),
+        ("STEPSCALE_LLM_PROVIDER", "anthropic"),
+        (
+            "STEPSCALE_LICENSE_FILE",
+            "/etc/stepscale/license/license.json",
+        ),
+        (
+            "STEPSCALE_LICENSE_PUBLIC_KEY",
+            "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+        ),
+        ("STEPSCALE_PROBATION_WINDOW_MINUTES", "2880"),
+        ("STEPSCALE_HEALTH_CPU_MARGIN", "12.5"),
+        ("STEPSCALE_RULES_TRUSTED_KEYS", "a2V5MQ==,a2V5Mg=="),
+        ("STEPSCALE_RULES_DISABLED", "my-rule,thrashing"),
+    ] {
+        assert_eq!(env_value(&env, name).as_deref(), Some(want), "{name}");
+    }
+    // The LLM key and the license come from Secrets, never from values.
+    let key = pod["containers"][0]["env"]
+        .as_sequence()
+        .expect("env")
+        .iter()
+        .find(|e| s(e, &["name"]) == "STEPSCALE_LLM_API_KEY")
+        .expect("LLM key env");
+    assert_eq!(s(key, &["valueFrom", "secretKeyRef", "name"]), "llm-key");
+    let volumes = pod["volumes"].as_sequence().expect("volumes");
+    let license = volumes
+        .iter()
+        .find(|v| s(v, &["name"]) == "license")
+        .expect("license volume");
+    assert_eq!(s(license, &["secret", "secretName"]), "stepscale-license");
+}
+
+#[test]
+fn the_operator_accepts_the_values_file_the_chart_mounts() {
+    let Some(helm) = tool(
+        "helm",
+        "the_operator_accepts_the_values_file_the_chart_mounts",
+    ) else {
+        return;
+    };
+    for (values, interval, lease, probation_minutes) in [
+        (None, 300, "stepscale-autoscaler-leader", 1440),
+        (Some(custom_values_file()), 120, "my-lease", 2880),
+    ] {
+        let docs = documents(&render(&helm, values.as_deref()));
+        let cm = find(&docs, "ConfigMap", "rel-stepscale-config", "ops");
+        let text = s(cm, &["data", "values.yaml"]);
+        let parsed: stepscale_operator::config::Values =
+            serde_yaml::from_str(text).expect("the operator parses the mounted values");
+        let c = parsed
+            .into_config("rel-stepscale-0".into(), Some("ops".into()))
+            .expect("the operator accepts the mounted values");
+        assert_eq!(c.interval.as_secs(), interval);
+        assert_eq!(c.leader_election.lease_name, lease);
+        assert_eq!(c.leader_election.namespace, "ops");
+        assert_eq!(c.safety.probation_window.as_secs(), probation_minutes * 60);
+    }
+}
+
+#[test]
+fn unsafe_combinations_are_refused_with_a_reason() {
+    let Some(helm) = tool("helm", "unsafe_combinations_are_refused_with_a_reason") else {
+        return;
+    };
+    for (set, want) in [
+        (
+            "replicaCount=2,leaderElection.enabled=false",
+            "replicaCount > 1 needs leaderElection.enabled=true",
+        ),
+        ("llm.provider=openai", "set llm.secretName"),
+        ("license.secretName=lic", "license.publicKey is empty"),
+        ("llm.provider=gpt", "llm/provider"),
+    ] {
+        let (ok, _, err) = helm_template(&helm, None, &["--set", set]);
+        assert!(!ok, "--set {set} rendered");
+        assert!(err.contains(want), "--set {set}: {err}");
+    }
+}

@@ -1,0 +1,344 @@
+//! Prometheus history backfill against a real Prometheus, and the fallback
+//! to HPA status when Prometheus is unreachable or silent.
+//!
+//! The real server is provisioned by `bash .ci/prometheus.sh up` (Debian's
+//! prometheus, backfilled from a real NAB series by `.ci/nab_openmetrics.py`),
+//! which prints `STEPSCALE_TEST_PROMETHEUS_URL`. Without it these tests say
+//! they were skipped and why; in CI (`CI=true`) a missing server is a
+//! failure. Expected values are computed here from the NAB CSV and the
+//! fixture's description in `.ci/nab_openmetrics.py`, never from the code
+//! under test. The fallback tests need no server and always run.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stepscale_operator::history::hpa_status::{StatusSample, StatusStore};
+use stepscale_operator::history::prometheus::{backfill, PrometheusConfig, PrometheusError};
+use stepscale_operator::history::{
+    history_for, HistoryKey, MetricsSource, LOG_HPA_STATUS, LOG_PROMETHEUS,
+};
+
+/// The fixture, as `.ci/nab_openmetrics.py` documents it.
+const NAB_CSV: &str = "cpu_utilization_asg_misconfiguration.csv";
+const ROWS: usize = 576;
+/// 522 weeks (weekday and time of day kept) + 60 s onto the 5-minute grid.
+const SHIFT_SECONDS: i64 = 522 * 7 * 86_400 + 60;
+
+fn prometheus_url(test: &str) -> Option<String> {
+    match std::env::var("STEPSCALE_TEST_PROMETHEUS_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if std::env::var("CI").as_deref() == Ok("true") => panic!(
+            "{test}: CI=true but STEPSCALE_TEST_PROMETHEUS_URL is not set; \
+             .ci/run provisions it with `bash .ci/prometheus.sh up`"
+        ),
+        _ => {
+            eprintln!(
+                "{test}: SKIPPED: STEPSCALE_TEST_PROMETHEUS_URL is not set (no real Prometheus). \
+                 Run `bash .ci/prometheus.sh up` and export the line it prints to run it."
+            );
+            None
+        }
+    }
+}
+
+/// The NAB rows of the fixture: (shifted unix seconds, CPU utilization %).
+fn nab_rows() -> Vec<(i64, f64)> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/traces/nab")
+        .join(NAB_CSV);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (shared/ must sit beside the checkout)",
+            path.display()
+        )
+    });
+    text.lines()
+        .skip(1)
+        .take(ROWS)
+        .map(|line| {
+            let (ts, v) = line.split_once(',').expect("timestamp,value");
+            let dt: jiff::civil::DateTime = ts.replace(' ', "T").parse().expect("NAB timestamp");
+            let t = dt
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .expect("UTC")
+                .timestamp()
+                .as_second();
+            (t + SHIFT_SECONDS, v.parse().expect("NAB value"))
+        })
+        .collect()
+}
+
+fn key(namespace: &str) -> HistoryKey {
+    HistoryKey {
+        namespace: namespace.into(),
+        autoscaler: "checkout".into(),
+        target_kind: "Deployment".into(),
+        target_name: "checkout".into(),
+    }
+}
+
+/// Log lines written while a future runs on a current-thread runtime.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+fn run_logged<F: std::future::Future>(f: F) -> (F::Output, String) {
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .finish();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let out = tracing::subscriber::with_default(subscriber, || rt.block_on(f));
+    let text = String::from_utf8_lossy(&logs.0.lock().expect("log buffer")).into_owned();
+    (out, text)
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    run_logged(f).0
+}
+
+#[test]
+fn backfill_returns_the_nab_series_it_was_built_from() {
+    let Some(url) = prometheus_url("backfill_returns_the_nab_series_it_was_built_from") else {
+        return;
+    };
+    let rows = nab_rows();
+    let (first, last) = (rows[0].0, rows[ROWS - 1].0);
+    // Three days back from just after the last sample: the first day has no
+    // data and must be trimmed; the grid must land on the samples.
+    let config = PrometheusConfig {
+        lookback_seconds: 3 * 86_400,
+        step_seconds: 300,
+        timeout_seconds: 10,
+        ..PrometheusConfig::new(url)
+    };
+    let h = block_on(backfill(&config, &key("nab"), last + 299)).expect("backfill");
+    assert_eq!(
+        h.start_unix_seconds, first,
+        "the grid starts at the first sample"
+    );
+    assert_eq!(h.step_seconds, 300);
+    assert_eq!(h.len(), ROWS);
+    assert_eq!(h.replicas_desired.len(), ROWS);
+    assert_eq!(h.replicas_current.len(), ROWS);
+    let desired: Vec<f64> = rows
+        .iter()
+        .map(|(_, u)| (u / 25.0).ceil().max(1.0))
+        .collect();
+    for (i, (_, u)) in rows.iter().enumerate() {
+        let got = h.cpu_utilization[i];
+        assert!(
+            (got - u).abs() < 1e-6,
+            "cpu[{i}] is {got}, the NAB value is {u}"
+        );
+        assert_eq!(h.replicas_desired[i], desired[i], "desired[{i}]");
+        let current = if i == 0 { desired[0] } else { desired[i - 1] };
+        assert_eq!(h.replicas_current[i], current, "current[{i}]");
+    }
+    assert_eq!(h.request_rate, None);
+}
+
+#[test]
+fn the_default_queries_select_the_namespace_and_the_targets_pods_only() {
+    let Some(url) =
+        prometheus_url("the_default_queries_select_the_namespace_and_the_targets_pods_only")
+    else {
+        return;
+    };
+    let rows = nab_rows();
+    let config = PrometheusConfig {
+        lookback_seconds: 86_400,
+        ..PrometheusConfig::new(url)
+    };
+    // In namespace "other": one pod using 0.2 of its 1.0 core, HPA at 9.
+    let h = block_on(backfill(&config, &key("other"), rows[ROWS - 1].0)).expect("backfill");
+    assert!(h.cpu_utilization.iter().all(|v| (v - 20.0).abs() < 1e-6));
+    assert!(h.replicas_desired.iter().all(|v| *v == 9.0));
+}
+
+#[test]
+fn history_for_logs_the_prometheus_source() {
+    let Some(url) = prometheus_url("history_for_logs_the_prometheus_source") else {
+        return;
+    };
+    let rows = nab_rows();
+    let config = PrometheusConfig::new(url);
+    let store = StatusStore::default();
+    let (h, logs) = run_logged(history_for(
+        Some(&config),
+        &store,
+        &key("nab"),
+        rows[ROWS - 1].0,
+        300,
+    ));
+    let h = h.expect("a history");
+    assert_eq!(h.source, MetricsSource::Prometheus);
+    assert_eq!(
+        h.history.len(),
+        ROWS,
+        "7-day window trimmed to the 2 days of data"
+    );
+    assert!(logs.contains(LOG_PROMETHEUS), "logs:\n{logs}");
+    assert!(!logs.contains(LOG_HPA_STATUS), "logs:\n{logs}");
+}
+
+#[test]
+fn a_query_prometheus_rejects_is_reported_with_its_message() {
+    let Some(url) = prometheus_url("a_query_prometheus_rejects_is_reported_with_its_message")
+    else {
+        return;
+    };
+    let mut config = PrometheusConfig::new(url);
+    config.queries.cpu_utilization = "sum(rate(container_cpu_usage_seconds_total[5m]".into();
+    let e =
+        block_on(backfill(&config, &key("nab"), nab_rows()[ROWS - 1].0)).expect_err("bad PromQL");
+    assert!(matches!(e, PrometheusError::Query { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("CPU utilization") && msg.contains("parse error"),
+        "{msg}"
+    );
+    // A query that matches nothing is "no data", naming the series.
+    let mut config =
+        PrometheusConfig::new(std::env::var("STEPSCALE_TEST_PROMETHEUS_URL").expect("set"));
+    config.queries.replicas_desired = "max(no_such_metric{namespace=\"{namespace}\"})".into();
+    let e = block_on(backfill(&config, &key("nab"), nab_rows()[ROWS - 1].0)).expect_err("no data");
+    assert!(
+        matches!(
+            e,
+            PrometheusError::NoData {
+                series: "desired replicas"
+            }
+        ),
+        "{e:?}"
+    );
+}
+
+/// A store with two samples, so the fallback has a history to return.
+fn store_with_samples() -> StatusStore {
+    let mut store = StatusStore::default();
+    for (t, cpu) in [(1_000_200, 55.0), (1_000_500, 65.0)] {
+        store.record(
+            &key("nab"),
+            StatusSample {
+                at_unix_seconds: t,
+                cpu_utilization: Some(cpu),
+                desired_replicas: 3.0,
+                current_replicas: 3.0,
+            },
+        );
+    }
+    store
+}
+
+#[test]
+fn an_unreachable_prometheus_falls_back_to_hpa_status_with_a_warning() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let config = PrometheusConfig {
+        timeout_seconds: 2,
+        ..PrometheusConfig::new(format!("http://scraper:hunter2@127.0.0.1:{port}/prom"))
+    };
+    let store = store_with_samples();
+    let (h, logs) = run_logged(history_for(
+        Some(&config),
+        &store,
+        &key("nab"),
+        1_000_600,
+        300,
+    ));
+    let h = h.expect("the fallback history");
+    assert_eq!(h.source, MetricsSource::HpaStatus);
+    assert_eq!(h.history.cpu_utilization, vec![55.0, 65.0]);
+    assert!(logs.contains("WARN"), "logs:\n{logs}");
+    assert!(
+        logs.contains(&format!(
+            "cannot reach Prometheus at http://127.0.0.1:{port}/prom"
+        )),
+        "logs:\n{logs}"
+    );
+    assert!(logs.contains(LOG_HPA_STATUS), "logs:\n{logs}");
+    assert!(!logs.contains("hunter2"), "the password leaked:\n{logs}");
+}
+
+#[test]
+fn a_silent_prometheus_times_out_and_falls_back() {
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("address").port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            keep.lock().expect("streams").push(stream);
+        }
+    });
+    let config = PrometheusConfig {
+        timeout_seconds: 1,
+        ..PrometheusConfig::new(format!("http://127.0.0.1:{port}"))
+    };
+    let store = store_with_samples();
+    let started = Instant::now();
+    let (h, logs) = run_logged(history_for(
+        Some(&config),
+        &store,
+        &key("nab"),
+        1_000_600,
+        300,
+    ));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the timeout did not bound the tick: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(h.expect("fallback").source, MetricsSource::HpaStatus);
+    assert!(logs.contains("WARN"), "logs:\n{logs}");
+    assert!(logs.contains("did not answer"), "logs:\n{logs}");
+    assert!(logs.contains("within 1 s"), "logs:\n{logs}");
+    assert!(logs.contains(LOG_HPA_STATUS), "logs:\n{logs}");
+}
+
+#[test]
+fn without_prometheus_the_fallback_is_used_without_a_warning() {
+    let store = store_with_samples();
+    let (h, logs) = run_logged(history_for(None, &store, &key("nab"), 1_000_600, 300));
+    assert_eq!(h.expect("fallback").source, MetricsSource::HpaStatus);
+    assert!(logs.contains(LOG_HPA_STATUS), "logs:\n{logs}");
+    assert!(!logs.contains("WARN"), "logs:\n{logs}");
+    // Too few samples yet: no history, still the fallback's log line.
+    let (h, logs) = run_logged(history_for(
+        None,
+        &StatusStore::default(),
+        &key("nab"),
+        1_000_600,
+        300,
+    ));
+    assert!(h.is_none());
+    assert!(logs.contains(LOG_HPA_STATUS), "logs:\n{logs}");
+}

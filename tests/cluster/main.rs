@@ -1,0 +1,21 @@
+//! Cluster integration tests: the operator against a real kube-apiserver
+//! v1.20.2 (+ controller manager) from `KUBECONFIG` — provision one with
+//! `bash .ci/k8s.sh up`. Without `KUBECONFIG` each test says it was skipped
+//! and why; with `CI=true` a missing cluster is a failure.
+//!
+//! Each test gets its own namespace and lease, and runs the operator's tick
+//! in-process with metric history and probation health taken from real NAB
+//! series (the test API server has no metrics API).
+//!
+//! Where new tests go:
+//! - `lifecycle`: recommend → approve → apply → verify / roll back, retry,
+//!   drift;
+//! - `keda`: ScaledObjects and custom-resource scale targets;
+//! - `leader`: leader election between operator instances;
+//! - `run_loop`: the deployed loop (HTTP endpoints, watch, shutdown).
+
+mod common;
+mod keda;
+mod leader;
+mod lifecycle;
+mod run_loop;
