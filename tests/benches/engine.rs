@@ -24,7 +24,13 @@ use stepscale_rules_sdk::harness::traces;
 use stepscale_tests::test_rules;
 
 const SAMPLES: usize = 7 * 1440;
-const WORKLOADS: usize = 10_000;
+/// Workloads of the throughput run (`STEPSCALE_BENCH_WORKLOADS`, default 10,000).
+fn workloads() -> usize {
+    std::env::var("STEPSCALE_BENCH_WORKLOADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
 
 /// Median of `runs` timings of `f`, after 3 warm-up runs.
 fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
@@ -194,13 +200,14 @@ fn main() {
     let pool: Vec<Arc<WorkloadSnapshot>> =
         (0..50).map(|i| Arc::new(workload(&nab, i * 577))).collect();
     let analyzer = Analyzer::with_builtin_rules(EngineConfig::default()).expect("analyzer");
+    let total = workloads();
     let next = AtomicUsize::new(0);
     let started = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..cores {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= WORKLOADS {
+                if i >= total {
                     break;
                 }
                 std::hint::black_box(analyzer.evaluate(&pool[i % pool.len()]));
@@ -208,14 +215,14 @@ fn main() {
         }
     });
     let took = started.elapsed();
-    println!("\n== throughput: six builtin rules over {WORKLOADS} workloads × {SAMPLES} samples, {cores} threads");
+    println!("\n== throughput: six builtin rules over {total} workloads × {SAMPLES} samples, {cores} threads");
     println!(
         "{:.2} s, {:.0} workloads/s, peak RSS {:.0} MiB",
         took.as_secs_f64(),
-        WORKLOADS as f64 / took.as_secs_f64(),
+        total as f64 / took.as_secs_f64(),
         peak_rss_mib()
     );
-    let subset = 500;
+    let subset = (total / 20).clamp(10, 500);
     let batch: Vec<Arc<WorkloadSnapshot>> =
         (0..subset).map(|i| pool[i % pool.len()].clone()).collect();
     let started = Instant::now();
