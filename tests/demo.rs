@@ -21,12 +21,25 @@ const GATEWAY_SOURCE: &str = "elb_request_count_8c0756.csv, first 7 days; rate =
 pub const DEMO_DAYS: usize = 7;
 
 fn load(nab_dir: &Path, name: &str) -> Result<Trace, String> {
+    load_days(nab_dir, name, 0)
+}
+
+/// [`DEMO_DAYS`] days of a series, starting `skip_days` after its start.
+fn load_days(nab_dir: &Path, name: &str, skip_days: usize) -> Result<Trace, String> {
     let t = traces::read_csv(&nab_dir.join(format!("{name}.csv")))?;
-    let n = DEMO_DAYS * t.samples_per_day();
-    if t.values.len() < n {
-        return Err(format!("{name}: fewer than {DEMO_DAYS} days of samples"));
+    let per_day = t.samples_per_day();
+    let (skip, n) = (skip_days * per_day, DEMO_DAYS * per_day);
+    if t.values.len() < skip + n {
+        return Err(format!(
+            "{name}: fewer than {} days of samples",
+            skip_days + DEMO_DAYS
+        ));
     }
-    Ok(t.head(n))
+    Ok(Trace {
+        start_unix_seconds: t.start_unix_seconds + (skip as i64) * i64::from(t.step_seconds),
+        values: t.values[skip..skip + n].to_vec(),
+        ..t
+    })
 }
 
 /// Linear interpolation of a trace onto a finer step (`step` divides the
@@ -62,25 +75,18 @@ fn place(mut w: WorkloadSnapshot, ns: &str, name: &str, source: &str) -> Workloa
 pub fn build_demo_snapshot(nab_dir: &Path) -> Result<Snapshot, String> {
     let mut workloads = Vec::new();
 
-    // shop/checkout — cpu_utilization_asg_misconfiguration (daily cycle):
-    // demand = value % of 12 pods at 100 % of request. Floor 10 at a 50 %
-    // target keeps far more pods than the nights need: idle windows and
+    // shop/checkout — nyc_taxi, third week (days 14-21), interpolated to
+    // 5 min; demand = passengers / 1,500 pods. A floor of 20 at a 70 %
+    // target holds 20 pods through nights that need 3: idle windows and
     // over-provisioning.
-    let t = load(nab_dir, "cpu_utilization_asg_misconfiguration")?;
-    let demand: Vec<f64> = t.values.iter().map(|v| v / 100.0 * 12.0).collect();
-    let cfg = traces::hpa_config(10, 30, 50);
+    let t = resample(&load_days(nab_dir, "nyc_taxi", 14)?, 300);
+    let demand: Vec<f64> = t.values.iter().map(|v| v / 1500.0).collect();
+    let cfg = traces::hpa_config(20, 40, 70);
     workloads.push(place(
-        traces::snapshot_from_demand(
-            "checkout",
-            t.start_unix_seconds,
-            t.step_seconds,
-            &demand,
-            cfg,
-            1,
-        ),
+        traces::snapshot_from_demand("checkout", t.start_unix_seconds, t.step_seconds, &demand, cfg, 1),
         "shop",
         "checkout",
-        "cpu_utilization_asg_misconfiguration.csv, first 7 days; demand = value % of 12 pods; replicas from the HPA emulation",
+        "nyc_taxi.csv, days 14-21 at 5 min (interpolated); demand = passengers / 1,500 pods; replicas from the HPA emulation",
     ));
 
     // rides/dispatch — nyc_taxi passengers per 30 min, interpolated to 5 min;
@@ -195,10 +201,10 @@ pub fn build_demo_snapshot(nab_dir: &Path) -> Result<Snapshot, String> {
         "ec2_cpu_utilization_5f5533.csv, first 7 days; CPU % at 3 replicas",
     ));
 
-    // cache/sessions — ec2_cpu_utilization_fe7f93 (mostly 2-3 % CPU): a
-    // memory-only HPA (75 % of request) whose replicas went 2 → 6 in steps
+    // cache/sessions — ec2_cpu_utilization_c6585a (CPU near 0.07 %): a
+    // memory-only HPA (75 % of request) whose replicas went 2 → 5 in steps
     // and never came down.
-    let t = load(nab_dir, "ec2_cpu_utilization_fe7f93")?;
+    let t = load(nab_dir, "ec2_cpu_utilization_c6585a")?;
     let mut cfg = traces::hpa_config(2, 8, 75);
     cfg.cpu_target_percent = None;
     cfg.memory_target_percent = Some(75);
@@ -211,7 +217,7 @@ pub fn build_demo_snapshot(nab_dir: &Path) -> Result<Snapshot, String> {
         w,
         "cache",
         "sessions",
-        "ec2_cpu_utilization_fe7f93.csv, first 7 days; CPU % with replicas stepping 2 to 5",
+        "ec2_cpu_utilization_c6585a.csv, first 7 days; CPU % with replicas stepping 2 to 5",
     ));
 
     let snapshot = Snapshot {

@@ -153,25 +153,6 @@ pub fn build_components(
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_package_name_not_a_dependency_name() {
-        let dir = std::env::temp_dir().join(format!("rule-build-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir is writable");
-        let manifest = dir.join("Cargo.toml");
-        std::fs::write(
-            &manifest,
-            "[dependencies]\nname = \"not-me\"\n\n[package]\nversion = \"1\"\nname = \"my-rule\"\n",
-        )
-        .expect("temp file is writable");
-        assert_eq!(package_name(&manifest).expect("has a name"), "my-rule");
-        std::fs::remove_dir_all(&dir).ok();
-    }
-}
-
 /// The Cargo target directory a build script runs under: the nearest
 /// ancestor of `OUT_DIR` holding Cargo's `CACHEDIR.TAG`.
 pub fn target_dir_of_build_script() -> Option<PathBuf> {
@@ -228,4 +209,23 @@ pub fn embed_components(
     code.push_str("];\n");
     code.push_str(&consts);
     std::fs::write(out_dir.join(out_file), code).map_err(|e| fail(format!("cannot write: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_package_name_not_a_dependency_name() {
+        let dir = std::env::temp_dir().join(format!("rule-build-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir is writable");
+        let manifest = dir.join("Cargo.toml");
+        std::fs::write(
+            &manifest,
+            "[dependencies]\nname = \"not-me\"\n\n[package]\nversion = \"1\"\nname = \"my-rule\"\n",
+        )
+        .expect("temp file is writable");
+        assert_eq!(package_name(&manifest).expect("has a name"), "my-rule");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -253,7 +253,8 @@ pub fn recommend(workload: &WorkloadSnapshot, found: WorkloadFindings) -> Recomm
 
 /// The documented risk rule:
 /// - high: the floor drops by more than half, or capacity is removed while a
-///   scale-lag or recurring-peak finding says the workload already runs short,
+///   scale-lag finding (or a recurring-peak finding that asks for more
+///   capacity) says the workload already runs short,
 ///   or the diff tunes an autoscaler with a misconfiguration that has no
 ///   automatic fix (e.g. two autoscalers on one target);
 /// - medium: any capacity is removed (lower floor or ceiling, higher CPU
@@ -278,9 +279,12 @@ pub fn risk(current: &CurrentConfig, p: &ConfigChange, findings: &[Finding]) -> 
         || current
             .cooldown_period_seconds
             .is_some_and(|c| lower(p.cooldown_period_seconds, c));
-    let runs_short = findings
-        .iter()
-        .any(|f| matches!(f.kind, FindingKind::ScaleLag | FindingKind::RecurringPeak));
+    // Scale lag always means the workload ran short; a recurring peak only
+    // when its rule asks for more capacity (otherwise it is informational).
+    let runs_short = findings.iter().any(|f| {
+        f.kind == FindingKind::ScaleLag
+            || f.kind == FindingKind::RecurringPeak && !f.proposal.is_empty()
+    });
     let misconfigured = findings
         .iter()
         .any(|f| f.kind == FindingKind::Misconfiguration);
@@ -386,13 +390,22 @@ fn hhmm(minute: u32) -> String {
     format!("{:02}:{:02}", minute / 60, minute % 60)
 }
 
+/// Longest window a predictive schedule pre-scales for, minutes. A longer
+/// "peak" is the normal load, which the floor itself must carry.
+pub const MAX_SCHEDULE_WINDOW_MINUTES: u32 = 12 * 60;
+
 /// Turn forecast peak windows into a schedule: windows whose floor is above
-/// the (new) minReplicas, capped at maxReplicas.
+/// the (new) minReplicas and no longer than [`MAX_SCHEDULE_WINDOW_MINUTES`],
+/// capped at maxReplicas.
 fn schedule(f: &Forecast, floor: u32, w: &WorkloadSnapshot) -> Option<PredictiveSchedule> {
     let windows: Vec<ScheduleWindow> = f
         .peak_windows
         .iter()
-        .filter(|p: &&PeakWindow| p.replicas > floor && p.start_minute < p.end_minute)
+        .filter(|p: &&PeakWindow| {
+            p.replicas > floor
+                && p.start_minute < p.end_minute
+                && p.end_minute - p.start_minute <= MAX_SCHEDULE_WINDOW_MINUTES
+        })
         .map(|p| ScheduleWindow {
             day_of_week: p.day_of_week,
             start: hhmm(p.start_minute),
@@ -464,6 +477,22 @@ mod tests {
     }
 
     #[test]
+    fn an_informational_recurring_peak_does_not_make_a_small_cut_high_risk() {
+        let p = ConfigChange {
+            min_replicas: Some(7),
+            ..Default::default()
+        };
+        let info = finding(FindingKind::RecurringPeak);
+        assert_eq!(
+            risk(&current(), &p, std::slice::from_ref(&info)),
+            RiskLevel::Medium
+        );
+        let mut wants_more = info;
+        wants_more.proposal.min_replicas = Some(12);
+        assert_eq!(risk(&current(), &p, &[wants_more]), RiskLevel::High);
+    }
+
+    #[test]
     fn removing_capacity_beside_a_scale_lag_finding_is_high() {
         let p = ConfigChange {
             cpu_target_percent: Some(70),
@@ -473,6 +502,48 @@ mod tests {
             risk(&current(), &p, &[finding(FindingKind::ScaleLag)]),
             RiskLevel::High
         );
+    }
+
+    fn forecast(windows: &[(u32, u32, u32)]) -> Forecast {
+        Forecast {
+            rule_id: "forecaster".into(),
+            start_unix_seconds: 0,
+            step_seconds: 300,
+            replicas_needed: vec![],
+            peak_windows: windows
+                .iter()
+                .map(|&(start_minute, end_minute, replicas)| PeakWindow {
+                    day_of_week: None,
+                    start_minute,
+                    end_minute,
+                    replicas,
+                })
+                .collect(),
+            evidence: vec![],
+        }
+    }
+
+    #[test]
+    fn the_schedule_keeps_short_peaks_above_the_floor_only() {
+        let w = crate::fixtures::workload();
+        // 17:00-20:00 needs 8 (kept, capped at max 10 → 8); a whole-day
+        // "peak" and a window below the floor are dropped.
+        let f = forecast(&[(1020, 1200, 8), (0, 1440, 9), (300, 360, 2)]);
+        let s = schedule(&f, 3, &w).expect("one window");
+        assert_eq!(s.windows.len(), 1);
+        assert_eq!(
+            (s.windows[0].start.as_str(), s.windows[0].end.as_str()),
+            ("17:00", "20:00")
+        );
+        assert_eq!(s.windows[0].replica_floor, 8);
+        assert_eq!(s.timezone, "UTC+00:00");
+    }
+
+    #[test]
+    fn a_schedule_floor_is_capped_at_max_replicas() {
+        let w = crate::fixtures::workload();
+        let s = schedule(&forecast(&[(600, 660, 50)]), 3, &w).expect("a window");
+        assert_eq!(s.windows[0].replica_floor, w.config.max_replicas);
     }
 
     #[test]

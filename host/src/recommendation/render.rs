@@ -38,10 +38,19 @@ pub fn table(recs: &[Recommendation]) -> String {
             if change.is_empty() { "none" } else { &change }
         );
         if let Some(s) = &r.projected_savings {
+            // A proposal that adds capacity costs replica-hours: say so
+            // rather than print a negative saving.
+            let (label, sign) = if s.replica_hours_per_week < 0.0 {
+                ("cost:    ", "+")
+            } else {
+                ("savings: ", "")
+            };
             let _ = writeln!(
                 out,
-                "  savings:  {:.1} replica-hours/week ({:.1} %) — {}",
-                s.replica_hours_per_week, s.percent, s.method
+                "  {label} {sign}{:.1} replica-hours/week ({sign}{:.1} %) — {}",
+                s.replica_hours_per_week.abs(),
+                s.percent.abs(),
+                s.method
             );
         }
         if let Some(s) = &r.predictive_schedule {
