@@ -51,7 +51,7 @@ fn analyze_without_a_file_reports_every_demo_workload_with_its_real_source() {
     }
     for series in [
         "nyc_taxi.csv",
-        "cpu_utilization_asg_misconfiguration.csv",
+        "ec2_cpu_utilization_ac20cd.csv",
         "elb_request_count_8c0756.csv",
     ] {
         assert!(text.contains(series), "history source {series} not cited");
