@@ -609,20 +609,24 @@ impl Operator {
         self.log_starting();
         self.check_crd().await?;
         let changed = Arc::new(tokio::sync::Notify::new());
-        let watch = {
-            let changed = changed.clone();
-            let api: Api<PartialObjectMeta<ScalingRecommendation>> =
-                Api::all(self.ctx.client.clone());
-            tokio::spawn(async move {
-                let stream = watcher::watcher(api, watcher::Config::default());
-                futures::pin_mut!(stream);
-                while let Some(event) = stream.next().await {
-                    if event.is_ok() {
-                        changed.notify_one();
+        // One watch per watched namespace (or one cluster-wide): with
+        // `namespaces` set the operator's RBAC only covers those namespaces.
+        let watches: Vec<_> = self
+            .recommendation_apis::<PartialObjectMeta<ScalingRecommendation>>()
+            .into_iter()
+            .map(|api| {
+                let changed = changed.clone();
+                tokio::spawn(async move {
+                    let stream = watcher::watcher(api, watcher::Config::default());
+                    futures::pin_mut!(stream);
+                    while let Some(event) = stream.next().await {
+                        if event.is_ok() {
+                            changed.notify_one();
+                        }
                     }
-                }
+                })
             })
-        };
+            .collect();
         tokio::pin!(shutdown);
         let interval = self.ctx.config.interval;
         let mut next_tick = Instant::now();
@@ -651,7 +655,9 @@ impl Operator {
                 }
             }
         }
-        watch.abort();
+        for watch in watches {
+            watch.abort();
+        }
         if let Some(l) = &self.ctx.leader {
             l.release().await;
         }
@@ -659,16 +665,37 @@ impl Operator {
         Ok(())
     }
 
+    /// One API per watched namespace, or one for all namespaces when none
+    /// are configured.
+    fn recommendation_apis<K>(&self) -> Vec<Api<K>>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        let namespaces = &self.ctx.config.namespaces;
+        if namespaces.is_empty() {
+            vec![Api::all(self.ctx.client.clone())]
+        } else {
+            namespaces
+                .iter()
+                .map(|ns| Api::namespaced(self.ctx.client.clone(), ns))
+                .collect()
+        }
+    }
+
     /// Time until the earliest probation end among applied recommendations
     /// (capped at the interval).
     async fn next_probation_end(&self) -> Duration {
         let interval = self.ctx.config.interval;
-        let api: Api<ScalingRecommendation> = Api::all(self.ctx.client.clone());
-        let Ok(list) = api.list(&ListParams::default()).await else {
-            return interval;
-        };
+        let mut items = Vec::new();
+        for api in self.recommendation_apis::<ScalingRecommendation>() {
+            match api.list(&ListParams::default()).await {
+                Ok(list) => items.extend(list.items),
+                Err(_) => return interval,
+            }
+        }
         let now = now_unix();
-        list.items
+        items
             .iter()
             .filter(|r| r.phase().is_active())
             .filter_map(|r| {
