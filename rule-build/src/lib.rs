@@ -118,6 +118,20 @@ pub fn build_components(
     ] {
         cmd.env_remove(var);
     }
+    // Components are built once and run many times: build them with
+    // whole-program optimization (fat LTO, one codegen unit), in this child
+    // build only, so the host's release profile (and its build time) is
+    // untouched. Measured: 3-10 % faster rules. A caller's own setting in the
+    // environment wins.
+    for (var, value) in [
+        ("CARGO_PROFILE_RELEASE_LTO", "fat"),
+        ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1"),
+        ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "3"),
+    ] {
+        if std::env::var_os(var).is_none() {
+            cmd.env(var, value);
+        }
+    }
     let status = cmd.status().map_err(|e| BuildError {
         what: what.clone(),
         message: format!("cannot run cargo: {e}"),

@@ -20,7 +20,31 @@
 
 /// Finite values of `xs`, in order.
 pub fn finite(xs: &[f64]) -> Vec<f64> {
-    xs.iter().copied().filter(|x| x.is_finite()).collect()
+    let mut out = Vec::with_capacity(xs.len());
+    out.extend(xs.iter().copied().filter(|x| x.is_finite()));
+    out
+}
+
+/// The larger of `a` and `b`; if one is NaN, the other. Like [`f64::max`]
+/// but a compare-and-select: `f64::max` compiles to a call to libm's `fmax`
+/// on wasm32, which costs a function call per element in hot loops.
+#[inline]
+pub fn max2(a: f64, b: f64) -> f64 {
+    if a > b || b.is_nan() {
+        a
+    } else {
+        b
+    }
+}
+
+/// The smaller of `a` and `b`; if one is NaN, the other (see [`max2`]).
+#[inline]
+pub fn min2(a: f64, b: f64) -> f64 {
+    if a < b || b.is_nan() {
+        a
+    } else {
+        b
+    }
 }
 
 /// Number of finite values in `xs`.
@@ -39,18 +63,12 @@ pub fn mean(xs: &[f64]) -> Option<f64> {
 
 /// Largest finite value; `None` if there are none.
 pub fn max(xs: &[f64]) -> Option<f64> {
-    xs.iter()
-        .copied()
-        .filter(|x| x.is_finite())
-        .reduce(f64::max)
+    xs.iter().copied().filter(|x| x.is_finite()).reduce(max2)
 }
 
 /// Smallest finite value; `None` if there are none.
 pub fn min(xs: &[f64]) -> Option<f64> {
-    xs.iter()
-        .copied()
-        .filter(|x| x.is_finite())
-        .reduce(f64::min)
+    xs.iter().copied().filter(|x| x.is_finite()).reduce(min2)
 }
 
 /// Population variance (divide by n) of the finite values; `None` if there
@@ -77,8 +95,42 @@ pub fn percentile(xs: &[f64], q: f64) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
-    v.sort_by(f64::total_cmp);
-    Some(percentile_sorted(&v, q))
+    Some(percentile_select(&mut v, q))
+}
+
+/// Like [`percentile`], but works in place on a buffer the caller owns
+/// (reordering it) instead of copying: for many small groups.
+pub fn percentile_in_place(xs: &mut [f64], q: f64) -> Option<f64> {
+    // Move the finite values to the front, keeping their order.
+    let mut n = 0;
+    for i in 0..xs.len() {
+        if xs[i].is_finite() {
+            xs.swap(n, i);
+            n += 1;
+        }
+    }
+    (n > 0).then(|| percentile_select(&mut xs[..n], q))
+}
+
+/// [`percentile_sorted`] of `v` without sorting it: selects the one or two
+/// ranks needed in O(n) (`v` is reordered). Same result as sorting first.
+fn percentile_select(v: &mut [f64], q: f64) -> f64 {
+    let q = q.clamp(0.0, 1.0);
+    let pos = q * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let (_, &mut at_lo, above) = v.select_nth_unstable_by(lo, f64::total_cmp);
+    let at_hi = if hi > lo {
+        // The next rank is the smallest value above `lo`.
+        above
+            .iter()
+            .copied()
+            .min_by(f64::total_cmp)
+            .unwrap_or(at_lo)
+    } else {
+        at_lo
+    };
+    at_lo + (at_hi - at_lo) * (pos - lo as f64)
 }
 
 /// Like [`percentile`] on an already sorted slice without NaN (not checked).
@@ -273,6 +325,92 @@ impl TimeGrid {
     }
 }
 
+impl TimeGrid {
+    /// The local time of sample `from`, `from + 1`, … (an endless iterator:
+    /// zip it with the samples or `take` what is needed). Same values as
+    /// [`TimeGrid::day_index`], [`TimeGrid::hour_of_day`], … per sample, but
+    /// stepped forward with additions instead of a 64-bit division per
+    /// sample (a slow instruction sequence on wasm32).
+    pub fn local_times(&self, from: usize) -> LocalTimes {
+        let step = i64::from(self.step_seconds.max(1));
+        LocalTimes {
+            next: LocalTime {
+                day_index: self.day_index(from),
+                day_of_week: self.day_of_week(from) as u32,
+                second_of_day: self.second_of_day(from),
+            },
+            step_days: step / DAY_SECONDS,
+            step_days_mod_7: (step / DAY_SECONDS % 7) as u32,
+            step_seconds: (step % DAY_SECONDS) as u32,
+        }
+    }
+}
+
+/// The local time of one sample (see [`TimeGrid::local_times`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LocalTime {
+    /// As [`TimeGrid::day_index`].
+    pub day_index: i64,
+    /// As [`TimeGrid::day_of_week`] (0 = Monday).
+    pub day_of_week: u32,
+    /// As [`TimeGrid::second_of_day`].
+    pub second_of_day: u32,
+}
+
+impl LocalTime {
+    /// As [`TimeGrid::hour_of_day`].
+    pub fn hour_of_day(&self) -> usize {
+        (self.second_of_day / 3600) as usize
+    }
+
+    /// As [`TimeGrid::hour_of_week`].
+    pub fn hour_of_week(&self) -> usize {
+        self.day_of_week as usize * 24 + self.hour_of_day()
+    }
+
+    /// As [`TimeGrid::slot`].
+    pub fn slot(&self, slot_seconds: i64, period_seconds: i64) -> usize {
+        let slot_seconds = slot_seconds.max(1);
+        let since_monday = match period_seconds {
+            DAY_SECONDS => i64::from(self.second_of_day),
+            WEEK_SECONDS => {
+                i64::from(self.day_of_week) * DAY_SECONDS + i64::from(self.second_of_day)
+            }
+            p => ((self.day_index - 4) * DAY_SECONDS + i64::from(self.second_of_day))
+                .rem_euclid(p.max(1)),
+        };
+        (since_monday / slot_seconds) as usize
+    }
+}
+
+/// Iterator over the local times of consecutive samples (see
+/// [`TimeGrid::local_times`]).
+#[derive(Debug, Clone)]
+pub struct LocalTimes {
+    next: LocalTime,
+    step_days: i64,
+    step_days_mod_7: u32,
+    step_seconds: u32,
+}
+
+impl Iterator for LocalTimes {
+    type Item = LocalTime;
+
+    fn next(&mut self) -> Option<LocalTime> {
+        let now = self.next;
+        let t = &mut self.next;
+        t.second_of_day += self.step_seconds;
+        let wrap = u32::from(t.second_of_day >= DAY_SECONDS as u32);
+        t.second_of_day -= wrap * DAY_SECONDS as u32;
+        t.day_index += self.step_days + i64::from(wrap);
+        t.day_of_week += self.step_days_mod_7 + wrap;
+        if t.day_of_week >= 7 {
+            t.day_of_week -= 7;
+        }
+        Some(now)
+    }
+}
+
 /// Per-slot summary of a series grouped by a time slot (see [`profile`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
@@ -334,25 +472,68 @@ pub fn centered_moving_average(xs: &[f64], period: usize) -> Vec<f64> {
         return out;
     }
     let half = period / 2;
-    for (i, o) in out.iter_mut().enumerate().take(n - half).skip(half) {
-        let (mut sum, mut weight) = (0.0, 0.0);
-        let even = period.is_multiple_of(2);
-        for (k, x) in xs[i - half..=i + half].iter().enumerate() {
-            let w = if even && (k == 0 || k == 2 * half) {
-                0.5
-            } else {
-                1.0
-            };
-            if x.is_finite() {
-                sum += w * x;
-                weight += w;
+    let even = period.is_multiple_of(2);
+    // One pass with a sliding window: a compensated running sum and an exact
+    // count of the finite samples in `i - half ..= i + half`; for an even
+    // period the two end samples then get half weight. O(n) whatever the
+    // period (a direct sum per sample is O(n × period)).
+    let mut window = CompensatedSum::default();
+    let mut count = 0usize;
+    for x in &xs[..2 * half] {
+        if x.is_finite() {
+            window.add(*x);
+            count += 1;
+        }
+    }
+    for i in half..n - half {
+        let (first, last) = (xs[i - half], xs[i + half]);
+        if last.is_finite() {
+            window.add(last);
+            count += 1;
+        }
+        let (mut sum, mut weight) = (window.value(), count as f64);
+        if even {
+            for end in [first, last] {
+                if end.is_finite() {
+                    sum -= 0.5 * end;
+                    weight -= 0.5;
+                }
             }
         }
         if weight >= period as f64 / 2.0 {
-            *o = sum / weight;
+            out[i] = sum / weight;
+        }
+        if first.is_finite() {
+            window.add(-first);
+            count -= 1;
         }
     }
     out
+}
+
+/// Neumaier-compensated running sum: the rounding error of each addition is
+/// carried separately, so a long run of additions and removals (a sliding
+/// window) stays as accurate as summing the window afresh.
+#[derive(Debug, Default, Clone, Copy)]
+struct CompensatedSum {
+    sum: f64,
+    carry: f64,
+}
+
+impl CompensatedSum {
+    fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        self.carry += if self.sum.abs() >= x.abs() {
+            (self.sum - t) + x
+        } else {
+            (x - t) + self.sum
+        };
+        self.sum = t;
+    }
+
+    fn value(&self) -> f64 {
+        self.sum + self.carry
+    }
 }
 
 /// Strength of a seasonal cycle of `period` samples, 0.0..=1.0:
@@ -368,15 +549,35 @@ pub fn seasonality_strength(xs: &[f64], period: usize) -> Option<f64> {
         return None;
     }
     let trend = centered_moving_average(xs, period);
-    let detrended: Vec<f64> = xs.iter().zip(&trend).map(|(x, t)| x - t).collect();
-    let phase = profile(&detrended, period, |i| i % period).mean;
-    let remainder: Vec<f64> = detrended
+    // The detrended series overwrites the trend in place.
+    let mut detrended = trend;
+    for (d, x) in detrended.iter_mut().zip(xs) {
+        *d = x - *d;
+    }
+    // Mean of the detrended series at each phase of the period.
+    let mut phase_sum = vec![0.0f64; period];
+    let mut phase_count = vec![0usize; period];
+    for season in detrended.chunks(period) {
+        for ((d, sum), count) in season.iter().zip(&mut phase_sum).zip(&mut phase_count) {
+            if d.is_finite() {
+                *sum += d;
+                *count += 1;
+            }
+        }
+    }
+    let phase: Vec<f64> = phase_sum
         .iter()
-        .enumerate()
-        .map(|(i, d)| d - phase[i % period])
+        .zip(&phase_count)
+        .map(|(s, c)| if *c > 0 { s / *c as f64 } else { f64::NAN })
         .collect();
     let var_d = variance(&detrended)?;
-    let var_r = variance(&remainder)?;
+    // The remainder (detrended − phase mean) replaces the detrended series.
+    for season in detrended.chunks_mut(period) {
+        for (d, p) in season.iter_mut().zip(&phase) {
+            *d -= p;
+        }
+    }
+    let var_r = variance(&detrended)?;
     if var_d <= f64::EPSILON {
         return None;
     }
@@ -474,9 +675,9 @@ fn runs(xs: &[f64], min_len: usize, inside: impl Fn(f64) -> bool, above: bool) -
                 Some(e) => {
                     e.end = i + 1;
                     e.extreme = if above {
-                        e.extreme.max(x)
+                        max2(e.extreme, x)
                     } else {
-                        e.extreme.min(x)
+                        min2(e.extreme, x)
                     };
                 }
                 None => {
@@ -521,9 +722,10 @@ pub fn replicas_needed(demand_pods: f64, target_percent: f64) -> f64 {
     if !demand_pods.is_finite() || target_percent <= 0.0 || !target_percent.is_finite() {
         return f64::NAN;
     }
-    (demand_pods.max(0.0) / (target_percent / 100.0) - 1e-9)
-        .ceil()
-        .max(0.0)
+    max2(
+        (max2(demand_pods, 0.0) / (target_percent / 100.0) - 1e-9).ceil(),
+        0.0,
+    )
 }
 
 /// Format a local minute of day as `HH:MM` (1440 is shown as `24:00`).
@@ -646,6 +848,27 @@ mod tests {
         // slot within a week at 1 h slots = hour of week.
         assert_eq!(ny.slot(0, 3600, WEEK_SECONDS), 20);
         assert_eq!(g.slot(3, 1800, DAY_SECONDS), 3);
+    }
+
+    #[test]
+    fn local_times_step_like_the_grid() {
+        for grid in [
+            TimeGrid::new(1_404_172_800, 60, 0),
+            TimeGrid::new(1_404_172_830, 1800, -240),
+            TimeGrid::new(-86_400 * 3 - 17, 7, 330),
+            TimeGrid::new(1_404_172_800, 3 * 86_400 + 3600, 60),
+        ] {
+            for (i, t) in grid.local_times(5).take(30_000).enumerate() {
+                let i = i + 5;
+                assert_eq!(t.day_index, grid.day_index(i));
+                assert_eq!(t.day_of_week as usize, grid.day_of_week(i));
+                assert_eq!(t.second_of_day, grid.second_of_day(i));
+                assert_eq!(t.hour_of_week(), grid.hour_of_week(i));
+                for (slot, period) in [(60, DAY_SECONDS), (3600, WEEK_SECONDS), (60, 3600)] {
+                    assert_eq!(t.slot(slot, period), grid.slot(i, slot, period));
+                }
+            }
+        }
     }
 
     #[test]

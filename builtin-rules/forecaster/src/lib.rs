@@ -104,17 +104,22 @@ impl SeasonalModel {
         }
         let level = stats::rolling_mean(demand, season);
         let from = n.saturating_sub(seasons * season).max(season - 1);
-        let mut ratios = vec![Vec::new(); season];
-        for i in from..n {
-            let (d, l) = (demand[i], level[i]);
-            if d.is_finite() && l.is_finite() && l > 0.0 {
-                ratios[grid.slot(i, step, season_seconds)].push(d / l);
+        // Samples one season apart share a slot: gather each slot's ratios
+        // (in sample order) from the first season of the window on.
+        let mut profile = vec![1.0; season];
+        let mut ratios = Vec::with_capacity(seasons + 1);
+        for j in from..(from + season).min(n) {
+            ratios.clear();
+            for i in (j..n).step_by(season) {
+                let (d, l) = (demand[i], level[i]);
+                if d.is_finite() && l.is_finite() && l > 0.0 {
+                    ratios.push(d / l);
+                }
+            }
+            if let Some(m) = stats::percentile_in_place(&mut ratios, 0.5) {
+                profile[grid.slot(j, step, season_seconds)] = m;
             }
         }
-        let profile: Vec<f64> = ratios
-            .iter()
-            .map(|r| stats::median(r).unwrap_or(1.0))
-            .collect();
         let ends: Vec<f64> = (0..seasons)
             .filter_map(|k| n.checked_sub(1 + k * season))
             .filter(|&i| i + 1 >= season)
@@ -128,9 +133,12 @@ impl SeasonalModel {
             robust
         };
         let mut last_season = vec![f64::NAN; season];
-        for i in n - season..n {
-            if demand[i].is_finite() && recent > 0.0 {
-                last_season[grid.slot(i, step, season_seconds)] = demand[i] / recent;
+        for (d, t) in demand[n - season..]
+            .iter()
+            .zip(grid.local_times(n - season))
+        {
+            if d.is_finite() && recent > 0.0 {
+                last_season[t.slot(step, season_seconds)] = d / recent;
             }
         }
         Some(SeasonalModel {
@@ -146,16 +154,17 @@ impl SeasonalModel {
     /// (i.e. for samples `n..n + horizon`).
     pub fn forecast(&self, grid: &TimeGrid, n: usize, horizon: usize) -> Vec<f64> {
         let step = i64::from(grid.step_seconds.max(1));
-        (n..n + horizon)
-            .map(|i| {
-                let slot = grid.slot(i, step, self.season_seconds) % self.season;
+        grid.local_times(n)
+            .take(horizon)
+            .map(|t| {
+                let slot = t.slot(step, self.season_seconds) % self.season;
                 let naive = self.last_season[slot];
                 let shape = if naive.is_finite() {
                     PROFILE_WEIGHT * self.profile[slot] + (1.0 - PROFILE_WEIGHT) * naive
                 } else {
                     self.profile[slot]
                 };
-                (self.level * shape).max(0.0)
+                stats::max2(self.level * shape, 0.0)
             })
             .collect()
     }
@@ -181,6 +190,11 @@ pub fn choose_season(demand: &[f64], grid: &TimeGrid) -> (i64, f64, Option<f64>)
 /// [`choose_season`]).
 pub fn fit(demand: &[f64], grid: &TimeGrid) -> Option<SeasonalModel> {
     let (season, _, _) = choose_season(demand, grid);
+    fit_season(demand, grid, season)
+}
+
+/// Fit the model with the season already chosen by [`choose_season`].
+fn fit_season(demand: &[f64], grid: &TimeGrid, season: i64) -> Option<SeasonalModel> {
     let seasons = if season == WEEK_SECONDS {
         PROFILE_SEASONS_WEEKLY
     } else {
@@ -202,18 +216,13 @@ fn peak_windows(
     let hours = if weekly { 168 } else { 24 };
     // Highest forecast per local hour slot of the season.
     let mut hourly = vec![f64::NAN; hours];
-    for (k, d) in season_fc.iter().enumerate() {
-        let i = n + k;
+    for (d, t) in season_fc.iter().zip(grid.local_times(n)) {
         let h = if weekly {
-            grid.hour_of_week(i)
+            t.hour_of_week()
         } else {
-            grid.hour_of_day(i)
+            t.hour_of_day()
         };
-        hourly[h] = if hourly[h].is_nan() {
-            *d
-        } else {
-            hourly[h].max(*d)
-        };
+        hourly[h] = stats::max2(hourly[h], *d);
     }
     let Some(median) = stats::median(&season_fc) else {
         return Vec::new();
@@ -285,7 +294,7 @@ pub fn predict(w: &WorkloadData, horizon: u32) -> Result<Forecast, String> {
         ));
     }
     let (season, daily, weekly) = choose_season(&demand, &grid);
-    let model = fit(&demand, &grid)
+    let model = fit_season(&demand, &grid, season)
         .ok_or("no usable demand in the history (all samples missing or zero)")?;
     let replicas_needed: Vec<f64> = model
         .forecast(&grid, n, horizon as usize)

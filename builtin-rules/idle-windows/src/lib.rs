@@ -95,7 +95,13 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     let grid = w.time_grid();
     let demand = w.demand_pods();
     let replicas = w.replicas();
-    let hour = |i: usize| grid.hour_of_day(i);
+    // Local hour of each sample, computed once for the three groupings.
+    let hours: Vec<u8> = grid
+        .local_times(0)
+        .take(w.len())
+        .map(|t| t.hour_of_day() as u8)
+        .collect();
+    let hour = |i: usize| hours.get(i).map_or(24, |h| usize::from(*h));
     let demand_h = stats::group_by(&demand, 24, hour);
     let cpu_h = stats::group_by(&w.cpu, 24, hour);
     let repl_h = stats::group_by(&replicas, 24, hour);
@@ -146,11 +152,11 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     // proposed floor at the target.
     let capacity = f64::from(proposed.max(1)) * target / 100.0;
     let mut cells = std::collections::BTreeMap::<(i64, usize), f64>::new();
-    for (i, d) in demand.iter().enumerate() {
-        let h = grid.hour_of_day(i);
+    for (d, t) in demand.iter().zip(grid.local_times(0)) {
+        let h = t.hour_of_day();
         if d.is_finite() && idle[h] {
-            let cell = cells.entry((grid.day_index(i), h)).or_insert(0.0);
-            *cell = cell.max(*d);
+            let cell = cells.entry((t.day_index, h)).or_insert(0.0);
+            *cell = stats::max2(*cell, *d);
         }
     }
     let fit = cells.values().filter(|d| **d <= capacity + 1e-9).count() as f64

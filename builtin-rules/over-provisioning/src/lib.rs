@@ -109,9 +109,10 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     for (d, r) in demand.iter().zip(&replicas) {
         if d.is_finite() && r.is_finite() {
             used += r;
-            replayed += stats::replicas_needed(*d, eff_target)
-                .max(floor)
-                .min(f64::from(max).max(floor));
+            replayed += stats::min2(
+                stats::max2(stats::replicas_needed(*d, eff_target), floor),
+                stats::max2(f64::from(max), floor),
+            );
         }
     }
     let savings = if used > 0.0 {

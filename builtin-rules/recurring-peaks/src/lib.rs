@@ -21,8 +21,6 @@
 //! `maxReplicas`). It never proposes lowering `minReplicas`; without
 //! saturation the finding is informational (no proposal) so a predictive
 //! schedule can still use the windows.
-use std::collections::BTreeMap;
-
 use stepscale_rules_sdk::input::WorkloadData;
 use stepscale_rules_sdk::stats;
 use stepscale_rules_sdk::types::{ConfigChange, Evidence, Finding, FindingKind, RuleInfo};
@@ -123,15 +121,17 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
         return Vec::new();
     }
     let slots = if use_weekly { 168 } else { 24 };
-    let slot_of = |i: usize| {
+    // Samples' local times come from `grid.local_times`, stepped forward
+    // without a division per sample.
+    let slot_of = |t: &stats::LocalTime| {
         if use_weekly {
-            grid.hour_of_week(i)
+            t.hour_of_week()
         } else {
-            grid.hour_of_day(i)
+            t.hour_of_day()
         }
     };
-    let period_of = |i: usize| {
-        let day = grid.day_index(i);
+    let period_of = |t: &stats::LocalTime| {
+        let day = t.day_index;
         if use_weekly {
             // Weeks starting Monday (day 4 after the epoch was a Monday).
             (day - 4).div_euclid(7)
@@ -139,17 +139,31 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
             day
         }
     };
-    // Hourly max per (period, slot).
-    let mut cell_max = BTreeMap::<(i64, usize), f64>::new();
-    for (i, d) in demand.iter().enumerate() {
+    // Hourly max per (period, slot), in (period, slot) order; NaN = no
+    // finite sample in the cell. Periods only grow with the sample index.
+    let at = |i: usize| grid.local_times(i).next().unwrap_or_default();
+    let first_period = period_of(&at(0));
+    let periods = demand
+        .len()
+        .checked_sub(1)
+        .map_or(0, |last| (period_of(&at(last)) - first_period) as usize + 1);
+    let mut cell_max = vec![f64::NAN; periods * slots];
+    for (d, t) in demand.iter().zip(grid.local_times(0)) {
         if d.is_finite() {
-            let c = cell_max.entry((period_of(i), slot_of(i))).or_insert(*d);
-            *c = c.max(*d);
+            let c = &mut cell_max[(period_of(&t) - first_period) as usize * slots + slot_of(&t)];
+            *c = stats::max2(*c, *d);
         }
     }
+    let cells_by_slot = || {
+        cell_max
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| !m.is_nan())
+            .map(|(k, m)| (k % slots, *m))
+    };
     let mut per_slot = vec![Vec::new(); slots];
-    for ((_, s), m) in &cell_max {
-        per_slot[*s].push(*m);
+    for (s, m) in cells_by_slot() {
+        per_slot[s].push(m);
     }
     let level: Vec<f64> = per_slot
         .iter()
@@ -172,19 +186,21 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     }
     // Share of periods showing the peak, and saturation in peak slots.
     let (mut shown, mut cells) = (0usize, 0usize);
-    for ((_, s), m) in &cell_max {
-        if peak[*s] {
+    for (s, m) in cells_by_slot() {
+        if peak[s] {
             cells += 1;
-            if *m >= PEAK_RATIO * base {
+            if m >= PEAK_RATIO * base {
                 shown += 1;
             }
         }
     }
     let margin = (0.15 * target).max(10.0);
-    let peak_cpu: Vec<f64> = (0..w.len())
-        .filter(|i| peak[slot_of(*i)])
-        .map(|i| w.cpu[i])
-        .filter(|c| c.is_finite())
+    let peak_cpu: Vec<f64> = w
+        .cpu
+        .iter()
+        .zip(grid.local_times(0))
+        .filter(|(c, t)| peak[slot_of(t)] && c.is_finite())
+        .map(|(c, _)| *c)
         .collect();
     let saturated = peak_cpu.iter().filter(|c| **c > target + margin).count() as f64
         / peak_cpu.len().max(1) as f64;

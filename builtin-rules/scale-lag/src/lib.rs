@@ -58,10 +58,13 @@ pub fn lag_episodes(w: &WorkloadData, target: f64) -> Vec<stats::Episode> {
     let flag: Vec<f64> = (0..n)
         .map(|t| {
             let c = current[t];
-            let rising_now = w.desired.get(t).is_some_and(|d| *d > c);
-            let rising_soon = current[t + 1..(t + 1 + k).min(n)].iter().any(|r| *r > c);
             let hot = w.cpu[t] > target + margin;
-            f64::from(u8::from(hot && c < max && (rising_now || rising_soon)))
+            // Cheapest tests first; the look-ahead only when still needed.
+            let flagged = hot
+                && c < max
+                && (w.desired.get(t).is_some_and(|d| *d > c)
+                    || current[t + 1..(t + 1 + k).min(n)].iter().any(|r| *r > c));
+            f64::from(u8::from(flagged))
         })
         .collect();
     stats::runs_above(&flag, 0.5, 1)
@@ -102,7 +105,7 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
             (e.start..e.end)
                 .map(|t| need[t] - current[t])
                 .filter(|d| d.is_finite())
-                .fold(0.0, f64::max)
+                .fold(0.0, stats::max2)
         })
         .collect();
     let start_need: Vec<f64> = episodes.iter().map(|e| need[e.start]).collect();
