@@ -194,8 +194,15 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
             "h",
         ));
     }
+    // Say which idle it is: near-zero load, or replicas pinned at a floor
+    // the load does not need (then the CPU is not low and must not read so).
+    let state = if cpu_p95 < NEAR_ZERO_CPU_PERCENT {
+        format!("Load is near zero {hours:.0} h/day")
+    } else {
+        format!("Replicas sit at the floor of {min} for {hours:.0} h/day while the load needs at most {proposed}")
+    };
     let summary = format!(
-        "Load is idle {hours:.0} h/day (longest window {} local, p95 CPU {cpu_p95:.1} %); \
+        "{state} (longest window {} local, p95 CPU {cpu_p95:.1} %); \
          lowering minReplicas from {min} to {proposed} saves about {saved:.0} replica-hours a day.",
         window_text(ws, wl)
     );

@@ -285,9 +285,12 @@ pub fn risk(current: &CurrentConfig, p: &ConfigChange, findings: &[Finding]) -> 
         f.kind == FindingKind::ScaleLag
             || f.kind == FindingKind::RecurringPeak && !f.proposal.is_empty()
     });
+    // A misconfiguration with no fix of its own (e.g. competing autoscalers)
+    // makes any tuning of this autoscaler unreliable; one that proposes its
+    // own fix (a floor of 1 instead of scale-to-zero) does not.
     let misconfigured = findings
         .iter()
-        .any(|f| f.kind == FindingKind::Misconfiguration);
+        .any(|f| f.kind == FindingKind::Misconfiguration && f.proposal.is_empty());
     let halves_floor = p
         .min_replicas
         .is_some_and(|m| (m as f64) < current.min_replicas as f64 / 2.0);
@@ -474,6 +477,22 @@ mod tests {
         };
         assert_eq!(risk(&current(), &a, &[]), RiskLevel::Medium);
         assert_eq!(risk(&current(), &b, &[]), RiskLevel::High);
+    }
+
+    #[test]
+    fn the_fix_a_misconfiguration_proposes_is_low_risk_but_tuning_around_one_is_high() {
+        let mut fix = finding(FindingKind::Misconfiguration);
+        fix.proposal.min_replicas = Some(9);
+        let raise = ConfigChange {
+            min_replicas: Some(9),
+            ..Default::default()
+        };
+        assert_eq!(
+            risk(&current(), &raise, std::slice::from_ref(&fix)),
+            RiskLevel::Low
+        );
+        let unfixable = finding(FindingKind::Misconfiguration);
+        assert_eq!(risk(&current(), &raise, &[unfixable]), RiskLevel::High);
     }
 
     #[test]
