@@ -1,9 +1,12 @@
 //! The stepscale rules SDK: everything a rule author depends on.
 //!
-//! - [`detector`] and [`forecaster`]: guest bindings for the two worlds of the
-//!   rule ABI (`wit/rules.wit`, package `stepscale:rules@0.1.0`). Implement
-//!   `detector::exports::stepscale::rules::detection::Guest` (or the
-//!   forecasting one) and call [`export_detector!`] / [`export_forecaster!`].
+//! - [`detector_rule!`] / [`forecaster_rule!`]: export a rule from two plain
+//!   functions (`rule_info` and `analyze` / `predict`); the glue exists on
+//!   wasm32 only, so the functions stay natively unit-testable.
+//! - [`detector`] and [`forecaster`]: the raw guest bindings of the two worlds
+//!   of the rule ABI (`wit/rules.wit`, package `stepscale:rules@0.1.0`), for
+//!   rules that implement the `Guest` traits themselves with
+//!   [`export_detector!`] / [`export_forecaster!`].
 //! - [`input`]: [`input::WorkloadData`], the whole workload read through the
 //!   `workload` imports in one call, as plain Rust values.
 //! - [`stats`]: percentiles, robust statistics, rolling windows, time-of-day
@@ -66,4 +69,73 @@ pub fn install_panic_logger() {
     std::panic::set_hook(Box::new(|info| {
         workload::log(types::LogLevel::Warn, &format!("rule panicked: {info}"));
     }));
+}
+
+/// Export a detector built from two plain functions of the rule crate:
+/// `$info: fn() -> types::RuleInfo` and
+/// `$analyze: fn(&input::WorkloadData) -> Vec<types::Finding>`.
+///
+/// It generates the component glue for `wasm32` only: natively the crate
+/// stays an ordinary library whose functions unit tests call directly (a
+/// native `cdylib` cannot carry the component's export symbols). The glue
+/// installs [`install_panic_logger`] and reads the workload once per call.
+///
+/// ```ignore
+/// pub fn rule_info() -> RuleInfo { /* … */ }
+/// pub fn analyze(w: &WorkloadData) -> Vec<Finding> { /* … */ }
+/// stepscale_rules_sdk::detector_rule!(rule_info, analyze);
+/// ```
+#[macro_export]
+macro_rules! detector_rule {
+    ($info:ident, $analyze:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        mod __stepscale_detector_component {
+            struct Rule;
+
+            impl $crate::detector::exports::stepscale::rules::detection::Guest for Rule {
+                fn info() -> $crate::types::RuleInfo {
+                    super::$info()
+                }
+
+                fn evaluate() -> ::core::result::Result<
+                    ::std::vec::Vec<$crate::types::Finding>,
+                    ::std::string::String,
+                > {
+                    $crate::install_panic_logger();
+                    Ok(super::$analyze(&$crate::input::WorkloadData::read()))
+                }
+            }
+
+            $crate::export_detector!(Rule);
+        }
+    };
+}
+
+/// Export a forecaster built from `$info: fn() -> types::RuleInfo` and
+/// `$predict: fn(&input::WorkloadData, u32) -> Result<types::Forecast, String>`;
+/// see [`detector_rule!`].
+#[macro_export]
+macro_rules! forecaster_rule {
+    ($info:ident, $predict:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        mod __stepscale_forecaster_component {
+            struct Rule;
+
+            impl $crate::forecaster::exports::stepscale::rules::forecasting::Guest for Rule {
+                fn info() -> $crate::types::RuleInfo {
+                    super::$info()
+                }
+
+                fn predict(
+                    horizon_steps: u32,
+                ) -> ::core::result::Result<$crate::types::Forecast, ::std::string::String>
+                {
+                    $crate::install_panic_logger();
+                    super::$predict(&$crate::input::WorkloadData::read(), horizon_steps)
+                }
+            }
+
+            $crate::export_forecaster!(Rule);
+        }
+    };
 }

@@ -334,28 +334,8 @@ pub fn predict(w: &WorkloadData, horizon: u32) -> Result<Forecast, String> {
     })
 }
 
-/// The component glue, compiled for wasm only (the export symbol names are
-/// not valid in a native linker version script).
-#[cfg(target_arch = "wasm32")]
-mod component {
-    use super::*;
-    use stepscale_rules_sdk::forecaster::exports::stepscale::rules::forecasting::Guest;
-
-    struct Rule;
-
-    impl Guest for Rule {
-        fn info() -> RuleInfo {
-            rule_info()
-        }
-
-        fn predict(horizon_steps: u32) -> Result<Forecast, String> {
-            stepscale_rules_sdk::install_panic_logger();
-            predict(&WorkloadData::read(), horizon_steps)
-        }
-    }
-
-    stepscale_rules_sdk::export_forecaster!(Rule);
-}
+// The component glue (wasm32 only; natively this crate is a plain library).
+stepscale_rules_sdk::forecaster_rule!(rule_info, predict);
 
 #[cfg(test)]
 mod tests;

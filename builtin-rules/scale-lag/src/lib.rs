@@ -177,28 +177,8 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     }]
 }
 
-/// The component glue, compiled for wasm only (the export symbol names are
-/// not valid in a native linker version script).
-#[cfg(target_arch = "wasm32")]
-mod component {
-    use super::*;
-    use stepscale_rules_sdk::detector::exports::stepscale::rules::detection::Guest;
-
-    struct Rule;
-
-    impl Guest for Rule {
-        fn info() -> RuleInfo {
-            rule_info()
-        }
-
-        fn evaluate() -> Result<Vec<Finding>, String> {
-            stepscale_rules_sdk::install_panic_logger();
-            Ok(analyze(&WorkloadData::read()))
-        }
-    }
-
-    stepscale_rules_sdk::export_detector!(Rule);
-}
+// The component glue (wasm32 only; natively this crate is a plain library).
+stepscale_rules_sdk::detector_rule!(rule_info, analyze);
 
 #[cfg(test)]
 mod tests;
