@@ -185,7 +185,7 @@ fn main() {
         us(t_inst)
     );
     println!(
-        "+ marshal every series (5 × 10,080 f64):    {:.1} µs",
+        "store + instantiate + call, reading every series (5 × 10,080 f64): {:.1} µs",
         us(t_read)
     );
     println!(
