@@ -9,7 +9,8 @@ use serde_json::json;
 use stepscale_operator::lifecycle::phase::Phase;
 
 use crate::common::{
-    cluster, dynamic, install_keda_and_scaler_crds, nab, operator, SeriesSource, TestNamespace,
+    cluster, degraded, dynamic, install_keda_and_scaler_crds, operator, week, SeriesSource,
+    TestNamespace,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,21 +50,8 @@ async fn a_scaled_object_on_a_custom_resource_is_recommended_applied_and_rolled_
 
     let source = Arc::new(
         SeriesSource::default()
-            .with_history(
-                "worker",
-                nab("ec2_cpu_utilization_5f5533.csv")
-                    .into_iter()
-                    .take(2016)
-                    .collect(),
-                4.0,
-            )
-            .with_health(
-                "worker",
-                nab("ec2_cpu_utilization_825cc2.csv")
-                    .into_iter()
-                    .take(12)
-                    .collect(),
-            ),
+            .with_history("worker", week(), 4.0)
+            .with_health("worker", degraded()),
     );
     let op = operator(&ns, "op-a", source, 6, 2);
     let report = op.tick().await.expect("tick");

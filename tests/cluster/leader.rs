@@ -6,26 +6,13 @@ use std::time::Duration;
 
 use stepscale_operator::lifecycle::phase::Phase;
 
-use crate::common::{cluster, logs, nab, operator, SeriesSource, TestNamespace};
+use crate::common::{cluster, healthy, logs, operator, week, SeriesSource, TestNamespace};
 
 fn source() -> Arc<SeriesSource> {
     Arc::new(
         SeriesSource::default()
-            .with_history(
-                "web",
-                nab("ec2_cpu_utilization_5f5533.csv")
-                    .into_iter()
-                    .take(2016)
-                    .collect(),
-                4.0,
-            )
-            .with_health(
-                "web",
-                nab("ec2_cpu_utilization_24ae8d.csv")
-                    .into_iter()
-                    .take(12)
-                    .collect(),
-            ),
+            .with_history("web", week(), 4.0)
+            .with_health("web", healthy()),
     )
 }
 

@@ -8,32 +8,9 @@ use stepscale_operator::crd::{LABEL_AUTOSCALER_NAME, LABEL_MANAGED_BY, RETRY_ANN
 use stepscale_operator::lifecycle::phase::Phase;
 use stepscale_operator::lifecycle::FIELD_MANAGER;
 
-use crate::common::{cluster, logs, nab, operator, SeriesSource, TestNamespace};
-
-/// A week of a real EC2 CPU series (NAB ec2_cpu_utilization_5f5533) at 5
-/// minutes: the engine proposes a lower floor and a higher CPU target.
-fn week() -> Vec<f64> {
-    nab("ec2_cpu_utilization_5f5533.csv")
-        .into_iter()
-        .take(2016)
-        .collect()
-}
-
-/// Probation samples well inside the target (NAB ec2_cpu_utilization_24ae8d).
-fn healthy() -> Vec<f64> {
-    nab("ec2_cpu_utilization_24ae8d.csv")
-        .into_iter()
-        .take(12)
-        .collect()
-}
-
-/// Probation samples above any target + margin (NAB ec2_cpu_utilization_825cc2, 92-96 %).
-fn degraded() -> Vec<f64> {
-    nab("ec2_cpu_utilization_825cc2.csv")
-        .into_iter()
-        .take(12)
-        .collect()
-}
+use crate::common::{
+    cluster, degraded, healthy, logs, nab, operator, week, SeriesSource, TestNamespace,
+};
 
 async fn setup(
     test: &str,

@@ -11,7 +11,7 @@ use stepscale_operator::license::LicenseState;
 use stepscale_operator::lifecycle::phase::Phase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{analyzer, cluster, nab, SeriesSource, TestNamespace};
+use crate::common::{analyzer, cluster, healthy, week, SeriesSource, TestNamespace};
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
@@ -51,21 +51,8 @@ async fn the_run_loop_serves_health_and_applies_an_approval_between_ticks() {
     ns.hpa("web", "web", 4, 20, 60).await;
     let source = Arc::new(
         SeriesSource::default()
-            .with_history(
-                "web",
-                nab("ec2_cpu_utilization_5f5533.csv")
-                    .into_iter()
-                    .take(2016)
-                    .collect(),
-                4.0,
-            )
-            .with_health(
-                "web",
-                nab("ec2_cpu_utilization_24ae8d.csv")
-                    .into_iter()
-                    .take(12)
-                    .collect(),
-            ),
+            .with_history("web", week(), 4.0)
+            .with_health("web", healthy()),
     );
     let mut config = ns.config("op-a", 90, 600);
     // Ticks far apart: only the watch can make the approval take effect soon.

@@ -29,13 +29,7 @@ fn run(w: &WorkloadSnapshot) -> Vec<Finding> {
     analyze(&traces::workload_data(w))
 }
 
-fn ev(f: &Finding, label: &str) -> f64 {
-    f.evidence
-        .iter()
-        .find(|e| e.label == label)
-        .map(|e| e.value)
-        .unwrap_or_else(|| panic!("no evidence {label:?} in {:?}", f.evidence))
-}
+use traces::evidence_value as ev;
 
 #[test]
 fn floor_pinned_night_hours_lower_min_replicas() {

@@ -30,14 +30,7 @@ fn component_matches_native_on_nab_series() {
     let busy = traces::snapshot_from_utilization(&b, hpa_config(4, 10, 60), 4);
 
     for (w, expect_finding) in [(&taxi, true), (&ec2, true), (&busy, false)] {
-        let got = rule
-            .evaluate(w)
-            .unwrap_or_else(|e| panic!("{}: {e}", w.display_name()));
-        let native: Vec<_> = analyze(&traces::workload_data(w))
-            .iter()
-            .map(|f| traces::engine_finding(RULE_ID, f))
-            .collect();
-        assert_eq!(got, native, "{}", w.display_name());
+        let got = rule.evaluate_matching_native(w, analyze);
         assert_eq!(!got.is_empty(), expect_finding, "{}", w.display_name());
         for f in &got {
             assert_eq!(f.kind, FindingKind::IdleWindow);

@@ -9,13 +9,7 @@ fn run(w: &WorkloadSnapshot) -> Vec<Finding> {
     analyze(&traces::workload_data(w))
 }
 
-fn ev(f: &Finding, label: &str) -> f64 {
-    f.evidence
-        .iter()
-        .find(|e| e.label == label)
-        .map(|e| e.value)
-        .unwrap_or_else(|| panic!("no evidence {label:?} in {:?}", f.evidence))
-}
+use traces::evidence_value as ev;
 
 /// 7 days of hourly demand from Monday 1970-01-05: 2 pods, 8 from 18:00 to
 /// 21:00, replicas from the crude HPA reacting one hour late.

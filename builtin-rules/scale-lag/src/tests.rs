@@ -9,13 +9,7 @@ fn run(w: &WorkloadSnapshot) -> Vec<Finding> {
     analyze(&traces::workload_data(w))
 }
 
-fn ev(f: &Finding, label: &str) -> f64 {
-    f.evidence
-        .iter()
-        .find(|e| e.label == label)
-        .map(|e| e.value)
-        .unwrap_or_else(|| panic!("no evidence {label:?} in {:?}", f.evidence))
-}
+use traces::evidence_value as ev;
 
 /// 3 days of 5-minute samples: 2 pods of demand, 8 pods from 09:00 to 11:00.
 fn step_peak_demand() -> Vec<f64> {

@@ -9,13 +9,7 @@ fn run(w: &WorkloadSnapshot) -> Vec<Finding> {
     analyze(&traces::workload_data(w))
 }
 
-fn ev(f: &Finding, label: &str) -> f64 {
-    f.evidence
-        .iter()
-        .find(|e| e.label == label)
-        .map(|e| e.value)
-        .unwrap_or_else(|| panic!("no evidence {label:?} in {:?}", f.evidence))
-}
+use traces::evidence_value as ev;
 
 /// Two days of 5-minute samples with replicas 4, 4, 6, 6, 4, 4, ...
 fn sawtooth() -> Vec<f64> {

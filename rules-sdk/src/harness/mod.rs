@@ -133,6 +133,30 @@ impl TestRule {
             .result
     }
 
+    /// Run the detector on `workload` and check that the component returns
+    /// exactly what the crate's native `analyze` returns (converted with
+    /// [`traces::engine_finding`]); return the findings for further checks.
+    ///
+    /// # Panics
+    /// When the component fails, or its findings differ from the native
+    /// ones (the assertion shows both).
+    pub fn evaluate_matching_native(
+        &self,
+        workload: &snapshot::WorkloadSnapshot,
+        analyze: impl Fn(&crate::input::WorkloadData) -> Vec<crate::types::Finding>,
+    ) -> Vec<Finding> {
+        let name = workload.display_name();
+        let got = self
+            .evaluate(workload)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let native: Vec<Finding> = analyze(&traces::workload_data(workload))
+            .iter()
+            .map(|f| traces::engine_finding(self.id(), f))
+            .collect();
+        assert_eq!(got, native, "{name}: component and native findings differ");
+        got
+    }
+
     /// Run the forecaster on `workload` for `horizon_steps` steps.
     ///
     /// # Errors

@@ -536,6 +536,19 @@ pub fn workload_data(w: &WorkloadSnapshot) -> WorkloadData {
     data
 }
 
+/// The value of the evidence labelled `label` in a native finding, for
+/// tests.
+///
+/// # Panics
+/// When the finding has no such evidence (the message lists what it has).
+pub fn evidence_value(f: &types::Finding, label: &str) -> f64 {
+    f.evidence
+        .iter()
+        .find(|e| e.label == label)
+        .map(|e| e.value)
+        .unwrap_or_else(|| panic!("no evidence {label:?} in {:?}", f.evidence))
+}
+
 /// The engine's form of a finding a native `analyze` returned, as the host
 /// would report it for rule `rule_id`: for comparing a component's output
 /// with the native result.

@@ -362,6 +362,31 @@ pub fn nab(file: &str) -> Vec<f64> {
         .collect()
 }
 
+/// A week of a real EC2 CPU series (NAB ec2_cpu_utilization_5f5533) at 5
+/// minutes: the engine proposes a lower floor and a higher CPU target.
+pub fn week() -> Vec<f64> {
+    nab("ec2_cpu_utilization_5f5533.csv")
+        .into_iter()
+        .take(2016)
+        .collect()
+}
+
+/// Probation samples well inside the target (NAB ec2_cpu_utilization_24ae8d).
+pub fn healthy() -> Vec<f64> {
+    nab("ec2_cpu_utilization_24ae8d.csv")
+        .into_iter()
+        .take(12)
+        .collect()
+}
+
+/// Probation samples above any target + margin (NAB ec2_cpu_utilization_825cc2, 92-96 %).
+pub fn degraded() -> Vec<f64> {
+    nab("ec2_cpu_utilization_825cc2.csv")
+        .into_iter()
+        .take(12)
+        .collect()
+}
+
 /// A history and probation health made from real series, per autoscaler.
 #[derive(Default)]
 pub struct SeriesSource {
