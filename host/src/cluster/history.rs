@@ -7,14 +7,13 @@
 //! the test API server has no metrics pipeline.
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use stepscale_engine::snapshot::MetricHistory;
 
 use crate::history::hpa_status::{StatusSample, StatusStore};
-use crate::history::prometheus::{self, PrometheusConfig};
-use crate::history::{HistoryKey, MetricsSource, SourcedHistory};
+use crate::history::prometheus::PrometheusConfig;
+use crate::history::{history_with_fallback, HistoryKey, SourcedHistory};
 
 /// A source of metric history for one workload.
 pub trait HistorySource: Send + Sync {
@@ -58,16 +57,6 @@ impl ClusterHistory {
             step_seconds: tick_seconds.clamp(10, 3600),
         }
     }
-
-    fn fallback(&self, key: &HistoryKey) -> Option<SourcedHistory> {
-        let store = self.store.lock().ok()?;
-        store
-            .history(key, self.step_seconds)
-            .map(|history| SourcedHistory {
-                history,
-                source: MetricsSource::HpaStatus,
-            })
-    }
 }
 
 impl HistorySource for ClusterHistory {
@@ -76,33 +65,12 @@ impl HistorySource for ClusterHistory {
         key: &'a HistoryKey,
         now_unix_seconds: i64,
     ) -> BoxFuture<'a, Option<SourcedHistory>> {
-        Box::pin(async move {
-            if let Some(p) = &self.prometheus {
-                // The backfill has its own per-request timeout; this bounds
-                // the whole call so a hung Prometheus never stalls the tick.
-                let budget = Duration::from_secs(u64::from(p.timeout_seconds.max(1)) * 3);
-                match tokio::time::timeout(budget, prometheus::backfill(p, key, now_unix_seconds))
-                    .await
-                {
-                    Ok(Ok(history)) => {
-                        return Some(SourcedHistory {
-                            history,
-                            source: MetricsSource::Prometheus,
-                        })
-                    }
-                    Ok(Err(e)) => tracing::warn!(
-                        namespace = %key.namespace, autoscaler = %key.autoscaler,
-                        "prometheus backfill failed, using HPA-status samples: {e}"
-                    ),
-                    Err(_) => tracing::warn!(
-                        namespace = %key.namespace, autoscaler = %key.autoscaler,
-                        "prometheus backfill timed out after {}s, using HPA-status samples",
-                        budget.as_secs()
-                    ),
-                }
-            }
-            self.fallback(key)
-        })
+        Box::pin(history_with_fallback(
+            self.prometheus.as_ref(),
+            key,
+            now_unix_seconds,
+            move || self.store.lock().ok()?.history(key, self.step_seconds),
+        ))
     }
 
     fn record(&self, key: &HistoryKey, sample: StatusSample) {
@@ -150,6 +118,7 @@ pub fn window(history: &MetricHistory, from: i64, to: i64) -> Option<MetricHisto
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::MetricsSource;
 
     fn key() -> HistoryKey {
         HistoryKey {

@@ -57,9 +57,10 @@ pub struct SourcedHistory {
 /// is set, else (or when the backfill fails) the samples accumulated in
 /// `store` on a `fallback_step_seconds` grid.
 ///
-/// Logs [`LOG_PROMETHEUS`] or [`LOG_HPA_STATUS`] (info) naming the
-/// autoscaler; a failed backfill is logged as a warning with the reason and
-/// never fails the tick. `None` when the fallback has fewer than two samples
+/// Logs [`LOG_PROMETHEUS`] or [`LOG_HPA_STATUS`] (debug) naming the
+/// autoscaler (the operator's tick logs one info line per source with the
+/// workload counts); a failed or timed-out backfill is logged as a warning
+/// with the reason and never fails the tick. `None` when the fallback has fewer than two samples
 /// yet.
 ///
 /// `store` is only read after the Prometheus request: if it sits behind a
@@ -100,9 +101,22 @@ pub async fn history_with_fallback(
     fallback: impl FnOnce() -> Option<MetricHistory>,
 ) -> Option<SourcedHistory> {
     if let Some(config) = prometheus {
-        match prometheus::backfill(config, key, now_unix_seconds).await {
+        // Each request has its own timeout; this bounds the whole backfill
+        // (several queries) so a hung Prometheus never stalls a tick.
+        let budget = std::time::Duration::from_secs(u64::from(config.timeout_seconds.max(1)) * 3);
+        let result =
+            match tokio::time::timeout(budget, prometheus::backfill(config, key, now_unix_seconds))
+                .await
+            {
+                Ok(result) => result.map_err(|e| e.to_string()),
+                Err(_) => Err(format!(
+                    "the backfill did not finish within {} s",
+                    budget.as_secs()
+                )),
+            };
+        match result {
             Ok(history) => {
-                tracing::info!(
+                tracing::debug!(
                     namespace = %key.namespace,
                     autoscaler = %key.autoscaler,
                     samples = history.len(),
@@ -123,7 +137,7 @@ pub async fn history_with_fallback(
         }
     }
     let history = fallback();
-    tracing::info!(
+    tracing::debug!(
         namespace = %key.namespace,
         autoscaler = %key.autoscaler,
         samples = history.as_ref().map_or(0, MetricHistory::len),
