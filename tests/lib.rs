@@ -7,3 +7,4 @@ pub mod test_rules {
 }
 
 pub mod demo;
+pub mod eval;

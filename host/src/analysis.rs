@@ -11,8 +11,8 @@ use stepscale_engine::{
 };
 
 use crate::checks;
+use crate::objective::{self, Objective};
 use crate::recommendation::{recommend, Recommendation, WorkloadFindings};
-use crate::replay;
 
 /// Forecast horizon: one day.
 pub const FORECAST_HORIZON_SECONDS: u32 = 86_400;
@@ -23,6 +23,7 @@ pub struct Analyzer {
     rules: Vec<LoadedRule>,
     load_failures: Vec<LoadError>,
     forecasting: bool,
+    objective: Objective,
 }
 
 impl Analyzer {
@@ -46,6 +47,7 @@ impl Analyzer {
             rules,
             load_failures,
             forecasting: true,
+            objective: Objective::default(),
         })
     }
 
@@ -53,6 +55,17 @@ impl Analyzer {
     pub fn with_forecasting(mut self, on: bool) -> Self {
         self.forecasting = on;
         self
+    }
+
+    /// Choose recommendations by `objective` (default: [`Objective::default`]).
+    pub fn with_objective(mut self, objective: Objective) -> Self {
+        self.objective = objective;
+        self
+    }
+
+    /// The objective recommendations are chosen by.
+    pub fn objective(&self) -> &Objective {
+        &self.objective
     }
 
     /// Load one more rule component (its signature must already be verified).
@@ -133,15 +146,16 @@ impl Analyzer {
     }
 
     /// Analyze every workload with `threads` workers (0 = one per core) and
-    /// return one recommendation per workload, in input order, each with
-    /// projected savings from replay and the replay veto applied
-    /// ([`replay::assess`]).
+    /// return one recommendation per workload, in input order. Each worker
+    /// runs the rules, merges their proposals, and lets replay decide
+    /// ([`objective::decide`]: the search, the held-out confirmation and the
+    /// projected savings).
     pub fn analyze(
         &self,
         workloads: &[Arc<WorkloadSnapshot>],
         threads: usize,
     ) -> Vec<Recommendation> {
-        let mut host = checks::misconfigurations(workloads);
+        let host = checks::misconfigurations(workloads);
         let threads = if threads == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
@@ -149,7 +163,16 @@ impl Analyzer {
         }
         .min(workloads.len().max(1));
         let next = AtomicUsize::new(0);
-        let mut engine_findings: Vec<Option<WorkloadFindings>> = vec![None; workloads.len()];
+        let one = |i: usize, w: &Arc<WorkloadSnapshot>| {
+            let mut found = self.evaluate(w);
+            found
+                .findings
+                .extend(host.get(i).cloned().unwrap_or_default());
+            let mut rec = recommend(w, found);
+            objective::decide(&mut rec, w, &self.objective);
+            rec
+        };
+        let mut recs: Vec<Option<Recommendation>> = vec![None; workloads.len()];
         std::thread::scope(|s| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
@@ -158,33 +181,25 @@ impl Analyzer {
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some(w) = workloads.get(i) else { break };
-                            done.push((i, self.evaluate(w)));
+                            done.push((i, one(i, w)));
                         }
                         done
                     })
                 })
                 .collect();
             for worker in workers {
-                // A panicking worker is a host bug; its workloads get no
-                // engine findings rather than taking the process down.
+                // A panicking worker is a host bug; its workloads get an
+                // empty recommendation rather than taking the process down.
                 if let Ok(done) = worker.join() {
-                    for (i, f) in done {
-                        engine_findings[i] = Some(f);
+                    for (i, r) in done {
+                        recs[i] = Some(r);
                     }
                 }
             }
         });
-        workloads
-            .iter()
-            .zip(engine_findings)
-            .zip(host.iter_mut())
-            .map(|((w, found), checks)| {
-                let mut found = found.unwrap_or_default();
-                found.findings.append(checks);
-                let mut rec = recommend(w, found);
-                replay::assess(&mut rec, w);
-                rec
-            })
+        recs.into_iter()
+            .zip(workloads)
+            .map(|(r, w)| r.unwrap_or_else(|| recommend(w, WorkloadFindings::default())))
             .collect()
     }
 }

@@ -18,6 +18,13 @@
 //!   tests); `.healthCpuMargin`: 10 (percentage points above the CPU target
 //!   still healthy); `.mutatingPassBudgetSeconds`: 60 (time budget of one
 //!   mutating pass, also capped by the remaining lease);
+//! - `objective.mode`: `savings` (`balanced`, `reliability`; see
+//!   [`crate::objective`]); `.minSavingsPercent` 3; `.maxExtraCostPercent` 50;
+//! - `safety.maxSaturationMinutesPerDay` 5, `.maxOverTargetMinutesPerDay` 60
+//!   (the absolute budget), `.saturationToleranceMinutesPerDay` 1,
+//!   `.overTargetToleranceMinutesPerDay` 10, `.directionChangeTolerancePerDay`
+//!   2 (what a change may add to today's); the reasons for each default are in
+//!   [`crate::objective`];
 //! - `http.address`: `0.0.0.0:8080` (`/metrics`, `/healthz`, `/readyz`).
 
 use std::net::SocketAddr;
@@ -83,6 +90,8 @@ pub struct Values {
     pub llm: LlmValues,
     /// `safety`.
     pub safety: SafetyValues,
+    /// `objective`.
+    pub objective: ObjectiveValues,
     /// `http`.
     pub http: HttpValues,
 }
@@ -161,6 +170,28 @@ pub struct SafetyValues {
     pub health_cpu_margin: Option<f64>,
     /// `mutatingPassBudgetSeconds`.
     pub mutating_pass_budget_seconds: Option<u64>,
+    /// `maxSaturationMinutesPerDay`.
+    pub max_saturation_minutes_per_day: Option<f64>,
+    /// `maxOverTargetMinutesPerDay`.
+    pub max_over_target_minutes_per_day: Option<f64>,
+    /// `saturationToleranceMinutesPerDay`.
+    pub saturation_tolerance_minutes_per_day: Option<f64>,
+    /// `overTargetToleranceMinutesPerDay`.
+    pub over_target_tolerance_minutes_per_day: Option<f64>,
+    /// `directionChangeTolerancePerDay`.
+    pub direction_change_tolerance_per_day: Option<f64>,
+}
+
+/// `objective.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ObjectiveValues {
+    /// `mode`: savings | balanced | reliability.
+    pub mode: Option<crate::objective::Mode>,
+    /// `minSavingsPercent`.
+    pub min_savings_percent: Option<f64>,
+    /// `maxExtraCostPercent`.
+    pub max_extra_cost_percent: Option<f64>,
 }
 
 /// `http.*`.
@@ -212,6 +243,8 @@ pub struct OperatorConfig {
     pub llm_provider: String,
     /// Safety settings.
     pub safety: SafetyConfig,
+    /// The objective recommendations are chosen by.
+    pub objective: crate::objective::Objective,
     /// Address of the HTTP endpoints.
     pub http_address: SocketAddr,
     /// This instance's identity in the leader election (pod name).
@@ -296,6 +329,45 @@ impl Values {
                 fix: "use percentage points between 0 and 1000 (default 10)",
             });
         }
+        let d = crate::objective::Objective::default();
+        let objective = crate::objective::Objective {
+            mode: self.objective.mode.unwrap_or(d.mode),
+            min_savings_percent: self
+                .objective
+                .min_savings_percent
+                .unwrap_or(d.min_savings_percent),
+            max_extra_cost_percent: self
+                .objective
+                .max_extra_cost_percent
+                .unwrap_or(d.max_extra_cost_percent),
+            max_saturation_minutes_per_day: self
+                .safety
+                .max_saturation_minutes_per_day
+                .unwrap_or(d.max_saturation_minutes_per_day),
+            max_over_target_minutes_per_day: self
+                .safety
+                .max_over_target_minutes_per_day
+                .unwrap_or(d.max_over_target_minutes_per_day),
+            saturation_tolerance_minutes_per_day: self
+                .safety
+                .saturation_tolerance_minutes_per_day
+                .unwrap_or(d.saturation_tolerance_minutes_per_day),
+            over_target_tolerance_minutes_per_day: self
+                .safety
+                .over_target_tolerance_minutes_per_day
+                .unwrap_or(d.over_target_tolerance_minutes_per_day),
+            direction_change_tolerance_per_day: self
+                .safety
+                .direction_change_tolerance_per_day
+                .unwrap_or(d.direction_change_tolerance_per_day),
+        };
+        if let Err(e) = objective.validate() {
+            return Err(ConfigError::Invalid {
+                field: e.field,
+                problem: format!("is {}", e.value),
+                fix: e.fix,
+            });
+        }
         let provider = self.llm.provider.unwrap_or_else(|| "none".into());
         if !["none", "openai", "anthropic"].contains(&provider.as_str()) {
             return Err(ConfigError::Invalid {
@@ -369,6 +441,7 @@ impl Values {
                         .max(1),
                 ),
             },
+            objective,
             http_address,
             identity,
         })
@@ -399,6 +472,7 @@ mod tests {
         assert_eq!(c.prometheus, None);
         assert_eq!(c.safety.probation_window, Duration::from_secs(86_400));
         assert_eq!(c.safety.health_cpu_margin, 10.0);
+        assert_eq!(c.objective, crate::objective::Objective::default());
         assert_eq!(c.llm_provider, "none");
     }
 

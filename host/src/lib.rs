@@ -20,6 +20,7 @@ pub mod leader;
 pub mod license;
 pub mod lifecycle;
 pub mod metrics;
+pub mod objective;
 pub mod recommendation;
 pub mod replay;
 pub mod telemetry;

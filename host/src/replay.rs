@@ -1,39 +1,45 @@
-//! Replay of a workload's history through the HPA model (`stepscale-hpa`)
-//! under the current and the proposed config: the projected savings of a
-//! recommendation and the safety veto.
+//! Replay of a workload's history through the HPA model (`stepscale-hpa`):
+//! the demand reconstructed from the history, split into the part a choice
+//! is made on and the held-out part it is confirmed on, and the replay of
+//! one config over one part ([`replay_figures`]).
 //!
-//! Demand is reconstructed as `CPU utilization × current replicas × CPU
-//! request` per sample (a missing request counts as 1 core: savings are in
-//! replica-hours, so the unit cancels out). Utilization is capped by what the
-//! pods could use, so demand during saturation is a lower bound — the veto is
-//! conservative about harm it can see, not about harm it cannot.
+//! **Demand** is reconstructed as `CPU utilization × ready replicas × CPU
+//! request` per sample: the HPA averages utilization over the pods that are
+//! ready and report metrics, so pods still starting do not inflate it (a
+//! missing request counts as 1 core: savings are in replica-hours, so the
+//! unit cancels out). A missing sample holds the previous value.
 //!
-//! The veto: a proposal whose replay adds more than
-//! [`SATURATION_MARGIN_MINUTES_PER_DAY`] minutes of saturation or
-//! [`OVER_TARGET_MARGIN_MINUTES_PER_DAY`] minutes over target per day of
-//! history is marked high risk, with the replay numbers as evidence.
+//! **Censoring.** Utilization cannot exceed what the pods could use, so at
+//! samples where the pods were at their cap the true demand is unknown: it is
+//! at least what was seen. A sample is *censored* when the history's
+//! utilization there is within [`CENSOR_MARGIN`] of the highest utilization
+//! the history shows, and that highest value is at least
+//! [`CENSOR_MIN_UTILIZATION_PERCENT`] (pods at their limit). A replay cannot
+//! tell how a leaner config would fare there, so the objective requires every
+//! candidate to keep at least today's ready pods at every censored sample
+//! ([`crate::objective::Figures::censored_shortfall_minutes_per_day`]):
+//! censored demand can never reward a leaner config.
 
 use stepscale_engine::snapshot::{
     AutoscalingConfig, PolicyKind, ScalingRules, SelectPolicy, WorkloadSnapshot,
 };
-use stepscale_engine::{ConfigChange, Evidence, Finding, FindingKind};
+use stepscale_engine::ConfigChange;
 use stepscale_hpa::model::behavior as hpa;
 use stepscale_hpa::simulate::{
-    compare_configs, AutoscalerConfig, Comparison, CronFloor, DemandSeries, KedaConfig, SimError,
-    SimOptions,
+    simulate, AutoscalerConfig, CronFloor, DemandSeries, KedaConfig, SimError, SimOptions,
+    SimReport,
 };
 
-use crate::recommendation::{ProjectedSavings, Recommendation, RiskLevel};
+use crate::objective::Figures;
 
-/// Saturation (demand above ready capacity) a proposal may add, minutes per
-/// day of history, before it is vetoed.
-pub const SATURATION_MARGIN_MINUTES_PER_DAY: f64 = 2.0;
-/// Minutes over target (+ tolerance) a proposal may add per day of history.
-pub const OVER_TARGET_MARGIN_MINUTES_PER_DAY: f64 = 15.0;
-/// Rule id of the veto finding.
-pub const VETO_RULE_ID: &str = "replay/veto";
-/// The method string of projected savings.
-pub const SAVINGS_METHOD: &str = "replay of the history through the HPA model (15 s sync, 60 s metric window, 45 s pod start-up), current vs proposed config, scaled to one week";
+/// A sample is censored when its utilization is within this fraction of the
+/// history's highest utilization (see the module docs).
+pub const CENSOR_MARGIN: f64 = 0.03;
+/// The highest utilization must reach this (percent of request) for any
+/// sample to count as censored: below it the pods were not at a cap.
+pub const CENSOR_MIN_UTILIZATION_PERCENT: f64 = 95.0;
+/// The replay mechanics, as stated in every recommendation.
+pub const REPLAY_METHOD: &str = "replay of the history through the HPA model (15 s sync, 60 s metric window, 45 s pod start-up)";
 
 /// CPU request of one pod, cores (sum over containers; 1 when unknown).
 pub fn request_cores(w: &WorkloadSnapshot) -> f64 {
@@ -49,17 +55,173 @@ pub fn request_cores(w: &WorkloadSnapshot) -> f64 {
     }
 }
 
-/// CPU demand in cores per sample of the history.
+/// Hold the last finite value over gaps (leading gaps take the first finite
+/// value; an all-missing series is zeros).
+fn forward_fill(v: &[f64]) -> Vec<f64> {
+    let first = v.iter().copied().find(|x| x.is_finite()).unwrap_or(0.0);
+    let mut last = first;
+    v.iter()
+        .map(|x| {
+            if x.is_finite() {
+                last = *x;
+            }
+            last
+        })
+        .collect()
+}
+
+/// CPU demand in cores per sample of the history, from the pods that were
+/// ready (see the module docs).
 pub fn demand(w: &WorkloadSnapshot) -> DemandSeries {
+    demand_history(w).series
+}
+
+/// The demand of a workload and which samples of it are censored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemandHistory {
+    /// Demand in cores per sample.
+    pub series: DemandSeries,
+    /// True where the pods were at their cap (demand is a lower bound).
+    pub censored: Vec<bool>,
+}
+
+impl DemandHistory {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.series.cores.len()
+    }
+
+    /// True when there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.series.cores.is_empty()
+    }
+
+    /// Days covered.
+    pub fn days(&self) -> f64 {
+        self.len() as f64 * self.series.step_s as f64 / 86_400.0
+    }
+
+    /// Samples `range` of the history, as a history of its own.
+    pub fn part(&self, range: std::ops::Range<usize>) -> DemandHistory {
+        let end = range.end.min(self.len());
+        let start = range.start.min(end);
+        DemandHistory {
+            series: DemandSeries {
+                start_s: self.series.start_s + start as i64 * self.series.step_s,
+                step_s: self.series.step_s,
+                cores: self.series.cores[start..end].to_vec(),
+            },
+            censored: self.censored[start..end].to_vec(),
+        }
+    }
+}
+
+/// Reconstruct demand and censoring from a workload's history.
+pub fn demand_history(w: &WorkloadSnapshot) -> DemandHistory {
     let req = request_cores(w);
     let h = &w.history;
-    let cores = h
-        .cpu_utilization
+    let util = forward_fill(&h.cpu_utilization);
+    let ready = forward_fill(h.ready());
+    let cores = util
         .iter()
-        .zip(&h.replicas_current)
+        .zip(&ready)
         .map(|(u, r)| u / 100.0 * r * req)
         .collect();
-    DemandSeries::from_cpu_cores(h.start_unix_seconds, i64::from(h.step_seconds), cores)
+    let peak = util.iter().copied().fold(0.0_f64, f64::max);
+    let censored = if peak >= CENSOR_MIN_UTILIZATION_PERCENT {
+        util.iter()
+            .map(|u| *u >= peak * (1.0 - CENSOR_MARGIN))
+            .collect()
+    } else {
+        vec![false; util.len()]
+    };
+    DemandHistory {
+        series: DemandSeries::from_cpu_cores(h.start_unix_seconds, i64::from(h.step_seconds), cores),
+        censored,
+    }
+}
+
+/// The split of a history into the part a config is chosen on and the
+/// held-out part it is confirmed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    /// Samples in the fit part (the first ones).
+    pub fit_samples: usize,
+    /// Whole days held out at the end (0 = too short to hold out).
+    pub holdout_days: usize,
+}
+
+/// Least history, days, for a held-out confirmation.
+pub const MIN_DAYS_FOR_HOLDOUT: f64 = 3.0;
+
+/// The split of a history of `samples` samples at `step_s`: with 14 days or
+/// more the last 7 are held out (a whole weekly cycle), with 7 to 14 the last
+/// 2, with 3 to 7 the last 1; with less, nothing is held out.
+pub fn split(samples: usize, step_s: i64) -> Split {
+    let per_day = (86_400 / step_s.max(1)).max(1) as usize;
+    let days = samples as f64 / per_day as f64;
+    let holdout_days = if days >= 14.0 {
+        7
+    } else if days >= 7.0 {
+        2
+    } else if days >= MIN_DAYS_FOR_HOLDOUT {
+        1
+    } else {
+        0
+    };
+    Split {
+        fit_samples: samples - (holdout_days * per_day).min(samples),
+        holdout_days,
+    }
+}
+
+/// Replay `part` under `config` and sum up the figures per day.
+/// `today_ready` (the ready pods per sample of today's config over the same
+/// part) is what the censored-demand shortfall is measured against; the
+/// returned vector is this config's ready pods per sample.
+///
+/// # Errors
+/// The simulator rejects the series or the config.
+pub fn replay_figures(
+    part: &DemandHistory,
+    config: &AutoscalerConfig,
+    today_ready: Option<&[i32]>,
+) -> Result<(Figures, Vec<i32>), SimError> {
+    let options = SimOptions {
+        record_trajectory: true,
+        ..SimOptions::default()
+    };
+    let report = simulate(&part.series, config, &options)?;
+    let ready: Vec<i32> = report
+        .trajectory
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| p.ready)
+        .collect();
+    let short = match today_ready {
+        Some(today) => part
+            .censored
+            .iter()
+            .zip(ready.iter().zip(today))
+            .filter(|(c, (mine, theirs))| **c && mine < theirs)
+            .count(),
+        None => 0,
+    };
+    let days = (report.duration_minutes / 1440.0).max(1.0 / 1440.0);
+    let step_minutes = part.series.step_s as f64 / 60.0;
+    Ok((figures(&report, days, short as f64 * step_minutes), ready))
+}
+
+fn figures(r: &SimReport, days: f64, censored_shortfall_minutes: f64) -> Figures {
+    Figures {
+        replica_hours_per_day: r.replica_hours / days,
+        saturated_minutes_per_day: r.minutes_saturated / days,
+        over_target_minutes_per_day: r.minutes_over_target / days,
+        direction_changes_per_day: r.direction_changes as f64 / days,
+        censored_shortfall_minutes_per_day: censored_shortfall_minutes / days,
+        peak_replicas: r.peak_replicas,
+    }
 }
 
 fn rules(r: Option<&ScalingRules>, window: Option<u32>) -> Option<hpa::ScalingRules> {
@@ -149,199 +311,85 @@ pub fn model_config(
     })
 }
 
-/// Replay `w` under its current config and with `proposed` applied.
-///
-/// # Errors
-/// The simulator rejects the series or a config. `Ok(None)` when the
-/// autoscaler does not scale on CPU.
-pub fn replay(
-    w: &WorkloadSnapshot,
-    proposed: &ConfigChange,
-) -> Result<Option<Comparison>, SimError> {
-    let req = request_cores(w);
-    let (Some(current), Some(next)) = (
-        model_config(&w.config, &ConfigChange::default(), req),
-        model_config(&w.config, proposed, req),
-    ) else {
-        return Ok(None);
-    };
-    compare_configs(&demand(w), &current, &next, &SimOptions::default()).map(Some)
-}
-
-fn ev(label: &str, value: f64, unit: &str) -> Evidence {
-    Evidence {
-        label: label.into(),
-        value: (value * 10.0).round() / 10.0,
-        unit: unit.into(),
-    }
-}
-
-/// Add projected savings to `rec` and veto it if the replay shows harm.
-/// Recommendations with no diff, or on autoscalers that do not scale on CPU,
-/// are left as they are.
-pub fn assess(rec: &mut Recommendation, w: &WorkloadSnapshot) {
-    if rec.proposed.is_empty() {
-        return;
-    }
-    let cmp = match replay(w, &rec.proposed) {
-        Ok(Some(c)) => c,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(workload = %w.display_name(), error = %e, "replay failed; no projected savings");
-            return;
-        }
-    };
-    let days = (cmp.current.duration_minutes / 1440.0).max(1.0 / 24.0);
-    let saved = cmp.current.replica_hours - cmp.proposed.replica_hours;
-    rec.projected_savings = Some(ProjectedSavings {
-        replica_hours_per_week: (saved / days * 7.0 * 10.0).round() / 10.0,
-        percent: if cmp.current.replica_hours > 0.0 {
-            (saved / cmp.current.replica_hours * 1000.0).round() / 10.0
-        } else {
-            0.0
-        },
-        method: SAVINGS_METHOD.to_string(),
-    });
-    let more_saturation = (cmp.proposed.minutes_saturated - cmp.current.minutes_saturated) / days;
-    let more_over_target =
-        (cmp.proposed.minutes_over_target - cmp.current.minutes_over_target) / days;
-    if more_saturation > SATURATION_MARGIN_MINUTES_PER_DAY
-        || more_over_target > OVER_TARGET_MARGIN_MINUTES_PER_DAY
-    {
-        rec.risk_level = RiskLevel::High;
-        rec.summary = format!(
-            "VETOED by replay (saturation +{more_saturation:.1} min/day, over target +{more_over_target:.1} min/day): {}",
-            rec.summary
-        );
-        rec.findings.push(Finding {
-            rule_id: VETO_RULE_ID.into(),
-            kind: FindingKind::ScaleLag,
-            confidence: 1.0,
-            summary: format!(
-                "replaying the history under the proposed config adds {more_saturation:.1} min/day of saturation and {more_over_target:.1} min/day over target (margins {SATURATION_MARGIN_MINUTES_PER_DAY} and {OVER_TARGET_MARGIN_MINUTES_PER_DAY}); do not apply without review"
-            ),
-            proposal: ConfigChange::default(),
-            evidence: vec![
-                ev("saturated, current config", cmp.current.minutes_saturated / days, "min/day"),
-                ev("saturated, proposed config", cmp.proposed.minutes_saturated / days, "min/day"),
-                ev("over target, current config", cmp.current.minutes_over_target / days, "min/day"),
-                ev("over target, proposed config", cmp.proposed.minutes_over_target / days, "min/day"),
-                ev("replica-hours, current config", cmp.current.replica_hours, "replica-hours"),
-                ev("replica-hours, proposed config", cmp.proposed.replica_hours, "replica-hours"),
-            ],
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fixtures::workload;
-    use crate::recommendation::{recommend, WorkloadFindings};
 
-    /// A day on 6 replicas: 30 % CPU, ramping over an hour to a 6-hour peak
-    /// at 90 % and back.
-    fn peaky() -> WorkloadSnapshot {
+    #[test]
+    fn demand_counts_ready_pods_not_starting_ones() {
         let mut w = workload();
-        w.config.min_replicas = 6;
-        w.config.max_replicas = 6;
+        // 3 pods exist, only 2 are ready and report 60 %: 2 × 0.6 × 0.5 cores.
         let n = w.history.len();
-        w.history.cpu_utilization = (0..n)
-            .map(|i| match i {
-                108..=119 => 30.0 + 5.0 * (i - 107) as f64,
-                120..=191 => 90.0,
-                192..=203 => 90.0 - 5.0 * (i - 191) as f64,
-                _ => 30.0,
-            })
+        w.history.cpu_utilization = vec![60.0; n];
+        w.history.replicas_ready = Some(vec![2.0; n]);
+        let d = demand(&w);
+        assert!((d.cores[0] - 0.6).abs() < 1e-9, "{}", d.cores[0]);
+    }
+
+    #[test]
+    fn a_missing_sample_holds_the_previous_demand() {
+        let mut w = workload();
+        w.history.cpu_utilization[5] = f64::NAN;
+        let d = demand(&w);
+        assert_eq!(d.cores[5], d.cores[4]);
+    }
+
+    #[test]
+    fn samples_at_the_cap_are_censored_and_others_are_not() {
+        let mut w = workload();
+        w.history.cpu_utilization[10] = 100.0;
+        w.history.cpu_utilization[11] = 99.0;
+        let d = demand_history(&w);
+        assert!(d.censored[10] && d.censored[11]);
+        assert_eq!(d.censored.iter().filter(|c| **c).count(), 2);
+        // A history that never nears a cap has no censored sample.
+        let calm = demand_history(&workload());
+        assert!(calm.censored.iter().all(|c| !c));
+    }
+
+    #[test]
+    fn the_held_out_part_is_the_last_whole_days() {
+        let per_day = 288;
+        assert_eq!(split(per_day * 2, 300).holdout_days, 0);
+        let s = split(per_day * 7, 300);
+        assert_eq!((s.fit_samples, s.holdout_days), (per_day * 5, 2));
+        let s = split(per_day * 21, 300);
+        assert_eq!((s.fit_samples, s.holdout_days), (per_day * 14, 7));
+        let s = split(per_day * 4, 300);
+        assert_eq!((s.fit_samples, s.holdout_days), (per_day * 3, 1));
+    }
+
+    #[test]
+    fn fewer_ready_pods_than_today_at_a_censored_sample_is_a_shortfall() {
+        let mut w = workload();
+        w.history.cpu_utilization = (0..w.history.len())
+            .map(|i| if (100..150).contains(&i) { 100.0 } else { 40.0 })
             .collect();
-        w.history.replicas_current = vec![6.0; n];
-        w.history.replicas_desired = vec![6.0; n];
-        w
-    }
-
-    fn rec_with(w: &WorkloadSnapshot, proposal: ConfigChange) -> Recommendation {
-        let found = WorkloadFindings {
-            findings: vec![Finding {
-                rule_id: "test".into(),
-                kind: FindingKind::OverProvisioning,
-                confidence: 0.9,
-                summary: "s".into(),
-                proposal,
-                evidence: vec![],
-            }],
-            ..WorkloadFindings::default()
-        };
-        recommend(w, found)
-    }
-
-    #[test]
-    fn a_proposal_that_cuts_capacity_below_the_peak_is_vetoed_with_replay_numbers() {
-        let w = peaky();
-        // Capping at 3 replicas cannot carry 6 × 90 % = 5.4 pods of demand.
-        let mut rec = rec_with(
-            &w,
-            ConfigChange {
-                min_replicas: Some(2),
-                max_replicas: Some(3),
-                ..Default::default()
+        let d = demand_history(&w);
+        let req = request_cores(&w);
+        let today = model_config(&w.config, &ConfigChange::default(), req).expect("cpu");
+        let leaner = model_config(
+            &w.config,
+            &ConfigChange {
+                cpu_target_percent: Some(90),
+                ..ConfigChange::default()
             },
-        );
-        assess(&mut rec, &w);
-        assert_eq!(rec.risk_level, RiskLevel::High);
-        let veto = rec
-            .findings
-            .iter()
-            .find(|f| f.rule_id == VETO_RULE_ID)
-            .expect("veto finding");
-        assert_eq!(veto.evidence.len(), 6);
-        assert!(rec.summary.starts_with("VETOED by replay"));
-        assert!(
-            rec.projected_savings
-                .as_ref()
-                .expect("savings")
-                .replica_hours_per_week
-                > 0.0
-        );
+            req,
+        )
+        .expect("cpu");
+        let (_, ready) = replay_figures(&d, &today, None).expect("replay");
+        let (f, _) = replay_figures(&d, &leaner, Some(&ready)).expect("replay");
+        assert!(f.censored_shortfall_minutes_per_day > 0.0, "{f:?}");
+        let (same, _) = replay_figures(&d, &today, Some(&ready)).expect("replay");
+        assert_eq!(same.censored_shortfall_minutes_per_day, 0.0);
     }
 
     #[test]
-    fn a_harmless_proposal_gets_savings_and_no_veto() {
-        let w = peaky();
-        // Let the floor drop at night but keep the ceiling.
-        let mut rec = rec_with(
-            &w,
-            ConfigChange {
-                min_replicas: Some(3),
-                max_replicas: Some(10),
-                ..Default::default()
-            },
-        );
-        let risk_before = rec.risk_level;
-        assess(&mut rec, &w);
-        assert!(
-            rec.findings.iter().all(|f| f.rule_id != VETO_RULE_ID),
-            "{:?}",
-            rec.findings
-        );
-        assert_eq!(rec.risk_level, risk_before);
-        let s = rec.projected_savings.expect("savings");
-        assert!(s.percent > 0.0, "{s:?}");
-        assert_eq!(s.method, SAVINGS_METHOD);
-    }
-
-    #[test]
-    fn a_memory_only_autoscaler_gets_no_replay() {
-        let mut w = peaky();
+    fn a_memory_only_autoscaler_has_no_model_config() {
+        let mut w = workload();
         w.config.cpu_target_percent = None;
         w.config.memory_target_percent = Some(70);
-        assert!(replay(
-            &w,
-            &ConfigChange {
-                min_replicas: Some(2),
-                ..Default::default()
-            }
-        )
-        .expect("no error")
-        .is_none());
+        assert!(model_config(&w.config, &ConfigChange::default(), 0.5).is_none());
     }
 }

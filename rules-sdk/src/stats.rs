@@ -536,6 +536,9 @@ impl CompensatedSum {
     }
 }
 
+/// Fewest whole periods [`seasonality_strength`] measures a cycle on.
+pub const MIN_SEASONAL_PERIODS: usize = 3;
+
 /// Strength of a seasonal cycle of `period` samples, 0.0..=1.0:
 /// `max(0, 1 − Var(remainder) / Var(detrended))`, where the trend is the
 /// [`centered_moving_average`] over one period, the seasonal component is
@@ -543,9 +546,14 @@ impl CompensatedSum {
 /// remainder is detrended − seasonal (the measure of Wang, Smith & Hyndman).
 /// 1.0 means the series repeats exactly every `period` samples around its
 /// trend; values above ~0.3 indicate a usable cycle. `None` with fewer than
-/// two full periods of data or no variation.
+/// [`MIN_SEASONAL_PERIODS`] full periods of data or no variation.
+///
+/// Only phases seen (after detrending) in at least two periods count: a phase
+/// mean taken from a single observation would equal it, and any series
+/// would look perfectly seasonal (two weeks of hourly spikes reported as a
+/// weekly cycle of strength 1.00).
 pub fn seasonality_strength(xs: &[f64], period: usize) -> Option<f64> {
-    if period < 2 || xs.len() < 2 * period {
+    if period < 2 || xs.len() < MIN_SEASONAL_PERIODS * period {
         return None;
     }
     let trend = centered_moving_average(xs, period);
@@ -568,8 +576,17 @@ pub fn seasonality_strength(xs: &[f64], period: usize) -> Option<f64> {
     let phase: Vec<f64> = phase_sum
         .iter()
         .zip(&phase_count)
-        .map(|(s, c)| if *c > 0 { s / *c as f64 } else { f64::NAN })
+        .map(|(s, c)| if *c >= 2 { s / *c as f64 } else { f64::NAN })
         .collect();
+    // Phases seen only once say nothing about a cycle: leave them out of
+    // both variances.
+    for season in detrended.chunks_mut(period) {
+        for (d, p) in season.iter_mut().zip(&phase) {
+            if p.is_nan() {
+                *d = f64::NAN;
+            }
+        }
+    }
     let var_d = variance(&detrended)?;
     // The remainder (detrended − phase mean) replaces the detrended series.
     for season in detrended.chunks_mut(period) {
@@ -897,9 +914,33 @@ mod tests {
         let other: Vec<f64> = (0..96).map(|i| [0.0, 9.0, 3.0][i % 3]).collect();
         assert!(seasonality_strength(&other, 4).unwrap_or(1.0) < 0.3);
         assert_eq!(seasonality_strength(&cycle[..7], 4), None);
+        // Two periods are not enough to claim a cycle of that length.
+        assert_eq!(seasonality_strength(&cycle[..8], 4), None);
         // Autocorrelation of the 4-cycle: lag 4 is 1, lag 2 is -1.
         assert!(close(autocorrelation(&cycle, 4).unwrap_or(0.0), 1.0));
         assert!(close(autocorrelation(&cycle, 2).unwrap_or(0.0), -1.0));
+    }
+
+    #[test]
+    fn two_weeks_of_two_hourly_spikes_make_no_weekly_claim() {
+        // 14 days at 5 min: a spike every 2 hours on deterministic noise.
+        let xs: Vec<f64> = (0..14 * 288)
+            .map(|i| {
+                let noise = ((i * 7919) % 101) as f64 / 50.0;
+                if i % 24 < 2 {
+                    20.0 + noise
+                } else {
+                    5.0 + noise
+                }
+            })
+            .collect();
+        assert_eq!(seasonality_strength(&xs, 7 * 288), None);
+        // The 2-hour cycle itself is measured, and is strong.
+        assert!(seasonality_strength(&xs, 24).unwrap_or(0.0) > 0.8);
+        // At the daily period, with 14 periods, noise does not make a
+        // perfect cycle.
+        let daily = seasonality_strength(&xs, 288).unwrap_or(1.0);
+        assert!(daily < 1.0, "{daily}");
     }
 
     #[test]

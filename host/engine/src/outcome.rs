@@ -104,7 +104,7 @@ pub struct PeakWindow {
 }
 
 /// A forecaster's output.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Forecast {
     /// Id of the forecaster.

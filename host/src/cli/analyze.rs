@@ -10,6 +10,7 @@ use stepscale_engine::{EngineConfig, Snapshot};
 
 use crate::analysis::Analyzer;
 use crate::demo::DEMO_SNAPSHOT_JSON;
+use crate::objective::{self, Mode, Objective};
 use crate::recommendation::render;
 
 /// Output format.
@@ -45,6 +46,25 @@ pub struct AnalyzeArgs {
     /// Do not run the forecaster (no predictive schedules).
     #[arg(long)]
     pub no_forecast: bool,
+    /// What the search optimizes for (see README "How a recommendation is
+    /// chosen").
+    #[arg(long, value_enum, default_value = "savings")]
+    pub mode: Mode,
+    /// Absolute budget of saturated minutes per day.
+    #[arg(long, default_value_t = objective::DEFAULT_MAX_SATURATION)]
+    pub max_saturation_minutes_per_day: f64,
+    /// Absolute budget of minutes per day over the CPU target.
+    #[arg(long, default_value_t = objective::DEFAULT_MAX_OVER_TARGET)]
+    pub max_over_target_minutes_per_day: f64,
+    /// Saturated minutes per day a change may add to today's.
+    #[arg(long, default_value_t = objective::DEFAULT_SATURATION_TOLERANCE)]
+    pub saturation_tolerance_minutes_per_day: f64,
+    /// Minutes per day over target a change may add to today's.
+    #[arg(long, default_value_t = objective::DEFAULT_OVER_TARGET_TOLERANCE)]
+    pub over_target_tolerance_minutes_per_day: f64,
+    /// Smallest saving, percent, worth proposing in savings mode.
+    #[arg(long, default_value_t = objective::DEFAULT_MIN_SAVINGS_PERCENT)]
+    pub min_savings_percent: f64,
     /// Directory of the precompiled-component cache (default
     /// $STEPSCALE_CACHE_DIR, else ~/.cache/stepscale/components).
     #[arg(long)]
@@ -57,6 +77,16 @@ pub struct AnalyzeArgs {
 /// An unreadable or invalid snapshot (the message names the field and the
 /// fix), or an engine that cannot start.
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
+    let objective = Objective {
+        mode: args.mode,
+        max_saturation_minutes_per_day: args.max_saturation_minutes_per_day,
+        max_over_target_minutes_per_day: args.max_over_target_minutes_per_day,
+        saturation_tolerance_minutes_per_day: args.saturation_tolerance_minutes_per_day,
+        over_target_tolerance_minutes_per_day: args.over_target_tolerance_minutes_per_day,
+        min_savings_percent: args.min_savings_percent,
+        ..Objective::default()
+    };
+    objective.validate()?;
     let (source, text) = match &args.file {
         None => (
             "embedded demo snapshot".to_string(),
@@ -80,7 +110,9 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     if let Some(dir) = args.cache_dir {
         config = config.with_cache_dir(Some(dir));
     }
-    let analyzer = Analyzer::with_builtin_rules(config)?.with_forecasting(!args.no_forecast);
+    let analyzer = Analyzer::with_builtin_rules(config)?
+        .with_forecasting(!args.no_forecast)
+        .with_objective(objective);
     for failure in analyzer.load_failures() {
         eprintln!("warning: {failure}");
     }

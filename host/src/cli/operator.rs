@@ -209,7 +209,8 @@ pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
     let license_args = (args.license_file.clone(), args.license_public_key.clone());
     let analyzer = Analyzer::with_builtin_rules(EngineConfig::default())
         .context("starting the rule engine")?
-        .with_forecasting(config.forecasting);
+        .with_forecasting(config.forecasting)
+        .with_objective(config.objective);
     for failure in analyzer.load_failures() {
         tracing::warn!("builtin rule not loaded: {failure}");
     }

@@ -1,6 +1,8 @@
 //! From findings to one recommendation per workload: the merged config diff
 //! ([`merge`]), its risk level, a one-sentence summary, the evidence per rule,
-//! the predictive schedule from the forecaster, and the rule failures.
+//! the forecast, and the rule failures. Replay then decides
+//! ([`crate::objective::decide`]): the proposal, the predictive schedule
+//! (sized to the deficit), the projected savings and the risk.
 //! [`Recommendation`] is the spec of the ScalingRecommendation resource.
 
 pub mod merge;
@@ -8,7 +10,9 @@ pub mod render;
 
 use serde::{Deserialize, Serialize};
 use stepscale_engine::snapshot::{AutoscalerKind, WorkloadSnapshot};
-use stepscale_engine::{ConfigChange, Finding, FindingKind, Forecast, PeakWindow, RuleFailure};
+use stepscale_engine::{ConfigChange, Finding, FindingKind, Forecast, RuleFailure};
+
+use crate::objective::search::Choice;
 
 pub use merge::Decision;
 
@@ -179,9 +183,17 @@ pub struct Recommendation {
     /// Replica-hours saved, from replay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projected_savings: Option<ProjectedSavings>,
-    /// Pre-scaling windows from the forecaster.
+    /// Pre-scaling windows, sized to what the autoscaler cannot provision in
+    /// time ([`crate::objective::schedule`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predictive_schedule: Option<PredictiveSchedule>,
+    /// How the proposal was chosen: the objective, the replay figures on
+    /// the fit and held-out parts of the history, and the alternatives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choice: Option<Choice>,
+    /// The forecaster's per-step forecast and its back-test evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Forecast>,
     /// Rules that failed on this workload.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rule_failures: Vec<RuleFailureReport>,
@@ -210,13 +222,6 @@ pub fn recommend(workload: &WorkloadSnapshot, found: WorkloadFindings) -> Recomm
     let current = CurrentConfig::of(workload);
     let (proposed, decisions) = merge::merge(&current, &found.findings);
     let risk_level = risk(&current, &proposed, &found.findings);
-    let predictive_schedule = found.forecast.as_ref().and_then(|f| {
-        schedule(
-            f,
-            proposed.min_replicas.unwrap_or(current.min_replicas),
-            workload,
-        )
-    });
     let summary = summarize(&current, &proposed, &found.findings);
     Recommendation {
         target: TargetRef {
@@ -238,7 +243,9 @@ pub fn recommend(workload: &WorkloadSnapshot, found: WorkloadFindings) -> Recomm
         findings: found.findings,
         decisions,
         projected_savings: None,
-        predictive_schedule,
+        predictive_schedule: None,
+        choice: None,
+        forecast: found.forecast,
         rule_failures: found
             .failures
             .into_iter()
@@ -360,7 +367,7 @@ pub fn describe_change(current: &CurrentConfig, p: &ConfigChange) -> String {
     change_phrases(current, p).join(", ")
 }
 
-fn summarize(current: &CurrentConfig, p: &ConfigChange, findings: &[Finding]) -> String {
+pub(crate) fn summarize(current: &CurrentConfig, p: &ConfigChange, findings: &[Finding]) -> String {
     let changes = change_phrases(current, p);
     let strongest = findings
         .iter()
@@ -387,44 +394,6 @@ fn summarize(current: &CurrentConfig, p: &ConfigChange, findings: &[Finding]) ->
             rules.join(", ")
         )
     }
-}
-
-fn hhmm(minute: u32) -> String {
-    format!("{:02}:{:02}", minute / 60, minute % 60)
-}
-
-/// Longest window a predictive schedule pre-scales for, minutes. A longer
-/// "peak" is the normal load, which the floor itself must carry.
-pub const MAX_SCHEDULE_WINDOW_MINUTES: u32 = 12 * 60;
-
-/// Turn forecast peak windows into a schedule: windows whose floor is above
-/// the (new) minReplicas and no longer than [`MAX_SCHEDULE_WINDOW_MINUTES`],
-/// capped at maxReplicas.
-fn schedule(f: &Forecast, floor: u32, w: &WorkloadSnapshot) -> Option<PredictiveSchedule> {
-    let windows: Vec<ScheduleWindow> = f
-        .peak_windows
-        .iter()
-        .filter(|p: &&PeakWindow| {
-            p.replicas > floor
-                && p.start_minute < p.end_minute
-                && p.end_minute - p.start_minute <= MAX_SCHEDULE_WINDOW_MINUTES
-        })
-        .map(|p| ScheduleWindow {
-            day_of_week: p.day_of_week,
-            start: hhmm(p.start_minute),
-            end: hhmm(p.end_minute.min(1440)),
-            replica_floor: p.replicas.min(w.config.max_replicas),
-        })
-        .collect();
-    if windows.is_empty() {
-        return None;
-    }
-    let off = w.history.utc_offset_minutes;
-    let sign = if off < 0 { '-' } else { '+' };
-    Some(PredictiveSchedule {
-        timezone: format!("UTC{sign}{:02}:{:02}", off.abs() / 60, off.abs() % 60),
-        windows,
-    })
 }
 
 #[cfg(test)]
@@ -521,48 +490,6 @@ mod tests {
             risk(&current(), &p, &[finding(FindingKind::ScaleLag)]),
             RiskLevel::High
         );
-    }
-
-    fn forecast(windows: &[(u32, u32, u32)]) -> Forecast {
-        Forecast {
-            rule_id: "forecaster".into(),
-            start_unix_seconds: 0,
-            step_seconds: 300,
-            replicas_needed: vec![],
-            peak_windows: windows
-                .iter()
-                .map(|&(start_minute, end_minute, replicas)| PeakWindow {
-                    day_of_week: None,
-                    start_minute,
-                    end_minute,
-                    replicas,
-                })
-                .collect(),
-            evidence: vec![],
-        }
-    }
-
-    #[test]
-    fn the_schedule_keeps_short_peaks_above_the_floor_only() {
-        let w = crate::fixtures::workload();
-        // 17:00-20:00 needs 8 (kept, capped at max 10 → 8); a whole-day
-        // "peak" and a window below the floor are dropped.
-        let f = forecast(&[(1020, 1200, 8), (0, 1440, 9), (300, 360, 2)]);
-        let s = schedule(&f, 3, &w).expect("one window");
-        assert_eq!(s.windows.len(), 1);
-        assert_eq!(
-            (s.windows[0].start.as_str(), s.windows[0].end.as_str()),
-            ("17:00", "20:00")
-        );
-        assert_eq!(s.windows[0].replica_floor, 8);
-        assert_eq!(s.timezone, "UTC+00:00");
-    }
-
-    #[test]
-    fn a_schedule_floor_is_capped_at_max_replicas() {
-        let w = crate::fixtures::workload();
-        let s = schedule(&forecast(&[(600, 660, 50)]), 3, &w).expect("a window");
-        assert_eq!(s.windows[0].replica_floor, w.config.max_replicas);
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub const KIND: &str = "ScalingRecommendation";
 /// schedule, and every finding with its evidence.
 pub fn table(recs: &[Recommendation]) -> String {
     let mut out = String::new();
+    if let Some(c) = recs.iter().find_map(|r| r.choice.as_ref()) {
+        let _ = writeln!(out, "objective: {}\n", c.statement);
+    }
     for r in recs {
         let t = &r.target;
         let _ = writeln!(
@@ -31,6 +34,7 @@ pub fn table(recs: &[Recommendation]) -> String {
         if let Some(source) = &r.history_source {
             let _ = writeln!(out, "  history:  {source}");
         }
+        let _ = writeln!(out, "  summary:  {}", r.summary);
         let change = describe_change(&r.current, &r.proposed);
         let _ = writeln!(
             out,
@@ -38,20 +42,66 @@ pub fn table(recs: &[Recommendation]) -> String {
             if change.is_empty() { "none" } else { &change }
         );
         if let Some(s) = &r.projected_savings {
-            // A proposal that adds capacity costs replica-hours: say so
-            // rather than print a negative saving.
-            let (label, sign) = if s.replica_hours_per_week < 0.0 {
-                ("cost:    ", "+")
+            // A proposal that adds capacity costs replica-hours: say so, and
+            // what it buys, rather than print a negative saving.
+            let buys = r
+                .choice
+                .as_ref()
+                .and_then(|c| c.holdout.as_ref())
+                .map(|h| {
+                    format!(
+                        " for {:.1} fewer saturated min/day",
+                        h.current.saturated_minutes_per_day - h.proposed.saturated_minutes_per_day
+                    )
+                })
+                .unwrap_or_default();
+            let (label, sign, buys) = if s.replica_hours_per_week < 0.0 {
+                ("cost:    ", "+", buys.as_str())
             } else {
-                ("savings: ", "")
+                ("savings: ", "", "")
             };
             let _ = writeln!(
                 out,
-                "  {label} {sign}{:.1} replica-hours/week ({sign}{:.1} %) — {}",
+                "  {label} {sign}{:.1} replica-hours/week ({sign}{:.1} %){buys} — {}",
                 s.replica_hours_per_week.abs(),
                 s.percent.abs(),
                 s.method
             );
+        }
+        if let Some(c) = &r.choice {
+            let _ = writeln!(
+                out,
+                "  chosen:   {} mode, {} configs replayed; {}",
+                c.objective.mode.as_str(),
+                c.candidates_replayed,
+                c.verdict
+            );
+            let _ = writeln!(
+                out,
+                "  fit:      {} — today {} | best {}",
+                c.fit.period,
+                figures(&c.fit.current),
+                figures(&c.fit.proposed)
+            );
+            if let Some(h) = &c.holdout {
+                let _ = writeln!(
+                    out,
+                    "  held out: {} — today {} | best {}",
+                    h.period,
+                    figures(&h.current),
+                    figures(&h.proposed)
+                );
+            }
+            for a in &c.frontier {
+                let change = describe_change(&r.current, &a.change);
+                let _ = writeln!(
+                    out,
+                    "  option:   {}: {} — {}",
+                    a.label,
+                    if change.is_empty() { "today's config" } else { &change },
+                    figures(&a.figures)
+                );
+            }
         }
         if let Some(s) = &r.predictive_schedule {
             let windows: Vec<String> = s
@@ -100,6 +150,17 @@ pub fn table(recs: &[Recommendation]) -> String {
         changes
     );
     out
+}
+
+/// Replay figures in one short phrase.
+fn figures(f: &crate::objective::Figures) -> String {
+    format!(
+        "{:.1} replica-h/day, {:.1} min/day saturated, {:.1} min/day over target, {:.1} direction changes/day",
+        f.replica_hours_per_day,
+        f.saturated_minutes_per_day,
+        f.over_target_minutes_per_day,
+        f.direction_changes_per_day
+    )
 }
 
 fn format_value(v: f64) -> String {

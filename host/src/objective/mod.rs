@@ -1,0 +1,648 @@
+//! The objective a recommendation is chosen by, and the replay figures it is
+//! judged on.
+//!
+//! **Minimize replica-hours** subject to guardrails measured by replaying the
+//! history through the HPA model ([`crate::replay`]):
+//! - saturated minutes per day (demand above ready capacity) and minutes per
+//!   day over the CPU target no worse than today's plus a small tolerance
+//!   ([`Objective::saturation_tolerance_minutes_per_day`],
+//!   [`Objective::over_target_tolerance_minutes_per_day`]);
+//! - within an absolute budget ([`Objective::max_saturation_minutes_per_day`],
+//!   [`Objective::max_over_target_minutes_per_day`]), or no worse than today
+//!   when today already breaks it;
+//! - scale direction changes per day no worse than today's plus
+//!   [`Objective::direction_change_tolerance_per_day`];
+//! - never less ready capacity than today where the history's demand is
+//!   censored (the pods were at their CPU cap, so the true demand is unknown:
+//!   see [`crate::replay::DemandHistory`]).
+//!
+//! The modes ([`Mode`]) say what to do with that: `savings` (the default)
+//! never accepts a config worse than today and saves as much as it can;
+//! `balanced` brings a workload that breaks the budget inside it at the
+//! least cost; `reliability` buys the fewest saturated minutes, cost second.
+//!
+//! The search ([`search`]) scores candidates on the earlier part of the
+//! history and confirms the choice on the held-out later part.
+
+pub mod schedule;
+pub mod search;
+
+use serde::{Deserialize, Serialize};
+use stepscale_engine::snapshot::WorkloadSnapshot;
+use stepscale_engine::{ConfigChange, Evidence, Finding, FindingKind};
+
+use crate::recommendation::{
+    describe_change, PredictiveSchedule, ProjectedSavings, Recommendation, RiskLevel,
+};
+use crate::replay::{self, DemandHistory};
+
+/// What the search optimizes for.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum Mode {
+    /// Never worse than today (within the tolerances), as cheap as possible.
+    #[default]
+    Savings,
+    /// A workload that breaks the budget is brought inside it at the least
+    /// cost; one inside it is treated as in `savings`.
+    Balanced,
+    /// The fewest saturated minutes, then the fewest over target, then the
+    /// least cost (at most [`Objective::max_extra_cost_percent`] more).
+    Reliability,
+}
+
+impl Mode {
+    /// Lowercase name, as in values and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Savings => "savings",
+            Mode::Balanced => "balanced",
+            Mode::Reliability => "reliability",
+        }
+    }
+}
+
+/// Default saturation tolerance, minutes/day: one minute a day is below what
+/// a 1-minute metric can resolve reliably, and below what users notice.
+pub const DEFAULT_SATURATION_TOLERANCE: f64 = 1.0;
+/// Default over-target tolerance, minutes/day: running over the target (but
+/// below saturation) is spending headroom, not failing requests; 10 minutes a
+/// day is under 1 % of the day.
+pub const DEFAULT_OVER_TARGET_TOLERANCE: f64 = 10.0;
+/// Default saturation budget, minutes/day (about 99.7 % of minutes with
+/// enough ready capacity).
+pub const DEFAULT_MAX_SATURATION: f64 = 5.0;
+/// Default over-target budget, minutes/day (one hour: 96 % of the day within
+/// target).
+pub const DEFAULT_MAX_OVER_TARGET: f64 = 60.0;
+/// Default tolerance on scale direction changes, per day: following a daily
+/// cycle (down at night, up in the morning) costs 2 a day, and one more swing
+/// in each direction is allowed; thrashing is tens a day.
+pub const DEFAULT_DIRECTION_CHANGE_TOLERANCE: f64 = 4.0;
+/// Default smallest saving worth a change, percent of replica-hours: below
+/// this the change is churn for the reviewer, not savings.
+pub const DEFAULT_MIN_SAVINGS_PERCENT: f64 = 3.0;
+/// Default most a `reliability` (or `balanced`) change may add, percent of
+/// today's replica-hours.
+pub const DEFAULT_MAX_EXTRA_COST_PERCENT: f64 = 50.0;
+
+/// The objective with its guardrails; stated in every recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Objective {
+    /// What to optimize for.
+    pub mode: Mode,
+    /// Saturated minutes/day a change may add to today's.
+    pub saturation_tolerance_minutes_per_day: f64,
+    /// Minutes/day over target a change may add to today's.
+    pub over_target_tolerance_minutes_per_day: f64,
+    /// Absolute budget of saturated minutes/day.
+    pub max_saturation_minutes_per_day: f64,
+    /// Absolute budget of minutes/day over target.
+    pub max_over_target_minutes_per_day: f64,
+    /// Scale direction changes/day a change may add to today's.
+    pub direction_change_tolerance_per_day: f64,
+    /// Smallest saving, percent, that is worth proposing in `savings` mode.
+    pub min_savings_percent: f64,
+    /// Most a `balanced` or `reliability` change may add to today's cost,
+    /// percent.
+    pub max_extra_cost_percent: f64,
+}
+
+impl Default for Objective {
+    fn default() -> Self {
+        Objective {
+            mode: Mode::Savings,
+            saturation_tolerance_minutes_per_day: DEFAULT_SATURATION_TOLERANCE,
+            over_target_tolerance_minutes_per_day: DEFAULT_OVER_TARGET_TOLERANCE,
+            max_saturation_minutes_per_day: DEFAULT_MAX_SATURATION,
+            max_over_target_minutes_per_day: DEFAULT_MAX_OVER_TARGET,
+            direction_change_tolerance_per_day: DEFAULT_DIRECTION_CHANGE_TOLERANCE,
+            min_savings_percent: DEFAULT_MIN_SAVINGS_PERCENT,
+            max_extra_cost_percent: DEFAULT_MAX_EXTRA_COST_PERCENT,
+        }
+    }
+}
+
+/// An objective value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("objective: {field} is {value}; {fix}")]
+pub struct ObjectiveError {
+    /// The field, as in values.
+    pub field: &'static str,
+    /// The value given.
+    pub value: f64,
+    /// What to set instead.
+    pub fix: &'static str,
+}
+
+impl Objective {
+    /// Check every value.
+    ///
+    /// # Errors
+    /// A negative, NaN or infinite tolerance or budget.
+    pub fn validate(&self) -> Result<(), ObjectiveError> {
+        let fields = [
+            (
+                "safety.saturationToleranceMinutesPerDay",
+                self.saturation_tolerance_minutes_per_day,
+            ),
+            (
+                "safety.overTargetToleranceMinutesPerDay",
+                self.over_target_tolerance_minutes_per_day,
+            ),
+            (
+                "safety.maxSaturationMinutesPerDay",
+                self.max_saturation_minutes_per_day,
+            ),
+            (
+                "safety.maxOverTargetMinutesPerDay",
+                self.max_over_target_minutes_per_day,
+            ),
+            (
+                "safety.directionChangeTolerancePerDay",
+                self.direction_change_tolerance_per_day,
+            ),
+            ("objective.minSavingsPercent", self.min_savings_percent),
+            ("objective.maxExtraCostPercent", self.max_extra_cost_percent),
+        ];
+        for (field, value) in fields {
+            if !(value.is_finite() && (0.0..=1440.0).contains(&value)) {
+                return Err(ObjectiveError {
+                    field,
+                    value,
+                    fix: "use a number between 0 and 1440",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The same objective with every tolerance multiplied by `factor` (the
+    /// budgets unchanged). The search chooses under
+    /// [`search::SELECTION_MARGIN`] of the tolerances, so that a choice made at
+    /// the edge of the tolerance on the fit part does not fail confirmation
+    /// by a hair on the held-out part.
+    pub fn with_tolerances_scaled(&self, factor: f64) -> Objective {
+        Objective {
+            saturation_tolerance_minutes_per_day: self.saturation_tolerance_minutes_per_day
+                * factor,
+            over_target_tolerance_minutes_per_day: self.over_target_tolerance_minutes_per_day
+                * factor,
+            direction_change_tolerance_per_day: self.direction_change_tolerance_per_day * factor,
+            ..*self
+        }
+    }
+
+    /// The objective in one sentence, for the report.
+    pub fn statement(&self) -> String {
+        let what = match self.mode {
+            Mode::Savings => "minimize replica-hours",
+            Mode::Balanced => "stay within the budget at the least replica-hours",
+            Mode::Reliability => "minimize saturated minutes, then replica-hours",
+        };
+        format!(
+            "{} ({}): saturation ≤ today +{} min/day and ≤ {} min/day (or no worse than today), over target ≤ today +{} min/day and ≤ {} min/day, direction changes ≤ today +{}/day, no less capacity where demand was censored",
+            self.mode.as_str(),
+            what,
+            self.saturation_tolerance_minutes_per_day,
+            self.max_saturation_minutes_per_day,
+            self.over_target_tolerance_minutes_per_day,
+            self.max_over_target_minutes_per_day,
+            self.direction_change_tolerance_per_day,
+        )
+    }
+
+    /// Whether `f` keeps the guardrails against the baseline `today`
+    /// (savings semantics: never meaningfully worse than today).
+    pub fn keeps_guardrails(&self, f: &Figures, today: &Figures) -> bool {
+        let eps = 1e-9;
+        let no_worse = f.saturated_minutes_per_day
+            <= today.saturated_minutes_per_day + self.saturation_tolerance_minutes_per_day + eps
+            && f.over_target_minutes_per_day
+                <= today.over_target_minutes_per_day
+                    + self.over_target_tolerance_minutes_per_day
+                    + eps;
+        let budget = self.within_budget(f)
+            || f.saturated_minutes_per_day <= today.saturated_minutes_per_day + eps
+                && f.over_target_minutes_per_day <= today.over_target_minutes_per_day + eps;
+        no_worse && budget && self.keeps_churn_and_censoring(f, today)
+    }
+
+    /// Direction changes and censored-demand capacity no worse than today.
+    pub fn keeps_churn_and_censoring(&self, f: &Figures, today: &Figures) -> bool {
+        f.direction_changes_per_day
+            <= today.direction_changes_per_day + self.direction_change_tolerance_per_day + 1e-9
+            && f.censored_shortfall_minutes_per_day <= 1e-9
+    }
+
+    /// The guardrails `f` breaks against `today`, in words (empty when it
+    /// keeps them all).
+    pub fn violations(&self, f: &Figures, today: &Figures) -> Vec<String> {
+        let mut out = Vec::new();
+        let eps = 1e-9;
+        let sat = f.saturated_minutes_per_day - today.saturated_minutes_per_day;
+        let over = f.over_target_minutes_per_day - today.over_target_minutes_per_day;
+        let dir = f.direction_changes_per_day - today.direction_changes_per_day;
+        if sat > self.saturation_tolerance_minutes_per_day + eps {
+            out.push(format!(
+                "saturation {sat:+.1} min/day (tolerance {})",
+                self.saturation_tolerance_minutes_per_day
+            ));
+        }
+        if over > self.over_target_tolerance_minutes_per_day + eps {
+            out.push(format!(
+                "over target {over:+.1} min/day (tolerance {})",
+                self.over_target_tolerance_minutes_per_day
+            ));
+        }
+        if !self.within_budget(f) && (sat > eps || over > eps) {
+            out.push(format!(
+                "outside the budget ({:.1} saturated min/day, {:.1} min/day over target; budget {} and {})",
+                f.saturated_minutes_per_day,
+                f.over_target_minutes_per_day,
+                self.max_saturation_minutes_per_day,
+                self.max_over_target_minutes_per_day
+            ));
+        }
+        if dir > self.direction_change_tolerance_per_day + eps {
+            out.push(format!(
+                "direction changes {dir:+.1}/day (tolerance {})",
+                self.direction_change_tolerance_per_day
+            ));
+        }
+        if f.censored_shortfall_minutes_per_day > eps {
+            out.push(format!(
+                "fewer ready pods than today for {:.1} min/day where demand was censored",
+                f.censored_shortfall_minutes_per_day
+            ));
+        }
+        out
+    }
+
+    /// Whether `f` is inside the absolute budget.
+    pub fn within_budget(&self, f: &Figures) -> bool {
+        f.saturated_minutes_per_day <= self.max_saturation_minutes_per_day + 1e-9
+            && f.over_target_minutes_per_day <= self.max_over_target_minutes_per_day + 1e-9
+    }
+}
+
+/// What one replay of one config over one period shows, per day.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Figures {
+    /// Replica-hours per day, starting pods included.
+    pub replica_hours_per_day: f64,
+    /// Minutes per day with demand above ready capacity.
+    pub saturated_minutes_per_day: f64,
+    /// Minutes per day over the CPU target (+ the HPA's tolerance).
+    pub over_target_minutes_per_day: f64,
+    /// Scale direction changes per day.
+    pub direction_changes_per_day: f64,
+    /// Minutes per day at which demand was censored in the history and this
+    /// config had fewer ready pods than today's config.
+    pub censored_shortfall_minutes_per_day: f64,
+    /// Largest replica count.
+    pub peak_replicas: i32,
+}
+
+impl Figures {
+    /// The same figures rounded for display and storage (0.1).
+    pub fn rounded(self) -> Figures {
+        let r = |v: f64| (v * 10.0).round() / 10.0;
+        Figures {
+            replica_hours_per_day: r(self.replica_hours_per_day),
+            saturated_minutes_per_day: r(self.saturated_minutes_per_day),
+            over_target_minutes_per_day: r(self.over_target_minutes_per_day),
+            direction_changes_per_day: r(self.direction_changes_per_day),
+            censored_shortfall_minutes_per_day: r(self.censored_shortfall_minutes_per_day),
+            peak_replicas: self.peak_replicas,
+        }
+    }
+
+    /// Percent of replica-hours `self` saves against `today` (negative =
+    /// costs more).
+    pub fn savings_percent(&self, today: &Figures) -> f64 {
+        if today.replica_hours_per_day > 0.0 {
+            (today.replica_hours_per_day - self.replica_hours_per_day)
+                / today.replica_hours_per_day
+                * 100.0
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Rule id of the finding that records the search's decision.
+pub const SEARCH_RULE_ID: &str = "replay/search";
+/// A change that adds more than this percent of today's replica-hours is at
+/// least medium risk: it is a spending decision for a person to make.
+pub const SPEND_RISK_PERCENT: f64 = 20.0;
+
+/// Let replay decide: choose `rec`'s proposal by `objective` (the rules'
+/// merged proposal and each finding's own proposal seed the search), attach
+/// how it was chosen, and set the proposal, projected savings, risk and
+/// summary from the choice. A choice that does not hold on the held-out
+/// days is not proposed. Recommendations on autoscalers that do not scale on
+/// CPU keep the rules' merged proposal (nothing to replay).
+pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Objective) {
+    // A misconfiguration comes first: with no fix of its own (competing
+    // autoscalers, no CPU requests) the autoscaler does not behave as the
+    // replay assumes, so nothing is tuned; with a fix (scale-to-zero on a
+    // StatefulSet), the fix alone is proposed.
+    let unfixable: Vec<&str> = rec
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Misconfiguration && f.proposal.is_empty())
+        .map(|f| f.rule_id.as_str())
+        .collect();
+    if !unfixable.is_empty() {
+        rec.summary = format!(
+            "no change proposed: fix the misconfiguration first ({}); the autoscaler does not behave as a replay would assume until then",
+            unfixable.join(", ")
+        );
+        rec.proposed = ConfigChange::default();
+        rec.projected_savings = None;
+        rec.predictive_schedule = None;
+        rec.risk_level = RiskLevel::Low;
+        return;
+    }
+    let fixes: Vec<Finding> = rec
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Misconfiguration)
+        .cloned()
+        .collect();
+    if !fixes.is_empty() {
+        let (fix, _) = crate::recommendation::merge::merge(&rec.current, &fixes);
+        rec.proposed = fix;
+        rec.predictive_schedule = None;
+        rec.risk_level = crate::recommendation::risk(&rec.current, &fix, &rec.findings);
+        rec.summary = format!(
+            "{} — the fix of {}; no other tuning until it is applied",
+            describe_change(&rec.current, &fix),
+            fixes
+                .iter()
+                .map(|f| f.rule_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return;
+    }
+    let mut seeds: Vec<ConfigChange> = Vec::new();
+    for p in std::iter::once(rec.proposed).chain(rec.findings.iter().map(|f| f.proposal)) {
+        if !p.is_empty() && !seeds.contains(&p) {
+            seeds.push(p);
+        }
+    }
+    let rules_proposed = rec.proposed;
+    let choice = match search::choose(w, &rec.current, &seeds, objective) {
+        Ok(c) => c,
+        Err(search::SearchError::NotCpu) => return,
+        Err(e) => {
+            tracing::warn!(workload = %w.display_name(), error = %e, "no replay search; the rules' proposal is withheld");
+            rec.proposed = ConfigChange::default();
+            rec.summary = format!("no change proposed: {e}");
+            return;
+        }
+    };
+    rec.proposed = if choice.confirmed {
+        choice.best
+    } else {
+        ConfigChange::default()
+    };
+    let mut evidence = vec![
+        ev("candidates replayed", f64::from(choice.candidates_replayed), "configs"),
+        ev("replica-hours/day, today (fit part)", choice.fit.current.replica_hours_per_day, "replica-hours/day"),
+        ev("replica-hours/day, best (fit part)", choice.fit.proposed.replica_hours_per_day, "replica-hours/day"),
+        ev("saturated, today (fit part)", choice.fit.current.saturated_minutes_per_day, "min/day"),
+        ev("saturated, best (fit part)", choice.fit.proposed.saturated_minutes_per_day, "min/day"),
+    ];
+    if let Some(h) = &choice.holdout {
+        evidence.push(ev("replica-hours/day, today (held out)", h.current.replica_hours_per_day, "replica-hours/day"));
+        evidence.push(ev("replica-hours/day, best (held out)", h.proposed.replica_hours_per_day, "replica-hours/day"));
+        evidence.push(ev("saturated, today (held out)", h.current.saturated_minutes_per_day, "min/day"));
+        evidence.push(ev("saturated, best (held out)", h.proposed.saturated_minutes_per_day, "min/day"));
+    }
+    let rules_note = if rules_proposed.is_empty() || rules_proposed == rec.proposed {
+        String::new()
+    } else {
+        format!(
+            " The rules proposed: {}.",
+            describe_change(&rec.current, &rules_proposed)
+        )
+    };
+    // The predictive schedule, sized to the deficit of the config that
+    // will run, kept only if it passes the objective on both parts.
+    let mut held_final = choice
+        .holdout
+        .as_ref()
+        .filter(|_| !rec.proposed.is_empty())
+        .map(|h| (h.current, h.proposed, h.period.clone()));
+    let mut schedule_note = String::new();
+    rec.predictive_schedule = None;
+    if rec.forecast.is_some() {
+        match schedule_for(w, rec, objective) {
+            Ok(Some((sched, today_held, with_held, period, note))) => {
+                rec.predictive_schedule = Some(sched);
+                held_final = Some((today_held, with_held, period));
+                schedule_note = note;
+            }
+            Ok(None) => {}
+            Err(note) => schedule_note = note,
+        }
+    }
+    rec.findings.push(Finding {
+        rule_id: SEARCH_RULE_ID.into(),
+        kind: FindingKind::Other,
+        confidence: 1.0,
+        summary: format!("{}.{rules_note}{schedule_note}", choice.verdict),
+        proposal: ConfigChange::default(),
+        evidence,
+    });
+    rec.projected_savings = None;
+    if let Some((t, p, period)) = &held_final {
+        let per_day = t.replica_hours_per_day - p.replica_hours_per_day;
+        rec.projected_savings = Some(ProjectedSavings {
+            replica_hours_per_week: (per_day * 7.0 * 10.0).round() / 10.0,
+            percent: (p.savings_percent(t) * 10.0).round() / 10.0,
+            method: format!(
+                "{}, today's config vs the proposal{} on the held-out {period} (not seen by the choice), scaled to one week",
+                choice.method,
+                if rec.predictive_schedule.is_some() { " with its schedule" } else { "" },
+            ),
+        });
+    }
+    let mut risk = crate::recommendation::risk(&rec.current, &rec.proposed, &rec.findings);
+    if rec
+        .projected_savings
+        .as_ref()
+        .is_some_and(|s| s.percent < -SPEND_RISK_PERCENT)
+    {
+        risk = risk.max(RiskLevel::Medium);
+    }
+    rec.risk_level = risk;
+    let what = match (rec.proposed.is_empty(), &rec.predictive_schedule) {
+        (true, None) => String::new(),
+        (false, None) => describe_change(&rec.current, &rec.proposed),
+        (true, Some(s)) => format!("add a predictive schedule ({} window(s))", s.windows.len()),
+        (false, Some(s)) => format!(
+            "{}, add a predictive schedule ({} window(s))",
+            describe_change(&rec.current, &rec.proposed),
+            s.windows.len()
+        ),
+    };
+    rec.summary = match &held_final {
+        _ if what.is_empty() => format!("no change proposed: {}", choice.verdict),
+        Some((t, p, _)) => format!("{what} — {} on held-out days", search::tradeoff(p, t)),
+        None => what,
+    };
+    rec.choice = Some(choice);
+}
+
+/// A schedule that passed, with today's and the proposal's held-out figures
+/// (schedule included), the held-out period, and a note for the reviewer.
+type ScheduleOutcome = (PredictiveSchedule, Figures, Figures, String, String);
+
+/// Size a schedule for the config `rec` proposes and put it through the
+/// objective on the fit and the held-out part. `Ok(None)`: nothing recurs;
+/// `Err(note)`: a schedule was sized but not kept, and why.
+fn schedule_for(
+    w: &WorkloadSnapshot,
+    rec: &Recommendation,
+    objective: &Objective,
+) -> Result<Option<ScheduleOutcome>, String> {
+    let req = replay::request_cores(w);
+    let (Some(today_cfg), Some(base_cfg)) = (
+        replay::model_config(&w.config, &ConfigChange::default(), req),
+        replay::model_config(&w.config, &rec.proposed, req),
+    ) else {
+        return Ok(None);
+    };
+    let history = replay::demand_history(w);
+    let split = replay::split(history.len(), history.series.step_s);
+    if split.holdout_days == 0 {
+        return Ok(None);
+    }
+    let fit = history.part(0..split.fit_samples);
+    let held = history.part(split.fit_samples..history.len());
+    let offset = w.history.utc_offset_minutes;
+    let floor = rec.proposed.min_replicas.unwrap_or(rec.current.min_replicas);
+    let ceiling = rec.proposed.max_replicas.unwrap_or(rec.current.max_replicas);
+    let Some(sched) = schedule::size(&fit, &base_cfg, offset, floor, ceiling) else {
+        return Ok(None);
+    };
+    let Some(with_cfg) = schedule::with_schedule(&base_cfg, &sched, offset) else {
+        return Ok(None);
+    };
+    let run = |part: &DemandHistory| -> Option<(Figures, Figures, Figures)> {
+        let (t, ready) = replay::replay_figures(part, &today_cfg, None).ok()?;
+        let (b, _) = replay::replay_figures(part, &base_cfg, Some(&ready)).ok()?;
+        let (s, _) = replay::replay_figures(part, &with_cfg, Some(&ready)).ok()?;
+        Some((t, b, s))
+    };
+    let (Some((t_fit, b_fit, s_fit)), Some((t_held, b_held, s_held))) = (run(&fit), run(&held))
+    else {
+        return Ok(None);
+    };
+    let removed_fit = b_fit.saturated_minutes_per_day - s_fit.saturated_minutes_per_day;
+    let removed_held = b_held.saturated_minutes_per_day - s_held.saturated_minutes_per_day;
+    let windows = sched.windows.len();
+    let period = format!("last {} day(s)", split.holdout_days);
+    let reject = |why: String| Err(format!(" A predictive schedule of {windows} window(s) was sized and not kept: {why}."));
+    if removed_fit < schedule::MIN_SATURATION_REMOVED {
+        return reject(format!(
+            "it removes {removed_fit:.1} saturated min/day on the fit part (less than {})",
+            schedule::MIN_SATURATION_REMOVED
+        ));
+    }
+    if removed_held <= 0.0 {
+        return reject(format!(
+            "it removes no saturation on the held-out {period} ({removed_held:+.1} min/day)"
+        ));
+    }
+    if search::rank(objective, &s_fit, &t_fit).is_none()
+        || search::rank(objective, &s_held, &t_held).is_none()
+    {
+        return reject("the config with it breaks the guardrails against today".into());
+    }
+    if objective.mode == Mode::Savings && s_held.replica_hours_per_day > t_held.replica_hours_per_day
+    {
+        return reject(format!(
+            "with it the proposal costs more than today on the held-out {period} ({}), which savings mode does not accept",
+            search::tradeoff(&s_held, &t_held)
+        ));
+    }
+    let note = format!(
+        " The predictive schedule ({windows} window(s)) removes {removed_fit:.1} saturated min/day on the fit part and {removed_held:.1} on the held-out {period}, for {:+.1} replica-hours/day.",
+        s_held.replica_hours_per_day - b_held.replica_hours_per_day
+    );
+    Ok(Some((sched, t_held, s_held, period, note)))
+}
+
+fn ev(label: &str, value: f64, unit: &str) -> Evidence {
+    Evidence {
+        label: label.into(),
+        value: (value * 10.0).round() / 10.0,
+        unit: unit.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(rh: f64, sat: f64, over: f64, dir: f64) -> Figures {
+        Figures {
+            replica_hours_per_day: rh,
+            saturated_minutes_per_day: sat,
+            over_target_minutes_per_day: over,
+            direction_changes_per_day: dir,
+            censored_shortfall_minutes_per_day: 0.0,
+            peak_replicas: 1,
+        }
+    }
+
+    #[test]
+    fn the_guardrails_allow_the_tolerance_and_no_more() {
+        let o = Objective::default();
+        let today = f(100.0, 2.0, 20.0, 4.0);
+        assert!(o.keeps_guardrails(&f(80.0, 3.0, 30.0, 8.0), &today));
+        assert!(!o.keeps_guardrails(&f(80.0, 3.5, 20.0, 4.0), &today));
+        assert!(!o.keeps_guardrails(&f(80.0, 2.0, 31.0, 4.0), &today));
+        assert!(!o.keeps_guardrails(&f(80.0, 2.0, 20.0, 8.5), &today));
+        let mut censored = f(80.0, 2.0, 20.0, 4.0);
+        censored.censored_shortfall_minutes_per_day = 0.5;
+        assert!(!o.keeps_guardrails(&censored, &today));
+    }
+
+    #[test]
+    fn over_the_budget_a_change_may_not_add_even_the_tolerance() {
+        let o = Objective::default();
+        // Today breaks the 5 min/day budget: a change may not make it worse.
+        let today = f(100.0, 8.0, 20.0, 4.0);
+        assert!(!o.keeps_guardrails(&f(80.0, 8.5, 20.0, 4.0), &today));
+        assert!(o.keeps_guardrails(&f(80.0, 8.0, 20.0, 4.0), &today));
+    }
+
+    #[test]
+    fn a_bad_value_names_the_field() {
+        let o = Objective {
+            max_saturation_minutes_per_day: -1.0,
+            ..Objective::default()
+        };
+        let e = o.validate().expect_err("negative budget");
+        assert!(e.to_string().contains("safety.maxSaturationMinutesPerDay"));
+    }
+}

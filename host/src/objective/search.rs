@@ -1,0 +1,781 @@
+//! Rules propose, replay decides: a bounded, deterministic search over the
+//! autoscaler's knobs, seeded by the rules' proposals, that scores every
+//! candidate by replaying the earlier part of the history through the HPA
+//! model and confirms the choice on the held-out later part.
+//!
+//! The search:
+//! 1. replays today's config on the fit part (the baseline);
+//! 2. replays each seed (today, the merged proposal, each finding's own
+//!    proposal) and starts from the best by the objective;
+//! 3. coordinate descent, [`PASSES`] passes: for each knob (CPU target, floor,
+//!    scale-down and scale-up stabilization, ceiling, KEDA cooldown) it tries
+//!    a fixed list of values (today's, the rules', and a small grid, see
+//!    [`values_for`]) with the other knobs held, and keeps the best;
+//!    at most [`MAX_REPLAYS`] distinct configs are replayed;
+//! 4. replays today's config and the choice on the held-out days; the choice
+//!    is proposed only if it keeps the guardrails there too and, in `savings`
+//!    mode, still saves.
+//!
+//! Every step is deterministic: the same history and objective give the same
+//! choice.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use stepscale_engine::snapshot::WorkloadSnapshot;
+use stepscale_engine::ConfigChange;
+use stepscale_hpa::simulate::AutoscalerConfig;
+
+use super::{Figures, Mode, Objective};
+use crate::recommendation::CurrentConfig;
+use crate::replay::{self, DemandHistory};
+
+/// Share of each tolerance the choice may use on the fit part; the
+/// held-out confirmation allows the whole tolerance.
+pub const SELECTION_MARGIN: f64 = 0.5;
+/// Costs within this share of today's replica-hours rank as equal, so that
+/// among near-equal candidates the one with less saturation, then the
+/// smaller change, wins.
+pub const COST_QUANTUM: f64 = 0.005;
+
+/// Passes of coordinate descent.
+pub const PASSES: usize = 2;
+/// Most distinct configs replayed per workload (fit part).
+pub const MAX_REPLAYS: usize = 60;
+/// Longest scale-down stabilization or cooldown the search proposes,
+/// seconds: longer windows keep a whole peak's replicas for half an hour
+/// after it, which costs more than the churn it saves.
+pub const MAX_SCALE_DOWN_WINDOW_SECONDS: u32 = 1800;
+/// CPU targets the search may try, percent.
+const TARGET_GRID: [u32; 6] = [50, 60, 70, 75, 80, 85];
+/// Highest CPU target the search proposes.
+pub const MAX_CPU_TARGET_PERCENT: u32 = 85;
+/// Demand quantiles a floor is sized from.
+const FLOOR_QUANTILES: [f64; 4] = [0.0, 0.05, 0.25, 0.5];
+
+/// Every knob the search turns, at its full value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Knobs {
+    /// minReplicas (or minReplicaCount).
+    pub min: u32,
+    /// maxReplicas.
+    pub max: u32,
+    /// CPU target, percent.
+    pub target: u32,
+    /// Scale-down stabilization, seconds.
+    pub down: u32,
+    /// Scale-up stabilization, seconds.
+    pub up: u32,
+    /// KEDA cooldown, seconds.
+    pub cooldown: Option<u32>,
+}
+
+impl Knobs {
+    /// Today's knobs; `None` without a CPU target (nothing to replay).
+    pub fn of(c: &CurrentConfig) -> Option<Knobs> {
+        Some(Knobs {
+            min: c.min_replicas,
+            max: c.max_replicas,
+            target: c.cpu_target_percent?,
+            down: c.scale_down_stabilization_seconds,
+            up: c.scale_up_stabilization_seconds,
+            cooldown: c.cooldown_period_seconds,
+        })
+    }
+
+    /// These knobs with `change` applied.
+    pub fn with(self, change: &ConfigChange) -> Knobs {
+        let mut k = Knobs {
+            min: change.min_replicas.unwrap_or(self.min),
+            max: change.max_replicas.unwrap_or(self.max),
+            target: change.cpu_target_percent.unwrap_or(self.target),
+            down: change
+                .scale_down_stabilization_seconds
+                .unwrap_or(self.down),
+            up: change.scale_up_stabilization_seconds.unwrap_or(self.up),
+            cooldown: self.cooldown.map(|c| change.cooldown_period_seconds.unwrap_or(c)),
+        };
+        k.max = k.max.max(k.min).max(1);
+        k
+    }
+
+    /// How far these knobs are from `today`'s, for breaking ties in favor of
+    /// the smaller change (relative floor and ceiling change, target points
+    /// / 25, window seconds / 600).
+    pub fn distance(&self, today: &Knobs) -> f64 {
+        let rel = |a: u32, b: u32| f64::from(a.abs_diff(b)) / f64::from(b.max(1));
+        let secs = |a: u32, b: u32| f64::from(a.abs_diff(b)) / 600.0;
+        rel(self.min, today.min)
+            + rel(self.max, today.max)
+            + f64::from(self.target.abs_diff(today.target)) / 25.0
+            + secs(self.down, today.down)
+            + secs(self.up, today.up)
+            + match (self.cooldown, today.cooldown) {
+                (Some(a), Some(b)) => secs(a, b),
+                _ => 0.0,
+            }
+    }
+
+    /// The diff from `today`: only the knobs that differ.
+    pub fn change_from(&self, today: &Knobs) -> ConfigChange {
+        let diff = |a: u32, b: u32| (a != b).then_some(a);
+        ConfigChange {
+            min_replicas: diff(self.min, today.min),
+            max_replicas: diff(self.max, today.max),
+            cpu_target_percent: diff(self.target, today.target),
+            scale_down_stabilization_seconds: diff(self.down, today.down),
+            scale_up_stabilization_seconds: diff(self.up, today.up),
+            cooldown_period_seconds: match (self.cooldown, today.cooldown) {
+                (Some(a), Some(b)) => diff(a, b),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// One config the search replayed, with its figures on the fit part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Alternative {
+    /// What it is, e.g. "cheapest within the guardrails".
+    pub label: String,
+    /// The diff from today (empty = today's config).
+    pub change: ConfigChange,
+    /// Replay figures on the fit part.
+    pub figures: Figures,
+}
+
+/// Replay figures of today's config and the proposal over one part of the
+/// history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodFigures {
+    /// Which samples, e.g. "days 1–5 of 7".
+    pub period: String,
+    /// Days in the period.
+    pub days: f64,
+    /// Today's config.
+    pub current: Figures,
+    /// The proposed config.
+    pub proposed: Figures,
+}
+
+/// How the recommendation was chosen: the objective, the replay on the
+/// earlier part, the confirmation on the held-out part, the alternatives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Choice {
+    /// The objective, as configured.
+    pub objective: Objective,
+    /// The objective in one sentence.
+    pub statement: String,
+    /// The replay mechanics.
+    pub method: String,
+    /// Figures on the part the choice was made on.
+    pub fit: PeriodFigures,
+    /// Figures on the held-out part (absent when the history is too short).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<PeriodFigures>,
+    /// True when the choice held on the held-out part (a change is
+    /// proposed only then).
+    pub confirmed: bool,
+    /// Why the choice is or is not proposed, in one sentence.
+    pub verdict: String,
+    /// A few alternatives with their figures.
+    pub frontier: Vec<Alternative>,
+    /// Distinct configs replayed.
+    pub candidates_replayed: u32,
+    /// The best config the search found (may be withheld, see `confirmed`).
+    pub best: ConfigChange,
+}
+
+/// Why no search could be run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SearchError {
+    /// The autoscaler does not scale on CPU.
+    #[error("the autoscaler does not scale on CPU; nothing to replay")]
+    NotCpu,
+    /// The history is empty or the simulator rejected the config.
+    #[error("replay failed: {0}")]
+    Replay(String),
+}
+
+/// The objective's ranking of one figure set against today's: `None` when
+/// the guardrails of the mode rule it out, else a key where lower is better.
+pub fn rank(o: &Objective, f: &Figures, today: &Figures) -> Option<(f64, f64, f64)> {
+    let quantum = (today.replica_hours_per_day * COST_QUANTUM).max(1e-9);
+    let q = |rh: f64| (rh / quantum).round();
+    let cost_cap =
+        f.replica_hours_per_day <= today.replica_hours_per_day * (1.0 + o.max_extra_cost_percent / 100.0) + 1e-9;
+    let r1 = |v: f64| (v * 10.0).round() / 10.0;
+    match o.mode {
+        Mode::Savings => savings_rank(o, f, today),
+        Mode::Balanced if o.within_budget(today) => savings_rank(o, f, today),
+        Mode::Balanced => {
+            let excess = |x: &Figures| {
+                (x.saturated_minutes_per_day - o.max_saturation_minutes_per_day).max(0.0)
+                    + (x.over_target_minutes_per_day - o.max_over_target_minutes_per_day).max(0.0)
+                        / 10.0
+            };
+            (cost_cap
+                && o.keeps_churn_and_censoring(f, today)
+                && excess(f) <= excess(today) + 1e-9)
+                .then(|| (r1(excess(f)), q(f.replica_hours_per_day), f.saturated_minutes_per_day))
+        }
+        Mode::Reliability => (cost_cap
+            && o.keeps_churn_and_censoring(f, today)
+            && f.saturated_minutes_per_day <= today.saturated_minutes_per_day + 1e-9
+            && f.over_target_minutes_per_day
+                <= today.over_target_minutes_per_day + o.over_target_tolerance_minutes_per_day)
+            .then(|| {
+                (
+                    r1(f.saturated_minutes_per_day),
+                    f.over_target_minutes_per_day.round(),
+                    q(f.replica_hours_per_day),
+                )
+            }),
+    }
+}
+
+fn savings_rank(o: &Objective, f: &Figures, today: &Figures) -> Option<(f64, f64, f64)> {
+    let quantum = (today.replica_hours_per_day * COST_QUANTUM).max(1e-9);
+    o.keeps_guardrails(f, today).then_some((
+        (f.replica_hours_per_day / quantum).round(),
+        f.saturated_minutes_per_day,
+        f.over_target_minutes_per_day,
+    ))
+}
+
+/// A rank with the change's distance from today as the last tie-breaker.
+type Ranked = Option<(f64, f64, f64, f64)>;
+
+fn ranked(o: &Objective, f: &Figures, today: &Figures, k: &Knobs, t: &Knobs) -> Ranked {
+    rank(o, f, today).map(|(a, b, c)| (a, b, c, k.distance(t)))
+}
+
+fn better(a: Ranked, b: Ranked) -> bool {
+    let lt = |x: f64, y: f64| x < y - 1e-9;
+    let eq = |x: f64, y: f64| (x - y).abs() <= 1e-9;
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            lt(a.0, b.0)
+                || eq(a.0, b.0)
+                    && (lt(a.1, b.1)
+                        || eq(a.1, b.1) && (lt(a.2, b.2) || eq(a.2, b.2) && lt(a.3, b.3)))
+        }
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// The replays of one workload's fit part, memoized by knobs.
+struct Scorer<'a> {
+    w: &'a WorkloadSnapshot,
+    request: f64,
+    fit: DemandHistory,
+    today_ready: Vec<i32>,
+    today: Figures,
+    memo: HashMap<Knobs, Option<Figures>>,
+    order: Vec<Knobs>,
+}
+
+impl Scorer<'_> {
+    fn config(&self, today: &Knobs, k: &Knobs) -> Option<AutoscalerConfig> {
+        replay::model_config(&self.w.config, &k.change_from(today), self.request)
+    }
+
+    fn score(&mut self, today: &Knobs, k: Knobs) -> Option<Figures> {
+        if let Some(f) = self.memo.get(&k) {
+            return *f;
+        }
+        if self.memo.len() >= MAX_REPLAYS {
+            return None;
+        }
+        let f = self.config(today, &k).and_then(|c| {
+            replay::replay_figures(&self.fit, &c, Some(&self.today_ready))
+                .ok()
+                .map(|(f, _)| f)
+        });
+        self.memo.insert(k, f);
+        self.order.push(k);
+        f
+    }
+}
+
+/// Sorted copy of the finite values.
+fn sorted(v: &[f64]) -> Vec<f64> {
+    let mut s: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    s.sort_by(f64::total_cmp);
+    s
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// The values the search tries for one knob, given the incumbent: today's,
+/// the rules' proposals, and a small grid (documented per knob).
+pub fn values_for(
+    knob: usize,
+    incumbent: &Knobs,
+    today: &Knobs,
+    seeds: &[ConfigChange],
+    demand_sorted: &[f64],
+    request: f64,
+) -> Vec<Knobs> {
+    let mut out: Vec<Knobs> = Vec::new();
+    let mut push = |k: Knobs| {
+        let mut k = k;
+        k.max = k.max.max(k.min).max(1);
+        if k != *incumbent && !out.contains(&k) {
+            out.push(k);
+        }
+    };
+    let i = *incumbent;
+    match knob {
+        // CPU target: today's, the rules', and 50..85 within 25 points of
+        // today's (never above 85 %: headroom for the metric lag).
+        0 => {
+            let lo = today.target.saturating_sub(25).max(20);
+            let mut vals: Vec<u32> = vec![today.target];
+            vals.extend(seeds.iter().filter_map(|s| s.cpu_target_percent));
+            vals.extend(TARGET_GRID);
+            for t in vals {
+                if (lo..=MAX_CPU_TARGET_PERCENT.max(today.target)).contains(&t) {
+                    push(Knobs { target: t, ..i });
+                }
+            }
+        }
+        // Floor: today's, the rules', 1, and the pods the demand's
+        // minimum, 5th, 25th and 50th percentiles need at the incumbent
+        // target.
+        1 => {
+            let per_pod = request * f64::from(i.target) / 100.0;
+            let mut vals: Vec<u32> = vec![today.min, 1];
+            vals.extend(seeds.iter().filter_map(|s| s.min_replicas));
+            for q in FLOOR_QUANTILES {
+                let need = (quantile(demand_sorted, q) / per_pod).ceil();
+                vals.push(if need.is_finite() { need.max(1.0) as u32 } else { 1 });
+            }
+            for m in vals {
+                let m = m.min(i.max.max(today.max));
+                // A KEDA floor of 0 stays 0 (scale to zero is a choice the
+                // user made, not one the search makes).
+                if m >= 1 || today.min == 0 {
+                    push(Knobs { min: m, ..i });
+                }
+            }
+        }
+        // Scale-down stabilization: today's, the rules' (capped at 30 min),
+        // and 1, 5, 10 and 15 minutes.
+        2 => {
+            let mut vals: Vec<u32> = vec![today.down, 60, 300, 600, 900];
+            vals.extend(
+                seeds
+                    .iter()
+                    .filter_map(|s| s.scale_down_stabilization_seconds)
+                    .map(|v| v.min(MAX_SCALE_DOWN_WINDOW_SECONDS)),
+            );
+            for d in vals {
+                push(Knobs { down: d, ..i });
+            }
+        }
+        // Scale-up stabilization: today's, 0, and the rules' — never slower
+        // than today: a replay at the history's resolution cannot see the
+        // short spikes a slower scale-up would miss.
+        3 => {
+            let mut vals: Vec<u32> = vec![today.up, 0];
+            vals.extend(seeds.iter().filter_map(|s| s.scale_up_stabilization_seconds));
+            for u in vals.into_iter().filter(|u| *u <= today.up) {
+                push(Knobs { up: u, ..i });
+            }
+        }
+        // Ceiling: today's, the rules', and room for the peak at the
+        // incumbent target plus 25 % (raised only).
+        4 => {
+            let per_pod = request * f64::from(i.target) / 100.0;
+            let peak = demand_sorted.last().copied().unwrap_or(0.0);
+            let need = (peak / per_pod * 1.25).ceil();
+            let mut vals: Vec<u32> = vec![today.max];
+            vals.extend(seeds.iter().filter_map(|s| s.max_replicas));
+            if need.is_finite() && need > f64::from(today.max) {
+                vals.push(need.min(f64::from(today.max) * 4.0) as u32);
+            }
+            for m in vals {
+                push(Knobs { max: m, ..i });
+            }
+        }
+        // KEDA cooldown: today's, the rules' (capped at 30 min), 60 and
+        // 300 s.
+        _ => {
+            if let Some(c0) = today.cooldown {
+                let mut vals: Vec<u32> = vec![c0, 60, 300];
+                vals.extend(
+                    seeds
+                        .iter()
+                        .filter_map(|s| s.cooldown_period_seconds)
+                        .map(|v| v.min(MAX_SCALE_DOWN_WINDOW_SECONDS)),
+                );
+                for c in vals {
+                    push(Knobs {
+                        cooldown: Some(c),
+                        ..i
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn days_label(from_day: f64, to_day: f64, total: f64) -> String {
+    format!(
+        "days {}–{} of {}",
+        from_day.round() as i64 + 1,
+        to_day.round() as i64,
+        total.round() as i64
+    )
+}
+
+/// Choose the config for `w` by the objective. `seeds` are the rules'
+/// proposals (the merged one first).
+///
+/// # Errors
+/// [`SearchError`] when the autoscaler does not scale on CPU or today's
+/// config cannot be replayed.
+pub fn choose(
+    w: &WorkloadSnapshot,
+    current: &CurrentConfig,
+    seeds: &[ConfigChange],
+    objective: &Objective,
+) -> Result<Choice, SearchError> {
+    let today = Knobs::of(current).ok_or(SearchError::NotCpu)?;
+    let request = replay::request_cores(w);
+    let history = replay::demand_history(w);
+    if history.is_empty() {
+        return Err(SearchError::Replay("the history is empty".into()));
+    }
+    let split = replay::split(history.len(), history.series.step_s);
+    let fit = history.part(0..split.fit_samples);
+    let held = history.part(split.fit_samples..history.len());
+    let today_cfg = replay::model_config(&w.config, &ConfigChange::default(), request)
+        .ok_or(SearchError::NotCpu)?;
+    let (today_fit, today_ready) = replay::replay_figures(&fit, &today_cfg, None)
+        .map_err(|e| SearchError::Replay(e.to_string()))?;
+    let demand_sorted = sorted(&fit.series.cores);
+    let mut s = Scorer {
+        w,
+        request,
+        fit,
+        today_ready,
+        today: today_fit,
+        memo: HashMap::new(),
+        order: Vec::new(),
+    };
+    s.memo.insert(today, Some(today_fit));
+    s.order.push(today);
+
+    // Seeds: the best of today and the rules' proposals (scale-down windows
+    // capped, scale-up never slowed, as in the grid).
+    let strict = objective.with_tolerances_scaled(SELECTION_MARGIN);
+    let mut best = today;
+    let mut best_rank = ranked(&strict, &today_fit, &today_fit, &today, &today);
+    for seed in seeds {
+        let mut k = today.with(seed);
+        k.down = k.down.min(MAX_SCALE_DOWN_WINDOW_SECONDS.max(today.down));
+        k.up = k.up.min(today.up);
+        k.cooldown = k
+            .cooldown
+            .map(|c| c.min(MAX_SCALE_DOWN_WINDOW_SECONDS.max(today.cooldown.unwrap_or(0))));
+        if let Some(f) = s.score(&today, k) {
+            let r = ranked(&strict, &f, &s.today, &k, &today);
+            if better(r, best_rank) {
+                best = k;
+                best_rank = r;
+            }
+        }
+    }
+    // Coordinate descent.
+    for _ in 0..PASSES {
+        let before = best;
+        for knob in 0..6 {
+            for k in values_for(knob, &best, &today, seeds, &demand_sorted, request) {
+                if let Some(f) = s.score(&today, k) {
+                    let r = ranked(&strict, &f, &s.today, &k, &today);
+                    if better(r, best_rank) {
+                        best = k;
+                        best_rank = r;
+                    }
+                }
+            }
+        }
+        if best == before {
+            break;
+        }
+    }
+
+    let best_fit = s.memo.get(&best).copied().flatten().unwrap_or(today_fit);
+    let total_days = history.days();
+    let fit_days = s.fit.days();
+    let fit_period = PeriodFigures {
+        period: days_label(0.0, fit_days, total_days),
+        days: round1(fit_days),
+        current: today_fit.rounded(),
+        proposed: best_fit.rounded(),
+    };
+    let frontier = frontier(&strict, &s, &today);
+    let candidates_replayed = s.memo.len() as u32;
+    let change = best.change_from(&today);
+
+    // Confirmation on the held-out days.
+    let saving_fit = best_fit.savings_percent(&today_fit);
+    let mut holdout = None;
+    let (confirmed, verdict) = if change.is_empty() {
+        (
+            false,
+            "today's config is already the best the search found under the objective".to_string(),
+        )
+    } else if objective.mode == Mode::Savings && saving_fit < objective.min_savings_percent {
+        (
+            false,
+            format!(
+                "the best candidate saves only {saving_fit:.1} % (less than the {} % worth a change)",
+                objective.min_savings_percent
+            ),
+        )
+    } else if split.holdout_days == 0 {
+        (
+            false,
+            format!(
+                "not proposed: {total_days:.1} days of history, at least {} needed to confirm a change on held-out days",
+                replay::MIN_DAYS_FOR_HOLDOUT
+            ),
+        )
+    } else {
+        let cfg = s.config(&today, &best).ok_or(SearchError::NotCpu)?;
+        let replayed = replay::replay_figures(&held, &today_cfg, None).and_then(|(t, ready)| {
+            replay::replay_figures(&held, &cfg, Some(&ready)).map(|(p, _)| (t, p))
+        });
+        match replayed {
+            Err(e) => (false, format!("not proposed: the held-out replay failed: {e}")),
+            Ok((t, p)) => {
+                let held_rank = rank(objective, &p, &t);
+                let saving = p.savings_percent(&t);
+                let ok = held_rank.is_some() && (objective.mode != Mode::Savings || saving > 0.0);
+                holdout = Some(PeriodFigures {
+                    period: days_label(fit_days, total_days, total_days),
+                    days: round1(held.days()),
+                    current: t.rounded(),
+                    proposed: p.rounded(),
+                });
+                let verdict = if ok {
+                    format!(
+                        "confirmed on the held-out last {} day(s): {} on days the choice did not see",
+                        split.holdout_days,
+                        tradeoff(&p, &t)
+                    )
+                } else {
+                    let mut why = objective.violations(&p, &t);
+                    if why.is_empty() {
+                        why.push("it saves nothing there".into());
+                    }
+                    format!(
+                        "not proposed: on the held-out last {} day(s) it {}, but breaks the objective: {}",
+                        split.holdout_days,
+                        tradeoff(&p, &t),
+                        why.join("; ")
+                    )
+                };
+                (ok, verdict)
+            }
+        }
+    };
+    let verdict = if objective.mode == Mode::Savings && !objective.within_budget(&today_fit) {
+        format!(
+            "{verdict}. Today is outside the budget ({:.1} saturated min/day, {:.1} min/day over target): `balanced` mode would bring it inside at the least cost",
+            today_fit.saturated_minutes_per_day, today_fit.over_target_minutes_per_day
+        )
+    } else {
+        verdict
+    };
+    Ok(Choice {
+        objective: *objective,
+        statement: objective.statement(),
+        method: replay::REPLAY_METHOD.to_string(),
+        fit: fit_period,
+        holdout,
+        confirmed,
+        verdict,
+        frontier,
+        candidates_replayed,
+        best: change,
+    })
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// What a config does against today's, in words: "saves 12.0 % (3.1
+/// replica-hours/day), saturation +0.2 min/day" or "costs +8.0 % (…) for 35.0
+/// fewer saturated min/day".
+pub fn tradeoff(p: &Figures, t: &Figures) -> String {
+    let saving = p.savings_percent(t);
+    let per_day = t.replica_hours_per_day - p.replica_hours_per_day;
+    let sat = p.saturated_minutes_per_day - t.saturated_minutes_per_day;
+    let over = p.over_target_minutes_per_day - t.over_target_minutes_per_day;
+    if saving >= 0.0 {
+        format!(
+            "saves {saving:.1} % ({per_day:.1} replica-hours/day); saturation {sat:+.1} min/day, over target {over:+.1} min/day"
+        )
+    } else {
+        format!(
+            "costs {:+.1} % ({:+.1} replica-hours/day) for {:.1} fewer saturated min/day and {:.1} fewer min/day over target",
+            -saving,
+            -per_day,
+            -sat,
+            -over
+        )
+    }
+}
+
+/// A few alternatives from the replayed candidates: the cheapest within the
+/// guardrails, the least saturation at today's cost (+2 %), and the least
+/// saturation at any cost within the cap.
+fn frontier(o: &Objective, s: &Scorer<'_>, today: &Knobs) -> Vec<Alternative> {
+    let t = s.today;
+    let scored: Vec<(Knobs, Figures)> = s
+        .order
+        .iter()
+        .filter_map(|k| s.memo.get(k).copied().flatten().map(|f| (*k, f)))
+        .collect();
+    let mut out: Vec<Alternative> = Vec::new();
+    let mut add = |label: &str, pick: Option<&(Knobs, Figures)>| {
+        if let Some((k, f)) = pick {
+            let change = k.change_from(today);
+            if !out.iter().any(|a| a.change == change) {
+                out.push(Alternative {
+                    label: label.to_string(),
+                    change,
+                    figures: f.rounded(),
+                });
+            }
+        }
+    };
+    let cheapest = scored
+        .iter()
+        .filter(|(_, f)| o.keeps_guardrails(f, &t))
+        .min_by(|a, b| a.1.replica_hours_per_day.total_cmp(&b.1.replica_hours_per_day));
+    add("cheapest within the guardrails", cheapest);
+    let least_sat_key = |f: &Figures| (f.saturated_minutes_per_day, f.over_target_minutes_per_day);
+    let same_cost = scored
+        .iter()
+        .filter(|(_, f)| {
+            f.replica_hours_per_day <= t.replica_hours_per_day * 1.02
+                && o.keeps_churn_and_censoring(f, &t)
+        })
+        .min_by(|a, b| {
+            least_sat_key(&a.1)
+                .partial_cmp(&least_sat_key(&b.1))
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.1.replica_hours_per_day.total_cmp(&b.1.replica_hours_per_day))
+        });
+    add("today's cost, least saturation", same_cost);
+    let cap = t.replica_hours_per_day * (1.0 + o.max_extra_cost_percent / 100.0);
+    let safest = scored
+        .iter()
+        .filter(|(_, f)| f.replica_hours_per_day <= cap && o.keeps_churn_and_censoring(f, &t))
+        .min_by(|a, b| {
+            least_sat_key(&a.1)
+                .partial_cmp(&least_sat_key(&b.1))
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.1.replica_hours_per_day.total_cmp(&b.1.replica_hours_per_day))
+        });
+    add("least saturation", safest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::workload;
+
+    /// `days` days at 5 min: nights at 15 % of 10 pods, a 6-hour day at 60
+    /// %, on a generous config (floor 8, 50 % target).
+    fn daily(days: usize) -> WorkloadSnapshot {
+        let mut w = workload();
+        let n = 288 * days;
+        w.config.min_replicas = 8;
+        w.config.max_replicas = 20;
+        w.config.cpu_target_percent = Some(50);
+        let util: Vec<f64> = (0..n)
+            .map(|i| if (96..168).contains(&(i % 288)) { 60.0 } else { 15.0 })
+            .collect();
+        w.history.cpu_utilization = util;
+        w.history.replicas_current = vec![10.0; n];
+        w.history.replicas_desired = vec![10.0; n];
+        w
+    }
+
+    #[test]
+    fn a_generous_config_gets_a_cheaper_one_that_holds_on_held_out_days() {
+        let w = daily(7);
+        let current = CurrentConfig::of(&w);
+        let c = choose(&w, &current, &[], &Objective::default()).expect("search");
+        assert!(c.confirmed, "{}", c.verdict);
+        let h = c.holdout.as_ref().expect("held out");
+        assert_eq!(h.period, "days 6–7 of 7");
+        assert!(
+            h.proposed.replica_hours_per_day < h.current.replica_hours_per_day * 0.9,
+            "{h:?}"
+        );
+        assert!(
+            h.proposed.saturated_minutes_per_day
+                <= h.current.saturated_minutes_per_day + 1.0,
+            "{h:?}"
+        );
+        assert!(c.frontier.iter().any(|a| a.label.starts_with("cheapest")));
+        assert!(c.candidates_replayed as usize <= MAX_REPLAYS);
+    }
+
+    #[test]
+    fn too_short_a_history_is_not_proposed_and_says_why() {
+        let w = daily(2);
+        let c = choose(&w, &CurrentConfig::of(&w), &[], &Objective::default()).expect("search");
+        assert!(!c.confirmed);
+        assert!(c.verdict.contains("at least 3"), "{}", c.verdict);
+    }
+
+    #[test]
+    fn a_memory_only_autoscaler_is_not_searched() {
+        let mut w = daily(7);
+        w.config.cpu_target_percent = None;
+        assert_eq!(
+            choose(&w, &CurrentConfig::of(&w), &[], &Objective::default()),
+            Err(SearchError::NotCpu)
+        );
+    }
+
+    #[test]
+    fn the_search_is_deterministic() {
+        let w = daily(7);
+        let a = choose(&w, &CurrentConfig::of(&w), &[], &Objective::default()).expect("a");
+        let b = choose(&w, &CurrentConfig::of(&w), &[], &Objective::default()).expect("b");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn savings_never_picks_a_config_that_saturates_more_than_the_tolerance() {
+        let w = daily(7);
+        let o = Objective::default();
+        let c = choose(&w, &CurrentConfig::of(&w), &[], &o).expect("search");
+        assert!(
+            c.fit.proposed.saturated_minutes_per_day
+                <= c.fit.current.saturated_minutes_per_day + o.saturation_tolerance_minutes_per_day + 0.05
+        );
+    }
+}

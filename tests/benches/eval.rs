@@ -1,0 +1,60 @@
+//! The evaluation harness (see `stepscale_tests::eval`): analyze the first
+//! week of every NAB series under three hand-set configs, judge the
+//! recommendation on the following days, print the table and the medians.
+//! Run with `cargo bench -p stepscale-tests --bench eval`; the committed
+//! result is docs/evaluation.md.
+
+use std::time::Instant;
+
+use stepscale_engine::EngineConfig;
+use stepscale_operator::analysis::Analyzer;
+use stepscale_tests::eval;
+
+fn main() {
+    let nab = stepscale_tests::demo::nab_dir();
+    let analyzer = match Analyzer::with_builtin_rules(EngineConfig::default()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("eval: the rule engine does not start: {e}");
+            std::process::exit(1);
+        }
+    };
+    // STEPSCALE_EVAL_SERIES=a,b limits the run to those series and prints
+    // their full recommendations.
+    let only: Option<Vec<String>> = std::env::var("STEPSCALE_EVAL_SERIES")
+        .ok()
+        .map(|v| v.split(',').map(str::to_string).collect());
+    let names = match eval::series_names(&nab) {
+        Ok(n) => n
+            .into_iter()
+            .filter(|n| only.as_ref().is_none_or(|o| o.contains(n)))
+            .collect::<Vec<_>>(),
+        Err(e) => {
+            eprintln!("eval: {e}");
+            std::process::exit(1);
+        }
+    };
+    let started = Instant::now();
+    match eval::evaluate(&analyzer, &nab, &names) {
+        Ok(rows) => {
+            if only.is_some() {
+                let recs: Vec<_> = rows.iter().map(|r| r.recommendation.clone()).collect();
+                print!(
+                    "{}",
+                    stepscale_operator::recommendation::render::table(&recs)
+                );
+            }
+            print!("{}", eval::table(&rows));
+            println!(
+                "- analyzed {} workloads in {:.1} s ({} thread(s))",
+                rows.len(),
+                started.elapsed().as_secs_f64(),
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            );
+        }
+        Err(e) => {
+            eprintln!("eval: {e}");
+            std::process::exit(1);
+        }
+    }
+}
