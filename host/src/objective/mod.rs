@@ -387,6 +387,7 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
     if !fixes.is_empty() {
         let (fix, _) = crate::recommendation::merge::merge(&rec.current, &fixes);
         rec.proposed = fix;
+        rec.projected_savings = fix_cost(w, &fix);
         rec.predictive_schedule = None;
         rec.risk_level = crate::recommendation::risk(&rec.current, &fix, &rec.findings);
         rec.summary = format!(
@@ -509,6 +510,32 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
         None => what,
     };
     rec.choice = Some(choice);
+}
+
+/// What a misconfiguration's fix costs or saves, replayed over the held-out
+/// part of the history (the whole history when it is too short to split).
+fn fix_cost(w: &WorkloadSnapshot, fix: &ConfigChange) -> Option<ProjectedSavings> {
+    let req = replay::request_cores(w);
+    let today = replay::model_config(&w.config, &ConfigChange::default(), req)?;
+    let fixed = replay::model_config(&w.config, fix, req)?;
+    let history = replay::demand_history(w);
+    if history.is_empty() {
+        return None;
+    }
+    let split = replay::split(history.len(), history.series.step_s);
+    let part = history.part(split.fit_samples.min(history.len().saturating_sub(1))..history.len());
+    let (t, _) = replay::replay_figures(&part, &today, None).ok()?;
+    let (f, _) = replay::replay_figures(&part, &fixed, None).ok()?;
+    let per_day = t.replica_hours_per_day - f.replica_hours_per_day;
+    Some(ProjectedSavings {
+        replica_hours_per_week: (per_day * 7.0 * 10.0).round() / 10.0,
+        percent: (f.savings_percent(&t) * 10.0).round() / 10.0,
+        method: format!(
+            "{}, today's config vs the fix over the last {:.1} day(s), scaled to one week",
+            replay::REPLAY_METHOD,
+            part.days()
+        ),
+    })
 }
 
 /// A schedule that passed, with today's and the proposal's held-out figures
