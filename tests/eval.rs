@@ -73,7 +73,10 @@ impl HandConfig {
     pub fn config(self, demand_pods: &[f64]) -> AutoscalingConfig {
         let (target, floor) = match self {
             HandConfig::Generous => (50, (quantile(demand_pods, 0.9) / 0.5).ceil() as u32),
-            HandConfig::Typical => (70, ((quantile(demand_pods, 0.1) / 0.7).ceil() as u32).max(2)),
+            HandConfig::Typical => (
+                70,
+                ((quantile(demand_pods, 0.1) / 0.7).ceil() as u32).max(2),
+            ),
             HandConfig::Lean => (80, 2),
         };
         let peak = demand_pods.iter().copied().fold(0.0, f64::max);
@@ -251,13 +254,24 @@ pub fn series_names(nab_dir: &Path) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// One workload of the evaluation before analysis: series, hand-set config,
+/// judged demand (pods), judged start, step, analysis samples, snapshot.
+type Case = (
+    String,
+    HandConfig,
+    Vec<f64>,
+    i64,
+    u32,
+    usize,
+    WorkloadSnapshot,
+);
+
 /// Evaluate `names` under every hand-set config with `analyzer`.
 ///
 /// # Errors
 /// A series cannot be read or replayed.
 pub fn evaluate(analyzer: &Analyzer, nab_dir: &Path, names: &[String]) -> Result<Vec<Row>, String> {
-    let mut cases: Vec<(String, HandConfig, Vec<f64>, i64, u32, usize, WorkloadSnapshot)> =
-        Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
     for name in names {
         let t = traces::read_csv(&nab_dir.join(format!("{name}.csv")))?;
         let per_day = t.samples_per_day();
@@ -276,7 +290,10 @@ pub fn evaluate(analyzer: &Analyzer, nab_dir: &Path, names: &[String]) -> Result
                 &demand[..analysis],
                 cfg,
             )?;
-            w.source = Some(format!("NAB {name}.csv, days 1-{ANALYSIS_DAYS}, {} config", hand.name()));
+            w.source = Some(format!(
+                "NAB {name}.csv, days 1-{ANALYSIS_DAYS}, {} config",
+                hand.name()
+            ));
             let judged_start = t.start_unix_seconds + analysis as i64 * i64::from(t.step_seconds);
             cases.push((
                 name.clone(),
@@ -297,7 +314,8 @@ pub fn evaluate(analyzer: &Analyzer, nab_dir: &Path, names: &[String]) -> Result
         let before = judge(&later, start, step, &w.config, &ConfigChange::default())?;
         let after = judge(&later, start, step, &w.config, &rec.proposed)?;
         let seen = recorded_demand(&w);
-        let trivial_floor = ((quantile(&seen, 0.1) / 0.7).ceil() as u32).clamp(1, w.config.max_replicas);
+        let trivial_floor =
+            ((quantile(&seen, 0.1) / 0.7).ceil() as u32).clamp(1, w.config.max_replicas);
         let trivial = judge(
             &later,
             start,
@@ -385,7 +403,10 @@ pub fn table(rows: &[Row]) -> String {
     }
     let saving = |rs: &[&Row]| median(&rs.iter().map(|r| -r.delta_percent()).collect::<Vec<_>>());
     let all: Vec<&Row> = rows.iter().collect();
-    let generous: Vec<&Row> = rows.iter().filter(|r| r.config == HandConfig::Generous).collect();
+    let generous: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.config == HandConfig::Generous)
+        .collect();
     let worst = rows
         .iter()
         .map(|r| r.after.saturated_minutes_per_day - r.before.saturated_minutes_per_day)

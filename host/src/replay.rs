@@ -136,7 +136,11 @@ pub fn demand_history(w: &WorkloadSnapshot) -> DemandHistory {
         vec![false; util.len()]
     };
     DemandHistory {
-        series: DemandSeries::from_cpu_cores(h.start_unix_seconds, i64::from(h.step_seconds), cores),
+        series: DemandSeries::from_cpu_cores(
+            h.start_unix_seconds,
+            i64::from(h.step_seconds),
+            cores,
+        ),
         censored,
     }
 }

@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod conformance;
+pub mod fast;
 pub mod keda;
 pub mod model;
 pub mod series;

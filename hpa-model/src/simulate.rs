@@ -218,7 +218,7 @@ impl AutoscalerConfig {
         }
     }
 
-    fn validate(&self) -> Result<(), SimError> {
+    pub(crate) fn validate(&self) -> Result<(), SimError> {
         let bad = |m: String| Err(SimError::InvalidConfig(m));
         if self.max_replicas < 1 {
             return bad(format!(
@@ -340,11 +340,28 @@ pub struct SimReport {
     pub trajectory: Option<Vec<TrajectoryPoint>>,
 }
 
-/// Replays `series` under `config`.
+/// Replays `series` under `config` with the fast replay
+/// ([`crate::fast::simulate_runs`]: pods grouped into runs of identical
+/// pods), which gives the same report as [`simulate_reference`].
 ///
 /// # Errors
 /// [`SimError`] for an empty series, an invalid config or an invalid cron floor.
 pub fn simulate(
+    series: &DemandSeries,
+    config: &AutoscalerConfig,
+    options: &SimOptions,
+) -> Result<SimReport, SimError> {
+    crate::fast::simulate_runs(series, config, options)
+}
+
+/// The reference replay: one [`PodState`] and one reading per pod every
+/// sync, exactly as the controller sees a real cluster. Slower than
+/// [`simulate`], which must give the same report; tests compare the two on
+/// real series.
+///
+/// # Errors
+/// [`SimError`] for an empty series, an invalid config or an invalid cron floor.
+pub fn simulate_reference(
     series: &DemandSeries,
     config: &AutoscalerConfig,
     options: &SimOptions,
@@ -358,26 +375,7 @@ pub fn simulate(
             "sync period must be positive; window and start-up delay must not be negative".into(),
         ));
     }
-    let crons: Vec<CronTrigger> = match &config.keda {
-        None => vec![],
-        Some(k) => k
-            .cron_floors
-            .iter()
-            .enumerate()
-            .map(|(index, c)| {
-                let meta: BTreeMap<String, String> = [
-                    ("timezone", c.timezone.clone()),
-                    ("start", c.start.clone()),
-                    ("end", c.end.clone()),
-                    ("desiredReplicas", c.desired_replicas.to_string()),
-                ]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect();
-                CronTrigger::from_metadata(&meta).map_err(|source| SimError::Cron { index, source })
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let crons = cron_triggers(config)?;
     let sync = options.sync_period_s;
     let request = config.cpu_request_cores;
     let limit = options
@@ -623,6 +621,30 @@ pub fn simulate(
     report.minutes_over_target = over_s as f64 / 60.0;
     report.minutes_saturated = saturated_s as f64 / 60.0;
     Ok(report)
+}
+
+/// The KEDA cron floors of `config` as triggers.
+pub(crate) fn cron_triggers(config: &AutoscalerConfig) -> Result<Vec<CronTrigger>, SimError> {
+    Ok(match &config.keda {
+        None => vec![],
+        Some(k) => k
+            .cron_floors
+            .iter()
+            .enumerate()
+            .map(|(index, c)| {
+                let meta: BTreeMap<String, String> = [
+                    ("timezone", c.timezone.clone()),
+                    ("start", c.start.clone()),
+                    ("end", c.end.clone()),
+                    ("desiredReplicas", c.desired_replicas.to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+                CronTrigger::from_metadata(&meta).map_err(|source| SimError::Cron { index, source })
+            })
+            .collect::<Result<_, _>>()?,
+    })
 }
 
 /// Differences `proposed - current`.

@@ -335,8 +335,7 @@ impl Figures {
     /// costs more).
     pub fn savings_percent(&self, today: &Figures) -> f64 {
         if today.replica_hours_per_day > 0.0 {
-            (today.replica_hours_per_day - self.replica_hours_per_day)
-                / today.replica_hours_per_day
+            (today.replica_hours_per_day - self.replica_hours_per_day) / today.replica_hours_per_day
                 * 100.0
         } else {
             0.0
@@ -424,17 +423,53 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
         ConfigChange::default()
     };
     let mut evidence = vec![
-        ev("candidates replayed", f64::from(choice.candidates_replayed), "configs"),
-        ev("replica-hours/day, today (fit part)", choice.fit.current.replica_hours_per_day, "replica-hours/day"),
-        ev("replica-hours/day, best (fit part)", choice.fit.proposed.replica_hours_per_day, "replica-hours/day"),
-        ev("saturated, today (fit part)", choice.fit.current.saturated_minutes_per_day, "min/day"),
-        ev("saturated, best (fit part)", choice.fit.proposed.saturated_minutes_per_day, "min/day"),
+        ev(
+            "candidates replayed",
+            f64::from(choice.candidates_replayed),
+            "configs",
+        ),
+        ev(
+            "replica-hours/day, today (fit part)",
+            choice.fit.current.replica_hours_per_day,
+            "replica-hours/day",
+        ),
+        ev(
+            "replica-hours/day, best (fit part)",
+            choice.fit.proposed.replica_hours_per_day,
+            "replica-hours/day",
+        ),
+        ev(
+            "saturated, today (fit part)",
+            choice.fit.current.saturated_minutes_per_day,
+            "min/day",
+        ),
+        ev(
+            "saturated, best (fit part)",
+            choice.fit.proposed.saturated_minutes_per_day,
+            "min/day",
+        ),
     ];
     if let Some(h) = &choice.holdout {
-        evidence.push(ev("replica-hours/day, today (held out)", h.current.replica_hours_per_day, "replica-hours/day"));
-        evidence.push(ev("replica-hours/day, best (held out)", h.proposed.replica_hours_per_day, "replica-hours/day"));
-        evidence.push(ev("saturated, today (held out)", h.current.saturated_minutes_per_day, "min/day"));
-        evidence.push(ev("saturated, best (held out)", h.proposed.saturated_minutes_per_day, "min/day"));
+        evidence.push(ev(
+            "replica-hours/day, today (held out)",
+            h.current.replica_hours_per_day,
+            "replica-hours/day",
+        ));
+        evidence.push(ev(
+            "replica-hours/day, best (held out)",
+            h.proposed.replica_hours_per_day,
+            "replica-hours/day",
+        ));
+        evidence.push(ev(
+            "saturated, today (held out)",
+            h.current.saturated_minutes_per_day,
+            "min/day",
+        ));
+        evidence.push(ev(
+            "saturated, best (held out)",
+            h.proposed.saturated_minutes_per_day,
+            "min/day",
+        ));
     }
     let rules_note = if rules_proposed.is_empty() || rules_proposed == rec.proposed {
         String::new()
@@ -565,8 +600,14 @@ fn schedule_for(
     let fit = history.part(0..split.fit_samples);
     let held = history.part(split.fit_samples..history.len());
     let offset = w.history.utc_offset_minutes;
-    let floor = rec.proposed.min_replicas.unwrap_or(rec.current.min_replicas);
-    let ceiling = rec.proposed.max_replicas.unwrap_or(rec.current.max_replicas);
+    let floor = rec
+        .proposed
+        .min_replicas
+        .unwrap_or(rec.current.min_replicas);
+    let ceiling = rec
+        .proposed
+        .max_replicas
+        .unwrap_or(rec.current.max_replicas);
     let Some(sched) = schedule::size(&fit, &base_cfg, offset, floor, ceiling) else {
         return Ok(None);
     };
@@ -587,7 +628,11 @@ fn schedule_for(
     let removed_held = b_held.saturated_minutes_per_day - s_held.saturated_minutes_per_day;
     let windows = sched.windows.len();
     let period = format!("last {} day(s)", split.holdout_days);
-    let reject = |why: String| Err(format!(" A predictive schedule of {windows} window(s) was sized and not kept: {why}."));
+    let reject = |why: String| {
+        Err(format!(
+            " A predictive schedule of {windows} window(s) was sized and not kept: {why}."
+        ))
+    };
     if removed_fit < schedule::MIN_SATURATION_REMOVED {
         return reject(format!(
             "it removes {removed_fit:.1} saturated min/day on the fit part (less than {})",
@@ -604,7 +649,8 @@ fn schedule_for(
     {
         return reject("the config with it breaks the guardrails against today".into());
     }
-    if objective.mode == Mode::Savings && s_held.replica_hours_per_day > t_held.replica_hours_per_day
+    if objective.mode == Mode::Savings
+        && s_held.replica_hours_per_day > t_held.replica_hours_per_day
     {
         return reject(format!(
             "with it the proposal costs more than today on the held-out {period} ({}), which savings mode does not accept",

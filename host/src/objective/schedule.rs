@@ -167,7 +167,10 @@ pub fn with_schedule(
     let to_utc = |local: u32| (local as i32 - offset_minutes).rem_euclid(1440) as u32;
     let mut floors = Vec::new();
     for w in &schedule.windows {
-        let (s, e) = (to_utc(parse_hhmm(&w.start)?), to_utc(parse_hhmm(&w.end)? % 1440));
+        let (s, e) = (
+            to_utc(parse_hhmm(&w.start)?),
+            to_utc(parse_hhmm(&w.end)? % 1440),
+        );
         if s == e {
             return None;
         }
@@ -194,15 +197,21 @@ mod tests {
     use super::*;
     use stepscale_hpa::simulate::DemandSeries;
 
-    /// `days` days at 1 minute: 1 core all day, a jump to 6 cores at
-    /// 09:00-10:00 every day (the HPA needs minutes to catch up).
+    /// `days` days at 1 minute from a UTC midnight: 1 core all day, a jump
+    /// to 6 cores at 09:00-10:00 every day (the HPA needs minutes to catch up).
     fn jumpy(days: usize) -> DemandHistory {
         let cores: Vec<f64> = (0..days * 1440)
-            .map(|i| if (540..600).contains(&(i % 1440)) { 6.0 } else { 1.0 })
+            .map(|i| {
+                if (540..600).contains(&(i % 1440)) {
+                    6.0
+                } else {
+                    1.0
+                }
+            })
             .collect();
         DemandHistory {
             censored: vec![false; cores.len()],
-            series: DemandSeries::from_cpu_cores(1_700_006_400 - 1_700_006_400 % 86_400, 60, cores),
+            series: DemandSeries::from_cpu_cores(1_700_006_400, 60, cores),
         }
     }
 
@@ -250,7 +259,10 @@ mod tests {
         let c = with_schedule(&AutoscalerConfig::cpu(2, 20, 70, 1.0), &s, 120).expect("ok");
         let keda = c.keda.expect("cron floors");
         let f = &keda.cron_floors[0];
-        assert_eq!((f.start.as_str(), f.end.as_str()), ("55 6 * * *", "0 8 * * *"));
+        assert_eq!(
+            (f.start.as_str(), f.end.as_str()),
+            ("55 6 * * *", "0 8 * * *")
+        );
     }
 
     #[test]

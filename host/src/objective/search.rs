@@ -89,11 +89,11 @@ impl Knobs {
             min: change.min_replicas.unwrap_or(self.min),
             max: change.max_replicas.unwrap_or(self.max),
             target: change.cpu_target_percent.unwrap_or(self.target),
-            down: change
-                .scale_down_stabilization_seconds
-                .unwrap_or(self.down),
+            down: change.scale_down_stabilization_seconds.unwrap_or(self.down),
             up: change.scale_up_stabilization_seconds.unwrap_or(self.up),
-            cooldown: self.cooldown.map(|c| change.cooldown_period_seconds.unwrap_or(c)),
+            cooldown: self
+                .cooldown
+                .map(|c| change.cooldown_period_seconds.unwrap_or(c)),
         };
         k.max = k.max.max(k.min).max(1);
         k
@@ -205,8 +205,8 @@ pub enum SearchError {
 pub fn rank(o: &Objective, f: &Figures, today: &Figures) -> Option<(f64, f64, f64)> {
     let quantum = (today.replica_hours_per_day * COST_QUANTUM).max(1e-9);
     let q = |rh: f64| (rh / quantum).round();
-    let cost_cap =
-        f.replica_hours_per_day <= today.replica_hours_per_day * (1.0 + o.max_extra_cost_percent / 100.0) + 1e-9;
+    let cost_cap = f.replica_hours_per_day
+        <= today.replica_hours_per_day * (1.0 + o.max_extra_cost_percent / 100.0) + 1e-9;
     let r1 = |v: f64| (v * 10.0).round() / 10.0;
     match o.mode {
         Mode::Savings => savings_rank(o, f, today),
@@ -217,10 +217,14 @@ pub fn rank(o: &Objective, f: &Figures, today: &Figures) -> Option<(f64, f64, f6
                     + (x.over_target_minutes_per_day - o.max_over_target_minutes_per_day).max(0.0)
                         / 10.0
             };
-            (cost_cap
-                && o.keeps_churn_and_censoring(f, today)
-                && excess(f) <= excess(today) + 1e-9)
-                .then(|| (r1(excess(f)), q(f.replica_hours_per_day), f.saturated_minutes_per_day))
+            (cost_cap && o.keeps_churn_and_censoring(f, today) && excess(f) <= excess(today) + 1e-9)
+                .then(|| {
+                    (
+                        r1(excess(f)),
+                        q(f.replica_hours_per_day),
+                        f.saturated_minutes_per_day,
+                    )
+                })
         }
         Mode::Reliability => (cost_cap
             && o.keeps_churn_and_censoring(f, today)
@@ -359,7 +363,11 @@ pub fn values_for(
             vals.extend(seeds.iter().filter_map(|s| s.min_replicas));
             for q in FLOOR_QUANTILES {
                 let need = (quantile(demand_sorted, q) / per_pod).ceil();
-                vals.push(if need.is_finite() { need.max(1.0) as u32 } else { 1 });
+                vals.push(if need.is_finite() {
+                    need.max(1.0) as u32
+                } else {
+                    1
+                });
             }
             for m in vals {
                 let m = m.min(i.max.max(today.max));
@@ -389,7 +397,11 @@ pub fn values_for(
         // short spikes a slower scale-up would miss.
         3 => {
             let mut vals: Vec<u32> = vec![today.up, 0];
-            vals.extend(seeds.iter().filter_map(|s| s.scale_up_stabilization_seconds));
+            vals.extend(
+                seeds
+                    .iter()
+                    .filter_map(|s| s.scale_up_stabilization_seconds),
+            );
             for u in vals.into_iter().filter(|u| *u <= today.up) {
                 push(Knobs { up: u, ..i });
             }
@@ -561,7 +573,10 @@ pub fn choose(
             replay::replay_figures(&held, &cfg, Some(&ready)).map(|(p, _)| (t, p))
         });
         match replayed {
-            Err(e) => (false, format!("not proposed: the held-out replay failed: {e}")),
+            Err(e) => (
+                false,
+                format!("not proposed: the held-out replay failed: {e}"),
+            ),
             Ok((t, p)) => {
                 let held_rank = rank(objective, &p, &t);
                 let saving = p.savings_percent(&t);
@@ -669,7 +684,10 @@ fn frontier(o: &Objective, s: &Scorer<'_>, today: &Knobs) -> Vec<Alternative> {
     let cheapest = scored
         .iter()
         .filter(|(_, f)| o.keeps_guardrails(f, &t))
-        .min_by(|a, b| a.1.replica_hours_per_day.total_cmp(&b.1.replica_hours_per_day));
+        .min_by(|a, b| {
+            a.1.replica_hours_per_day
+                .total_cmp(&b.1.replica_hours_per_day)
+        });
     add("cheapest within the guardrails", cheapest);
     let least_sat_key = |f: &Figures| (f.saturated_minutes_per_day, f.over_target_minutes_per_day);
     let same_cost = scored
@@ -682,7 +700,10 @@ fn frontier(o: &Objective, s: &Scorer<'_>, today: &Knobs) -> Vec<Alternative> {
             least_sat_key(&a.1)
                 .partial_cmp(&least_sat_key(&b.1))
                 .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.1.replica_hours_per_day.total_cmp(&b.1.replica_hours_per_day))
+                .then(
+                    a.1.replica_hours_per_day
+                        .total_cmp(&b.1.replica_hours_per_day),
+                )
         });
     add("today's cost, least saturation", same_cost);
     let cap = t.replica_hours_per_day * (1.0 + o.max_extra_cost_percent / 100.0);
@@ -693,7 +714,10 @@ fn frontier(o: &Objective, s: &Scorer<'_>, today: &Knobs) -> Vec<Alternative> {
             least_sat_key(&a.1)
                 .partial_cmp(&least_sat_key(&b.1))
                 .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.1.replica_hours_per_day.total_cmp(&b.1.replica_hours_per_day))
+                .then(
+                    a.1.replica_hours_per_day
+                        .total_cmp(&b.1.replica_hours_per_day),
+                )
         });
     add("least saturation", safest);
     out
@@ -713,7 +737,13 @@ mod tests {
         w.config.max_replicas = 20;
         w.config.cpu_target_percent = Some(50);
         let util: Vec<f64> = (0..n)
-            .map(|i| if (96..168).contains(&(i % 288)) { 60.0 } else { 15.0 })
+            .map(|i| {
+                if (96..168).contains(&(i % 288)) {
+                    60.0
+                } else {
+                    15.0
+                }
+            })
             .collect();
         w.history.cpu_utilization = util;
         w.history.replicas_current = vec![10.0; n];
@@ -734,8 +764,7 @@ mod tests {
             "{h:?}"
         );
         assert!(
-            h.proposed.saturated_minutes_per_day
-                <= h.current.saturated_minutes_per_day + 1.0,
+            h.proposed.saturated_minutes_per_day <= h.current.saturated_minutes_per_day + 1.0,
             "{h:?}"
         );
         assert!(c.frontier.iter().any(|a| a.label.starts_with("cheapest")));
@@ -775,7 +804,9 @@ mod tests {
         let c = choose(&w, &CurrentConfig::of(&w), &[], &o).expect("search");
         assert!(
             c.fit.proposed.saturated_minutes_per_day
-                <= c.fit.current.saturated_minutes_per_day + o.saturation_tolerance_minutes_per_day + 0.05
+                <= c.fit.current.saturated_minutes_per_day
+                    + o.saturation_tolerance_minutes_per_day
+                    + 0.05
         );
     }
 }

@@ -98,7 +98,11 @@ pub fn table(recs: &[Recommendation]) -> String {
                     out,
                     "  option:   {}: {} — {}",
                     a.label,
-                    if change.is_empty() { "today's config" } else { &change },
+                    if change.is_empty() {
+                        "today's config"
+                    } else {
+                        &change
+                    },
                     figures(&a.figures)
                 );
             }

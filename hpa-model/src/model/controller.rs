@@ -14,9 +14,10 @@ use super::behavior::{
     DEFAULT_DOWNSCALE_STABILIZATION_S, SCALE_UP_LIMIT_FACTOR, SCALE_UP_LIMIT_MINIMUM,
 };
 use super::replica::{
-    average_value_replicas, plain_metric_replicas, resource_utilization_replicas, value_replicas,
-    PodReading, PodState, PodTiming, ReplicaCalcError, Tolerances,
-    DEFAULT_CPU_INITIALIZATION_PERIOD_MS, DEFAULT_DELAY_OF_INITIAL_READINESS_STATUS_MS,
+    average_value_replicas, plain_metric_replicas, resource_utilization_replicas,
+    resource_utilization_replicas_runs, value_replicas, PodReading, PodRun, PodState, PodTiming,
+    ReplicaCalcError, Tolerances, DEFAULT_CPU_INITIALIZATION_PERIOD_MS,
+    DEFAULT_DELAY_OF_INITIAL_READINESS_STATUS_MS,
 };
 
 /// Where a metric comes from.
@@ -460,11 +461,101 @@ impl HorizontalController {
         Ok((replicas, utilization))
     }
 
+    /// [`HorizontalController::compute_replicas_for_metrics`] for a spec whose
+    /// first metric is CPU utilization of the pods, given as runs of
+    /// identical pods, and whose other metrics are External `AverageValue`
+    /// metrics with the given totals (KEDA's cron triggers). The result
+    /// equals the per-pod computation.
+    ///
+    /// # Errors
+    /// As [`HorizontalController::compute_replicas_for_metrics`]; a spec of
+    /// another shape is [`ReconcileError::MetricCountMismatch`].
+    pub fn compute_replicas_for_runs(
+        &self,
+        spec: &HpaSpec,
+        runs: &[PodRun],
+        external_totals: &[i64],
+        spec_replicas: i32,
+        status_replicas: i32,
+        now_ms: i64,
+    ) -> Result<(i32, Option<i32>), ReconcileError> {
+        if spec.metrics.len() != external_totals.len() + 1 {
+            return Err(ReconcileError::MetricCountMismatch {
+                specs: spec.metrics.len(),
+                readings: external_totals.len() + 1,
+            });
+        }
+        let tol = &self.config.tolerances;
+        let timing = self.timing(now_ms);
+        let mut replicas = 0;
+        let mut utilization = None;
+        let mut invalid = 0;
+        let mut first_error: Option<String> = None;
+        for (i, m) in spec.metrics.iter().enumerate() {
+            let result: Result<(i32, Option<i32>), String> = match (&m.source, m.target, i) {
+                (MetricSource::Resource { name, .. }, MetricTarget::Utilization(pct), 0) => {
+                    resource_utilization_replicas_runs(spec_replicas, pct, name, runs, tol, &timing)
+                        .map(|p| (p.replicas, Some(p.utilization_pct)))
+                        .map_err(|e| e.to_string())
+                }
+                (MetricSource::External { .. }, MetricTarget::AverageValue(t), i) if i > 0 => {
+                    average_value_replicas(status_replicas, external_totals[i - 1], t, tol)
+                        .map(|p| (p.replicas, None))
+                        .map_err(|e| e.to_string())
+                }
+                _ => {
+                    return Err(ReconcileError::MetricCountMismatch {
+                        specs: spec.metrics.len(),
+                        readings: external_totals.len() + 1,
+                    })
+                }
+            };
+            match result {
+                Ok((proposal, util)) => {
+                    if utilization.is_none() {
+                        utilization = util;
+                    }
+                    if replicas == 0 || proposal > replicas {
+                        replicas = proposal;
+                    }
+                }
+                Err(e) => {
+                    if first_error.is_none() {
+                        first_error = Some(e);
+                    }
+                    invalid += 1;
+                }
+            }
+        }
+        if invalid >= spec.metrics.len() || (invalid > 0 && replicas < spec_replicas) {
+            return Err(ReconcileError::MetricsFailed {
+                invalid,
+                total: spec.metrics.len(),
+                first: first_error.unwrap_or_else(|| "no metrics are specified".to_string()),
+            });
+        }
+        Ok((replicas, utilization))
+    }
+
     /// One reconcile: computes the desired count, normalizes it, and, when it changes
     /// the scale, records the scale event. The caller applies `desired_replicas`.
     pub fn reconcile(&mut self, spec: &HpaSpec, input: &ReconcileInput) -> Reconciliation {
-        let current = input.spec_replicas;
-        let now = input.now_ms;
+        self.reconcile_with(spec, input.spec_replicas, input.now_ms, |c| {
+            c.compute_replicas_for_metrics(spec, input)
+        })
+    }
+
+    /// [`HorizontalController::reconcile`] with the metric proposal computed
+    /// by `proposal` (called only when the current count is within the
+    /// bounds, as upstream computes it), for callers that hold the pods in
+    /// another form (the replay's runs of identical pods).
+    pub fn reconcile_with(
+        &mut self,
+        spec: &HpaSpec,
+        current: i32,
+        now: i64,
+        proposal: impl FnOnce(&Self) -> Result<(i32, Option<i32>), ReconcileError>,
+    ) -> Reconciliation {
         let mut out = Reconciliation {
             desired_replicas: current,
             rescale: false,
@@ -485,7 +576,7 @@ impl HorizontalController {
         } else if current < spec.min_replicas {
             desired = spec.min_replicas;
         } else {
-            match self.compute_replicas_for_metrics(spec, input) {
+            match proposal(self) {
                 Err(e) => {
                     out.error = Some(e.to_string());
                     return out;

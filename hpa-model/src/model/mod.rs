@@ -18,5 +18,5 @@ pub use controller::{
     MetricTarget, ReconcileInput, Reconciliation,
 };
 pub use replica::{
-    MetricSample, PodPhase, PodReading, PodState, PodTiming, ReplicaCalcError, Tolerances,
+    MetricSample, PodPhase, PodReading, PodRun, PodState, PodTiming, ReplicaCalcError, Tolerances,
 };

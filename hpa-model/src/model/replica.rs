@@ -425,6 +425,148 @@ pub fn resource_utilization_replicas(
     Ok(proposal(new_replicas))
 }
 
+/// A run of pods the controller cannot tell apart: the same state and the
+/// same reading, `count` times. The replay groups its pods into runs so that
+/// a reconcile costs the number of runs, not the number of pods.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PodRun {
+    /// State of every pod of the run.
+    pub pod: PodState,
+    /// Reading of every pod of the run.
+    pub reading: PodReading,
+    /// Pods in the run.
+    pub count: u32,
+}
+
+/// [`resource_utilization_replicas`] over runs of identical pods, with no
+/// unmatched samples: the same result as expanding every run into `count`
+/// pods (the sums are integer milli-units, so grouping changes nothing).
+///
+/// # Errors
+/// As [`resource_utilization_replicas`].
+pub fn resource_utilization_replicas_runs(
+    current_replicas: i32,
+    target_pct: i32,
+    resource: &str,
+    runs: &[PodRun],
+    tolerances: &Tolerances,
+    timing: &PodTiming,
+) -> Result<UtilizationProposal, ReplicaCalcError> {
+    if target_pct <= 0 {
+        return Err(ReplicaCalcError::InvalidTarget(target_pct as i64));
+    }
+    if runs
+        .iter()
+        .all(|r| r.count == 0 || r.reading.sample.is_none())
+    {
+        return Err(ReplicaCalcError::NoResourceMetrics {
+            resource: resource.to_string(),
+        });
+    }
+    let is_cpu = resource == "cpu";
+    let mut ready_count: i64 = 0;
+    let mut unready_count: i64 = 0;
+    let mut missing_count: i64 = 0;
+    // Sums over the ready pods with samples (and a request).
+    let (mut metrics_total, mut requests_total, mut entries): (i64, i64, i64) = (0, 0, 0);
+    let mut sampled_ready = 0i64;
+    let mut missing_request: Option<usize> = None;
+    let mut pod_index = 0usize;
+    for r in runs {
+        let n = i64::from(r.count);
+        if n == 0 {
+            continue;
+        }
+        if r.reading.request_milli.is_none() && missing_request.is_none() {
+            missing_request = Some(pod_index);
+        }
+        pod_index += r.count as usize;
+        match group_pod(&r.pod, r.reading.sample.as_ref(), is_cpu, timing) {
+            Group::Ready => {
+                ready_count += n;
+                if let Some(s) = r.reading.sample {
+                    sampled_ready += n;
+                    if let Some(request) = r.reading.request_milli {
+                        metrics_total += s.value_milli * n;
+                        requests_total += request * n;
+                        entries += n;
+                    }
+                }
+            }
+            Group::Unready => unready_count += n,
+            Group::Missing => missing_count += n,
+            Group::Ignored => {}
+        }
+    }
+    if sampled_ready == 0 {
+        return Err(ReplicaCalcError::NoUsableMetrics);
+    }
+    if let Some(pod) = missing_request {
+        return Err(ReplicaCalcError::MissingRequest {
+            resource: resource.to_string(),
+            pod,
+        });
+    }
+    let ratio = |metrics: i64, requests: i64| -> Result<(f64, i32), ReplicaCalcError> {
+        if requests == 0 {
+            return Err(ReplicaCalcError::NoMatchingPods);
+        }
+        let utilization = (metrics * 100 / requests) as i32;
+        Ok((utilization as f64 / target_pct as f64, utilization))
+    };
+    let (usage_ratio, utilization) = ratio(metrics_total, requests_total)?;
+    let raw_average_milli = metrics_total / entries.max(1);
+    let proposal = |replicas| UtilizationProposal {
+        replicas,
+        utilization_pct: utilization,
+        raw_average_milli,
+    };
+    let scale_up_with_unready = unready_count > 0 && usage_ratio > 1.0;
+    if !scale_up_with_unready && missing_count == 0 {
+        if tolerances.is_within(usage_ratio) {
+            return Ok(proposal(current_replicas));
+        }
+        return Ok(proposal(ceil_to_i32(usage_ratio * ready_count as f64)));
+    }
+    for r in runs {
+        let n = i64::from(r.count);
+        let Some(request) = r.reading.request_milli else {
+            continue;
+        };
+        match group_pod(&r.pod, r.reading.sample.as_ref(), is_cpu, timing) {
+            Group::Missing if usage_ratio < 1.0 => {
+                let fallback = i64::from(target_pct.max(100));
+                metrics_total += request * fallback / 100 * n;
+                requests_total += request * n;
+                entries += n;
+            }
+            Group::Missing if usage_ratio > 1.0 => {
+                requests_total += request * n;
+                entries += n;
+            }
+            Group::Unready if scale_up_with_unready => {
+                requests_total += request * n;
+                entries += n;
+            }
+            _ => {}
+        }
+    }
+    let (new_ratio, _) = ratio(metrics_total, requests_total)?;
+    if tolerances.is_within(new_ratio)
+        || (usage_ratio < 1.0 && new_ratio > 1.0)
+        || (usage_ratio > 1.0 && new_ratio < 1.0)
+    {
+        return Ok(proposal(current_replicas));
+    }
+    let new_replicas = ceil_to_i32(new_ratio * entries as f64);
+    if (new_ratio < 1.0 && new_replicas > current_replicas)
+        || (new_ratio > 1.0 && new_replicas < current_replicas)
+    {
+        return Ok(proposal(current_replicas));
+    }
+    Ok(proposal(new_replicas))
+}
+
 /// Result of a plain (average value) metric computation.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,0 +1,109 @@
+//! The fast replay (pods held as runs) gives exactly the reference replay's
+//! report — trajectory included — on real NAB series, under plain HPAs,
+//! behaviors with windows and policies, scale-to-zero KEDA ScaledObjects and
+//! cron floors. Demand is each series scaled as documented per case.
+
+use std::path::PathBuf;
+
+use stepscale_hpa::model::{Behavior, PolicyType, ScalingPolicy, ScalingRules, SelectPolicy};
+use stepscale_hpa::series::load_csv_series;
+use stepscale_hpa::simulate::{
+    simulate, simulate_reference, AutoscalerConfig, CronFloor, DemandSeries, KedaConfig, SimOptions,
+};
+
+/// The first `days` days of a NAB series, `value × scale` cores.
+fn nab(name: &str, days: i64, scale: f64) -> DemandSeries {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/traces/nab")
+        .join(name);
+    let s = load_csv_series(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let step = s.typical_step_s();
+    let (start, values) = s.regular(step);
+    let n = values.len().min((days * 86_400 / step) as usize);
+    DemandSeries::from_cpu_cores(start, step, values[..n].iter().map(|v| v * scale).collect())
+}
+
+fn configs() -> Vec<(&'static str, AutoscalerConfig)> {
+    let plain = AutoscalerConfig::cpu(2, 40, 70, 0.5);
+    let mut windows = AutoscalerConfig::cpu(1, 30, 60, 0.5);
+    windows.behavior = Some(Behavior {
+        scale_up: Some(ScalingRules {
+            stabilization_window_seconds: Some(60),
+            select_policy: Some(SelectPolicy::Max),
+            policies: vec![ScalingPolicy {
+                kind: PolicyType::Pods,
+                value: 2,
+                period_seconds: 60,
+            }],
+        }),
+        scale_down: Some(ScalingRules {
+            stabilization_window_seconds: Some(0),
+            select_policy: Some(SelectPolicy::Min),
+            policies: vec![ScalingPolicy {
+                kind: PolicyType::Percent,
+                value: 50,
+                period_seconds: 30,
+            }],
+        }),
+    });
+    let mut to_zero = AutoscalerConfig::cpu(0, 20, 80, 0.5);
+    to_zero.keda = Some(KedaConfig {
+        min_replica_count: 0,
+        cooldown_period_s: 120,
+        activation_cores: 1.0,
+        cron_floors: vec![],
+    });
+    let mut cron = AutoscalerConfig::cpu(2, 40, 85, 0.5);
+    cron.keda = Some(KedaConfig {
+        min_replica_count: 2,
+        cooldown_period_s: 300,
+        activation_cores: 0.0,
+        cron_floors: vec![CronFloor {
+            timezone: "UTC".into(),
+            start: "0 8 * * *".into(),
+            end: "30 11 * * *".into(),
+            desired_replicas: 12,
+        }],
+    });
+    vec![
+        ("plain HPA", plain),
+        ("behavior windows and policies", windows),
+        ("KEDA scale to zero", to_zero),
+        ("KEDA cron floor", cron),
+    ]
+}
+
+#[test]
+fn the_fast_replay_equals_the_reference_on_real_series() {
+    let series = [
+        // passengers per 30 min / 2000 = cores (peaks ~15 cores)
+        ("nyc_taxi", nab("nyc_taxi.csv", 7, 1.0 / 2000.0)),
+        // CPU % of 8 × 0.5-core pods
+        (
+            "asg",
+            nab("cpu_utilization_asg_misconfiguration.csv", 5, 0.04),
+        ),
+        // requests per 5 min / 100 per core
+        ("elb", nab("elb_request_count_8c0756.csv", 7, 0.01)),
+        // bursty EC2 CPU % of 10 × 0.5-core pods
+        ("ac20cd", nab("ec2_cpu_utilization_ac20cd.csv", 7, 0.05)),
+    ];
+    let options = SimOptions {
+        record_trajectory: true,
+        ..SimOptions::default()
+    };
+    let mut compared = 0;
+    for (sname, s) in &series {
+        for (cname, c) in configs() {
+            let fast = simulate(s, &c, &options).expect("fast replay");
+            let reference = simulate_reference(s, &c, &options).expect("reference replay");
+            assert!(
+                fast.scale_events > 0,
+                "{sname} / {cname}: the case must exercise scaling"
+            );
+            assert_eq!(fast, reference, "{sname} / {cname}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 16);
+}
