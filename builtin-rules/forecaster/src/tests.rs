@@ -116,3 +116,45 @@ fn errors_name_the_missing_input() {
     odd.history.step_seconds = 7 * 60;
     assert!(predict(&data(&odd), 10).is_err_and(|e| e.contains("divide a day")));
 }
+
+/// elb_request_count_8c0756 (NAB, requests per 5 minutes) peaks on weekday
+/// US office hours (17:00–21:00 UTC). The forecaster's peak windows must sit
+/// where demand is high: mean demand inside them above mean demand outside,
+/// on the history and on the held-back last day.
+#[test]
+fn peak_windows_of_a_weekday_peaking_series_sit_where_demand_is_high() {
+    let t = traces::load_nab(env!("CARGO_MANIFEST_DIR"), "elb_request_count_8c0756");
+    let (train, _) = t.split_last_days(1);
+    // Utilization = requests / 2 % at 4 replicas: demand = requests / 50 pods.
+    let w = traces::snapshot_from_utilization(&train.scaled(0.5), hpa_config(2, 40, 70), 4);
+    let f = predict(&data(&w), 288).expect("forecast");
+    assert!(!f.peak_windows.is_empty(), "{:?}", f.evidence);
+    let in_window = |t: i64| {
+        let minute = (t.rem_euclid(86_400) / 60) as u32;
+        let weekday = ((t.div_euclid(86_400) + 3) % 7) as u8; // 1970-01-01 was a Thursday
+        f.peak_windows.iter().any(|p| {
+            p.day_of_week.is_none_or(|d| d == weekday)
+                && (p.start_minute..p.end_minute).contains(&minute)
+        })
+    };
+    let (mut inside, mut outside) = (Vec::new(), Vec::new());
+    for (i, v) in t.values.iter().enumerate() {
+        if !v.is_finite() {
+            continue;
+        }
+        let at = t.start_unix_seconds + i as i64 * i64::from(t.step_seconds);
+        if in_window(at) {
+            inside.push(*v);
+        } else {
+            outside.push(*v);
+        }
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    assert!(
+        mean(&inside) > 1.2 * mean(&outside),
+        "inside {:.1}, outside {:.1}: {:?}",
+        mean(&inside),
+        mean(&outside),
+        f.peak_windows
+    );
+}
