@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Provision the command-line tools of the chart test (host/tests/chart.rs):
-# helm, kubectl and kubernetes-validate (../shared/tools/helm/install.sh).
+# helm, kubectl and kubernetes-validate (../shared/tools/helm/install.sh);
+# and headless Chromium (Debian's chromium) for the report test
+# (host/tests/report.rs).
 #
 #   bash .ci/tools.sh up     install them (idempotent, ~7 s) and print
 #                            PATH=<helm bindir>:<python scripts dir>:$PATH (expanded)
@@ -18,6 +20,10 @@ case "${1:-}" in
         # Where pip put kubernetes-validate, in case that is not on PATH yet.
         scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)
         echo "tools.sh: $("$bin/helm" version --short 2>/dev/null || echo helm)" >&2
+        if ! command -v chromium >/dev/null 2>&1; then
+            echo "tools.sh: installing Debian's chromium" >&2
+            (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2
+        fi
         if [ -n "$scripts" ] && [ -d "$scripts" ]; then
             echo "PATH=$bin:$scripts:$PATH"
         else

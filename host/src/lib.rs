@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod objective;
 pub mod recommendation;
 pub mod replay;
+pub mod report;
 pub mod telemetry;
 
 #[cfg(test)]

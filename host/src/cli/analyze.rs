@@ -65,6 +65,10 @@ pub struct AnalyzeArgs {
     /// Smallest saving, percent, worth proposing in savings mode.
     #[arg(long, default_value_t = objective::DEFAULT_MIN_SAVINGS_PERCENT)]
     pub min_savings_percent: f64,
+    /// Also write a self-contained HTML report (DIR/index.html: history,
+    /// replayed replicas, forecast, schedule, alternatives).
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
     /// Directory of the precompiled-component cache (default
     /// $STEPSCALE_CACHE_DIR, else ~/.cache/stepscale/components).
     #[arg(long)]
@@ -118,6 +122,11 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     }
     let workloads: Vec<Arc<_>> = snapshot.workloads.into_iter().map(Arc::new).collect();
     let recs = analyzer.analyze(&workloads, args.threads);
+    if let Some(dir) = &args.report {
+        let path = crate::report::write(dir, &recs, &workloads)
+            .with_context(|| format!("{}: cannot write the report", dir.display()))?;
+        eprintln!("report: {}", path.display());
+    }
     let text = match args.output {
         Output::Table => render::table(&recs),
         Output::Json => render::json(&recs)? + "\n",

@@ -51,7 +51,7 @@ const TARGET_GRID: [u32; 6] = [50, 60, 70, 75, 80, 85];
 /// Highest CPU target the search proposes.
 pub const MAX_CPU_TARGET_PERCENT: u32 = 85;
 /// Demand quantiles a floor is sized from.
-const FLOOR_QUANTILES: [f64; 4] = [0.0, 0.05, 0.25, 0.5];
+const FLOOR_QUANTILES: [f64; 6] = [0.0, 0.05, 0.25, 0.5, 0.75, 0.9];
 
 /// Every knob the search turns, at its full value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -354,12 +354,12 @@ pub fn values_for(
                 }
             }
         }
-        // Floor: today's, the rules', 1, and the pods the demand's
-        // minimum, 5th, 25th and 50th percentiles need at the incumbent
-        // target.
+        // Floor: today's, half and three quarters of it, the rules', 1, and
+        // the pods the demand's minimum, 5th, 25th, 50th, 75th and 90th
+        // percentiles need at the incumbent target.
         1 => {
             let per_pod = request * f64::from(i.target) / 100.0;
-            let mut vals: Vec<u32> = vec![today.min, 1];
+            let mut vals: Vec<u32> = vec![today.min, 1, today.min / 2, today.min * 3 / 4];
             vals.extend(seeds.iter().filter_map(|s| s.min_replicas));
             for q in FLOOR_QUANTILES {
                 let need = (quantile(demand_sorted, q) / per_pod).ceil();
@@ -539,7 +539,7 @@ pub fn choose(
         current: today_fit.rounded(),
         proposed: best_fit.rounded(),
     };
-    let frontier = frontier(&strict, &s, &today);
+    let frontier = frontier(&strict, &s, &today, &best);
     let candidates_replayed = s.memo.len() as u32;
     let change = best.change_from(&today);
 
@@ -658,10 +658,12 @@ pub fn tradeoff(p: &Figures, t: &Figures) -> String {
     }
 }
 
-/// A few alternatives from the replayed candidates: the cheapest within the
-/// guardrails, the least saturation at today's cost (+2 %), and the least
-/// saturation at any cost within the cap.
-fn frontier(o: &Objective, s: &Scorer<'_>, today: &Knobs) -> Vec<Alternative> {
+/// A few alternatives from the replayed candidates: the choice, the
+/// cheapest within the guardrails (when it is not the choice: costs within
+/// [`COST_QUANTUM`] tie and the smaller change wins), the least saturation
+/// at today's cost (+2 %), and the least saturation at any cost within the
+/// cap.
+fn frontier(o: &Objective, s: &Scorer<'_>, today: &Knobs, best: &Knobs) -> Vec<Alternative> {
     let t = s.today;
     let scored: Vec<(Knobs, Figures)> = s
         .order
@@ -681,6 +683,8 @@ fn frontier(o: &Objective, s: &Scorer<'_>, today: &Knobs) -> Vec<Alternative> {
             }
         }
     };
+    let chosen = scored.iter().find(|(k, _)| k == best);
+    add("chosen by the objective", chosen);
     let cheapest = scored
         .iter()
         .filter(|(_, f)| o.keeps_guardrails(f, &t))
@@ -767,7 +771,8 @@ mod tests {
             h.proposed.saturated_minutes_per_day <= h.current.saturated_minutes_per_day + 1.0,
             "{h:?}"
         );
-        assert!(c.frontier.iter().any(|a| a.label.starts_with("cheapest")));
+        assert_eq!(c.frontier[0].label, "chosen by the objective");
+        assert_eq!(c.frontier[0].change, c.best);
         assert!(c.candidates_replayed as usize <= MAX_REPLAYS);
     }
 
