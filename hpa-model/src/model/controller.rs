@@ -237,6 +237,18 @@ pub struct HorizontalController {
     pub config: ControllerConfig,
     /// Recommendations and scale events remembered between reconciles.
     pub history: ScalingHistory,
+    /// The last behavior's resolved rules, so a replay of thousands of
+    /// reconciles does not resolve (and allocate) them every time.
+    resolved: Option<ResolvedRules>,
+}
+
+/// A behavior with its resolved scale-up and scale-down rules.
+#[derive(Clone, Debug, PartialEq)]
+struct ResolvedRules {
+    behavior: Behavior,
+    downscale_window_s: i64,
+    up: Option<super::behavior::ScalingRules>,
+    down: Option<super::behavior::ScalingRules>,
 }
 
 impl HorizontalController {
@@ -245,6 +257,7 @@ impl HorizontalController {
         HorizontalController {
             config,
             history: ScalingHistory::default(),
+            resolved: None,
         }
     }
 
@@ -609,10 +622,17 @@ impl HorizontalController {
                             d
                         }
                         Some(b) => {
+                            let window = self.config.downscale_stabilization_s;
+                            let cached = self.resolved.as_mut().filter(|r| {
+                                r.behavior == *b && r.downscale_window_s == window
+                            });
+                            let (up, down) = match cached {
+                                Some(r) => (r.up.take(), r.down.take()),
+                                None => (None, None),
+                            };
                             let mut arg = NormalizationArg {
-                                scale_up: b.scale_up_rules(),
-                                scale_down: b
-                                    .scale_down_rules(self.config.downscale_stabilization_s),
+                                scale_up: up.unwrap_or_else(|| b.scale_up_rules()),
+                                scale_down: down.unwrap_or_else(|| b.scale_down_rules(window)),
                                 min_replicas: spec.min_replicas,
                                 max_replicas: spec.max_replicas,
                                 current_replicas: current,
@@ -633,6 +653,20 @@ impl HorizontalController {
                             arg.desired_replicas = stabilized;
                             let (d, reason) = self.history.convert_with_behavior_rate(&arg, now);
                             out.limit = Some(reason);
+                            match self.resolved.as_mut() {
+                                Some(r) if r.behavior == *b && r.downscale_window_s == window => {
+                                    r.up = Some(arg.scale_up);
+                                    r.down = Some(arg.scale_down);
+                                }
+                                _ => {
+                                    self.resolved = Some(ResolvedRules {
+                                        behavior: b.clone(),
+                                        downscale_window_s: window,
+                                        up: Some(arg.scale_up),
+                                        down: Some(arg.scale_down),
+                                    })
+                                }
+                            }
                             d
                         }
                     };
