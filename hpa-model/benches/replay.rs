@@ -1,10 +1,13 @@
-//! Replays one year of 1-minute samples (525,600 steps) under one config and prints the
-//! elapsed time and throughput. Run with `cargo bench -p stepscale-hpa`.
+//! Replays one year of 1-minute samples (525,600 steps) under one config with the fast
+//! replay and with the reference replay, prints the elapsed time and throughput of each
+//! and whether their reports are equal. Run with `cargo bench -p stepscale-hpa`.
 
 use std::time::Instant;
 
 use stepscale_hpa::model::{Behavior, ScalingRules};
-use stepscale_hpa::simulate::{simulate, AutoscalerConfig, DemandSeries, SimOptions};
+use stepscale_hpa::simulate::{
+    simulate, simulate_reference, AutoscalerConfig, DemandSeries, SimOptions,
+};
 
 fn main() {
     const STEPS: usize = 525_600;
@@ -46,6 +49,20 @@ fn main() {
         "throughput: {:.0} steps/s ({:.0} syncs/s)",
         STEPS as f64 / secs,
         report.syncs as f64 / secs
+    );
+    let started = Instant::now();
+    let reference = match simulate_reference(&series, &config, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("reference replay failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    let ref_secs = started.elapsed().as_secs_f64();
+    println!(
+        "reference replay (one pod at a time): {ref_secs:.3} s ({:.1}× the fast replay's time); reports equal: {}",
+        ref_secs / secs,
+        reference == report
     );
     println!(
         "result: {:.0} replica-hours, peak {} replicas, {} scale events, {} direction changes, {:.0} min over target, {:.0} min saturated",

@@ -225,8 +225,16 @@ fn main() {
         peak_rss_mib()
     );
     let subset = (total / 20).clamp(10, 500);
-    let batch: Vec<Arc<WorkloadSnapshot>> =
-        (0..subset).map(|i| pool[i % pool.len()].clone()).collect();
+    // Each workload of the batch scales a Deployment of its own (the
+    // competing-autoscaler check would otherwise hold every one back).
+    let batch: Vec<Arc<WorkloadSnapshot>> = (0..subset)
+        .map(|i| {
+            let mut w = (*pool[i % pool.len()]).clone();
+            w.autoscaler.name = format!("bench-{i}");
+            w.target.name = format!("bench-{i}");
+            Arc::new(w)
+        })
+        .collect();
     let started = Instant::now();
     let recs = analyzer.analyze(&batch, 0);
     let took = started.elapsed();

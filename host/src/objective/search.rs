@@ -692,6 +692,11 @@ fn frontier(o: &Objective, s: &Scorer<'_>, today: &Knobs, best: &Knobs) -> Vec<A
             a.1.replica_hours_per_day
                 .total_cmp(&b.1.replica_hours_per_day)
         });
+    // Listed only when it is cheaper than the choice by more than a tie.
+    let quantum = t.replica_hours_per_day * COST_QUANTUM;
+    let cheapest = cheapest.filter(|(_, f)| {
+        chosen.is_none_or(|(_, c)| f.replica_hours_per_day < c.replica_hours_per_day - quantum)
+    });
     add("cheapest within the guardrails", cheapest);
     let least_sat_key = |f: &Figures| (f.saturated_minutes_per_day, f.over_target_minutes_per_day);
     let same_cost = scored

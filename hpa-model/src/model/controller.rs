@@ -623,9 +623,10 @@ impl HorizontalController {
                         }
                         Some(b) => {
                             let window = self.config.downscale_stabilization_s;
-                            let cached = self.resolved.as_mut().filter(|r| {
-                                r.behavior == *b && r.downscale_window_s == window
-                            });
+                            let cached = self
+                                .resolved
+                                .as_mut()
+                                .filter(|r| r.behavior == *b && r.downscale_window_s == window);
                             let (up, down) = match cached {
                                 Some(r) => (r.up.take(), r.down.take()),
                                 None => (None, None),
