@@ -251,7 +251,7 @@ pub fn recommend(workload: &WorkloadSnapshot, found: WorkloadFindings) -> Recomm
         projected_savings: None,
         predictive_schedule: None,
         choice: None,
-        forecast: found.forecast,
+        forecast: found.forecast.map(finite_forecast),
         rule_failures: found
             .failures
             .into_iter()
@@ -262,6 +262,22 @@ pub fn recommend(workload: &WorkloadSnapshot, found: WorkloadFindings) -> Recomm
             })
             .collect(),
     }
+}
+
+/// The forecast with every value finite, so it serializes (JSON has no NaN):
+/// a missing step holds the previous value (0 before the first), and
+/// evidence that is not a number is left out.
+fn finite_forecast(mut f: Forecast) -> Forecast {
+    let mut last = 0.0;
+    for v in &mut f.replicas_needed {
+        if v.is_finite() {
+            last = *v;
+        } else {
+            *v = last;
+        }
+    }
+    f.evidence.retain(|e| e.value.is_finite());
+    f
 }
 
 /// The documented risk rule:
