@@ -377,3 +377,60 @@ fn analyze_shows_replay_savings_on_the_demo() {
         assert!(s["replicaHoursPerWeek"].is_number());
     }
 }
+
+#[test]
+fn savings_mode_never_spends_and_reliability_says_what_it_buys() {
+    let recs = |mode: &str| -> Vec<serde_json::Value> {
+        let out = stepscale(&["analyze", "-o", "json", "--mode", mode]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+        v.as_array().expect("array").clone()
+    };
+    // Savings: every searched proposal saves on the held-out days, and
+    // states the objective it was chosen by.
+    for r in recs("savings") {
+        if r["choice"].is_object() && !r["proposed"].as_object().is_some_and(|o| o.is_empty()) {
+            assert!(
+                r["projectedSavings"]["replicaHoursPerWeek"]
+                    .as_f64()
+                    .is_some_and(|v| v > 0.0),
+                "{r}"
+            );
+            assert_eq!(r["choice"]["objective"]["mode"], "savings");
+            assert_eq!(r["choice"]["confirmed"], true);
+        }
+    }
+    // Reliability buys: a change that costs more says what for.
+    let spending: Vec<serde_json::Value> = recs("reliability")
+        .into_iter()
+        .filter(|r| {
+            r["projectedSavings"]["replicaHoursPerWeek"]
+                .as_f64()
+                .is_some_and(|v| v < 0.0)
+        })
+        .collect();
+    assert!(
+        !spending.is_empty(),
+        "reliability mode buys something on the demo"
+    );
+    for r in spending {
+        let summary = r["summary"].as_str().unwrap_or_default();
+        assert!(
+            summary.contains("costs +") && summary.contains("fewer"),
+            "{summary}"
+        );
+        assert_ne!(r["riskLevel"], "low", "{r}");
+    }
+}
+
+#[test]
+fn an_objective_value_out_of_range_is_refused_with_the_field() {
+    let out = stepscale(&["analyze", "--max-saturation-minutes-per-day=-3"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--max-saturation-minutes-per-day"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty());
+}

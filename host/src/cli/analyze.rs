@@ -90,7 +90,18 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         min_savings_percent: args.min_savings_percent,
         ..Objective::default()
     };
-    objective.validate()?;
+    objective.validate().map_err(|e| {
+        // Name the flag the user typed, not the values path.
+        let flag = match e.field {
+            "safety.maxSaturationMinutesPerDay" => "--max-saturation-minutes-per-day",
+            "safety.maxOverTargetMinutesPerDay" => "--max-over-target-minutes-per-day",
+            "safety.saturationToleranceMinutesPerDay" => "--saturation-tolerance-minutes-per-day",
+            "safety.overTargetToleranceMinutesPerDay" => "--over-target-tolerance-minutes-per-day",
+            "objective.minSavingsPercent" => "--min-savings-percent",
+            other => other,
+        };
+        anyhow::anyhow!("{flag} is {}; {}", e.value, e.fix)
+    })?;
     let (source, text) = match &args.file {
         None => (
             "embedded demo snapshot".to_string(),

@@ -649,12 +649,30 @@ pub fn tradeoff(p: &Figures, t: &Figures) -> String {
         )
     } else {
         format!(
-            "costs {:+.1} % ({:+.1} replica-hours/day) for {:.1} fewer saturated min/day and {:.1} fewer min/day over target",
+            "costs {:+.1} % ({:+.1} replica-hours/day) for {}",
             -saving,
             -per_day,
-            -sat,
-            -over
+            buys(p, t)
         )
+    }
+}
+
+/// What `p` buys against `t`: "35.0 fewer saturated min/day and 12.0 fewer
+/// min/day over target" (or that it buys neither).
+pub fn buys(p: &Figures, t: &Figures) -> String {
+    let sat = p.saturated_minutes_per_day - t.saturated_minutes_per_day;
+    let over = p.over_target_minutes_per_day - t.over_target_minutes_per_day;
+    let mut out = Vec::new();
+    if sat < -0.05 {
+        out.push(format!("{:.1} fewer saturated min/day", -sat));
+    }
+    if over < -0.05 {
+        out.push(format!("{:.1} fewer min/day over target", -over));
+    }
+    if out.is_empty() {
+        "no fewer saturated or over-target minutes".to_string()
+    } else {
+        out.join(" and ")
     }
 }
 

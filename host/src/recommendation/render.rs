@@ -50,8 +50,8 @@ pub fn table(recs: &[Recommendation]) -> String {
                 .and_then(|c| c.holdout.as_ref())
                 .map(|h| {
                     format!(
-                        " for {:.1} fewer saturated min/day",
-                        h.current.saturated_minutes_per_day - h.proposed.saturated_minutes_per_day
+                        " for {}",
+                        crate::objective::search::buys(&h.proposed, &h.current)
                     )
                 })
                 .unwrap_or_default();
