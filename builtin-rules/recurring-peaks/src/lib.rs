@@ -13,7 +13,11 @@
 //! median over days (weeks) of that hour's maximum demand: a level reached
 //! on at least half of them. Peak slots have a level at least [`PEAK_RATIO`]
 //! × the median level and need more replicas than `minReplicas`; consecutive
-//! peak slots form the peak windows reported as evidence.
+//! peak slots form the peak windows reported as evidence. The claim must hold
+//! on the held-out last third of the periods (at least one): at least
+//! [`MIN_HELD_OUT_SHARE`] of the peak cells there reach the peak level, or
+//! there is no finding. Seasonality strength needs three whole periods
+//! (`stats::MIN_SEASONAL_PERIODS`), so a weekly cycle needs 21 days.
 //!
 //! When at least [`MIN_SATURATED_SHARE`] of the peak-slot samples run above
 //! the target plus `max(10, 15 % of target)` points, the rule proposes raising
@@ -33,6 +37,10 @@ pub const MIN_DAYS: f64 = 3.0;
 pub const MIN_STRENGTH: f64 = 0.3;
 /// A slot's recurring level over the median level that makes it a peak.
 pub const PEAK_RATIO: f64 = 1.3;
+/// Share of the peak cells of the held-out last third of the periods that
+/// must reach the peak level: a recurring peak that stopped recurring is not
+/// claimed.
+pub const MIN_HELD_OUT_SHARE: f64 = 0.5;
 /// Share of peak-slot samples above target + margin that calls for a floor.
 pub const MIN_SATURATED_SHARE: f64 = 0.05;
 
@@ -184,15 +192,26 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     if windows.is_empty() || base <= 0.0 {
         return Vec::new();
     }
-    // Share of periods showing the peak, and saturation in peak slots.
-    let (mut shown, mut cells) = (0usize, 0usize);
-    for (s, m) in cells_by_slot() {
+    // Share of periods showing the peak, overall and over the held-out last
+    // third of the periods (at least one): a claim must hold there too.
+    let held_out = (periods / 3).max(1);
+    let first_held = periods.saturating_sub(held_out);
+    let (mut shown, mut cells, mut shown_late, mut cells_late) = (0usize, 0usize, 0usize, 0usize);
+    for (k, m) in cell_max.iter().enumerate().filter(|(_, m)| !m.is_nan()) {
+        let s = k % slots;
         if peak[s] {
+            let late = k / slots >= first_held;
             cells += 1;
-            if m >= PEAK_RATIO * base {
+            cells_late += usize::from(late);
+            if *m >= PEAK_RATIO * base {
                 shown += 1;
+                shown_late += usize::from(late);
             }
         }
+    }
+    let shown_late_share = shown_late as f64 / cells_late.max(1) as f64;
+    if shown_late_share < MIN_HELD_OUT_SHARE {
+        return Vec::new();
     }
     let margin = (0.15 * target).max(10.0);
     let peak_cpu: Vec<f64> = w
@@ -257,6 +276,14 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
         evidence(
             "periods showing the peak",
             shown as f64 / cells.max(1) as f64 * 100.0,
+            "%",
+        ),
+        evidence(
+            format!(
+                "periods showing the peak, last {held_out} {}",
+                if use_weekly { "week(s)" } else { "day(s)" }
+            ),
+            shown_late_share * 100.0,
             "%",
         ),
         evidence("current minReplicas", f64::from(min), "replicas"),

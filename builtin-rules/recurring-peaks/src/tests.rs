@@ -138,3 +138,23 @@ fn asg_series_has_no_recurring_peak() {
     let w = traces::snapshot_from_utilization(&t, hpa_config(10, 20, 60), 10);
     assert!(run(&w).is_empty(), "{:?}", run(&w));
 }
+
+#[test]
+fn a_peak_that_stopped_recurring_in_the_last_days_is_not_claimed() {
+    // 9 days of hourly demand: an evening peak on the first 6 days only.
+    let demand: Vec<f64> = (0..9 * 24)
+        .map(|i| {
+            if i < 6 * 24 && (18..21).contains(&(i % 24)) {
+                8.0
+            } else {
+                2.0
+            }
+        })
+        .collect();
+    let w =
+        traces::snapshot_from_demand("app", 4 * 86_400, 3600, &demand, hpa_config(4, 20, 50), 1);
+    assert!(run(&w).is_empty(), "{:?}", run(&w));
+    // The same peak on every day is claimed, with the held-out evidence.
+    let f = run(&evening_peaks(hpa_config(4, 20, 50)));
+    assert_eq!(ev(&f[0], "periods showing the peak, last 2 day(s)"), 100.0);
+}
