@@ -27,7 +27,10 @@ use stepscale_engine::snapshot::{AutoscalingConfig, WorkloadSnapshot};
 use stepscale_engine::ConfigChange;
 use stepscale_hpa::simulate::{simulate, AutoscalerConfig, DemandSeries, SimOptions, SimReport};
 use stepscale_operator::analysis::Analyzer;
-use stepscale_operator::recommendation::{describe_change, CurrentConfig, Recommendation};
+use stepscale_operator::objective::schedule::with_schedule;
+use stepscale_operator::recommendation::{
+    describe_change, CurrentConfig, PredictiveSchedule, Recommendation,
+};
 use stepscale_operator::replay::model_config;
 use stepscale_rules_sdk::harness::traces::{self, Trace};
 
@@ -228,11 +231,16 @@ fn judge(
     step: u32,
     base: &AutoscalingConfig,
     change: &ConfigChange,
+    schedule: Option<&PredictiveSchedule>,
 ) -> Result<Judged, String> {
     let cores: Vec<f64> = demand_pods.iter().map(|d| d * REQUEST_CORES).collect();
     let series = DemandSeries::from_cpu_cores(start, i64::from(step), cores);
-    let cfg: AutoscalerConfig =
+    let mut cfg: AutoscalerConfig =
         model_config(base, change, REQUEST_CORES).ok_or("the config has no CPU target")?;
+    if let Some(s) = schedule {
+        // The snapshots are in UTC (offset 0).
+        cfg = with_schedule(&cfg, s, 0).ok_or("the schedule cannot be replayed")?;
+    }
     let r = simulate(&series, &cfg, &SimOptions::default()).map_err(|e| e.to_string())?;
     Ok(Judged::of(&r))
 }
@@ -311,8 +319,22 @@ pub fn evaluate(analyzer: &Analyzer, nab_dir: &Path, names: &[String]) -> Result
     let recs = analyzer.analyze(&workloads, 0);
     let mut rows = Vec::new();
     for ((name, hand, later, start, step, analysis, w), rec) in cases.into_iter().zip(recs) {
-        let before = judge(&later, start, step, &w.config, &ConfigChange::default())?;
-        let after = judge(&later, start, step, &w.config, &rec.proposed)?;
+        let before = judge(
+            &later,
+            start,
+            step,
+            &w.config,
+            &ConfigChange::default(),
+            None,
+        )?;
+        let after = judge(
+            &later,
+            start,
+            step,
+            &w.config,
+            &rec.proposed,
+            rec.predictive_schedule.as_ref(),
+        )?;
         let seen = recorded_demand(&w);
         let trivial_floor =
             ((quantile(&seen, 0.1) / 0.7).ceil() as u32).clamp(1, w.config.max_replicas);
@@ -326,13 +348,25 @@ pub fn evaluate(analyzer: &Analyzer, nab_dir: &Path, names: &[String]) -> Result
                 cpu_target_percent: Some(70),
                 ..ConfigChange::default()
             },
+            None,
         )?;
         let _ = analysis;
         rows.push(Row {
             series: name,
             config: hand,
             change: {
-                let c = describe_change(&CurrentConfig::of(&w), &rec.proposed);
+                let mut c = describe_change(&CurrentConfig::of(&w), &rec.proposed);
+                if let Some(s) = &rec.predictive_schedule {
+                    let windows: Vec<String> = s
+                        .windows
+                        .iter()
+                        .map(|x| format!("{}–{} ≥{}", x.start, x.end, x.replica_floor))
+                        .collect();
+                    if !c.is_empty() {
+                        c.push_str(", ");
+                    }
+                    c.push_str(&format!("schedule {}", windows.join(" ")));
+                }
                 if c.is_empty() {
                     "none".into()
                 } else {

@@ -34,7 +34,7 @@ use stepscale_engine::{ConfigChange, Evidence, Finding, FindingKind};
 use crate::recommendation::{
     describe_change, PredictiveSchedule, ProjectedSavings, Recommendation, RiskLevel,
 };
-use crate::replay::{self, DemandHistory};
+use crate::replay;
 
 /// What the search optimizes for.
 #[derive(
@@ -480,7 +480,8 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
         )
     };
     // The predictive schedule, sized to the deficit of the config that
-    // will run, kept only if it passes the objective on both parts.
+    // will run — or of a cheaper config that only the schedule makes keep
+    // the guardrails — kept only if it passes the objective on both parts.
     let mut held_final = choice
         .holdout
         .as_ref()
@@ -489,11 +490,12 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
     let mut schedule_note = String::new();
     rec.predictive_schedule = None;
     if rec.forecast.is_some() {
-        match schedule_for(w, rec, objective) {
-            Ok(Some((sched, today_held, with_held, period, note))) => {
-                rec.predictive_schedule = Some(sched);
-                held_final = Some((today_held, with_held, period));
-                schedule_note = note;
+        match schedule_pass(w, &choice, objective) {
+            Ok(Some(s)) => {
+                rec.proposed = s.change;
+                rec.predictive_schedule = Some(s.schedule);
+                held_final = Some((s.today_held, s.with_held, s.period));
+                schedule_note = s.note;
             }
             Ok(None) => {}
             Err(note) => schedule_note = note,
@@ -573,23 +575,35 @@ fn fix_cost(w: &WorkloadSnapshot, fix: &ConfigChange) -> Option<ProjectedSavings
     })
 }
 
-/// A schedule that passed, with today's and the proposal's held-out figures
-/// (schedule included), the held-out period, and a note for the reviewer.
-type ScheduleOutcome = (PredictiveSchedule, Figures, Figures, String, String);
+/// A config with a predictive schedule that passed the objective.
+struct ScheduleOutcome {
+    /// The config change that runs with the schedule.
+    change: ConfigChange,
+    /// The schedule.
+    schedule: PredictiveSchedule,
+    /// Today's figures on the held-out part.
+    today_held: Figures,
+    /// The change with its schedule on the held-out part.
+    with_held: Figures,
+    /// The held-out period, in words.
+    period: String,
+    /// For the reviewer.
+    note: String,
+}
 
-/// Size a schedule for the config `rec` proposes and put it through the
-/// objective on the fit and the held-out part. `Ok(None)`: nothing recurs;
-/// `Err(note)`: a schedule was sized but not kept, and why.
-fn schedule_for(
+/// The schedule pass: size a schedule for the search's choice (or today's
+/// config when nothing was chosen) and for each near miss (cheaper configs
+/// that only fail on saturation), choose on the fit part the best by the
+/// objective among the plain choice and these, and confirm it on the
+/// held-out part. `Ok(None)`: no schedule beats the plain choice;
+/// `Err(note)`: one was sized but not kept, and why.
+fn schedule_pass(
     w: &WorkloadSnapshot,
-    rec: &Recommendation,
+    choice: &search::Choice,
     objective: &Objective,
 ) -> Result<Option<ScheduleOutcome>, String> {
     let req = replay::request_cores(w);
-    let (Some(today_cfg), Some(base_cfg)) = (
-        replay::model_config(&w.config, &ConfigChange::default(), req),
-        replay::model_config(&w.config, &rec.proposed, req),
-    ) else {
+    let Some(today_cfg) = replay::model_config(&w.config, &ConfigChange::default(), req) else {
         return Ok(None);
     };
     let history = replay::demand_history(w);
@@ -600,68 +614,125 @@ fn schedule_for(
     let fit = history.part(0..split.fit_samples);
     let held = history.part(split.fit_samples..history.len());
     let offset = w.history.utc_offset_minutes;
-    let floor = rec
-        .proposed
-        .min_replicas
-        .unwrap_or(rec.current.min_replicas);
-    let ceiling = rec
-        .proposed
-        .max_replicas
-        .unwrap_or(rec.current.max_replicas);
-    let Some(sched) = schedule::size(&fit, &base_cfg, offset, floor, ceiling) else {
+    let strict = objective.with_tolerances_scaled(search::SELECTION_MARGIN);
+    let Ok((t_fit, today_ready)) = replay::replay_figures(&fit, &today_cfg, None) else {
         return Ok(None);
     };
-    let Some(with_cfg) = schedule::with_schedule(&base_cfg, &sched, offset) else {
+    let plain = if choice.confirmed {
+        choice.best
+    } else {
+        ConfigChange::default()
+    };
+    let fit_of = |change: &ConfigChange| {
+        replay::model_config(&w.config, change, req)
+            .and_then(|c| replay::replay_figures(&fit, &c, Some(&today_ready)).ok())
+            .map(|(f, _)| f)
+    };
+    let Some(plain_fit) = fit_of(&plain) else {
         return Ok(None);
     };
-    let run = |part: &DemandHistory| -> Option<(Figures, Figures, Figures)> {
-        let (t, ready) = replay::replay_figures(part, &today_cfg, None).ok()?;
-        let (b, _) = replay::replay_figures(part, &base_cfg, Some(&ready)).ok()?;
-        let (s, _) = replay::replay_figures(part, &with_cfg, Some(&ready)).ok()?;
-        Some((t, b, s))
+    let mut best: search::Ranked = search::rank(&strict, &plain_fit, &t_fit)
+        .map(|(a, b, c)| (a, b, c, 0.0))
+        .filter(|_| choice.confirmed);
+    let mut picked: Option<(ConfigChange, PredictiveSchedule, Figures)> = None;
+    let mut sized = 0usize;
+    let mut bases = vec![plain];
+    bases.extend(choice.near_misses.iter().copied());
+    for base in bases {
+        let Some(base_cfg) = replay::model_config(&w.config, &base, req) else {
+            continue;
+        };
+        let floor = base.min_replicas.unwrap_or(w.config.min_replicas);
+        let ceiling = base.max_replicas.unwrap_or(w.config.max_replicas);
+        let Some(sched) = schedule::size(&fit, &base_cfg, offset, floor, ceiling) else {
+            continue;
+        };
+        let Some(with_cfg) = schedule::with_schedule(&base_cfg, &sched, offset) else {
+            continue;
+        };
+        let (Some(b_fit), Ok((s_fit, _))) = (
+            fit_of(&base),
+            replay::replay_figures(&fit, &with_cfg, Some(&today_ready)),
+        ) else {
+            continue;
+        };
+        sized += 1;
+        if b_fit.saturated_minutes_per_day - s_fit.saturated_minutes_per_day
+            < schedule::MIN_SATURATION_REMOVED
+        {
+            continue;
+        }
+        if objective.mode == Mode::Savings
+            && s_fit.savings_percent(&t_fit) < objective.min_savings_percent
+        {
+            continue;
+        }
+        let r = search::rank(&strict, &s_fit, &t_fit).map(|(a, b, c)| (a, b, c, 1.0));
+        if search::better(r, best) {
+            best = r;
+            picked = Some((base, sched, s_fit));
+        }
+    }
+    let Some((change, sched, s_fit)) = picked else {
+        return if sized > 0 {
+            Err(format!(
+                " {sized} predictive schedule(s) were sized and none beat {} under the objective on the fit part.",
+                if choice.confirmed { "the plain choice" } else { "today's config" }
+            ))
+        } else {
+            Ok(None)
+        };
     };
-    let (Some((t_fit, b_fit, s_fit)), Some((t_held, b_held, s_held))) = (run(&fit), run(&held))
-    else {
-        return Ok(None);
-    };
-    let removed_fit = b_fit.saturated_minutes_per_day - s_fit.saturated_minutes_per_day;
-    let removed_held = b_held.saturated_minutes_per_day - s_held.saturated_minutes_per_day;
+    // Confirmation on the held-out days.
     let windows = sched.windows.len();
     let period = format!("last {} day(s)", split.holdout_days);
-    let reject = |why: String| {
-        Err(format!(
-            " A predictive schedule of {windows} window(s) was sized and not kept: {why}."
-        ))
+    let held_run = || -> Option<(Figures, Figures, Figures)> {
+        let base_cfg = replay::model_config(&w.config, &change, req)?;
+        let with_cfg = schedule::with_schedule(&base_cfg, &sched, offset)?;
+        let (t, ready) = replay::replay_figures(&held, &today_cfg, None).ok()?;
+        let (b, _) = replay::replay_figures(&held, &base_cfg, Some(&ready)).ok()?;
+        let (s, _) = replay::replay_figures(&held, &with_cfg, Some(&ready)).ok()?;
+        Some((t, b, s))
     };
-    if removed_fit < schedule::MIN_SATURATION_REMOVED {
-        return reject(format!(
-            "it removes {removed_fit:.1} saturated min/day on the fit part (less than {})",
-            schedule::MIN_SATURATION_REMOVED
-        ));
-    }
+    let Some((t_held, b_held, s_held)) = held_run() else {
+        return Ok(None);
+    };
+    let removed_held = b_held.saturated_minutes_per_day - s_held.saturated_minutes_per_day;
+    let mut why = objective.violations(&s_held, &t_held);
     if removed_held <= 0.0 {
-        return reject(format!(
-            "it removes no saturation on the held-out {period} ({removed_held:+.1} min/day)"
+        why.push(format!(
+            "it removes no saturation there ({removed_held:+.1} min/day)"
         ));
-    }
-    if search::rank(objective, &s_fit, &t_fit).is_none()
-        || search::rank(objective, &s_held, &t_held).is_none()
-    {
-        return reject("the config with it breaks the guardrails against today".into());
     }
     if objective.mode == Mode::Savings
-        && s_held.replica_hours_per_day > t_held.replica_hours_per_day
+        && s_held.replica_hours_per_day >= t_held.replica_hours_per_day
     {
-        return reject(format!(
-            "with it the proposal costs more than today on the held-out {period} ({}), which savings mode does not accept",
-            search::tradeoff(&s_held, &t_held)
+        why.push("it saves nothing there".into());
+    }
+    if search::rank(objective, &s_held, &t_held).is_none() || !why.is_empty() {
+        return Err(format!(
+            " A predictive schedule of {windows} window(s){} was chosen on the fit part and not kept: on the held-out {period} {}.",
+            if change == plain { String::new() } else { format!(" with {}", describe_change(&crate::recommendation::CurrentConfig::of(w), &change)) },
+            why.join("; ")
         ));
     }
     let note = format!(
-        " The predictive schedule ({windows} window(s)) removes {removed_fit:.1} saturated min/day on the fit part and {removed_held:.1} on the held-out {period}, for {:+.1} replica-hours/day.",
-        s_held.replica_hours_per_day - b_held.replica_hours_per_day
+        " The predictive schedule ({windows} window(s)) removes {:.1} saturated min/day on the fit part and {removed_held:.1} on the held-out {period}{}.",
+        fit_of(&change).map_or(0.0, |b| b.saturated_minutes_per_day - s_fit.saturated_minutes_per_day),
+        if change == plain {
+            String::new()
+        } else {
+            " and carries a cheaper config that would run short without it".to_string()
+        }
     );
-    Ok(Some((sched, t_held, s_held, period, note)))
+    Ok(Some(ScheduleOutcome {
+        change,
+        schedule: sched,
+        today_held: t_held,
+        with_held: s_held,
+        period,
+        note,
+    }))
 }
 
 fn ev(label: &str, value: f64, unit: &str) -> Evidence {
@@ -707,6 +778,86 @@ mod tests {
         let today = f(100.0, 8.0, 20.0, 4.0);
         assert!(!o.keeps_guardrails(&f(80.0, 8.5, 20.0, 4.0), &today));
         assert!(o.keeps_guardrails(&f(80.0, 8.0, 20.0, 4.0), &today));
+    }
+
+    /// 7 days at 1 minute on 14 pods of 500m: 1 core all day, 6 cores at
+    /// 09:00–10:00 UTC every day; a generous floor of 14 carries the jump.
+    fn daily_jump() -> WorkloadSnapshot {
+        let mut w = crate::fixtures::workload();
+        let n = 7 * 1440;
+        w.config.min_replicas = 14;
+        w.config.max_replicas = 30;
+        w.config.cpu_target_percent = Some(70);
+        w.history.start_unix_seconds = 1_700_006_400; // a UTC midnight
+        w.history.step_seconds = 60;
+        w.history.cpu_utilization = (0..n)
+            .map(|i| {
+                let cores = if (540..600).contains(&(i % 1440)) {
+                    6.0
+                } else {
+                    1.0
+                };
+                cores / (14.0 * 0.5) * 100.0
+            })
+            .collect();
+        w.history.replicas_current = vec![14.0; n];
+        w.history.replicas_desired = vec![14.0; n];
+        w
+    }
+
+    fn forecast_stub() -> stepscale_engine::Forecast {
+        stepscale_engine::Forecast {
+            rule_id: "forecaster".into(),
+            start_unix_seconds: 0,
+            step_seconds: 60,
+            replicas_needed: vec![],
+            peak_windows: vec![],
+            evidence: vec![],
+        }
+    }
+
+    #[test]
+    fn a_schedule_lets_a_low_floor_carry_a_recurring_jump_and_both_are_confirmed() {
+        let w = daily_jump();
+        let found = crate::recommendation::WorkloadFindings {
+            forecast: Some(forecast_stub()),
+            ..Default::default()
+        };
+        let mut rec = crate::recommendation::recommend(&w, found);
+        decide(&mut rec, &w, &Objective::default());
+        let sched = rec.predictive_schedule.as_ref().expect("a schedule");
+        let floor = rec.proposed.min_replicas.expect("a lower floor");
+        assert!(floor < 12, "{}", rec.summary);
+        // One window opening before the 09:00 jump, sized to carry it at
+        // 100 % of request (6 cores / 0.5 = 12 pods), not the whole day.
+        assert_eq!(sched.windows.len(), 1, "{sched:?}");
+        assert_eq!(sched.windows[0].start, "08:55");
+        assert_eq!(sched.windows[0].replica_floor, 12);
+        let s = rec.projected_savings.as_ref().expect("savings");
+        assert!(s.percent > 30.0, "{s:?}");
+        assert!(s.method.contains("with its schedule"), "{}", s.method);
+        assert!(
+            rec.summary.contains("predictive schedule"),
+            "{}",
+            rec.summary
+        );
+    }
+
+    #[test]
+    fn without_a_forecast_no_schedule_is_proposed() {
+        let w = daily_jump();
+        let mut rec = crate::recommendation::recommend(
+            &w,
+            crate::recommendation::WorkloadFindings::default(),
+        );
+        decide(&mut rec, &w, &Objective::default());
+        assert!(rec.predictive_schedule.is_none());
+        // The floor can only come down as far as the jump allows.
+        assert!(
+            rec.proposed.min_replicas.is_none_or(|m| m >= 12),
+            "{}",
+            rec.summary
+        );
     }
 
     #[test]

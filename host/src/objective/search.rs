@@ -38,6 +38,9 @@ pub const SELECTION_MARGIN: f64 = 0.5;
 /// smaller change, wins.
 pub const COST_QUANTUM: f64 = 0.005;
 
+/// Cheaper configs kept for the schedule pass.
+pub const NEAR_MISSES: usize = 3;
+
 /// Passes of coordinate descent.
 pub const PASSES: usize = 2;
 /// Most distinct configs replayed per workload (fit part).
@@ -187,6 +190,12 @@ pub struct Choice {
     pub candidates_replayed: u32,
     /// The best config the search found (may be withheld, see `confirmed`).
     pub best: ConfigChange,
+    /// Up to [`NEAR_MISSES`] configs cheaper than the best that only fail
+    /// the saturation guardrails: a predictive schedule may carry them
+    /// (tried by [`super::decide`]). Not part of the resource.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub near_misses: Vec<ConfigChange>,
 }
 
 /// Why no search could be run.
@@ -251,13 +260,13 @@ fn savings_rank(o: &Objective, f: &Figures, today: &Figures) -> Option<(f64, f64
 }
 
 /// A rank with the change's distance from today as the last tie-breaker.
-type Ranked = Option<(f64, f64, f64, f64)>;
+pub(crate) type Ranked = Option<(f64, f64, f64, f64)>;
 
 fn ranked(o: &Objective, f: &Figures, today: &Figures, k: &Knobs, t: &Knobs) -> Ranked {
     rank(o, f, today).map(|(a, b, c)| (a, b, c, k.distance(t)))
 }
 
-fn better(a: Ranked, b: Ranked) -> bool {
+pub(crate) fn better(a: Ranked, b: Ranked) -> bool {
     let lt = |x: f64, y: f64| x < y - 1e-9;
     let eq = |x: f64, y: f64| (x - y).abs() <= 1e-9;
     match (a, b) {
@@ -541,6 +550,30 @@ pub fn choose(
     };
     let frontier = frontier(&strict, &s, &today, &best);
     let candidates_replayed = s.memo.len() as u32;
+    // Cheaper than the choice, and failing only on saturation: churn and
+    // censored-demand capacity kept, over target within the tolerance.
+    let mut near: Vec<(Knobs, Figures)> = s
+        .order
+        .iter()
+        .filter_map(|k| s.memo.get(k).copied().flatten().map(|f| (*k, f)))
+        .filter(|(k, f)| {
+            *k != best
+                && f.replica_hours_per_day < best_fit.replica_hours_per_day
+                && strict.keeps_churn_and_censoring(f, &today_fit)
+                && f.over_target_minutes_per_day
+                    <= today_fit.over_target_minutes_per_day
+                        + strict.over_target_tolerance_minutes_per_day
+        })
+        .collect();
+    near.sort_by(|a, b| {
+        a.1.replica_hours_per_day
+            .total_cmp(&b.1.replica_hours_per_day)
+    });
+    let near_misses: Vec<ConfigChange> = near
+        .iter()
+        .take(NEAR_MISSES)
+        .map(|(k, _)| k.change_from(&today))
+        .collect();
     let change = best.change_from(&today);
 
     // Confirmation on the held-out days.
@@ -628,6 +661,7 @@ pub fn choose(
         frontier,
         candidates_replayed,
         best: change,
+        near_misses,
     })
 }
 
