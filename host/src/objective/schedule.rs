@@ -15,10 +15,12 @@
 //!    most [`MAX_FLOOR_HOURS_PER_DAY`] window-hours a day.
 //!
 //! The schedule then passes the same objective and held-out confirmation as
-//! the config ([`super::decide`]): it is kept only if it removes at least
-//! [`MIN_SATURATION_REMOVED`] saturated minutes a day on the fit part, keeps
-//! the guardrails and removes saturation on the held-out days too, and (in
-//! `savings` mode) the whole proposal still costs no more than today.
+//! the config (the schedule pass of [`super::decide`]): it is sized for the
+//! search's choice and for cheaper configs that only run short, and kept
+//! only if it removes at least [`MIN_SATURATION_REMOVED`] saturated minutes a
+//! day on the fit part, wins under the objective there (in `savings` mode:
+//! cheaper than the plain choice), and keeps the guardrails and removes
+//! saturation on the held-out days too.
 
 use stepscale_hpa::simulate::{AutoscalerConfig, CronFloor, KedaConfig};
 
