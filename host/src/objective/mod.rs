@@ -628,17 +628,26 @@ fn schedule_pass(
             .and_then(|c| replay::replay_figures(&fit, &c, Some(&today_ready)).ok())
             .map(|(f, _)| f)
     };
-    let Some(plain_fit) = fit_of(&plain) else {
-        return Ok(None);
+    let plain_fit = match choice.best_fit.filter(|_| choice.confirmed) {
+        Some(f) => f,
+        None => t_fit,
     };
     let mut best: search::Ranked = search::rank(&strict, &plain_fit, &t_fit)
         .map(|(a, b, c)| (a, b, c, 0.0))
         .filter(|_| choice.confirmed);
     let mut picked: Option<(ConfigChange, PredictiveSchedule, Figures)> = None;
     let mut sized = 0usize;
-    let mut bases = vec![plain];
+    let mut bases = vec![(plain, plain_fit)];
     bases.extend(choice.near_misses.iter().copied());
-    for base in bases {
+    for (base, b_fit) in bases {
+        // A schedule can only remove saturation the base has; in savings
+        // mode it only adds cost, so the base must already save enough.
+        if b_fit.saturated_minutes_per_day < schedule::MIN_SATURATION_REMOVED
+            || objective.mode == Mode::Savings
+                && b_fit.savings_percent(&t_fit) < objective.min_savings_percent
+        {
+            continue;
+        }
         let Some(base_cfg) = replay::model_config(&w.config, &base, req) else {
             continue;
         };
@@ -650,10 +659,7 @@ fn schedule_pass(
         let Some(with_cfg) = schedule::with_schedule(&base_cfg, &sched, offset) else {
             continue;
         };
-        let (Some(b_fit), Ok((s_fit, _))) = (
-            fit_of(&base),
-            replay::replay_figures(&fit, &with_cfg, Some(&today_ready)),
-        ) else {
+        let Ok((s_fit, _)) = replay::replay_figures(&fit, &with_cfg, Some(&today_ready)) else {
             continue;
         };
         sized += 1;

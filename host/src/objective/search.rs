@@ -195,7 +195,12 @@ pub struct Choice {
     /// (tried by [`super::decide`]). Not part of the resource.
     #[serde(skip)]
     #[schemars(skip)]
-    pub near_misses: Vec<ConfigChange>,
+    pub near_misses: Vec<(ConfigChange, Figures)>,
+    /// The best config's figures on the fit part, unrounded (for the
+    /// schedule pass). Not part of the resource.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub best_fit: Option<Figures>,
 }
 
 /// Why no search could be run.
@@ -569,10 +574,10 @@ pub fn choose(
         a.1.replica_hours_per_day
             .total_cmp(&b.1.replica_hours_per_day)
     });
-    let near_misses: Vec<ConfigChange> = near
+    let near_misses: Vec<(ConfigChange, Figures)> = near
         .iter()
         .take(NEAR_MISSES)
-        .map(|(k, _)| k.change_from(&today))
+        .map(|(k, f)| (k.change_from(&today), *f))
         .collect();
     let change = best.change_from(&today);
 
@@ -662,6 +667,7 @@ pub fn choose(
         candidates_replayed,
         best: change,
         near_misses,
+        best_fit: Some(best_fit),
     })
 }
 
