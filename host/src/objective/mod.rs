@@ -407,7 +407,7 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
         }
     }
     let rules_proposed = rec.proposed;
-    let choice = match search::choose(w, &rec.current, &seeds, objective) {
+    let mut choice = match search::choose(w, &rec.current, &seeds, objective) {
         Ok(c) => c,
         Err(search::SearchError::NotCpu) => return,
         Err(e) => {
@@ -492,8 +492,18 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
     if rec.forecast.is_some() {
         match schedule_pass(w, &choice, objective) {
             Ok(Some(s)) => {
+                // The proposal is now the config with its schedule, which
+                // passed the same confirmation.
                 rec.proposed = s.change;
                 rec.predictive_schedule = Some(s.schedule);
+                choice.best = s.change;
+                choice.confirmed = true;
+                choice.verdict = format!(
+                    "{} With a predictive schedule: {} on the held-out {} (confirmed).",
+                    choice.verdict.trim_end_matches('.').to_string() + ".",
+                    search::tradeoff(&s.with_held, &s.today_held),
+                    s.period
+                );
                 held_final = Some((s.today_held, s.with_held, s.period));
                 schedule_note = s.note;
             }
