@@ -8,12 +8,26 @@ use std::time::Instant;
 
 use stepscale_engine::EngineConfig;
 use stepscale_operator::analysis::Analyzer;
+use stepscale_operator::objective::{Mode, Objective};
 use stepscale_tests::eval;
 
 fn main() {
     let nab = stepscale_tests::demo::nab_dir();
+    // STEPSCALE_EVAL_MODE=balanced|reliability judges another objective.
+    let mode = match std::env::var("STEPSCALE_EVAL_MODE").as_deref() {
+        Ok("balanced") => Mode::Balanced,
+        Ok("reliability") => Mode::Reliability,
+        Ok("savings") | Err(_) => Mode::Savings,
+        Ok(other) => {
+            eprintln!("eval: STEPSCALE_EVAL_MODE={other:?}: use savings, balanced or reliability");
+            std::process::exit(2);
+        }
+    };
     let analyzer = match Analyzer::with_builtin_rules(EngineConfig::default()) {
-        Ok(a) => a,
+        Ok(a) => a.with_objective(Objective {
+            mode,
+            ..Objective::default()
+        }),
         Err(e) => {
             eprintln!("eval: the rule engine does not start: {e}");
             std::process::exit(1);
@@ -44,6 +58,7 @@ fn main() {
                     stepscale_operator::recommendation::render::table(&recs)
                 );
             }
+            println!("objective mode: {}\n", mode.as_str());
             print!("{}", eval::table(&rows));
             println!(
                 "- analyzed {} workloads in {:.1} s ({} thread(s))",
