@@ -366,64 +366,9 @@ pub fn simulate_reference(
     config: &AutoscalerConfig,
     options: &SimOptions,
 ) -> Result<SimReport, SimError> {
-    config.validate()?;
-    if series.cores.is_empty() || series.step_s <= 0 {
-        return Err(SimError::EmptySeries);
-    }
-    if options.sync_period_s <= 0 || options.metric_window_s < 0 || options.pod_startup_s < 0 {
-        return Err(SimError::InvalidConfig(
-            "sync period must be positive; window and start-up delay must not be negative".into(),
-        ));
-    }
-    let crons = cron_triggers(config)?;
-    let sync = options.sync_period_s;
-    let request = config.cpu_request_cores;
-    let limit = options
-        .pod_cpu_limit_cores
-        .filter(|l| *l > 0.0)
-        .unwrap_or(request);
-    let request_milli = (request * 1000.0).round() as i64;
-    let tol = options.controller.tolerances.scale_up;
-    let hpa_min = match &config.keda {
-        Some(k) => k.min_replica_count.max(1),
-        None => config.min_replicas,
-    };
-    let mut metrics = vec![MetricSpec::cpu_utilization(config.cpu_target_pct)];
-    for (i, c) in crons.iter().enumerate() {
-        metrics.push(MetricSpec {
-            source: MetricSource::External {
-                name: c.metric_name(i),
-            },
-            target: MetricTarget::AverageValue(1000),
-        });
-    }
-    let spec = HpaSpec {
-        min_replicas: hpa_min,
-        max_replicas: config.max_replicas,
-        metrics,
-        behavior: config.behavior.clone(),
-    };
-    let settings = config.keda.as_ref().map(|k| ScaledObjectSettings {
-        min_replica_count: k.min_replica_count,
-        max_replica_count: config.max_replicas,
-        cooldown_period_s: k.cooldown_period_s,
-    });
-    let mut executor = ScaleExecutor::default();
-    let mut controller = HorizontalController::new(options.controller);
-
-    let start = series.start_s;
-    let end = series.end_s();
-    let d0 = series.at(start);
-    let initial = options.initial_replicas.unwrap_or_else(|| {
-        let need = (d0 / (request * f64::from(config.cpu_target_pct) / 100.0)).ceil() as i32;
-        let floor = match &config.keda {
-            Some(k) if k.min_replica_count == 0 && d0 <= k.activation_cores => 0,
-            _ => hpa_min,
-        };
-        need.clamp(floor, config.max_replicas)
-    });
+    let mut r = Replay::new(series, config, options)?;
     // Pods by readiness time; creation order equals readiness order.
-    let mut pods: Vec<i64> = vec![start - options.pod_startup_s; initial.max(0) as usize];
+    let mut pods: Vec<i64> = vec![r.start - options.pod_startup_s; r.initial.max(0) as usize];
     let mut shares: VecDeque<(i64, f64)> = VecDeque::new();
     let mut input = ReconcileInput {
         spec_replicas: 0,
@@ -432,38 +377,10 @@ pub fn simulate_reference(
         metrics: vec![],
         now_ms: 0,
     };
-
-    let mut report = SimReport {
-        syncs: 0,
-        duration_minutes: 0.0,
-        replica_hours: 0.0,
-        mean_replicas: 0.0,
-        minutes_over_target: 0.0,
-        minutes_saturated: 0.0,
-        scale_events: 0,
-        scale_ups: 0,
-        scale_downs: 0,
-        direction_changes: 0,
-        peak_replicas: pods.len() as i32,
-        trajectory: options.record_trajectory.then(Vec::new),
-    };
-    let mut replica_seconds: f64 = 0.0;
-    let mut over_s: i64 = 0;
-    let mut saturated_s: i64 = 0;
-    let mut last_direction: i32 = 0;
-    let mut next_sample = start;
-
-    let mut t = start;
-    while t < end {
-        let demand = series.at(t);
-        let ready = pods.iter().filter(|r| **r <= t).count();
-        let capacity = ready as f64 * limit;
-        let served = demand.min(capacity);
-        let share = if ready > 0 {
-            served / ready as f64
-        } else {
-            0.0
-        };
+    let mut t = r.start;
+    while t < r.end {
+        let ready = pods.iter().filter(|p| **p <= t).count();
+        let (demand, share) = r.account(t, pods.len() as i64, ready as i64);
         shares.push_back((t, share));
         while shares
             .front()
@@ -471,132 +388,37 @@ pub fn simulate_reference(
         {
             shares.pop_front();
         }
-        if let Some(traj) = report.trajectory.as_mut() {
-            while next_sample <= t {
-                traj.push(TrajectoryPoint {
-                    t: next_sample,
-                    replicas: pods.len() as i32,
-                    ready: ready as i32,
-                    demand_cores: series.at(next_sample),
-                });
-                next_sample += series.step_s;
-            }
-        }
-        let dt = sync.min(end - t);
-        replica_seconds += pods.len() as f64 * dt as f64;
-        if demand > capacity + 1e-9 {
-            saturated_s += dt;
-        }
-        let util_pct = if ready > 0 {
-            demand / (ready as f64 * request) * 100.0
-        } else if demand > 0.0 {
-            f64::INFINITY
-        } else {
-            0.0
-        };
-        if util_pct > f64::from(config.cpu_target_pct) * (1.0 + tol) + 1e-9 {
-            over_s += dt;
-        }
-
         // KEDA's executor first, then the HPA.
         let current = pods.len() as i32;
-        let mut run_hpa = true;
-        let mut desired = current;
-        let mut cron_values = Vec::with_capacity(crons.len());
-        let mut cron_active = false;
-        for c in &crons {
-            let (v, a) = c
-                .metric_and_activity(t, 0, i64::from(config.max_replicas))
-                .map_err(|source| SimError::Cron {
-                    index: cron_values.len(),
-                    source,
-                })?;
-            cron_values.push(v);
-            cron_active |= a;
-        }
-        if let (Some(s), Some(k)) = (&settings, &config.keda) {
-            let active = demand > k.activation_cores || cron_active;
-            match executor.poll(s, current, active, t) {
-                Activation::HpaControls => {}
-                Activation::Activate(n) | Activation::RaiseToMin(n) => {
-                    desired = n;
-                    run_hpa = false;
+        let desired = match r.keda(t, current, demand)? {
+            Some(d) => d,
+            None => {
+                input.spec_replicas = current;
+                input.status_replicas = current;
+                input.now_ms = t * 1000;
+                input.pods.clear();
+                let mut readings = match input.metrics.first_mut() {
+                    Some(MetricReading::PerPod { readings, .. }) => std::mem::take(readings),
+                    _ => Vec::new(),
+                };
+                readings.clear();
+                for &ready_at in &pods {
+                    let (pod, reading) = r.pod_view(ready_at, t, &shares);
+                    input.pods.push(pod);
+                    readings.push(reading);
                 }
-                Activation::ScaleToZero => {
-                    desired = 0;
-                    run_hpa = false;
+                input.metrics.clear();
+                input.metrics.push(MetricReading::PerPod {
+                    readings,
+                    unmatched: Vec::new(),
+                });
+                for v in &r.cron_values {
+                    input.metrics.push(MetricReading::External(vec![v * 1000]));
                 }
-                Activation::StayAtZero => run_hpa = false,
+                r.controller.reconcile(&r.spec, &input).desired_replicas
             }
-        }
-        if run_hpa {
-            input.spec_replicas = current;
-            input.status_replicas = current;
-            input.now_ms = t * 1000;
-            input.pods.clear();
-            let mut readings = match input.metrics.first_mut() {
-                Some(MetricReading::PerPod { readings, .. }) => std::mem::take(readings),
-                _ => Vec::new(),
-            };
-            readings.clear();
-            for &ready_at in &pods {
-                if ready_at <= t {
-                    input.pods.push(PodState {
-                        phase: PodPhase::Running,
-                        deleting: false,
-                        ready: Some(true),
-                        start_time_ms: Some(ready_at * 1000),
-                        ready_transition_ms: ready_at * 1000,
-                    });
-                    let (sum, n) = shares
-                        .iter()
-                        .filter(|(ts, _)| *ts >= ready_at)
-                        .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
-                    let mean = if n > 0 { sum / f64::from(n) } else { 0.0 };
-                    readings.push(PodReading {
-                        request_milli: Some(request_milli),
-                        sample: Some(MetricSample {
-                            value_milli: (mean * 1000.0).round() as i64,
-                            timestamp_ms: t * 1000,
-                            window_ms: options.metric_window_s * 1000,
-                        }),
-                    });
-                } else {
-                    input.pods.push(PodState {
-                        phase: PodPhase::Pending,
-                        deleting: false,
-                        ready: Some(false),
-                        start_time_ms: None,
-                        ready_transition_ms: 0,
-                    });
-                    readings.push(PodReading {
-                        request_milli: Some(request_milli),
-                        sample: None,
-                    });
-                }
-            }
-            input.metrics.clear();
-            input.metrics.push(MetricReading::PerPod {
-                readings,
-                unmatched: Vec::new(),
-            });
-            for v in &cron_values {
-                input.metrics.push(MetricReading::External(vec![v * 1000]));
-            }
-            desired = controller.reconcile(&spec, &input).desired_replicas;
-        }
+        };
         if desired != current {
-            let direction = if desired > current { 1 } else { -1 };
-            report.scale_events += 1;
-            if direction > 0 {
-                report.scale_ups += 1;
-            } else {
-                report.scale_downs += 1;
-            }
-            if last_direction != 0 && direction != last_direction {
-                report.direction_changes += 1;
-            }
-            last_direction = direction;
             if desired > current {
                 pods.extend(std::iter::repeat_n(
                     t + options.pod_startup_s,
@@ -605,22 +427,293 @@ pub fn simulate_reference(
             } else {
                 pods.truncate(desired.max(0) as usize);
             }
-            report.peak_replicas = report.peak_replicas.max(pods.len() as i32);
+            r.scaled(current, desired, pods.len() as i64);
         }
-        report.syncs += 1;
-        t += sync;
+        t = r.next_sync(t);
     }
-    let duration_s = (end - start) as f64;
-    report.duration_minutes = duration_s / 60.0;
-    report.replica_hours = replica_seconds / 3600.0;
-    report.mean_replicas = if duration_s > 0.0 {
-        replica_seconds / duration_s
-    } else {
-        0.0
-    };
-    report.minutes_over_target = over_s as f64 / 60.0;
-    report.minutes_saturated = saturated_s as f64 / 60.0;
-    Ok(report)
+    Ok(r.finish())
+}
+
+/// What both replays share: the setup, the per-sync accounting, the KEDA
+/// step, and a pod's state and reading as the controller sees them. Each
+/// replay only keeps its own pods.
+pub(crate) struct Replay<'a> {
+    series: &'a DemandSeries,
+    config: &'a AutoscalerConfig,
+    options: &'a SimOptions,
+    crons: Vec<CronTrigger>,
+    limit: f64,
+    request_milli: i64,
+    /// The HPA the controller reconciles (CPU plus one External metric per
+    /// cron floor).
+    pub(crate) spec: HpaSpec,
+    settings: Option<ScaledObjectSettings>,
+    executor: ScaleExecutor,
+    /// The controller and its history.
+    pub(crate) controller: HorizontalController,
+    /// First and end (exclusive) second of the replay.
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    /// Pods at the start, all ready.
+    pub(crate) initial: i32,
+    /// This sync's cron metric values (replicas), one per cron floor.
+    pub(crate) cron_values: Vec<i64>,
+    report: SimReport,
+    replica_seconds: f64,
+    over_s: i64,
+    saturated_s: i64,
+    last_direction: i32,
+    next_sample: i64,
+}
+
+impl<'a> Replay<'a> {
+    /// Validate the inputs and set the replay up.
+    pub(crate) fn new(
+        series: &'a DemandSeries,
+        config: &'a AutoscalerConfig,
+        options: &'a SimOptions,
+    ) -> Result<Self, SimError> {
+        config.validate()?;
+        if series.cores.is_empty() || series.step_s <= 0 {
+            return Err(SimError::EmptySeries);
+        }
+        if options.sync_period_s <= 0 || options.metric_window_s < 0 || options.pod_startup_s < 0 {
+            return Err(SimError::InvalidConfig(
+                "sync period must be positive; window and start-up delay must not be negative"
+                    .into(),
+            ));
+        }
+        let crons = cron_triggers(config)?;
+        let request = config.cpu_request_cores;
+        let hpa_min = match &config.keda {
+            Some(k) => k.min_replica_count.max(1),
+            None => config.min_replicas,
+        };
+        let mut metrics = vec![MetricSpec::cpu_utilization(config.cpu_target_pct)];
+        for (i, c) in crons.iter().enumerate() {
+            metrics.push(MetricSpec {
+                source: MetricSource::External {
+                    name: c.metric_name(i),
+                },
+                target: MetricTarget::AverageValue(1000),
+            });
+        }
+        let start = series.start_s;
+        let d0 = series.at(start);
+        let initial = options.initial_replicas.unwrap_or_else(|| {
+            let need = (d0 / (request * f64::from(config.cpu_target_pct) / 100.0)).ceil() as i32;
+            let floor = match &config.keda {
+                Some(k) if k.min_replica_count == 0 && d0 <= k.activation_cores => 0,
+                _ => hpa_min,
+            };
+            need.clamp(floor, config.max_replicas)
+        });
+        Ok(Replay {
+            series,
+            config,
+            options,
+            cron_values: Vec::with_capacity(crons.len()),
+            crons,
+            limit: options
+                .pod_cpu_limit_cores
+                .filter(|l| *l > 0.0)
+                .unwrap_or(request),
+            request_milli: (request * 1000.0).round() as i64,
+            spec: HpaSpec {
+                min_replicas: hpa_min,
+                max_replicas: config.max_replicas,
+                metrics,
+                behavior: config.behavior.clone(),
+            },
+            settings: config.keda.as_ref().map(|k| ScaledObjectSettings {
+                min_replica_count: k.min_replica_count,
+                max_replica_count: config.max_replicas,
+                cooldown_period_s: k.cooldown_period_s,
+            }),
+            executor: ScaleExecutor::default(),
+            controller: HorizontalController::new(options.controller),
+            start,
+            end: series.end_s(),
+            initial,
+            report: SimReport {
+                syncs: 0,
+                duration_minutes: 0.0,
+                replica_hours: 0.0,
+                mean_replicas: 0.0,
+                minutes_over_target: 0.0,
+                minutes_saturated: 0.0,
+                scale_events: 0,
+                scale_ups: 0,
+                scale_downs: 0,
+                direction_changes: 0,
+                peak_replicas: initial.max(0),
+                trajectory: options.record_trajectory.then(Vec::new),
+            },
+            replica_seconds: 0.0,
+            over_s: 0,
+            saturated_s: 0,
+            last_direction: 0,
+            next_sample: start,
+        })
+    }
+
+    /// Account the sync at `t` with `total` pods of which `ready` are ready
+    /// (trajectory, replica-seconds, saturation, time over target); returns
+    /// the demand and each ready pod's share of the served demand.
+    pub(crate) fn account(&mut self, t: i64, total: i64, ready: i64) -> (f64, f64) {
+        let demand = self.series.at(t);
+        let capacity = ready as f64 * self.limit;
+        let share = if ready > 0 {
+            demand.min(capacity) / ready as f64
+        } else {
+            0.0
+        };
+        if let Some(traj) = self.report.trajectory.as_mut() {
+            while self.next_sample <= t {
+                traj.push(TrajectoryPoint {
+                    t: self.next_sample,
+                    replicas: total as i32,
+                    ready: ready as i32,
+                    demand_cores: self.series.at(self.next_sample),
+                });
+                self.next_sample += self.series.step_s;
+            }
+        }
+        let dt = self.options.sync_period_s.min(self.end - t);
+        self.replica_seconds += total as f64 * dt as f64;
+        if demand > capacity + 1e-9 {
+            self.saturated_s += dt;
+        }
+        let util_pct = if ready > 0 {
+            demand / (ready as f64 * self.config.cpu_request_cores) * 100.0
+        } else if demand > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        };
+        let tol = self.options.controller.tolerances.scale_up;
+        if util_pct > f64::from(self.config.cpu_target_pct) * (1.0 + tol) + 1e-9 {
+            self.over_s += dt;
+        }
+        (demand, share)
+    }
+
+    /// The cron values of this sync and KEDA's executor: `Some(desired)`
+    /// when KEDA sets the count itself, `None` when the HPA decides.
+    pub(crate) fn keda(
+        &mut self,
+        t: i64,
+        current: i32,
+        demand: f64,
+    ) -> Result<Option<i32>, SimError> {
+        self.cron_values.clear();
+        let mut cron_active = false;
+        for c in &self.crons {
+            let (v, a) = c
+                .metric_and_activity(t, 0, i64::from(self.config.max_replicas))
+                .map_err(|source| SimError::Cron {
+                    index: self.cron_values.len(),
+                    source,
+                })?;
+            self.cron_values.push(v);
+            cron_active |= a;
+        }
+        let (Some(s), Some(k)) = (&self.settings, &self.config.keda) else {
+            return Ok(None);
+        };
+        let active = demand > k.activation_cores || cron_active;
+        Ok(match self.executor.poll(s, current, active, t) {
+            Activation::HpaControls => None,
+            Activation::Activate(n) | Activation::RaiseToMin(n) => Some(n),
+            Activation::ScaleToZero => Some(0),
+            Activation::StayAtZero => Some(current),
+        })
+    }
+
+    /// How the controller sees a pod that is ready at `ready_at`, at `t`:
+    /// its state, and its mean share of the metric window while ready.
+    pub(crate) fn pod_view(
+        &self,
+        ready_at: i64,
+        t: i64,
+        shares: &VecDeque<(i64, f64)>,
+    ) -> (PodState, PodReading) {
+        if ready_at <= t {
+            let (sum, n) = shares
+                .iter()
+                .filter(|(ts, _)| *ts >= ready_at)
+                .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
+            let mean = if n > 0 { sum / f64::from(n) } else { 0.0 };
+            (
+                PodState {
+                    phase: PodPhase::Running,
+                    deleting: false,
+                    ready: Some(true),
+                    start_time_ms: Some(ready_at * 1000),
+                    ready_transition_ms: ready_at * 1000,
+                },
+                PodReading {
+                    request_milli: Some(self.request_milli),
+                    sample: Some(MetricSample {
+                        value_milli: (mean * 1000.0).round() as i64,
+                        timestamp_ms: t * 1000,
+                        window_ms: self.options.metric_window_s * 1000,
+                    }),
+                },
+            )
+        } else {
+            (
+                PodState {
+                    phase: PodPhase::Pending,
+                    deleting: false,
+                    ready: Some(false),
+                    start_time_ms: None,
+                    ready_transition_ms: 0,
+                },
+                PodReading {
+                    request_milli: Some(self.request_milli),
+                    sample: None,
+                },
+            )
+        }
+    }
+
+    /// Count a scale from `current` to `desired`, leaving `total` pods.
+    pub(crate) fn scaled(&mut self, current: i32, desired: i32, total: i64) {
+        let direction = if desired > current { 1 } else { -1 };
+        self.report.scale_events += 1;
+        if direction > 0 {
+            self.report.scale_ups += 1;
+        } else {
+            self.report.scale_downs += 1;
+        }
+        if self.last_direction != 0 && direction != self.last_direction {
+            self.report.direction_changes += 1;
+        }
+        self.last_direction = direction;
+        self.report.peak_replicas = self.report.peak_replicas.max(total as i32);
+    }
+
+    /// Close the sync at `t`; the next sync's time.
+    pub(crate) fn next_sync(&mut self, t: i64) -> i64 {
+        self.report.syncs += 1;
+        t + self.options.sync_period_s
+    }
+
+    /// The report.
+    pub(crate) fn finish(mut self) -> SimReport {
+        let duration_s = (self.end - self.start) as f64;
+        self.report.duration_minutes = duration_s / 60.0;
+        self.report.replica_hours = self.replica_seconds / 3600.0;
+        self.report.mean_replicas = if duration_s > 0.0 {
+            self.replica_seconds / duration_s
+        } else {
+            0.0
+        };
+        self.report.minutes_over_target = self.over_s as f64 / 60.0;
+        self.report.minutes_saturated = self.saturated_s as f64 / 60.0;
+        self.report
+    }
 }
 
 /// The KEDA cron floors of `config` as triggers.
