@@ -230,6 +230,47 @@ pub struct Reconciliation {
     pub error: Option<String>,
 }
 
+/// The largest of the metrics' proposals, as `computeReplicasForMetrics`
+/// combines them: an error when every metric failed, or when some failed and
+/// the others would scale below `spec_replicas`. The utilization is the
+/// first one reported.
+fn combine_proposals(
+    results: impl Iterator<Item = Result<(i32, Option<i32>), String>>,
+    total: usize,
+    spec_replicas: i32,
+) -> Result<(i32, Option<i32>), ReconcileError> {
+    let mut replicas = 0;
+    let mut utilization = None;
+    let mut invalid = 0;
+    let mut first_error = None;
+    for result in results {
+        match result {
+            Ok((proposal, util)) => {
+                if utilization.is_none() {
+                    utilization = util;
+                }
+                if replicas == 0 || proposal > replicas {
+                    replicas = proposal;
+                }
+            }
+            Err(e) => {
+                if first_error.is_none() {
+                    first_error = Some(e);
+                }
+                invalid += 1;
+            }
+        }
+    }
+    if invalid >= total || (invalid > 0 && replicas < spec_replicas) {
+        return Err(ReconcileError::MetricsFailed {
+            invalid,
+            total,
+            first: first_error.unwrap_or_else(|| "no metrics are specified".to_string()),
+        });
+    }
+    Ok((replicas, utilization))
+}
+
 /// A model of the HPA controller for one HPA: flags plus its memory.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HorizontalController {
@@ -442,36 +483,15 @@ impl HorizontalController {
                 readings: input.metrics.len(),
             });
         }
-        let mut replicas = 0;
-        let mut utilization = None;
-        let mut invalid = 0;
-        let mut first_error = None;
-        for (i, (m, r)) in spec.metrics.iter().zip(&input.metrics).enumerate() {
-            match self.compute_replicas_for_metric(i, m, r, input) {
-                Ok((proposal, util)) => {
-                    if utilization.is_none() {
-                        utilization = util;
-                    }
-                    if replicas == 0 || proposal > replicas {
-                        replicas = proposal;
-                    }
-                }
-                Err(e) => {
-                    if first_error.is_none() {
-                        first_error = Some(e);
-                    }
-                    invalid += 1;
-                }
-            }
-        }
-        if invalid >= spec.metrics.len() || (invalid > 0 && replicas < input.spec_replicas) {
-            return Err(ReconcileError::MetricsFailed {
-                invalid,
-                total: spec.metrics.len(),
-                first: first_error.unwrap_or_else(|| "no metrics are specified".to_string()),
-            });
-        }
-        Ok((replicas, utilization))
+        combine_proposals(
+            spec.metrics
+                .iter()
+                .zip(&input.metrics)
+                .enumerate()
+                .map(|(i, (m, r))| self.compute_replicas_for_metric(i, m, r, input)),
+            spec.metrics.len(),
+            input.spec_replicas,
+        )
     }
 
     /// [`HorizontalController::compute_replicas_for_metrics`] for a spec whose
@@ -500,54 +520,48 @@ impl HorizontalController {
         }
         let tol = &self.config.tolerances;
         let timing = self.timing(now_ms);
-        let mut replicas = 0;
-        let mut utilization = None;
-        let mut invalid = 0;
-        let mut first_error: Option<String> = None;
-        for (i, m) in spec.metrics.iter().enumerate() {
-            let result: Result<(i32, Option<i32>), String> = match (&m.source, m.target, i) {
-                (MetricSource::Resource { name, .. }, MetricTarget::Utilization(pct), 0) => {
+        let shaped = spec.metrics.iter().enumerate().all(|(i, m)| {
+            matches!(
+                (&m.source, m.target, i),
+                (
+                    MetricSource::Resource { .. },
+                    MetricTarget::Utilization(_),
+                    0
+                ) | (
+                    MetricSource::External { .. },
+                    MetricTarget::AverageValue(_),
+                    1..
+                )
+            )
+        });
+        if !shaped {
+            return Err(ReconcileError::MetricCountMismatch {
+                specs: spec.metrics.len(),
+                readings: external_totals.len() + 1,
+            });
+        }
+        let results = spec
+            .metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| match m.target {
+                MetricTarget::Utilization(pct) => {
+                    let name = match &m.source {
+                        MetricSource::Resource { name, .. } => name.as_str(),
+                        _ => "cpu",
+                    };
                     resource_utilization_replicas_runs(spec_replicas, pct, name, runs, tol, &timing)
                         .map(|p| (p.replicas, Some(p.utilization_pct)))
                         .map_err(|e| e.to_string())
                 }
-                (MetricSource::External { .. }, MetricTarget::AverageValue(t), i) if i > 0 => {
+                MetricTarget::AverageValue(t) => {
                     average_value_replicas(status_replicas, external_totals[i - 1], t, tol)
                         .map(|p| (p.replicas, None))
                         .map_err(|e| e.to_string())
                 }
-                _ => {
-                    return Err(ReconcileError::MetricCountMismatch {
-                        specs: spec.metrics.len(),
-                        readings: external_totals.len() + 1,
-                    })
-                }
-            };
-            match result {
-                Ok((proposal, util)) => {
-                    if utilization.is_none() {
-                        utilization = util;
-                    }
-                    if replicas == 0 || proposal > replicas {
-                        replicas = proposal;
-                    }
-                }
-                Err(e) => {
-                    if first_error.is_none() {
-                        first_error = Some(e);
-                    }
-                    invalid += 1;
-                }
-            }
-        }
-        if invalid >= spec.metrics.len() || (invalid > 0 && replicas < spec_replicas) {
-            return Err(ReconcileError::MetricsFailed {
-                invalid,
-                total: spec.metrics.len(),
-                first: first_error.unwrap_or_else(|| "no metrics are specified".to_string()),
+                MetricTarget::Value(_) => Err("not a CPU or cron metric".to_string()),
             });
-        }
-        Ok((replicas, utilization))
+        combine_proposals(results, spec.metrics.len(), spec_replicas)
     }
 
     /// One reconcile: computes the desired count, normalizes it, and, when it changes
