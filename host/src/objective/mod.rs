@@ -29,7 +29,7 @@ pub mod search;
 
 use serde::{Deserialize, Serialize};
 use stepscale_engine::snapshot::WorkloadSnapshot;
-use stepscale_engine::{ConfigChange, Evidence, Finding, FindingKind};
+use stepscale_engine::{ConfigChange, Finding, FindingKind};
 
 use crate::recommendation::{
     describe_change, PredictiveSchedule, ProjectedSavings, Recommendation, RiskLevel,
@@ -343,8 +343,6 @@ impl Figures {
     }
 }
 
-/// Rule id of the finding that records the search's decision.
-pub const SEARCH_RULE_ID: &str = "replay/search";
 /// A change that adds more than this percent of today's replica-hours is at
 /// least medium risk: it is a spending decision for a person to make.
 pub const SPEND_RISK_PERCENT: f64 = 20.0;
@@ -422,63 +420,13 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
     } else {
         ConfigChange::default()
     };
-    let mut evidence = vec![
-        ev(
-            "candidates replayed",
-            f64::from(choice.candidates_replayed),
-            "configs",
-        ),
-        ev(
-            "replica-hours/day, today (fit part)",
-            choice.fit.current.replica_hours_per_day,
-            "replica-hours/day",
-        ),
-        ev(
-            "replica-hours/day, best (fit part)",
-            choice.fit.proposed.replica_hours_per_day,
-            "replica-hours/day",
-        ),
-        ev(
-            "saturated, today (fit part)",
-            choice.fit.current.saturated_minutes_per_day,
-            "min/day",
-        ),
-        ev(
-            "saturated, best (fit part)",
-            choice.fit.proposed.saturated_minutes_per_day,
-            "min/day",
-        ),
-    ];
-    if let Some(h) = &choice.holdout {
-        evidence.push(ev(
-            "replica-hours/day, today (held out)",
-            h.current.replica_hours_per_day,
-            "replica-hours/day",
-        ));
-        evidence.push(ev(
-            "replica-hours/day, best (held out)",
-            h.proposed.replica_hours_per_day,
-            "replica-hours/day",
-        ));
-        evidence.push(ev(
-            "saturated, today (held out)",
-            h.current.saturated_minutes_per_day,
-            "min/day",
-        ));
-        evidence.push(ev(
-            "saturated, best (held out)",
-            h.proposed.saturated_minutes_per_day,
-            "min/day",
-        ));
-    }
-    let rules_note = if rules_proposed.is_empty() || rules_proposed == rec.proposed {
-        String::new()
-    } else {
-        format!(
-            " The rules proposed: {}.",
+    if !rules_proposed.is_empty() && rules_proposed != rec.proposed {
+        choice.verdict = format!(
+            "{}. The rules proposed: {}.",
+            choice.verdict.trim_end_matches('.'),
             describe_change(&rec.current, &rules_proposed)
-        )
-    };
+        );
+    }
     // The predictive schedule, sized to the deficit of the config that
     // will run — or of a cheaper config that only the schedule makes keep
     // the guardrails — kept only if it passes the objective on both parts.
@@ -487,7 +435,6 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
         .as_ref()
         .filter(|_| !rec.proposed.is_empty())
         .map(|h| (h.current, h.proposed, h.period.clone()));
-    let mut schedule_note = String::new();
     rec.predictive_schedule = None;
     if rec.forecast.is_some() {
         match schedule_pass(w, &choice, objective) {
@@ -499,26 +446,20 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
                 choice.best = s.change;
                 choice.confirmed = true;
                 choice.verdict = format!(
-                    "{} With a predictive schedule: {} on the held-out {} (confirmed).",
-                    choice.verdict.trim_end_matches('.').to_string() + ".",
+                    "{}. With a predictive schedule: {} on the held-out {} (confirmed).{}",
+                    choice.verdict.trim_end_matches('.'),
                     search::tradeoff(&s.with_held, &s.today_held),
-                    s.period
+                    s.period,
+                    s.note
                 );
                 held_final = Some((s.today_held, s.with_held, s.period));
-                schedule_note = s.note;
             }
             Ok(None) => {}
-            Err(note) => schedule_note = note,
+            Err(note) => {
+                choice.verdict = format!("{}.{note}", choice.verdict.trim_end_matches('.'))
+            }
         }
     }
-    rec.findings.push(Finding {
-        rule_id: SEARCH_RULE_ID.into(),
-        kind: FindingKind::Other,
-        confidence: 1.0,
-        summary: format!("{}.{rules_note}{schedule_note}", choice.verdict),
-        proposal: ConfigChange::default(),
-        evidence,
-    });
     rec.projected_savings = None;
     if let Some((t, p, period)) = &held_final {
         let per_day = t.replica_hours_per_day - p.replica_hours_per_day;
@@ -625,8 +566,12 @@ fn schedule_pass(
     let held = history.part(split.fit_samples..history.len());
     let offset = w.history.utc_offset_minutes;
     let strict = objective.with_tolerances_scaled(search::SELECTION_MARGIN);
-    let Ok((t_fit, today_ready)) = replay::replay_figures(&fit, &today_cfg, None) else {
-        return Ok(None);
+    let (t_fit, today_ready) = match &choice.today_fit {
+        Some((f, ready)) => (*f, ready.clone()),
+        None => match replay::replay_figures(&fit, &today_cfg, None) {
+            Ok(r) => r,
+            Err(_) => return Ok(None),
+        },
     };
     let plain = if choice.confirmed {
         choice.best
@@ -749,14 +694,6 @@ fn schedule_pass(
         period,
         note,
     }))
-}
-
-fn ev(label: &str, value: f64, unit: &str) -> Evidence {
-    Evidence {
-        label: label.into(),
-        value: (value * 10.0).round() / 10.0,
-        unit: unit.into(),
-    }
 }
 
 #[cfg(test)]

@@ -201,6 +201,12 @@ pub struct Choice {
     #[serde(skip)]
     #[schemars(skip)]
     pub best_fit: Option<Figures>,
+    /// Today's figures on the fit part and its ready pods per sample, so
+    /// the schedule pass does not replay them again. Not part of the
+    /// resource.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub today_fit: Option<(Figures, Vec<i32>)>,
 }
 
 /// Why no search could be run.
@@ -668,6 +674,7 @@ pub fn choose(
         best: change,
         near_misses,
         best_fit: Some(best_fit),
+        today_fit: Some((today_fit, s.today_ready)),
     })
 }
 

@@ -200,15 +200,9 @@ pub struct Recommendation {
 }
 
 impl Recommendation {
-    /// True when there is something to apply or something to fix (the
-    /// search's own account of how it chose, alone, is neither).
+    /// True when there is something to apply or something to fix.
     pub fn is_actionable(&self) -> bool {
-        !self.proposed.is_empty()
-            || self.predictive_schedule.is_some()
-            || self
-                .findings
-                .iter()
-                .any(|f| f.rule_id != crate::objective::SEARCH_RULE_ID)
+        !self.proposed.is_empty() || self.predictive_schedule.is_some() || !self.findings.is_empty()
     }
 }
 
