@@ -33,6 +33,7 @@ use stepscale_operator::recommendation::{
 };
 use stepscale_operator::replay::model_config;
 use stepscale_rules_sdk::harness::traces::{self, Trace};
+use stepscale_rules_sdk::stats;
 
 /// Days of each series the analyzer sees.
 pub const ANALYSIS_DAYS: usize = 7;
@@ -263,16 +264,8 @@ pub fn series_names(nab_dir: &Path) -> Result<Vec<String>, String> {
 }
 
 /// One workload of the evaluation before analysis: series, hand-set config,
-/// judged demand (pods), judged start, step, analysis samples, snapshot.
-type Case = (
-    String,
-    HandConfig,
-    Vec<f64>,
-    i64,
-    u32,
-    usize,
-    WorkloadSnapshot,
-);
+/// judged demand (pods), judged start, step, snapshot.
+type Case = (String, HandConfig, Vec<f64>, i64, u32, WorkloadSnapshot);
 
 /// Evaluate `names` under every hand-set config with `analyzer`.
 ///
@@ -309,16 +302,15 @@ pub fn evaluate(analyzer: &Analyzer, nab_dir: &Path, names: &[String]) -> Result
                 demand[analysis..judged_end].to_vec(),
                 judged_start,
                 t.step_seconds,
-                analysis,
                 w,
             ));
         }
     }
     let workloads: Vec<Arc<WorkloadSnapshot>> =
-        cases.iter().map(|c| Arc::new(c.6.clone())).collect();
+        cases.iter().map(|c| Arc::new(c.5.clone())).collect();
     let recs = analyzer.analyze(&workloads, 0);
     let mut rows = Vec::new();
-    for ((name, hand, later, start, step, analysis, w), rec) in cases.into_iter().zip(recs) {
+    for ((name, hand, later, start, step, w), rec) in cases.into_iter().zip(recs) {
         let before = judge(
             &later,
             start,
@@ -350,7 +342,6 @@ pub fn evaluate(analyzer: &Analyzer, nab_dir: &Path, names: &[String]) -> Result
             },
             None,
         )?;
-        let _ = analysis;
         rows.push(Row {
             series: name,
             config: hand,
@@ -395,17 +386,7 @@ fn recorded_demand(w: &WorkloadSnapshot) -> Vec<f64> {
 
 /// The median of `v` (0 when empty).
 pub fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    if s.is_empty() {
-        return 0.0;
-    }
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
+    stats::median(v).unwrap_or(0.0)
 }
 
 /// The evaluation table (Markdown) with the medians and the targets.

@@ -31,8 +31,7 @@ fn taxi_week() -> DemandHistory {
 }
 
 fn minute(hhmm: &str) -> u32 {
-    let (h, m) = hhmm.split_once(':').expect("HH:MM");
-    h.parse::<u32>().expect("hour") * 60 + m.parse::<u32>().expect("minute")
+    schedule::parse_hhmm(hhmm).expect("HH:MM")
 }
 
 #[test]

@@ -153,7 +153,8 @@ pub fn size(
     })
 }
 
-fn parse_hhmm(s: &str) -> Option<u32> {
+/// Minutes after midnight of an `HH:MM` window bound.
+pub fn parse_hhmm(s: &str) -> Option<u32> {
     let (h, m) = s.split_once(':')?;
     Some(h.parse::<u32>().ok()? * 60 + m.parse::<u32>().ok()?)
 }

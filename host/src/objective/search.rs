@@ -223,8 +223,6 @@ pub enum SearchError {
 /// The objective's ranking of one figure set against today's: `None` when
 /// the guardrails of the mode rule it out, else a key where lower is better.
 pub fn rank(o: &Objective, f: &Figures, today: &Figures) -> Option<(f64, f64, f64)> {
-    let quantum = (today.replica_hours_per_day * COST_QUANTUM).max(1e-9);
-    let q = |rh: f64| (rh / quantum).round();
     let cost_cap = f.replica_hours_per_day
         <= today.replica_hours_per_day * (1.0 + o.max_extra_cost_percent / 100.0) + 1e-9;
     let r1 = |v: f64| (v * 10.0).round() / 10.0;
@@ -241,7 +239,7 @@ pub fn rank(o: &Objective, f: &Figures, today: &Figures) -> Option<(f64, f64, f6
                 .then(|| {
                     (
                         r1(excess(f)),
-                        q(f.replica_hours_per_day),
+                        cost_units(f, today),
                         f.saturated_minutes_per_day,
                     )
                 })
@@ -255,16 +253,22 @@ pub fn rank(o: &Objective, f: &Figures, today: &Figures) -> Option<(f64, f64, f6
                 (
                     r1(f.saturated_minutes_per_day),
                     f.over_target_minutes_per_day.round(),
-                    q(f.replica_hours_per_day),
+                    cost_units(f, today),
                 )
             }),
     }
 }
 
-fn savings_rank(o: &Objective, f: &Figures, today: &Figures) -> Option<(f64, f64, f64)> {
+/// `f`'s replica-hours in units of [`COST_QUANTUM`] of today's, so that
+/// near-equal costs rank as equal.
+fn cost_units(f: &Figures, today: &Figures) -> f64 {
     let quantum = (today.replica_hours_per_day * COST_QUANTUM).max(1e-9);
+    (f.replica_hours_per_day / quantum).round()
+}
+
+fn savings_rank(o: &Objective, f: &Figures, today: &Figures) -> Option<(f64, f64, f64)> {
     o.keeps_guardrails(f, today).then_some((
-        (f.replica_hours_per_day / quantum).round(),
+        cost_units(f, today),
         f.saturated_minutes_per_day,
         f.over_target_minutes_per_day,
     ))
@@ -763,36 +767,31 @@ fn frontier(o: &Objective, s: &Scorer<'_>, today: &Knobs, best: &Knobs) -> Vec<A
         chosen.is_none_or(|(_, c)| f.replica_hours_per_day < c.replica_hours_per_day - quantum)
     });
     add("cheapest within the guardrails", cheapest);
-    let least_sat_key = |f: &Figures| (f.saturated_minutes_per_day, f.over_target_minutes_per_day);
-    let same_cost = scored
-        .iter()
-        .filter(|(_, f)| {
-            f.replica_hours_per_day <= t.replica_hours_per_day * 1.02
-                && o.keeps_churn_and_censoring(f, &t)
-        })
-        .min_by(|a, b| {
-            least_sat_key(&a.1)
-                .partial_cmp(&least_sat_key(&b.1))
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(
-                    a.1.replica_hours_per_day
-                        .total_cmp(&b.1.replica_hours_per_day),
-                )
-        });
-    add("today's cost, least saturation", same_cost);
-    let cap = t.replica_hours_per_day * (1.0 + o.max_extra_cost_percent / 100.0);
-    let safest = scored
-        .iter()
-        .filter(|(_, f)| f.replica_hours_per_day <= cap && o.keeps_churn_and_censoring(f, &t))
-        .min_by(|a, b| {
-            least_sat_key(&a.1)
-                .partial_cmp(&least_sat_key(&b.1))
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(
-                    a.1.replica_hours_per_day
-                        .total_cmp(&b.1.replica_hours_per_day),
-                )
-        });
+    // The least saturation (then over target, then cost) among those
+    // costing at most `cap` replica-hours a day.
+    let least_saturation = |cap: f64| {
+        scored
+            .iter()
+            .filter(|(_, f)| f.replica_hours_per_day <= cap && o.keeps_churn_and_censoring(f, &t))
+            .min_by(|a, b| {
+                a.1.saturated_minutes_per_day
+                    .total_cmp(&b.1.saturated_minutes_per_day)
+                    .then(
+                        a.1.over_target_minutes_per_day
+                            .total_cmp(&b.1.over_target_minutes_per_day),
+                    )
+                    .then(
+                        a.1.replica_hours_per_day
+                            .total_cmp(&b.1.replica_hours_per_day),
+                    )
+            })
+    };
+    add(
+        "today's cost, least saturation",
+        least_saturation(t.replica_hours_per_day * 1.02),
+    );
+    let safest =
+        least_saturation(t.replica_hours_per_day * (1.0 + o.max_extra_cost_percent / 100.0));
     add("least saturation", safest);
     out
 }

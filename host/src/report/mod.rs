@@ -15,7 +15,7 @@ use stepscale_engine::snapshot::WorkloadSnapshot;
 use stepscale_engine::ConfigChange;
 use stepscale_hpa::simulate::{simulate, SimOptions};
 
-use crate::objective::schedule::with_schedule;
+use crate::objective::schedule::{self, with_schedule};
 use crate::objective::Figures;
 use crate::recommendation::{describe_change, PredictiveSchedule, Recommendation};
 use crate::replay;
@@ -63,13 +63,6 @@ fn replayed(
             .map(|p| f64::from(p.replicas))
             .collect(),
     )
-}
-
-fn minutes(hhmm: &str) -> Option<f64> {
-    let (h, m) = hhmm.split_once(':')?;
-    Some(f64::from(
-        h.parse::<u32>().ok()? * 60 + m.parse::<u32>().ok()?,
-    ))
 }
 
 fn figures_row(label: &str, f: &Figures) -> String {
@@ -193,7 +186,10 @@ fn section(r: &Recommendation, w: &WorkloadSnapshot) -> String {
         let mut bands = Vec::new();
         if let Some(sched) = &r.predictive_schedule {
             for win in &sched.windows {
-                let (Some(a), Some(b)) = (minutes(&win.start), minutes(&win.end)) else {
+                let (Some(a), Some(b)) = (
+                    schedule::parse_hhmm(&win.start).map(f64::from),
+                    schedule::parse_hhmm(&win.end).map(f64::from),
+                ) else {
                     continue;
                 };
                 // Local window → offset from the forecast's start, each day.
