@@ -145,8 +145,18 @@ impl Analyzer {
         found
     }
 
-    /// Analyze every workload with `threads` workers (0 = one per core) and
-    /// return one recommendation per workload, in input order. Each worker
+    /// Most workers [`Analyzer::analyze`] runs at once: the engine's
+    /// concurrent-call slots.
+    pub fn max_workers(&self) -> usize {
+        usize::try_from(self.engine.config().max_concurrent_calls)
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    /// Analyze every workload with `threads` workers (0 = one per core;
+    /// never more than the engine's concurrent-call slots, so a worker never
+    /// waits for or fails on a full instance pool) and return one
+    /// recommendation per workload, in input order. Each worker
     /// runs the rules, merges their proposals, and lets replay decide
     /// ([`objective::decide`]: the search, the held-out confirmation and the
     /// projected savings).
@@ -161,6 +171,7 @@ impl Analyzer {
         } else {
             threads
         }
+        .min(self.max_workers())
         .min(workloads.len().max(1));
         let next = AtomicUsize::new(0);
         let one = |i: usize, w: &Arc<WorkloadSnapshot>| {
@@ -201,5 +212,38 @@ impl Analyzer {
             .zip(workloads)
             .map(|(r, w)| r.unwrap_or_else(|| recommend(w, WorkloadFindings::default())))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::workload;
+    use stepscale_engine::EngineConfig;
+
+    #[test]
+    fn more_workers_than_engine_slots_never_fail_a_rule_call() {
+        // One instance slot and 16 requested workers on 48 workloads: workers
+        // beyond the slots used to collide on the pool and fail their calls
+        // as host errors (the workers are capped, and a call waits for a
+        // free slot).
+        let config = EngineConfig::default()
+            .with_cache_dir(None)
+            .with_max_concurrent_calls(1);
+        let analyzer = Analyzer::with_builtin_rules(config)
+            .expect("engine")
+            .with_forecasting(false);
+        assert_eq!(analyzer.max_workers(), 1);
+        let workloads: Vec<Arc<WorkloadSnapshot>> = (0..48)
+            .map(|i| {
+                let mut w = workload();
+                w.autoscaler.name = format!("web-{i}");
+                Arc::new(w)
+            })
+            .collect();
+        let recs = analyzer.analyze(&workloads, 16);
+        assert_eq!(recs.len(), 48);
+        let failures: Vec<_> = recs.iter().flat_map(|r| &r.rule_failures).collect();
+        assert!(failures.is_empty(), "{failures:?}");
     }
 }

@@ -288,6 +288,12 @@ impl Operator {
         ctx.metrics
             .rule_evaluation_seconds
             .observe(started.elapsed().as_secs_f64());
+        // A rule call the host could not run is our failure, not the rule's.
+        for f in recs.iter().flat_map(|r| &r.rule_failures) {
+            if f.is_host_error() {
+                ctx.metrics.error("rule_host_error");
+            }
+        }
 
         if !leader {
             tracing::info!("{}", LOG_NOT_LEADER);

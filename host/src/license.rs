@@ -128,8 +128,9 @@ impl LicenseState {
                 reason: "no license public key configured (set license.publicKey)".into(),
             };
         };
-        match std::fs::read(path) {
-            Ok(bytes) => LicenseState::evaluate(&bytes, key, now_unix_seconds),
+        match stepscale_hpa::limits::read_text_file(path, stepscale_hpa::limits::MAX_LICENSE_BYTES)
+        {
+            Ok(text) => LicenseState::evaluate(text.as_bytes(), key, now_unix_seconds),
             Err(e) => LicenseState::Unlicensed {
                 reason: format!("license file {}: cannot read: {e}", path.display()),
             },
@@ -229,10 +230,13 @@ impl License {
     }
 }
 
-/// `YYYY-MM-DD` (UTC), or the raw number if out of range.
-fn date(unix_seconds: i64) -> String {
-    jiff::Timestamp::from_second(unix_seconds)
-        .map(|t| t.strftime("%Y-%m-%d").to_string())
+/// `YYYY-MM-DD` (UTC) of a time, counted in whole days from the epoch (so
+/// that dates up to 9999-12-31 print), or the raw number if out of range.
+pub fn date(unix_seconds: i64) -> String {
+    jiff::Span::new()
+        .try_days(unix_seconds.div_euclid(86_400))
+        .and_then(|span| jiff::civil::date(1970, 1, 1).checked_add(span))
+        .map(|d| d.to_string())
         .unwrap_or_else(|_| unix_seconds.to_string())
 }
 
@@ -294,7 +298,9 @@ fn describe_json_error(e: &serde_json::Error) -> String {
     format!("{kind} at line {} column {}", e.line(), e.column())
 }
 
-/// Parse a date (`YYYY-MM-DD`, 00:00 UTC) or RFC 3339 date-time.
+/// Parse a date (`YYYY-MM-DD`, 00:00 UTC) or RFC 3339 date-time, any of
+/// years 0001..=9999 (a date is counted in whole days from the epoch, so
+/// 9999-12-31 works although it is past the latest instant `jiff` can zone).
 fn parse_time(field: &str, s: &str) -> Result<i64, LicenseError> {
     let bad = || {
         LicenseError::Payload(format!(
@@ -303,10 +309,12 @@ fn parse_time(field: &str, s: &str) -> Result<i64, LicenseError> {
     };
     if s.len() == 10 {
         let d: jiff::civil::Date = s.parse().map_err(|_| bad())?;
-        return d
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .map(|z| z.timestamp().as_second())
-            .map_err(|_| bad());
+        let epoch = jiff::civil::date(1970, 1, 1);
+        let days = epoch
+            .until((jiff::Unit::Day, d))
+            .map_err(|_| bad())?
+            .get_days();
+        return Ok(i64::from(days) * 86_400);
     }
     s.parse::<jiff::Timestamp>()
         .map(|t| t.as_second())

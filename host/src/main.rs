@@ -1,6 +1,7 @@
 //! The `stepscale` binary: parse the command line, set up logging, run the
 //! subcommand, print an error once with its causes, and exit with a
-//! documented status (0 ok, 1 a check failed, 2 bad input or usage).
+//! documented status (0 ok, 1 a check failed, 2 bad input or usage, 3 the host could not
+//! run a rule).
 
 use clap::Parser;
 use stepscale_operator::cli::{Cli, Command, EXIT_BAD_INPUT, EXIT_CHECK_FAILED};

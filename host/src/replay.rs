@@ -228,6 +228,13 @@ fn figures(r: &SimReport, days: f64, censored_shortfall_minutes: f64) -> Figures
     }
 }
 
+/// A count from the snapshot (`u32`) as the model's `i32`; values above
+/// `i32::MAX` (refused by snapshot validation, see `stepscale_hpa::limits`)
+/// saturate rather than wrap negative.
+fn saturating_i32(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
 fn rules(r: Option<&ScalingRules>, window: Option<u32>) -> Option<hpa::ScalingRules> {
     if r.is_none() && window.is_none() {
         return None;
@@ -236,7 +243,7 @@ fn rules(r: Option<&ScalingRules>, window: Option<u32>) -> Option<hpa::ScalingRu
     Some(hpa::ScalingRules {
         stabilization_window_seconds: window
             .or(base.stabilization_window_seconds)
-            .map(|s| s as i32),
+            .map(saturating_i32),
         select_policy: base.select_policy.map(|p| match p {
             SelectPolicy::Max => hpa::SelectPolicy::Max,
             SelectPolicy::Min => hpa::SelectPolicy::Min,
@@ -250,8 +257,8 @@ fn rules(r: Option<&ScalingRules>, window: Option<u32>) -> Option<hpa::ScalingRu
                     PolicyKind::Pods => hpa::PolicyType::Pods,
                     PolicyKind::Percent => hpa::PolicyType::Percent,
                 },
-                value: p.value as i32,
-                period_seconds: p.period_seconds as i32,
+                value: saturating_i32(p.value),
+                period_seconds: saturating_i32(p.period_seconds),
             })
             .collect(),
     })
@@ -284,7 +291,7 @@ pub fn model_config(
         scale_down: down,
     });
     let keda = config.keda.as_ref().map(|k| KedaConfig {
-        min_replica_count: min as i32,
+        min_replica_count: saturating_i32(min),
         cooldown_period_s: i64::from(
             change
                 .cooldown_period_seconds
@@ -306,9 +313,9 @@ pub fn model_config(
             .collect(),
     });
     Some(AutoscalerConfig {
-        min_replicas: min.max(1) as i32,
-        max_replicas: max as i32,
-        cpu_target_pct: target as i32,
+        min_replicas: saturating_i32(min.max(1)),
+        max_replicas: saturating_i32(max),
+        cpu_target_pct: saturating_i32(target),
         cpu_request_cores: request_cores,
         behavior,
         keda,

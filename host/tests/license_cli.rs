@@ -107,15 +107,44 @@ fn a_bad_public_key_or_missing_file_is_a_usage_error() {
     let key = generate_key();
     let file = write("k.json", &sign(&key, VALID));
     let o = inspect(&file, "not-a-key");
-    let (_, err) = text(&o);
+    let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        out.is_empty(),
+        "a usage error prints nothing on stdout: {out}"
+    );
     assert!(
         err.contains("license.publicKey is not a valid ed25519 public key"),
         "{err}"
     );
     let pk = BASE64.encode(key.verifying_key().as_bytes());
     let o = inspect(&PathBuf::from("/nonexistent/license.json"), &pk);
-    let (_, err) = text(&o);
+    let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(out.is_empty(), "{out}");
     assert!(err.contains("cannot read the license file"), "{err}");
+}
+
+#[test]
+fn an_endless_license_file_is_refused_at_its_size_limit() {
+    let key = generate_key();
+    let pk = BASE64.encode(key.verifying_key().as_bytes());
+    let o = inspect(&PathBuf::from("/dev/zero"), &pk);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("limit of 65536 bytes"), "{err}");
+}
+
+#[test]
+fn a_license_to_the_last_day_of_9999_and_one_with_a_byte_order_mark_verify() {
+    let key = generate_key();
+    let pk = BASE64.encode(key.verifying_key().as_bytes());
+    let forever = VALID.replace("2999-01-01", "9999-12-31");
+    let file = write("forever.json", &format!("\u{feff}{}", sign(&key, &forever)));
+    let o = inspect(&file, &pk);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("state:     licensed"), "{out}");
+    assert!(out.contains("expires:   9999-12-31"), "{out}");
 }

@@ -124,6 +124,12 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// The case (or its whole section) could not be read; the other cases
+    /// are still evaluated.
+    Error {
+        /// What is wrong and where.
+        why: String,
+    },
 }
 
 /// One evaluated case.
@@ -169,37 +175,61 @@ impl Report {
             .count()
     }
 
-    /// Number of cases seen (passed + failed + skipped).
+    /// Number of cases that could not be read.
+    pub fn errors(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Error { .. }))
+            .count()
+    }
+
+    /// Number of cases seen (passed + failed + skipped + errors).
     pub fn total(&self) -> usize {
         self.results.len()
     }
 
-    /// True when no case failed.
+    /// True when no case failed and every case could be read.
     pub fn all_passed(&self) -> bool {
-        self.failed() == 0
+        self.failed() == 0 && self.errors() == 0
     }
 
-    /// `N passed, M failed` with `, K skipped` appended when K > 0.
+    /// `N passed, M failed` with `, K skipped` and `, E errors` appended
+    /// when not zero.
     pub fn summary(&self) -> String {
         let mut s = format!("{} passed, {} failed", self.passed(), self.failed());
         if self.skipped() > 0 {
             s.push_str(&format!(", {} skipped", self.skipped()));
         }
+        if self.errors() > 0 {
+            s.push_str(&format!(", {} errors", self.errors()));
+        }
         s
     }
 
+    fn error(&mut self, name: String, e: ConformanceError) {
+        self.results.push(CaseResult {
+            name,
+            outcome: Outcome::Error { why: e.to_string() },
+        });
+    }
+
     /// One line per case (`PASS name`, `FAIL name: expected X, got Y`,
-    /// `SKIP name: reason`) followed by the summary line.
+    /// `SKIP name: reason`, `ERROR name: why`) followed by the summary line.
+    /// Text from the file is escaped ([`crate::limits::printable`]).
     pub fn lines(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .results
             .iter()
-            .map(|r| match &r.outcome {
-                Outcome::Pass => format!("PASS {}", r.name),
-                Outcome::Fail { expected, got } => {
-                    format!("FAIL {}: expected {}, got {}", r.name, expected, got)
-                }
-                Outcome::Skipped { reason } => format!("SKIP {}: {}", r.name, reason),
+            .map(|r| {
+                let line = match &r.outcome {
+                    Outcome::Pass => format!("PASS {}", r.name),
+                    Outcome::Fail { expected, got } => {
+                        format!("FAIL {}: expected {}, got {}", r.name, expected, got)
+                    }
+                    Outcome::Skipped { reason } => format!("SKIP {}: {}", r.name, reason),
+                    Outcome::Error { why } => format!("ERROR {}: {}", r.name, why),
+                };
+                crate::limits::printable(&line, 1000)
             })
             .collect();
         out.push(self.summary());
@@ -216,12 +246,14 @@ impl fmt::Display for Report {
     }
 }
 
-/// Reads and evaluates a conformance file.
+/// Reads and evaluates a conformance file of at most
+/// [`crate::limits::MAX_CASES_BYTES`].
 ///
 /// # Errors
-/// [`ConformanceError`] when the file cannot be read, is not JSON, has an unknown
-/// section, or a case has a missing or ill-typed field (the error names the section,
-/// case and field). A case whose model result differs is a `Fail`, not an error.
+/// [`ConformanceError`] when the file cannot be read, is not JSON, or its top
+/// level is not an object. A case (or section) that cannot be read is an
+/// [`Outcome::Error`] naming the section, case and field, and the other cases
+/// are still evaluated; a case whose model result differs is a `Fail`.
 ///
 /// # Examples
 /// ```no_run
@@ -234,10 +266,13 @@ impl fmt::Display for Report {
 /// ```
 pub fn run_file(path: impl AsRef<Path>) -> Result<Report, ConformanceError> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|source| ConformanceError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        crate::limits::read_text_file(path, crate::limits::MAX_CASES_BYTES).map_err(|source| {
+            ConformanceError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     let value: Value = serde_json::from_str(&text).map_err(|source| ConformanceError::Json {
         path: path.to_path_buf(),
         source,
@@ -248,7 +283,8 @@ pub fn run_file(path: impl AsRef<Path>) -> Result<Report, ConformanceError> {
 /// Evaluates an already parsed conformance document.
 ///
 /// # Errors
-/// As [`run_file`], minus the IO and JSON errors.
+/// [`ConformanceError::Shape`] when the top level is not an object; every
+/// other problem is reported per case (see [`run_file`]).
 pub fn run_value(doc: &Value) -> Result<Report, ConformanceError> {
     let top = doc.as_object().ok_or_else(|| {
         ConformanceError::Shape("the top level must be a JSON object of sections".into())
@@ -259,44 +295,37 @@ pub fn run_value(doc: &Value) -> Result<Report, ConformanceError> {
         if METADATA_KEYS.contains(&key.as_str()) {
             continue;
         }
-        match key.as_str() {
+        let result = match key.as_str() {
             "replica_calculator_cases" => each_case(key, section, &mut report, |c| {
                 replica_calculator_case(c, &consts)
-            })?,
+            }),
             "controller_cases" => {
-                each_case(key, section, &mut report, |c| controller_case(c, &consts))?
+                each_case(key, section, &mut report, |c| controller_case(c, &consts))
             }
             "convert_desired_replicas_with_rules_legacy" => {
                 each_case(key, section, &mut report, |c| {
                     legacy_convert_case(c, &consts)
-                })?
+                })
             }
-            "scale_limit_functions" => each_case(key, section, &mut report, scale_limit_case)?,
+            "scale_limit_functions" => each_case(key, section, &mut report, scale_limit_case),
             "normalize_desired_replicas_legacy_stabilization_5min" => {
                 each_case(key, section, &mut report, |c| {
                     legacy_stabilization_case(c, &consts)
-                })?
+                })
             }
-            "scaling_with_rules" => each_case(key, section, &mut report, scaling_with_rules_case)?,
-            "store_scale_events" => each_case(
-                key,
-                cases_of(key, section)?,
-                &mut report,
-                store_scale_events_case,
-            )?,
-            "normalize_desired_replicas_with_behavior" => each_case(
-                key,
-                cases_of(key, section)?,
-                &mut report,
-                behavior_stabilization_case,
-            )?,
-            "keda_cron_scaler" => keda_section(key, section, &mut report)?,
-            other => {
-                return Err(ConformanceError::Shape(format!(
-                    "unknown section {other:?}; known sections are {}",
-                    SECTIONS.join(", ")
-                )))
-            }
+            "scaling_with_rules" => each_case(key, section, &mut report, scaling_with_rules_case),
+            "store_scale_events" => cases_of(key, section)
+                .and_then(|cases| each_case(key, cases, &mut report, store_scale_events_case)),
+            "normalize_desired_replicas_with_behavior" => cases_of(key, section)
+                .and_then(|cases| each_case(key, cases, &mut report, behavior_stabilization_case)),
+            "keda_cron_scaler" => keda_section(key, section, &mut report),
+            _ => Err(ConformanceError::Shape(format!(
+                "unknown section; known sections are {}",
+                SECTIONS.join(", ")
+            ))),
+        };
+        if let Err(e) = result {
+            report.error(key.clone(), e);
         }
     }
     Ok(report)
@@ -594,11 +623,10 @@ fn each_case(
             obj,
             raw,
         };
-        let outcome = eval(&case)?;
-        report.results.push(CaseResult {
-            name: format!("{section}/{label}#{i}"),
-            outcome,
-        });
+        let name = format!("{section}/{label}#{i}");
+        // A case the runner cannot read is an error result; the rest go on.
+        let outcome = eval(&case).unwrap_or_else(|e| Outcome::Error { why: e.to_string() });
+        report.results.push(CaseResult { name, outcome });
     }
     Ok(())
 }
@@ -820,7 +848,7 @@ fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, C
                             format!("element {k}: no container #{}", c + 1),
                         )
                     })?,
-                    None => levels.iter().sum(),
+                    None => levels.iter().fold(0i64, |a, v| a.saturating_add(*v)),
                 };
                 let name = names
                     .as_ref()
@@ -890,7 +918,7 @@ fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, C
                     case.err("metric_levels_milli", "an object metric needs one value")
                 })?
             } else {
-                levels.iter().sum()
+                levels.iter().fold(0i64, |a, v| a.saturating_add(*v))
             };
             let result = if metric.ends_with("average_value") {
                 let t = if case.has("per_pod_target_milli") {

@@ -25,6 +25,7 @@
 pub mod conformance;
 pub mod fast;
 pub mod keda;
+pub mod limits;
 pub mod model;
 pub mod series;
 pub mod simulate;

@@ -226,15 +226,18 @@ impl AutoscalerConfig {
                 self.max_replicas
             ));
         }
+        if let Err(e) = crate::limits::check_replicas(i64::from(self.max_replicas)) {
+            return bad(format!("maxReplicas {e}"));
+        }
         if self.min_replicas < 0 || self.min_replicas > self.max_replicas {
             return bad(format!(
                 "minReplicas {} must be between 0 and maxReplicas {}",
                 self.min_replicas, self.max_replicas
             ));
         }
-        if self.cpu_target_pct <= 0 {
+        if !(1..=1000).contains(&self.cpu_target_pct) {
             return bad(format!(
-                "CPU target {}% must be positive",
+                "CPU target {}% must be between 1 and 1000",
                 self.cpu_target_pct
             ));
         }
@@ -250,6 +253,23 @@ impl AutoscalerConfig {
                     "KEDA minReplicaCount {} must be between 0 and maxReplicas",
                     k.min_replica_count
                 ));
+            }
+            if !(0..=86_400 * 7).contains(&k.cooldown_period_s) {
+                return bad(format!(
+                    "KEDA cooldownPeriod {} s must be between 0 and one week",
+                    k.cooldown_period_s
+                ));
+            }
+            if !(k.activation_cores >= 0.0 && k.activation_cores.is_finite()) {
+                return bad(format!(
+                    "KEDA activation {} cores must be finite and not negative",
+                    k.activation_cores
+                ));
+            }
+            for (i, f) in k.cron_floors.iter().enumerate() {
+                if let Err(e) = crate::limits::check_replicas(f.desired_replicas) {
+                    return bad(format!("cron floor #{i}: desiredReplicas {e}"));
+                }
             }
         }
         Ok(())
@@ -476,6 +496,20 @@ impl<'a> Replay<'a> {
         config.validate()?;
         if series.cores.is_empty() || series.step_s <= 0 {
             return Err(SimError::EmptySeries);
+        }
+        let span = (series.cores.len() as i64).saturating_mul(series.step_s);
+        if series.cores.len() > crate::limits::MAX_SAMPLES || span > crate::limits::MAX_SPAN_SECONDS
+        {
+            return Err(SimError::InvalidConfig(format!(
+                "demand series of {} samples at a {} s step: the limits are {} samples and {} s (400 days)",
+                series.cores.len(),
+                series.step_s,
+                crate::limits::MAX_SAMPLES,
+                crate::limits::MAX_SPAN_SECONDS
+            )));
+        }
+        if let Err(e) = crate::limits::check_unix_seconds(series.start_s) {
+            return Err(SimError::InvalidConfig(format!("series start {e}")));
         }
         if options.sync_period_s <= 0 || options.metric_window_s < 0 || options.pod_startup_s < 0 {
             return Err(SimError::InvalidConfig(

@@ -84,19 +84,77 @@ fn subset_and_errors() {
         report.lines()
     );
 
-    // A wrong field type names section, case and field.
-    let bad = serde_json::json!({"scaling_with_rules": [{"name": "x", "current_replicas": "five", "prenormalized_desired_replicas": 3, "min_replicas": 1, "max_replicas": 5}]});
-    let err = stepscale_hpa::conformance::run_value(&bad).expect_err("ill-typed field");
-    let msg = err.to_string();
-    assert!(
-        msg.contains("scaling_with_rules")
-            && msg.contains("#0 x")
-            && msg.contains("current_replicas"),
-        "{msg}"
-    );
+    // A wrong field type is an ERROR naming section, case and field; the
+    // case after it is still evaluated.
+    let bad = serde_json::json!({"scaling_with_rules": [
+        {"name": "x", "current_replicas": "five", "prenormalized_desired_replicas": 3, "min_replicas": 1, "max_replicas": 5},
+    ], "convert_desired_replicas_with_rules_legacy": [
+        {"current": 5, "desired": 7, "min": 3, "max": 8, "expected": 7, "condition": "DesiredWithinRange"}
+    ]});
+    let report = stepscale_hpa::conformance::run_value(&bad).expect("a document of sections");
+    let lines = report.lines();
+    let error = lines
+        .iter()
+        .find(|l| l.starts_with("ERROR scaling_with_rules/x#0: "))
+        .unwrap_or_else(|| panic!("no ERROR line: {lines:?}"));
+    assert!(error.contains("current_replicas"), "{error}");
+    assert_eq!(report.passed(), 1, "{lines:?}");
+    assert!(!report.all_passed());
+    assert_eq!(report.summary(), "1 passed, 0 failed, 1 errors");
 
-    // Unknown sections are rejected.
-    assert!(stepscale_hpa::conformance::run_value(&serde_json::json!({"mystery": []})).is_err());
+    // An unknown section is an ERROR for that section; the others run.
+    let doc = serde_json::json!({"mystery": [], "convert_desired_replicas_with_rules_legacy": [
+        {"current": 5, "desired": 7, "min": 3, "max": 8, "expected": 7, "condition": "DesiredWithinRange"}
+    ]});
+    let report = stepscale_hpa::conformance::run_value(&doc).expect("a document of sections");
+    assert_eq!(
+        (report.passed(), report.errors()),
+        (1, 1),
+        "{:?}",
+        report.lines()
+    );
+    assert!(
+        report
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("ERROR mystery: unknown section")),
+        "{:?}",
+        report.lines()
+    );
+}
+
+#[test]
+fn extreme_values_are_evaluated_without_panicking() {
+    // Upstream case 2 of replica_calculator_cases with requests and usage at
+    // the ends of i64: the runner used to panic on a division overflow.
+    for (request, usage) in [
+        (-9.2e15, i64::MIN),
+        (-1.0, i64::MIN),
+        (9.2e15, i64::MAX),
+        (0.0, 0),
+        (-9.2e15, -1),
+    ] {
+        let doc = serde_json::json!({"replica_calculator_cases": [
+            {"test": "hostile", "current_replicas": 3, "expected_replicas": 4,
+             "pod_start": ["hot", "cool", "cool"], "metric": "resource_cpu_utilization",
+             "target_utilization_pct": 30, "pod_cpu_request_cores_per_container": [request, 1.0, 1.0],
+             "usage_millicores_per_container": [[usage, usage], [0, 500], [usage, 700]],
+             "containers_per_pod": 2},
+            {"test": "TestReplicaCalcScaleUpContainerHotCpuLessScale", "current_replicas": 3, "expected_replicas": 4,
+             "pod_start": ["hot", "cool", "cool"], "metric": "resource_cpu_utilization",
+             "target_utilization_pct": 30, "pod_cpu_request_cores_per_container": [1.0, 1.0, 1.0],
+             "usage_millicores_per_container": [[0, 300], [0, 500], [0, 700]], "containers_per_pod": 2,
+             "container": "container2", "expected_utilization_pct": 60, "expected_raw_value_milli": 600}
+        ]});
+        let report = stepscale_hpa::conformance::run_value(&doc).expect("a document of sections");
+        assert_eq!(report.total(), 2, "{:?}", report.lines());
+        assert_eq!(
+            report.results[1].outcome,
+            stepscale_hpa::conformance::Outcome::Pass,
+            "{:?}",
+            report.lines()
+        );
+    }
 }
 
 #[test]

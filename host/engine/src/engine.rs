@@ -23,6 +23,41 @@ use crate::outcome::{Finding, Forecast, RuleFailure};
 use crate::sandbox::{RuleLogLine, RuleState};
 use crate::snapshot::WorkloadSnapshot;
 
+/// A counting semaphore over the engine's concurrent-call slots.
+struct CallSlots {
+    free: std::sync::Mutex<u32>,
+    returned: std::sync::Condvar,
+}
+
+/// A held slot; dropping it frees the slot.
+struct CallSlot<'a>(&'a CallSlots);
+
+impl CallSlots {
+    fn new(slots: u32) -> Self {
+        CallSlots {
+            free: std::sync::Mutex::new(slots.max(1)),
+            returned: std::sync::Condvar::new(),
+        }
+    }
+
+    fn acquire(&self) -> CallSlot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.returned.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        CallSlot(self)
+    }
+}
+
+impl Drop for CallSlot<'_> {
+    fn drop(&mut self) {
+        let mut free = self.0.free.lock().unwrap_or_else(|e| e.into_inner());
+        *free += 1;
+        self.0.returned.notify_one();
+    }
+}
+
 /// Linear memory per pool slot kept mapped (and zeroed in place) between
 /// calls; see [`RuleEngine::new`].
 const RESIDENT_MEMORY_BYTES: usize = 8 << 20;
@@ -65,6 +100,12 @@ impl EngineConfig {
     /// Set the deadline per call.
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
+        self
+    }
+
+    /// Set the number of calls that may run at once (pool slots, at least 1).
+    pub fn with_max_concurrent_calls(mut self, calls: u32) -> Self {
+        self.max_concurrent_calls = calls.max(1);
         self
     }
 
@@ -197,6 +238,7 @@ impl Drop for EpochTicker {
 /// The engine all rules of a process run in.
 pub struct RuleEngine {
     engine: wasmtime::Engine,
+    slots: CallSlots,
     linker: Linker<RuleState>,
     config: EngineConfig,
     cache: Option<ComponentCache>,
@@ -214,6 +256,7 @@ impl RuleEngine {
     pub fn new(config: EngineConfig) -> Result<RuleEngine, EngineError> {
         let mut pool = PoolingAllocationConfig::default();
         let slots = config.max_concurrent_calls.max(1);
+        // At most `slots` calls hold instances at once (`CallSlots`).
         pool.total_component_instances(slots)
             .total_core_instances(slots * 4)
             .total_memories(slots * 2)
@@ -243,6 +286,7 @@ impl RuleEngine {
         let deadline_ticks = (config.deadline.as_millis() as u64).div_ceil(tick) + 1;
         let ticker = EpochTicker::start(engine.clone())?;
         Ok(RuleEngine {
+            slots: CallSlots::new(slots),
             engine,
             linker,
             config,
@@ -359,6 +403,7 @@ impl RuleEngine {
         flatten(run, |findings| {
             findings
                 .into_iter()
+                .take(crate::outcome::MAX_FINDINGS_PER_RULE)
                 .map(|f| Finding::from_wit(&rule.id, f))
                 .collect()
         })
@@ -392,6 +437,10 @@ impl RuleEngine {
         workload: &Arc<WorkloadSnapshot>,
         f: impl FnOnce(&mut Store<RuleState>, &RulePre) -> wasmtime::Result<T>,
     ) -> RuleRun<T> {
+        // Wait for a free slot rather than fail on a full pool: the number
+        // of callers (threads) never decides whether a call runs. The slot
+        // is held until the store (and its instances) is dropped.
+        let _slot = self.slots.acquire();
         let state = RuleState::new(workload.clone(), self.config.memory_limit_bytes);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
@@ -444,7 +493,10 @@ fn flatten<W, T>(run: RuleRun<Result<W, String>>, convert: impl FnOnce(W) -> T) 
     RuleRun {
         result: match run.result {
             Ok(Ok(v)) => Ok(convert(v)),
-            Ok(Err(message)) => Err(RuleFailure::Returned { message }),
+            Ok(Err(message)) => Err(RuleFailure::Returned {
+                // The rule's own text: escaped and cut before anyone prints it.
+                message: stepscale_hpa::limits::printable(&message, 1000),
+            }),
             Err(f) => Err(f),
         },
         log: run.log,

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::wit;
+use crate::snapshot::AutoscalingConfig;
+use stepscale_hpa::limits::printable;
 
 /// What a finding is about (mirrors `finding-kind` of the ABI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -56,6 +58,36 @@ impl ConfigChange {
     /// True when no field is set.
     pub fn is_empty(&self) -> bool {
         *self == ConfigChange::default()
+    }
+
+    /// `config` with this change's fields set (stabilization windows create
+    /// the behavior section they belong to; a cooldown only applies to a
+    /// ScaledObject's KEDA settings).
+    pub fn applied_to(&self, config: &AutoscalingConfig) -> AutoscalingConfig {
+        let mut out = config.clone();
+        if let Some(v) = self.min_replicas {
+            out.min_replicas = v;
+        }
+        if let Some(v) = self.max_replicas {
+            out.max_replicas = v;
+        }
+        if let Some(v) = self.cpu_target_percent {
+            out.cpu_target_percent = Some(v);
+        }
+        if let Some(v) = self.scale_up_stabilization_seconds {
+            out.scale_up
+                .get_or_insert_with(Default::default)
+                .stabilization_window_seconds = Some(v);
+        }
+        if let Some(v) = self.scale_down_stabilization_seconds {
+            out.scale_down
+                .get_or_insert_with(Default::default)
+                .stabilization_window_seconds = Some(v);
+        }
+        if let (Some(v), Some(k)) = (self.cooldown_period_seconds, out.keda.as_mut()) {
+            k.cooldown_period_seconds = v;
+        }
+        out
     }
 }
 
@@ -158,7 +190,17 @@ pub enum RuleFailure {
     },
 }
 
+/// [`RuleFailure::label`] of a failure of the host itself.
+pub const HOST_ERROR_LABEL: &str = "host-error";
+
 impl RuleFailure {
+    /// True when the host, not the rule, failed (the rule never ran to a
+    /// result): a bug or a resource problem of ours, which the CLI turns into
+    /// a non-zero exit and the operator counts as an operator error.
+    pub fn is_host_error(&self) -> bool {
+        matches!(self, RuleFailure::Host { .. })
+    }
+
     /// A short, low-cardinality label (for metrics and tables).
     pub fn label(&self) -> &'static str {
         match self {
@@ -166,7 +208,7 @@ impl RuleFailure {
             RuleFailure::OutOfMemory { .. } => "out-of-memory",
             RuleFailure::Trapped { .. } => "trapped",
             RuleFailure::Returned { .. } => "error",
-            RuleFailure::Host { .. } => "host-error",
+            RuleFailure::Host { .. } => HOST_ERROR_LABEL,
         }
     }
 }
@@ -208,9 +250,20 @@ impl From<wit::Evidence> for Evidence {
     }
 }
 
+/// Most findings kept from one rule call, and most evidence entries kept
+/// per finding; a rule that returns more is cut (the rest is not shown).
+pub const MAX_FINDINGS_PER_RULE: usize = 64;
+/// Longest finding summary kept, characters.
+const MAX_SUMMARY_CHARS: usize = 1000;
+/// Longest evidence label or unit kept, characters.
+const MAX_LABEL_CHARS: usize = 120;
+
 impl Finding {
     /// Convert a rule's finding, sanitizing what a rule could get wrong
-    /// (confidence outside 0..=1 or NaN is clamped to 0..=1).
+    /// (confidence outside 0..=1 or NaN is clamped to 0..=1) or abuse (text
+    /// with control characters or escape sequences is escaped, long text and
+    /// long evidence lists are cut), so that nothing a rule writes reaches a
+    /// terminal, YAML or an Event raw.
     pub(crate) fn from_wit(rule_id: &str, f: wit::Finding) -> Self {
         let confidence = if f.confidence.is_finite() {
             f.confidence.clamp(0.0, 1.0)
@@ -221,9 +274,18 @@ impl Finding {
             rule_id: rule_id.to_string(),
             kind: f.kind.into(),
             confidence,
-            summary: f.summary,
+            summary: printable(&f.summary, MAX_SUMMARY_CHARS),
             proposal: f.proposal.into(),
-            evidence: f.evidence.into_iter().map(Into::into).collect(),
+            evidence: f
+                .evidence
+                .into_iter()
+                .take(MAX_FINDINGS_PER_RULE)
+                .map(|e| Evidence {
+                    label: printable(&e.label, MAX_LABEL_CHARS),
+                    value: e.value,
+                    unit: printable(&e.unit, MAX_LABEL_CHARS),
+                })
+                .collect(),
         }
     }
 }

@@ -206,6 +206,8 @@ impl workload::Host for RuleState {
             }
             message.truncate(cut);
         }
+        // Control characters (escape sequences) never reach a terminal or log.
+        let message = stepscale_hpa::limits::printable(&message, MAX_LOG_LINE_BYTES);
         let level = match level {
             wit::LogLevel::Debug => "debug",
             wit::LogLevel::Info => "info",

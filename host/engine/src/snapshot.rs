@@ -9,6 +9,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use stepscale_hpa::limits::{self, printable};
 
 /// The `apiVersion` every snapshot file carries.
 pub const SNAPSHOT_API_VERSION: &str = "stepscale.io/snapshot/v1";
@@ -303,9 +304,11 @@ impl Snapshot {
     /// - [`SnapshotError::Invalid`] naming the first field that fails
     ///   [`Snapshot::validate`].
     pub fn from_json(text: &str) -> Result<Snapshot, SnapshotError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let snapshot: Snapshot = serde_json::from_str(text).map_err(|e| SnapshotError::Parse {
             path: format!("line {} column {}", e.line(), e.column()),
-            message: e.to_string(),
+            // The message may quote the input: escape it and keep it short.
+            message: printable(&e.to_string(), 300),
         })?;
         snapshot.validate()?;
         Ok(snapshot)
@@ -324,8 +327,233 @@ impl Snapshot {
                 format!("set it to {SNAPSHOT_API_VERSION:?}"),
             ));
         }
+        if self.workloads.len() > limits::MAX_WORKLOADS {
+            return Err(invalid(
+                "workloads".into(),
+                format!(
+                    "has {} entries, above the limit of {}",
+                    self.workloads.len(),
+                    limits::MAX_WORKLOADS
+                ),
+                "split the snapshot into several files",
+            ));
+        }
+        let mut seen = std::collections::HashMap::new();
         for (i, w) in self.workloads.iter().enumerate() {
             w.validate(&format!("workloads[{i}]"))?;
+            let key = (
+                w.autoscaler.kind,
+                &w.autoscaler.namespace,
+                &w.autoscaler.name,
+            );
+            if let Some(first) = seen.insert(key, i) {
+                return Err(invalid(
+                    format!("workloads[{i}].autoscaler"),
+                    format!(
+                        "{} {} is also workloads[{first}]",
+                        w.autoscaler.kind.name(),
+                        w.display_name()
+                    ),
+                    "give each autoscaler once (merge or drop the duplicate)",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AutoscalerKind {
+    /// `HorizontalPodAutoscaler` or `ScaledObject`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AutoscalerKind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
+            AutoscalerKind::ScaledObject => "ScaledObject",
+        }
+    }
+}
+
+/// Check free text (a kind, an API version, trigger metadata, `source`):
+/// at most [`limits::MAX_TEXT_LEN`] bytes, no control characters.
+fn check_text(field: String, s: &str) -> Result<(), SnapshotError> {
+    if s.len() > limits::MAX_TEXT_LEN {
+        return Err(invalid(
+            field,
+            format!(
+                "is {} bytes long, above the limit of {}",
+                s.len(),
+                limits::MAX_TEXT_LEN
+            ),
+            "shorten it",
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(invalid(
+            field,
+            format!("contains control characters ({})", printable(s, 60)),
+            "remove them (escape sequences and newlines are not allowed)",
+        ));
+    }
+    Ok(())
+}
+
+/// Check a Kubernetes name with `check` (label or subdomain rules).
+fn check_name(
+    field: String,
+    s: &str,
+    check: fn(&str) -> Result<(), String>,
+) -> Result<(), SnapshotError> {
+    check(s).map_err(|problem| invalid(field, problem, "use the object's Kubernetes name"))
+}
+
+impl AutoscalingConfig {
+    /// Validate a configuration of an autoscaler of `kind`; `at` is its
+    /// path in the document (or the flag it came from).
+    ///
+    /// # Errors
+    /// [`SnapshotError::Invalid`] naming the first offending field.
+    pub fn validate(&self, at: &str, kind: AutoscalerKind) -> Result<(), SnapshotError> {
+        let c = self;
+        let is_keda = kind == AutoscalerKind::ScaledObject;
+        for (field, v) in [
+            ("maxReplicas", Some(c.max_replicas)),
+            ("minReplicas", Some(c.min_replicas)),
+            (
+                "keda.idleReplicaCount",
+                c.keda.as_ref().and_then(|k| k.idle_replica_count),
+            ),
+        ] {
+            let Some(v) = v else { continue };
+            if let Err(problem) = limits::check_replicas(i64::from(v)) {
+                return Err(invalid(
+                    format!("{at}.{field}"),
+                    problem,
+                    format!("use at most {} replicas", limits::MAX_REPLICAS),
+                ));
+            }
+        }
+        if c.max_replicas == 0 {
+            return Err(invalid(
+                format!("{at}.maxReplicas"),
+                "is 0",
+                "set maxReplicas to at least 1",
+            ));
+        }
+        if c.min_replicas > c.max_replicas {
+            return Err(invalid(
+                format!("{at}.minReplicas"),
+                format!(
+                    "({}) is above maxReplicas ({})",
+                    c.min_replicas, c.max_replicas
+                ),
+                "make minReplicas <= maxReplicas",
+            ));
+        }
+        if c.min_replicas == 0 && !is_keda {
+            return Err(invalid(
+                format!("{at}.minReplicas"),
+                "is 0 on a HorizontalPodAutoscaler",
+                "use at least 1 (scale to zero needs KEDA)",
+            ));
+        }
+        if is_keda != c.keda.is_some() {
+            let problem = if is_keda {
+                "is missing for a ScaledObject"
+            } else {
+                "is set on a HorizontalPodAutoscaler"
+            };
+            return Err(invalid(
+                format!("{at}.keda"),
+                problem,
+                "set config.keda exactly when autoscaler.kind is ScaledObject",
+            ));
+        }
+        if let Some(t) = c.cpu_target_percent {
+            if !(1..=1000).contains(&t) {
+                return Err(invalid(
+                    format!("{at}.cpuTargetPercent"),
+                    format!("is {t}"),
+                    "use a percentage of the CPU request between 1 and 1000",
+                ));
+            }
+        }
+        for (dir, rules) in [("scaleUp", &c.scale_up), ("scaleDown", &c.scale_down)] {
+            let Some(rules) = rules else { continue };
+            if let Some(w) = rules.stabilization_window_seconds {
+                if w > 3600 {
+                    return Err(invalid(
+                        format!("{at}.{dir}.stabilizationWindowSeconds"),
+                        format!("is {w}"),
+                        "use 0..=3600 seconds, as Kubernetes does",
+                    ));
+                }
+            }
+            for (j, p) in rules.policies.iter().enumerate() {
+                if p.value == 0 || !(1..=1800).contains(&p.period_seconds) {
+                    return Err(invalid(
+                        format!("{at}.{dir}.policies[{j}]"),
+                        format!(
+                            "has value {} and periodSeconds {}",
+                            p.value, p.period_seconds
+                        ),
+                        "use value > 0 and periodSeconds 1..=1800",
+                    ));
+                }
+            }
+        }
+        if let Some(t) = c.memory_target_percent {
+            if !(1..=1000).contains(&t) {
+                return Err(invalid(
+                    format!("{at}.memoryTargetPercent"),
+                    format!("is {t}"),
+                    "use a percentage of the memory request between 1 and 1000",
+                ));
+            }
+        }
+        if let Some(k) = &c.keda {
+            if k.cooldown_period_seconds > 7 * 86_400
+                || !(1..=3600).contains(&k.polling_interval_seconds)
+            {
+                return Err(invalid(
+                    format!("{at}.keda"),
+                    format!(
+                        "has cooldownPeriodSeconds {} and pollingIntervalSeconds {}",
+                        k.cooldown_period_seconds, k.polling_interval_seconds
+                    ),
+                    "use a cooldown of at most one week (604800 s) and a polling interval of 1..=3600 s",
+                ));
+            }
+            if k.triggers.len() > limits::MAX_ITEMS {
+                return Err(invalid(
+                    format!("{at}.keda.triggers"),
+                    format!(
+                        "has {} entries, above the limit of {}",
+                        k.triggers.len(),
+                        limits::MAX_ITEMS
+                    ),
+                    "keep the triggers the ScaledObject has",
+                ));
+            }
+            for (j, t) in k.triggers.iter().enumerate() {
+                check_text(format!("{at}.keda.triggers[{j}].type"), &t.trigger_type)?;
+                if t.metadata.len() > limits::MAX_ITEMS {
+                    return Err(invalid(
+                        format!("{at}.keda.triggers[{j}].metadata"),
+                        format!(
+                            "has {} entries, above the limit of {}",
+                            t.metadata.len(),
+                            limits::MAX_ITEMS
+                        ),
+                        "keep the trigger's own metadata",
+                    ));
+                }
+                for (key, value) in &t.metadata {
+                    check_text(format!("{at}.keda.triggers[{j}].metadata"), key)?;
+                    check_text(
+                        format!("{at}.keda.triggers[{j}].metadata.{}", printable(key, 40)),
+                        value,
+                    )?;
+                }
+            }
         }
         Ok(())
     }
@@ -342,92 +570,45 @@ impl WorkloadSnapshot {
     /// # Errors
     /// [`SnapshotError::Invalid`] naming the first offending field.
     pub fn validate(&self, at: &str) -> Result<(), SnapshotError> {
-        let c = &self.config;
-        let is_keda = self.autoscaler.kind == AutoscalerKind::ScaledObject;
-        if self.autoscaler.name.is_empty() {
-            return Err(invalid(
-                format!("{at}.autoscaler.name"),
-                "is empty",
-                "give the HPA or ScaledObject name",
-            ));
+        check_name(
+            format!("{at}.autoscaler.namespace"),
+            &self.autoscaler.namespace,
+            limits::check_dns_label,
+        )?;
+        check_name(
+            format!("{at}.autoscaler.name"),
+            &self.autoscaler.name,
+            limits::check_dns_subdomain,
+        )?;
+        check_name(
+            format!("{at}.target.name"),
+            &self.target.name,
+            limits::check_dns_subdomain,
+        )?;
+        check_text(format!("{at}.target.kind"), &self.target.kind)?;
+        check_text(format!("{at}.target.apiVersion"), &self.target.api_version)?;
+        if let Some(src) = &self.source {
+            check_text(format!("{at}.source"), src)?;
         }
-        if c.max_replicas == 0 {
+        self.config
+            .validate(&format!("{at}.config"), self.autoscaler.kind)?;
+        if self.containers.len() > limits::MAX_ITEMS {
             return Err(invalid(
-                format!("{at}.config.maxReplicas"),
-                "is 0",
-                "set maxReplicas to at least 1",
-            ));
-        }
-        if c.min_replicas > c.max_replicas {
-            return Err(invalid(
-                format!("{at}.config.minReplicas"),
+                format!("{at}.containers"),
                 format!(
-                    "({}) is above maxReplicas ({})",
-                    c.min_replicas, c.max_replicas
+                    "has {} entries, above the limit of {}",
+                    self.containers.len(),
+                    limits::MAX_ITEMS
                 ),
-                "make minReplicas <= maxReplicas",
+                "keep the pod template's containers",
             ));
-        }
-        if c.min_replicas == 0 && !is_keda {
-            return Err(invalid(
-                format!("{at}.config.minReplicas"),
-                "is 0 on a HorizontalPodAutoscaler",
-                "use at least 1 (scale to zero needs KEDA)",
-            ));
-        }
-        if is_keda != c.keda.is_some() {
-            let problem = if is_keda {
-                "is missing for a ScaledObject"
-            } else {
-                "is set on a HorizontalPodAutoscaler"
-            };
-            return Err(invalid(
-                format!("{at}.config.keda"),
-                problem,
-                "set config.keda exactly when autoscaler.kind is ScaledObject",
-            ));
-        }
-        if let Some(t) = c.cpu_target_percent {
-            if !(1..=1000).contains(&t) {
-                return Err(invalid(
-                    format!("{at}.config.cpuTargetPercent"),
-                    format!("is {t}"),
-                    "use a percentage of the CPU request between 1 and 1000",
-                ));
-            }
-        }
-        for (dir, rules) in [("scaleUp", &c.scale_up), ("scaleDown", &c.scale_down)] {
-            let Some(rules) = rules else { continue };
-            if let Some(w) = rules.stabilization_window_seconds {
-                if w > 3600 {
-                    return Err(invalid(
-                        format!("{at}.config.{dir}.stabilizationWindowSeconds"),
-                        format!("is {w}"),
-                        "use 0..=3600 seconds, as Kubernetes does",
-                    ));
-                }
-            }
-            for (j, p) in rules.policies.iter().enumerate() {
-                if p.value == 0 || !(1..=1800).contains(&p.period_seconds) {
-                    return Err(invalid(
-                        format!("{at}.config.{dir}.policies[{j}]"),
-                        format!(
-                            "has value {} and periodSeconds {}",
-                            p.value, p.period_seconds
-                        ),
-                        "use value > 0 and periodSeconds 1..=1800",
-                    ));
-                }
-            }
         }
         for (j, ct) in self.containers.iter().enumerate() {
-            if ct.name.is_empty() {
-                return Err(invalid(
-                    format!("{at}.containers[{j}].name"),
-                    "is empty",
-                    "give the container name",
-                ));
-            }
+            check_name(
+                format!("{at}.containers[{j}].name"),
+                &ct.name,
+                limits::check_dns_label,
+            )?;
         }
         self.history.validate(&format!("{at}.history"))
     }
@@ -453,7 +634,26 @@ impl MetricHistory {
                 "use an offset between -840 and 840 minutes",
             ));
         }
+        if let Err(problem) = limits::check_unix_seconds(self.start_unix_seconds) {
+            return Err(invalid(
+                format!("{at}.startUnixSeconds"),
+                problem,
+                "give the time of the first sample in seconds since the epoch",
+            ));
+        }
         let n = self.len();
+        let span = (n as i64).saturating_mul(i64::from(self.step_seconds));
+        if n > limits::MAX_SAMPLES || span > limits::MAX_SPAN_SECONDS {
+            return Err(invalid(
+                format!("{at}.cpuUtilization"),
+                format!(
+                    "has {n} samples at a {} s step, above the limits of {} samples and 400 days",
+                    self.step_seconds,
+                    limits::MAX_SAMPLES
+                ),
+                "cut the history (the analysis uses at most the last weeks)",
+            ));
+        }
         if n < 2 {
             return Err(invalid(
                 format!("{at}.cpuUtilization"),

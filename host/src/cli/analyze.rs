@@ -107,15 +107,13 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
             "embedded demo snapshot".to_string(),
             DEMO_SNAPSHOT_JSON.to_string(),
         ),
-        Some(p) if p.as_os_str() == "-" => {
-            let mut s = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-                .context("cannot read the snapshot from standard input")?;
-            ("<stdin>".to_string(), s)
-        }
         Some(p) => (
-            p.display().to_string(),
-            std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?,
+            if p.as_os_str() == "-" {
+                "<stdin>".to_string()
+            } else {
+                p.display().to_string()
+            },
+            super::read_input(p, stepscale_hpa::limits::MAX_SNAPSHOT_BYTES)?,
         ),
     };
     let snapshot = Snapshot::from_json(&text).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
@@ -144,5 +142,26 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         Output::Yaml => render::yaml(&recs)?,
     };
     print!("{text}");
+    let host_errors: Vec<String> = recs
+        .iter()
+        .flat_map(|r| {
+            r.rule_failures
+                .iter()
+                .filter(|f| f.is_host_error())
+                .map(move |f| {
+                    format!(
+                        "{}/{}: rule {}: {}",
+                        r.target.namespace, r.target.autoscaler_name, f.rule, f.detail
+                    )
+                })
+        })
+        .collect();
+    if let Some(first) = host_errors.first() {
+        eprintln!(
+            "stepscale: {} rule call(s) could not be run by the host, so the analysis above is incomplete; first: {first}",
+            host_errors.len()
+        );
+        std::process::exit(super::EXIT_HOST_ERROR);
+    }
     Ok(())
 }

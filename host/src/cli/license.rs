@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use stepscale_hpa::limits::printable;
 
 use crate::license::{self, LicenseError, LicenseState, ENV_LICENSE_PUBLIC_KEY};
 
@@ -50,14 +51,18 @@ pub fn run(args: LicenseArgs) -> anyhow::Result<bool> {
 }
 
 fn inspect(args: &InspectArgs) -> anyhow::Result<bool> {
-    let bytes = std::fs::read(&args.file)
-        .with_context(|| format!("{}: cannot read the license file", args.file.display()))?;
+    // Bad usage (a wrong key, an unreadable file) fails before anything is
+    // printed.
+    license::parse_public_key(&args.public_key)?;
+    let text = super::read_input(&args.file, stepscale_hpa::limits::MAX_LICENSE_BYTES)
+        .context("cannot read the license file")?;
+    let bytes = text.as_bytes();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     println!("file:      {}", args.file.display());
-    let (state, verified) = match license::verify(&bytes, &args.public_key) {
+    let (state, verified) = match license::verify(bytes, &args.public_key) {
         Ok(l) => (l.state_at(now), Some(l)),
         Err(e @ LicenseError::PublicKey(_)) => return Err(e.into()),
         Err(e) => (
@@ -69,11 +74,11 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<bool> {
     };
     println!("state:     {state}");
     if let Some(l) = verified {
-        println!("licensee:  {}", l.licensee);
+        println!("licensee:  {}", printable(&l.licensee, 200));
         println!("issued:    {}", timestamp(l.issued_unix_seconds));
         println!("expires:   {}", timestamp(l.expires_unix_seconds));
         println!("grace:     {} day(s)", l.grace_days);
-        println!("features:  {}", l.features.join(", "));
+        println!("features:  {}", printable(&l.features.join(", "), 500));
     }
     println!(
         "apply:     {}",
@@ -90,5 +95,5 @@ fn inspect(args: &InspectArgs) -> anyhow::Result<bool> {
 fn timestamp(unix_seconds: i64) -> String {
     jiff::Timestamp::from_second(unix_seconds)
         .map(|t| t.to_string())
-        .unwrap_or_else(|_| unix_seconds.to_string())
+        .unwrap_or_else(|_| license::date(unix_seconds))
 }

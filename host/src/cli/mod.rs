@@ -49,3 +49,22 @@ pub enum Command {
 pub const EXIT_CHECK_FAILED: i32 = 1;
 /// Exit status of a failed command: bad input or usage.
 pub const EXIT_BAD_INPUT: i32 = 2;
+/// Exit status when the host itself failed to run a rule (the output is
+/// incomplete): never the input's fault.
+pub const EXIT_HOST_ERROR: i32 = 3;
+
+/// Read a text input the user named: a file, or standard input for `-`, at
+/// most `limit` bytes (see `stepscale_hpa::limits`), without a byte-order
+/// mark. The error names the source and the limit.
+///
+/// # Errors
+/// The file cannot be read, is over the limit, or is not UTF-8.
+pub fn read_input(path: &std::path::Path, limit: u64) -> anyhow::Result<String> {
+    use anyhow::Context;
+    use stepscale_hpa::limits::{read_text, read_text_file};
+    if path.as_os_str() == "-" {
+        read_text(std::io::stdin().lock(), limit).context("<stdin>: cannot read")
+    } else {
+        read_text_file(path, limit).with_context(|| format!("{}: cannot read", path.display()))
+    }
+}

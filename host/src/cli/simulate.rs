@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use stepscale_engine::snapshot::AutoscalingConfig;
+use stepscale_engine::snapshot::{AutoscalerKind, AutoscalingConfig};
 use stepscale_engine::{ConfigChange, Snapshot};
 use stepscale_hpa::simulate::{compare_configs, Comparison, DemandSeries, SimOptions};
 
@@ -45,11 +45,11 @@ pub struct SimulateArgs {
     #[arg(long, value_enum, default_value = "utilization")]
     pub demand: DemandKind,
     /// Replicas at which utilization was measured (`--demand utilization`).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub replicas: f64,
     /// Requests per second one pod serves at 100 % of its request
     /// (`--demand request-rate`).
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     pub capacity: f64,
     /// A snapshot file; replays the history of `--workload`.
     #[arg(long)]
@@ -116,6 +116,20 @@ pub fn parse_spec(spec: &str) -> anyhow::Result<ConfigSpec> {
     Ok(out)
 }
 
+/// Largest `--replicas`, as a float.
+const MAX_REPLICAS_F: f64 = stepscale_hpa::limits::MAX_REPLICAS as f64;
+
+/// Check a numeric flag: finite, above 0 and at most `max` when given.
+fn positive(flag: &str, v: f64, max: Option<f64>) -> anyhow::Result<()> {
+    if v.is_finite() && v > 0.0 && max.is_none_or(|m| v <= m) {
+        return Ok(());
+    }
+    match max {
+        Some(m) => bail!("{flag} is {v}; give a number above 0 and at most {m}"),
+        None => bail!("{flag} is {v}; give a finite number above 0"),
+    }
+}
+
 fn overlay(base: &ConfigChange, top: &ConfigChange) -> ConfigChange {
     ConfigChange {
         min_replicas: top.min_replicas.or(base.min_replicas),
@@ -150,8 +164,27 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             bail!("--current needs min, max and target, e.g. --current min=2,max=10,target=70");
         };
         let request = cur.request_cores.unwrap_or(1.0);
-        let s = stepscale_hpa::series::load_csv_series(csv)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", csv.display()))?;
+        match args.demand {
+            DemandKind::Utilization => positive("--replicas", args.replicas, Some(MAX_REPLICAS_F))?,
+            DemandKind::RequestRate => positive("--capacity", args.capacity, None)?,
+            DemandKind::Cores => {}
+        }
+        let s = if csv.as_os_str() == "-" {
+            let text = super::read_input(csv, stepscale_hpa::limits::MAX_CSV_BYTES)?;
+            stepscale_hpa::series::parse_csv_series(&text, std::path::Path::new("<stdin>"))
+        } else {
+            stepscale_hpa::series::load_csv_series(csv)
+        }
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let Some(i) = s.values.iter().position(|v| *v < 0.0) {
+            bail!(
+                "{}: sample {} (at {} s since the epoch) is {}; demand cannot be negative",
+                csv.display(),
+                i + 1,
+                s.timestamps[i],
+                s.values[i]
+            );
+        }
         let step = s.typical_step_s();
         let (start, values) = s.regular(step);
         let series = match args.demand {
@@ -172,8 +205,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         (series, base, request)
     } else {
         let path = args.snapshot.as_ref().context("give --csv or --snapshot")?;
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let text = super::read_input(path, stepscale_hpa::limits::MAX_SNAPSHOT_BYTES)?;
         let snap =
             Snapshot::from_json(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let wanted = args
@@ -184,7 +216,13 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
             .workloads
             .iter()
             .find(|w| w.display_name() == wanted)
-            .with_context(|| format!("{}: no workload {wanted:?}", path.display()))?;
+            .with_context(|| {
+                format!(
+                    "{}: no workload {:?}; give --workload NAMESPACE/NAME of one of its autoscalers",
+                    path.display(),
+                    stepscale_hpa::limits::printable(wanted, 300)
+                )
+            })?;
         let request = current
             .as_ref()
             .and_then(|c| c.request_cores)
@@ -192,12 +230,24 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         (replay::demand(w), w.config.clone(), request)
     };
     let cur_change = current.map(|c| c.change).unwrap_or_default();
+    let new_change = overlay(&cur_change, &proposed.change);
+    let kind = if base.keda.is_some() {
+        AutoscalerKind::ScaledObject
+    } else {
+        AutoscalerKind::HorizontalPodAutoscaler
+    };
+    for (flag, change) in [("--current", &cur_change), ("--proposed", &new_change)] {
+        change
+            .applied_to(&base)
+            .validate(flag, kind)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let model = |change: &ConfigChange| {
         replay::model_config(&base, change, request)
             .context("the autoscaler has no CPU target; give target=N")
     };
     let cur_cfg = model(&cur_change)?;
-    let new_cfg = model(&overlay(&cur_change, &proposed.change))?;
+    let new_cfg = model(&new_change)?;
     let cmp = compare_configs(&series, &cur_cfg, &new_cfg, &SimOptions::default())?;
     match args.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&cmp)?),

@@ -145,6 +145,14 @@ pub struct RuleFailureReport {
     pub detail: String,
 }
 
+impl RuleFailureReport {
+    /// True when the host, not the rule, failed (see
+    /// `RuleFailure::is_host_error`).
+    pub fn is_host_error(&self) -> bool {
+        self.reason == stepscale_engine::outcome::HOST_ERROR_LABEL
+    }
+}
+
 /// Replica-hours saved by the proposal, from replaying the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -442,7 +442,7 @@ impl HorizontalController {
                     }
                     .to_string());
                 }
-                let total: i64 = values.iter().sum();
+                let total: i64 = values.iter().fold(0i64, |a, v| a.saturating_add(*v));
                 match target {
                     MetricTarget::Value(t) => Ok((
                         value_replicas(current, total, t, &input.pods, tol)

@@ -276,6 +276,14 @@ pub struct UtilizationProposal {
     pub raw_average_milli: i64,
 }
 
+/// `metrics × 100 / requests` as an integer percentage, computed without
+/// overflow for any input (Go's int64 arithmetic would wrap; hostile or
+/// mistyped inputs must not panic or wrap here) and clamped to `i32`.
+fn percent_of(metrics: i64, requests: i64) -> i32 {
+    let p = i128::from(metrics) * 100 / i128::from(requests);
+    p.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+}
+
 /// `GetResourceUtilizationRatio`: entries are `(request, value)`; entries without a
 /// request are superfluous samples and skipped.
 fn utilization_ratio(
@@ -287,15 +295,15 @@ fn utilization_ratio(
     let mut n: i64 = 0;
     for (request, value) in entries {
         if let Some(request) = request {
-            metrics_total += value;
-            requests_total += request;
+            metrics_total = metrics_total.saturating_add(*value);
+            requests_total = requests_total.saturating_add(*request);
             n += 1;
         }
     }
     if requests_total == 0 {
         return Err(ReplicaCalcError::NoMatchingPods);
     }
-    let utilization = (metrics_total * 100 / requests_total) as i32;
+    let utilization = percent_of(metrics_total, requests_total);
     Ok((
         utilization as f64 / target_pct as f64,
         utilization,
@@ -402,7 +410,10 @@ pub fn resource_utilization_replicas(
             Group::Missing if usage_ratio < 1.0 => {
                 // Scale down: assume 100% of request, or the target when it is above 100%.
                 let fallback = i64::from(target_pct.max(100));
-                entries.push((Some(requests[i]), requests[i] * fallback / 100));
+                entries.push((
+                    Some(requests[i]),
+                    requests[i].saturating_mul(fallback) / 100,
+                ));
             }
             Group::Missing if usage_ratio > 1.0 => entries.push((Some(requests[i]), 0)),
             Group::Unready if scale_up_with_unready => entries.push((Some(requests[i]), 0)),
@@ -487,8 +498,9 @@ pub fn resource_utilization_replicas_runs(
                 if let Some(s) = r.reading.sample {
                     sampled_ready += n;
                     if let Some(request) = r.reading.request_milli {
-                        metrics_total += s.value_milli * n;
-                        requests_total += request * n;
+                        metrics_total =
+                            metrics_total.saturating_add(s.value_milli.saturating_mul(n));
+                        requests_total = requests_total.saturating_add(request.saturating_mul(n));
                         entries += n;
                     }
                 }
@@ -511,7 +523,7 @@ pub fn resource_utilization_replicas_runs(
         if requests == 0 {
             return Err(ReplicaCalcError::NoMatchingPods);
         }
-        let utilization = (metrics * 100 / requests) as i32;
+        let utilization = percent_of(metrics, requests);
         Ok((utilization as f64 / target_pct as f64, utilization))
     };
     let (usage_ratio, utilization) = ratio(metrics_total, requests_total)?;
@@ -536,16 +548,17 @@ pub fn resource_utilization_replicas_runs(
         match group_pod(&r.pod, r.reading.sample.as_ref(), is_cpu, timing) {
             Group::Missing if usage_ratio < 1.0 => {
                 let fallback = i64::from(target_pct.max(100));
-                metrics_total += request * fallback / 100 * n;
-                requests_total += request * n;
+                metrics_total = metrics_total
+                    .saturating_add((request.saturating_mul(fallback) / 100).saturating_mul(n));
+                requests_total = requests_total.saturating_add(request.saturating_mul(n));
                 entries += n;
             }
             Group::Missing if usage_ratio > 1.0 => {
-                requests_total += request * n;
+                requests_total = requests_total.saturating_add(request.saturating_mul(n));
                 entries += n;
             }
             Group::Unready if scale_up_with_unready => {
-                requests_total += request * n;
+                requests_total = requests_total.saturating_add(request.saturating_mul(n));
                 entries += n;
             }
             _ => {}
@@ -578,7 +591,7 @@ pub struct ValueProposal {
 }
 
 fn metric_usage_ratio(values: &[i64], target: i64) -> (f64, i64) {
-    let total: i64 = values.iter().sum();
+    let total: i64 = values.iter().fold(0i64, |a, v| a.saturating_add(*v));
     let usage = total / values.len() as i64;
     (usage as f64 / target as f64, usage)
 }
