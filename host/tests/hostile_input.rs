@@ -22,10 +22,13 @@ fn stepscale(args: &[&str]) -> Output {
         .expect("the stepscale binary runs")
 }
 
+/// A file of its own for every call (tests run in parallel).
 fn temp_file(name: &str, text: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("stepscale-hostile-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let p = dir.join(name);
+    let p = dir.join(format!("{n}-{name}"));
     std::fs::write(&p, text).expect("temp file");
     p
 }
