@@ -40,7 +40,7 @@ use crate::crd::ScalingRecommendation;
 use crate::history::{MetricsSource, LOG_HPA_STATUS, LOG_PROMETHEUS};
 use crate::leader::LeaderElector;
 use crate::license::LicenseState;
-use crate::lifecycle::events::Notifier;
+use crate::lifecycle::events::{reason, Notifier};
 use crate::lifecycle::publish::{name_of, Analyzed, PublishReport};
 use crate::lifecycle::verify::{HealthSource, HistoryHealth};
 use crate::lifecycle::{unix_seconds, Lifecycle, PassReport, WriteGate};
@@ -97,6 +97,9 @@ pub struct TickReport {
     pub autoscalers: usize,
     /// Workloads analyzed (those with enough history).
     pub analyzed: usize,
+    /// Autoscalers skipped for an unreadable or out-of-limit spec (each got
+    /// an `AutoscalerSkipped` Event from the leader).
+    pub skipped: usize,
     /// What publishing recommendations did.
     pub published: PublishReport,
     /// What the lifecycle pass did.
@@ -273,8 +276,22 @@ impl Operator {
             ClusterReader::discover(ctx.client.clone(), ctx.config.namespaces.clone()).await?;
         let autoscalers = reader.autoscalers().await?;
         report.autoscalers = autoscalers.len();
-        let (workloads, analyzed_of, unanalyzed) = self.snapshots(&reader, &autoscalers, now).await;
+        let (workloads, analyzed_of, unanalyzed, skipped) =
+            self.snapshots(&reader, &autoscalers, now).await;
         report.analyzed = workloads.len();
+        report.skipped = skipped.len();
+        if leader {
+            for (i, why) in &skipped {
+                let a = &autoscalers[*i];
+                let note = format!(
+                    "not analyzed: {why}. Fix the {} spec; it is analyzed again from the next tick.",
+                    a.kind_name()
+                );
+                ctx.notifier
+                    .warn_autoscaler(&a.object_ref(), reason::SKIPPED, &note)
+                    .await;
+            }
+        }
 
         let started = Instant::now();
         let analyzer = ctx.analyzer.clone();
@@ -455,8 +472,10 @@ impl Operator {
     }
 
     /// One snapshot per autoscaler with enough history. Returns the
-    /// snapshots, the index of each one's autoscaler, and the recommendation
-    /// names of autoscalers that exist but were not analyzed.
+    /// snapshots, the index of each one's autoscaler, the recommendation
+    /// names of autoscalers that exist but were not analyzed, and the
+    /// autoscalers skipped for an unreadable or out-of-limit spec (index and
+    /// why: the field and the limit).
     async fn snapshots(
         &self,
         reader: &ClusterReader,
@@ -466,8 +485,10 @@ impl Operator {
         Vec<Arc<WorkloadSnapshot>>,
         Vec<usize>,
         HashSet<(String, String)>,
+        Vec<(usize, String)>,
     ) {
         let ctx = &self.ctx;
+        let mut skipped = Vec::new();
         let mut workloads = Vec::new();
         let mut index = Vec::new();
         let mut unanalyzed = HashSet::new();
@@ -483,6 +504,7 @@ impl Operator {
                 Err(e) => {
                     tracing::warn!(autoscaler = %a.display_name(), kind = a.kind_name(), "skipping: {e}");
                     unanalyzed.insert(name_of(a));
+                    skipped.push((i, e.to_string()));
                     continue;
                 }
             };
@@ -506,9 +528,18 @@ impl Operator {
                 Err(e) => {
                     tracing::warn!(autoscaler = %a.display_name(), kind = a.kind_name(), "skipping: {e}");
                     unanalyzed.insert(name_of(a));
+                    skipped.push((i, e.to_string()));
                     continue;
                 }
             };
+            // Check the spec before any further work on it (reading the
+            // target, history): an out-of-limit autoscaler costs nothing.
+            if let Err(e) = config.validate("spec", a.kind) {
+                tracing::warn!(autoscaler = %a.display_name(), kind = a.kind_name(), "skipping: {e}");
+                unanalyzed.insert(name_of(a));
+                skipped.push((i, e.to_string()));
+                continue;
+            }
             let containers = match reader.target_state(&a.namespace, &target).await {
                 Ok(t) => t.containers,
                 Err(e) => {
@@ -548,6 +579,7 @@ impl Operator {
             if let Err(e) = w.validate(&format!("{} {}", kind_name(a.kind), a.display_name())) {
                 tracing::warn!(autoscaler = %a.display_name(), "skipping: {e}");
                 unanalyzed.insert(name_of(a));
+                skipped.push((i, e.to_string()));
                 continue;
             }
             workloads.push(Arc::new(w));
@@ -561,7 +593,7 @@ impl Operator {
         }
         let keep: HashSet<_> = keys.into_iter().collect();
         ctx.history.retain(&|k| keep.contains(k));
-        (workloads, index, unanalyzed)
+        (workloads, index, unanalyzed, skipped)
     }
 
     /// Log the startup line (SPEC §5).

@@ -11,10 +11,12 @@
 //! - `lifecycle`: recommend → approve → apply → verify / roll back, retry,
 //!   drift;
 //! - `keda`: ScaledObjects and custom-resource scale targets;
+//! - `hostile`: absurd autoscalers next to normal ones;
 //! - `leader`: leader election between operator instances;
 //! - `run_loop`: the deployed loop (HTTP endpoints, watch, shutdown).
 
 mod common;
+mod hostile;
 mod keda;
 mod leader;
 mod lifecycle;

@@ -29,6 +29,9 @@ pub mod reason {
     pub const DRIFTED: &str = "Drifted";
     /// The user asked to retry a failed recommendation.
     pub const RETRIED: &str = "Retried";
+    /// An autoscaler could not be analyzed: its spec is unreadable or over
+    /// an input limit (the note names the field and the limit).
+    pub const SKIPPED: &str = "AutoscalerSkipped";
 }
 
 /// Publishes Events; a disabled notifier (tests, no client) does nothing.
@@ -53,6 +56,25 @@ impl Notifier {
     /// A notifier that publishes nothing.
     pub fn disabled() -> Self {
         Notifier { recorder: None }
+    }
+
+    /// Publish one Warning Event on an autoscaler (no recommendation
+    /// involved), e.g. [`reason::SKIPPED`]. The note is escaped and cut to
+    /// 1000 characters.
+    pub async fn warn_autoscaler(&self, autoscaler: &ObjectReference, reason: &str, note: &str) {
+        let Some(recorder) = &self.recorder else {
+            return;
+        };
+        let event = Event {
+            type_: EventType::Warning,
+            reason: reason.to_string(),
+            note: Some(stepscale_hpa::limits::printable(note, 1000)),
+            action: reason.to_string(),
+            secondary: None,
+        };
+        if let Err(e) = recorder.publish(&event, autoscaler).await {
+            tracing::debug!(reason, "publishing an Event on the autoscaler failed: {e}");
+        }
     }
 
     /// Publish one Event on the recommendation and, if given, one on the

@@ -247,6 +247,27 @@ impl TestNamespace {
             .collect()
     }
 
+    /// Notes of the Events with `reason` the operator published about the
+    /// `kind` object `name`.
+    pub async fn event_notes(&self, kind: &str, name: &str, reason: &str) -> Vec<String> {
+        let api: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(self.client.clone(), &self.name);
+        api.list(&Default::default())
+            .await
+            .expect("list events")
+            .items
+            .into_iter()
+            .filter(|e| e.reporting_controller.as_deref() == Some("stepscale-operator"))
+            .filter(|e| {
+                e.regarding.as_ref().is_some_and(|r| {
+                    r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name)
+                })
+            })
+            .filter(|e| e.reason.as_deref() == Some(reason))
+            .filter_map(|e| e.note)
+            .collect()
+    }
+
     /// Approve the recommendation.
     pub async fn approve(&self, name: &str) {
         self.edit_rec(name, json!({"spec": {"approved": true}}))
