@@ -268,7 +268,11 @@ impl Values {
     /// # Errors
     /// [`ConfigError::Read`] or [`ConfigError::Parse`], naming the file.
     pub fn from_file(path: &Path) -> Result<Values, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = stepscale_hpa::limits::read_text_file(
+            path,
+            stepscale_hpa::limits::MAX_VALUES_BYTES,
+        )
+        .map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;

@@ -123,7 +123,11 @@ fn parse_field(
         let mut v = lo;
         while v <= hi {
             bits |= 1 << v;
-            v += step;
+            // A step near u32::MAX must end the range, not wrap around.
+            let Some(next) = v.checked_add(step) else {
+                break;
+            };
+            v = next;
         }
     }
     Ok((bits, star))
@@ -426,6 +430,22 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn cron_steps_at_the_boundaries_never_wrap_or_loop() {
+        // 0, 1, max, max+1 and the u32 end for a step; each parses or is
+        // refused at once (a step near u32::MAX used to wrap and loop).
+        assert!(CronSchedule::parse("*/0 * * * *").is_err());
+        let one = CronSchedule::parse("*/1 * * * *").expect("every minute");
+        let five = CronSchedule::parse("5 * * * *").expect("minute 5");
+        let big = CronSchedule::parse("5/4294967295 * * * *").expect("minute 5 only");
+        let max = CronSchedule::parse("5/4294967294 * * * *").expect("minute 5 only");
+        assert_eq!((big.minute, max.minute), (five.minute, five.minute));
+        assert_ne!(one.minute, big.minute);
+        assert!(CronSchedule::parse("5/4294967296 * * * *").is_err());
+        assert!(CronSchedule::parse("5/-1 * * * *").is_err());
+        assert!(CronSchedule::parse("0 0/4294967295 * * *").is_ok());
     }
 
     #[test]

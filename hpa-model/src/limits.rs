@@ -53,6 +53,9 @@ pub const MAX_CSV_BYTES: u64 = 64 << 20;
 /// Largest license file, bytes (a real one is well under 1 KiB).
 pub const MAX_LICENSE_BYTES: u64 = 64 << 10;
 
+/// Largest operator values file, bytes (Helm's own release limit is 1 MiB).
+pub const MAX_VALUES_BYTES: u64 = 1 << 20;
+
 /// Largest conformance case file, bytes.
 pub const MAX_CASES_BYTES: u64 = 16 << 20;
 
