@@ -268,14 +268,12 @@ impl Values {
     /// # Errors
     /// [`ConfigError::Read`] or [`ConfigError::Parse`], naming the file.
     pub fn from_file(path: &Path) -> Result<Values, ConfigError> {
-        let text = stepscale_hpa::limits::read_text_file(
-            path,
-            stepscale_hpa::limits::MAX_VALUES_BYTES,
-        )
-        .map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text =
+            stepscale_hpa::limits::read_text_file(path, stepscale_hpa::limits::MAX_VALUES_BYTES)
+                .map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
         if text.trim().is_empty() {
             return Ok(Values::default());
         }

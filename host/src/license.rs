@@ -192,7 +192,7 @@ impl License {
     /// - before `expires` + `graceDays`: grace, with the days left rounded up;
     /// - after: unlicensed, naming both dates.
     pub fn state_at(&self, now_unix_seconds: i64) -> LicenseState {
-        if now_unix_seconds + ISSUED_SKEW_SECONDS < self.issued_unix_seconds {
+        if now_unix_seconds.saturating_add(ISSUED_SKEW_SECONDS) < self.issued_unix_seconds {
             return LicenseState::Unlicensed {
                 reason: format!(
                     "license is not valid before {}; check the clock",
@@ -208,9 +208,11 @@ impl License {
         if now_unix_seconds < self.expires_unix_seconds {
             return LicenseState::Licensed;
         }
-        let grace_end = self.expires_unix_seconds + i64::from(self.grace_days) * 86_400;
+        let grace_end = self
+            .expires_unix_seconds
+            .saturating_add(i64::from(self.grace_days) * 86_400);
         if now_unix_seconds < grace_end {
-            let left = (grace_end - now_unix_seconds + 86_399) / 86_400;
+            let left = (grace_end.saturating_sub(now_unix_seconds)).saturating_add(86_399) / 86_400;
             return LicenseState::Grace {
                 days_left: u32::try_from(left).unwrap_or(u32::MAX),
             };
@@ -415,6 +417,28 @@ mod tests {
     const JUNE_2026: i64 = 1_780_272_000;
     /// 2027-01-01T00:00:00Z
     const EXPIRY: i64 = 1_798_761_600;
+
+    #[test]
+    fn clocks_and_grace_at_the_ends_of_time_never_overflow() {
+        // Found by the `license` fuzz target: `now + skew` overflowed.
+        let l = License {
+            licensee: "x".into(),
+            issued_unix_seconds: 0,
+            expires_unix_seconds: 253_402_214_400, // 9999-12-31
+            grace_days: u32::MAX,
+            features: vec![FEATURE_APPLY.into()],
+        };
+        assert_eq!(l.state_at(i64::MIN).label(), "unlicensed");
+        assert_eq!(l.state_at(0), LicenseState::Licensed);
+        assert!(matches!(
+            l.state_at(i64::MAX),
+            LicenseState::Grace { .. } | LicenseState::Unlicensed { .. }
+        ));
+        assert!(matches!(
+            l.state_at(253_402_214_400),
+            LicenseState::Grace { days_left } if days_left > 0
+        ));
+    }
 
     #[test]
     fn a_valid_license_is_licensed() {

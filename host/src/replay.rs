@@ -403,4 +403,39 @@ mod tests {
         w.config.memory_target_percent = Some(70);
         assert!(model_config(&w.config, &ConfigChange::default(), 0.5).is_none());
     }
+
+    #[test]
+    fn counts_beyond_i32_saturate_instead_of_turning_negative() {
+        // Unvalidated u32 counts (0, 1, i32::MAX, i32::MAX + 1, u32::MAX)
+        // reach the model's i32 fields without wrapping negative.
+        for v in [0u32, 1, i32::MAX as u32, i32::MAX as u32 + 1, u32::MAX] {
+            let mut w = workload();
+            w.config.max_replicas = v;
+            w.config.scale_down = Some(ScalingRules {
+                stabilization_window_seconds: Some(v),
+                policies: vec![stepscale_engine::snapshot::ScalingPolicy {
+                    kind: PolicyKind::Pods,
+                    value: v,
+                    period_seconds: v,
+                }],
+                ..ScalingRules::default()
+            });
+            let m = model_config(&w.config, &ConfigChange::default(), 0.5).expect("cpu");
+            assert!(m.max_replicas >= 1 && m.min_replicas >= 1, "{v}: {m:?}");
+            let down = m
+                .behavior
+                .and_then(|b| b.scale_down)
+                .expect("scale-down rules");
+            assert!(
+                down.stabilization_window_seconds.is_some_and(|s| s >= 0),
+                "{v}"
+            );
+            assert!(
+                down.policies
+                    .iter()
+                    .all(|p| p.value >= 0 && p.period_seconds >= 0),
+                "{v}"
+            );
+        }
+    }
 }

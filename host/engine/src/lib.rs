@@ -11,16 +11,25 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "runtime")]
 pub mod abi;
+#[cfg(feature = "runtime")]
 mod bindings;
+#[cfg(feature = "runtime")]
 pub mod cache;
+#[cfg(feature = "runtime")]
 pub mod engine;
+#[cfg(feature = "runtime")]
 pub mod outcome;
+#[cfg(feature = "runtime")]
 pub mod sandbox;
 pub mod snapshot;
 
+#[cfg(feature = "runtime")]
 pub use abi::{RuleKind, ABI_VERSION};
+#[cfg(feature = "runtime")]
 pub use engine::{EngineConfig, EngineError, LoadError, LoadedRule, RuleEngine, RuleRun};
+#[cfg(feature = "runtime")]
 pub use outcome::{
     ConfigChange, Evidence, Finding, FindingKind, Forecast, PeakWindow, RuleFailure,
 };

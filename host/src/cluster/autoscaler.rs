@@ -9,7 +9,18 @@ use stepscale_engine::snapshot::{
     ScaleTargetRef, ScalingPolicy, ScalingRules, SelectPolicy,
 };
 
-use crate::history::hpa_status::StatusSample;
+/// One sample read from an HPA's status.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StatusSample {
+    /// Unix seconds when it was read.
+    pub at_unix_seconds: i64,
+    /// `status.currentMetrics[cpu].resource.current.averageUtilization`, if any.
+    pub cpu_utilization: Option<f64>,
+    /// `status.desiredReplicas`.
+    pub desired_replicas: f64,
+    /// `status.currentReplicas`.
+    pub current_replicas: f64,
+}
 
 /// Why an autoscaler's spec cannot be read; the autoscaler is skipped for
 /// this tick and nothing is written to it.

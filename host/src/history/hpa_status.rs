@@ -8,18 +8,7 @@ use stepscale_engine::snapshot::MetricHistory;
 
 use super::HistoryKey;
 
-/// One sample read from an HPA's status.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StatusSample {
-    /// Unix seconds when it was read.
-    pub at_unix_seconds: i64,
-    /// `status.currentMetrics[cpu].resource.current.averageUtilization`, if any.
-    pub cpu_utilization: Option<f64>,
-    /// `status.desiredReplicas`.
-    pub desired_replicas: f64,
-    /// `status.currentReplicas`.
-    pub current_replicas: f64,
-}
+pub use crate::cluster::autoscaler::StatusSample;
 
 /// Samples per autoscaler, oldest first, bounded per key.
 #[derive(Debug, Default)]
