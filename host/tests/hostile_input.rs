@@ -351,3 +351,48 @@ fn the_conformance_runner_reports_an_unreadable_case_and_goes_on() {
     );
     assert!(text.contains("1 passed, 0 failed, 2 errors"), "{text}");
 }
+
+#[test]
+fn the_conformance_converter_writes_structured_fields_the_runner_passes_on() {
+    let doc = json!({
+        "keda_cron_scaler": {
+            "activity_cases": [
+                {"metadata_ref": "Thu 00:00-23:59 UTC, desiredReplicas 10", "at": "any Thursday (UTC)",
+                 "expected_active": true, "expected_metric": 10}
+            ],
+            "metric_name_cases": [["s0-cron-Etc-UTC-00xxThu-5923xxThu", "trigger 0, Thu window"]]
+        }
+    });
+    let path = temp_file("words.json", &doc.to_string());
+    let out = stepscale(&[
+        "hpa-conformance",
+        path.to_str().expect("utf-8 path"),
+        "--structured",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut converted: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let activity = &mut converted["keda_cron_scaler"]["activity_cases"][0];
+    assert_eq!(activity["metadata"]["start"], json!("0 0 * * Thu"));
+    assert_eq!(
+        activity["at_unix_seconds"].as_array().map(Vec::len),
+        Some(4 * 48)
+    );
+    // The words are no longer needed: drop them and run the structured form.
+    activity
+        .as_object_mut()
+        .expect("object")
+        .remove("metadata_ref");
+    activity.as_object_mut().expect("object").remove("at");
+    let name_case = &converted["keda_cron_scaler"]["metric_name_cases"][0];
+    assert_eq!(name_case["trigger_index"], json!(0));
+    let path = temp_file("structured.json", &converted.to_string());
+    let out = stepscale(&["hpa-conformance", path.to_str().expect("utf-8 path")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("2 passed, 0 failed"), "{text}");
+}

@@ -12,8 +12,9 @@
 //! - `replica_calculator_cases`: the pod count is `max(current_replicas,
 //!   len(pod_phase))`; every pod has `containers_per_pod` containers.
 //! - `controller_cases`: the pod count is `len(pod_cpu_request_cores)` when given,
-//!   else `status_replicas`; request and usage are split evenly (integer halves) over
-//!   `container1` and `container2`.
+//!   else `status_replicas`; request and usage are split evenly (integer shares) over
+//!   `containers_per_pod` containers (default 2, `container1` and `container2`, as
+//!   upstream).
 //! - The legacy scale-up limit factor and minimum come from
 //!   `constants.horizontal_test_init` ("overridden to 8", "scaleUpLimitMinimum 4").
 //! - Controller cases whose upstream fixture had a second metric that fails to fetch
@@ -331,6 +332,96 @@ pub fn run_value(doc: &Value) -> Result<Report, ConformanceError> {
     Ok(report)
 }
 
+/// The document with every setup that older files give only in words
+/// rewritten as the structured fields of `docs/conformance-cases.schema.json`,
+/// using the same grammar the runner falls back to:
+/// - `controller_cases`: `failing_metrics` (from the `note`) and
+///   `containers_per_pod` (the upstream fixture's two);
+/// - `keda_cron_scaler.activity_cases`: `metadata`, `min_replicas`,
+///   `max_replicas` (from `metadata_ref`) and `at_unix_seconds` (from `at`);
+/// - `keda_cron_scaler.metric_name_cases`: `[name, description]` pairs become
+///   objects with `expected_name`, `trigger_index`, `metadata`.
+///
+/// The words are kept as descriptions (`note`, `metadata_ref`, `at`,
+/// `description`); a structured field, when present, always wins.
+///
+/// # Errors
+/// [`ConformanceError::Field`] naming a case whose words the grammar does not
+/// know.
+pub fn structured(doc: &Value) -> Result<Value, ConformanceError> {
+    let mut out = doc.clone();
+    let err = |section: &str, i: usize, field: &str, what: String| ConformanceError::Field {
+        section: section.into(),
+        case: format!("#{i}"),
+        field: field.into(),
+        what,
+    };
+    if let Some(cases) = out
+        .get_mut("controller_cases")
+        .and_then(Value::as_array_mut)
+    {
+        for case in cases.iter_mut().filter_map(Value::as_object_mut) {
+            if !case.contains_key("failing_metrics") {
+                let note = case.get("note").and_then(Value::as_str).unwrap_or("");
+                let n = failing_metrics_in_words(note);
+                case.insert("failing_metrics".into(), Value::from(n));
+            }
+            // The fixture's pod layout, which older files leave implicit.
+            case.entry("containers_per_pod").or_insert(Value::from(2));
+        }
+    }
+    let Some(keda) = out.get_mut("keda_cron_scaler") else {
+        return Ok(out);
+    };
+    let section = "keda_cron_scaler.activity_cases";
+    if let Some(cases) = keda.get_mut("activity_cases").and_then(Value::as_array_mut) {
+        for (i, case) in cases.iter_mut().enumerate() {
+            let Some(case) = case.as_object_mut() else {
+                continue;
+            };
+            if !case.contains_key("metadata") {
+                if let Some(words) = case.get("metadata_ref").and_then(Value::as_str) {
+                    let d =
+                        describe_trigger(words).map_err(|e| err(section, i, "metadata_ref", e))?;
+                    case.insert("metadata".into(), serde_json::json!(d.metadata));
+                    case.insert("min_replicas".into(), d.min_replica_count.into());
+                    case.insert("max_replicas".into(), d.max_replica_count.into());
+                }
+            }
+            if !case.contains_key("at_unix_seconds") {
+                if let Some(words) = case.get("at").and_then(Value::as_str) {
+                    let at = sample_instants(words).map_err(|e| err(section, i, "at", e))?;
+                    case.insert("at_unix_seconds".into(), serde_json::json!(at));
+                }
+            }
+        }
+    }
+    let section = "keda_cron_scaler.metric_name_cases";
+    if let Some(cases) = keda
+        .get_mut("metric_name_cases")
+        .and_then(Value::as_array_mut)
+    {
+        for (i, case) in cases.iter_mut().enumerate() {
+            let Some([name, words]) = case.as_array().map(Vec::as_slice) else {
+                continue;
+            };
+            let (Some(name), Some(words)) = (name.as_str(), words.as_str()) else {
+                continue;
+            };
+            let index = int_after(words, "trigger")
+                .ok_or_else(|| err(section, i, "[1]", "expected \"trigger <index>\"".into()))?;
+            let d = describe_trigger(words).map_err(|e| err(section, i, "[1]", e))?;
+            *case = serde_json::json!({
+                "expected_name": name,
+                "trigger_index": index,
+                "metadata": d.metadata,
+                "description": words,
+            });
+        }
+    }
+    Ok(out)
+}
+
 fn cases_of<'a>(section: &str, v: &'a Value) -> Result<&'a Value, ConformanceError> {
     v.get("cases").ok_or_else(|| ConformanceError::Field {
         section: section.into(),
@@ -640,6 +731,11 @@ fn describe_unnamed(raw: &Value) -> String {
         return desc.to_string();
     }
     match raw.as_object() {
+        Some(o) if o.contains_key("description") => o
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         Some(o) if o.contains_key("metadata_ref") => {
             let r = o.get("metadata_ref").and_then(Value::as_str).unwrap_or("");
             let at = o.get("at").and_then(Value::as_str).unwrap_or("");
@@ -951,12 +1047,20 @@ fn failing_metrics(case: &Case) -> Result<usize, ConformanceError> {
         return usize::try_from(n)
             .map_err(|_| case.err("failing_metrics", "expected a non-negative integer"));
     }
-    let note = case.opt_str("note")?.unwrap_or("").to_ascii_lowercase();
+    Ok(failing_metrics_in_words(
+        case.opt_str("note")?.unwrap_or(""),
+    ))
+}
+
+/// The old-file fallback: 1 when a note says a further metric fails to
+/// fetch ("... metric errors", "... fetch fails"), else 0.
+fn failing_metrics_in_words(note: &str) -> usize {
+    let note = note.to_ascii_lowercase();
     let mentions_metric = note.contains("metric");
     let fails = note.contains("metric errors")
         || note.contains("fetch fails")
         || note.contains("metric fails");
-    Ok(usize::from(mentions_metric && fails))
+    usize::from(mentions_metric && fails)
 }
 
 fn controller_case(case: &Case, consts: &Constants) -> Result<Outcome, ConformanceError> {
@@ -983,12 +1087,19 @@ fn controller_case(case: &Case, consts: &Constants) -> Result<Outcome, Conforman
             }
             let requests = requests.unwrap_or_default();
             let usage = case.i64_list("pod_usage_millicores")?.unwrap_or_default();
-            // Two containers per pod, each with half the request and half the usage.
+            // `containers_per_pod` containers per pod (the upstream fixture
+            // has two), each with an equal integer share of the request and
+            // the usage; a container metric sees one share, a pod metric the
+            // sum of the shares.
+            let containers = case.opt_i64("containers_per_pod")?.unwrap_or(2);
+            if !(1..=100).contains(&containers) {
+                return Err(case.err("containers_per_pod", "expected 1 to 100"));
+            }
             let per_pod = |total: i64| {
                 if container.is_some() {
-                    total / 2
+                    total / containers
                 } else {
-                    2 * (total / 2)
+                    containers * (total / containers)
                 }
             };
             let mut readings: Vec<PodReading> = (0..pod_count)
@@ -1724,7 +1835,19 @@ fn keda_activity_case(case: &Case) -> Result<Outcome, ConformanceError> {
     };
     let trigger = CronTrigger::from_metadata(&described.metadata)
         .map_err(|e| case.err("metadata_ref", e.to_string()))?;
-    let instants = sample_instants(case.str("at")?).map_err(|e| case.err("at", e))?;
+    let instants = match case.get("at_unix_seconds") {
+        Some(v) => v
+            .as_array()
+            .and_then(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>())
+            .filter(|a| !a.is_empty() && a.len() <= 10_000)
+            .ok_or_else(|| {
+                case.err(
+                    "at_unix_seconds",
+                    "expected 1 to 10000 integers (seconds since the epoch)",
+                )
+            })?,
+        None => sample_instants(case.str("at")?).map_err(|e| case.err("at", e))?,
+    };
     let want_active = case.bool("expected_active")?;
     let want_metric = case.opt_i64("expected_metric")?;
     let mut expected = Vec::new();
@@ -1757,6 +1880,23 @@ fn keda_activity_case(case: &Case) -> Result<Outcome, ConformanceError> {
 }
 
 fn keda_metric_name_case(case: &Case) -> Result<Outcome, ConformanceError> {
+    if case.obj.is_some() {
+        let want = case.str("expected_name")?;
+        let index = usize::try_from(case.i64("trigger_index")?)
+            .map_err(|_| case.err("trigger_index", "expected a non-negative integer"))?;
+        let meta = metadata_map(case, case.req("metadata")?, "metadata")?;
+        let trigger =
+            CronTrigger::from_metadata(&meta).map_err(|e| case.err("metadata", e.to_string()))?;
+        let got = trigger.metric_name(index);
+        return Ok(if got == want {
+            Outcome::Pass
+        } else {
+            Outcome::Fail {
+                expected: want.to_string(),
+                got,
+            }
+        });
+    }
     let pair = case
         .raw
         .as_array()

@@ -161,3 +161,97 @@ fn extreme_values_are_evaluated_without_panicking() {
 fn missing_file_is_an_error() {
     assert!(run_file("/nonexistent/hpa_conformance_cases.json").is_err());
 }
+
+/// The shared file converted to structured fields, kept in the repository.
+fn structured_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/hpa_conformance_cases.structured.json")
+}
+
+#[test]
+fn the_committed_structured_file_is_the_shared_file_converted() {
+    let text = std::fs::read_to_string(shared_file()).expect("shared conformance file");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let converted = stepscale_hpa::conformance::structured(&doc).expect("every case converts");
+    let want = serde_json::to_string_pretty(&converted).expect("serializes") + "\n";
+    let path = structured_file();
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed != want {
+        // Regenerate it, and fail so that the change is seen and committed.
+        std::fs::write(&path, &want).expect("write the structured file");
+        panic!(
+            "{} was stale and has been regenerated from the shared file; commit it",
+            path.display()
+        );
+    }
+}
+
+/// Remove the word fields that have a structured replacement.
+fn strip_words(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(o) => {
+            if o.contains_key("failing_metrics") {
+                o.remove("note");
+            }
+            if o.contains_key("at_unix_seconds") {
+                o.remove("at");
+            }
+            if o.contains_key("metadata") {
+                o.remove("metadata_ref");
+            }
+            o.remove("description");
+            for (_, child) in o.iter_mut() {
+                strip_words(child);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_words),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_structured_file_passes_on_its_structured_fields_alone() {
+    let text = std::fs::read_to_string(structured_file()).expect("structured file");
+    let mut doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let expected_cases = count_cases(&doc);
+    strip_words(&mut doc);
+    let report = stepscale_hpa::conformance::run_value(&doc).expect("a document of sections");
+    let bad: Vec<String> = report
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("FAIL") || l.starts_with("ERROR"))
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+    assert_eq!(report.total(), expected_cases);
+    assert!(report.passed() > 0);
+}
+
+#[test]
+fn the_schema_documents_every_section_and_structured_field() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/conformance-cases.schema.json");
+    let text = std::fs::read_to_string(&path).expect("the schema is committed");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
+    let props = schema["properties"]
+        .as_object()
+        .expect("top-level properties");
+    for section in stepscale_hpa::conformance::SECTIONS {
+        assert!(
+            props.contains_key(section),
+            "section {section} is not documented"
+        );
+    }
+    for field in [
+        "failing_metrics",
+        "at_unix_seconds",
+        "min_replicas",
+        "max_replicas",
+        "expected_name",
+        "trigger_index",
+        "metadata",
+    ] {
+        assert!(
+            text.contains(&format!("\"{field}\"")),
+            "{field} is not documented"
+        );
+    }
+}
