@@ -34,7 +34,8 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "table")]
     pub output: Output,
-    /// Worker threads (0 = one per core).
+    /// Worker threads (0 = one per core); never more than the engine's
+    /// concurrent rule-call slots (64).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Deadline per rule call, milliseconds.
