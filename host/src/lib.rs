@@ -24,6 +24,7 @@ pub mod objective;
 pub mod recommendation;
 pub mod replay;
 pub mod report;
+pub mod rules;
 pub mod telemetry;
 
 #[cfg(test)]

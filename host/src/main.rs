@@ -28,6 +28,11 @@ fn main() {
         }
         Command::Operator(args) => stepscale_operator::cli::operator::run(args),
         Command::Crd => stepscale_operator::cli::crd::run(),
+        Command::Rules(args) => match stepscale_operator::cli::rules::run(args) {
+            Ok(true) => Ok(()),
+            Ok(false) => std::process::exit(EXIT_CHECK_FAILED),
+            Err(e) => Err(e),
+        },
         Command::License(args) => match stepscale_operator::cli::license::run(args) {
             Ok(true) => Ok(()),
             Ok(false) => std::process::exit(EXIT_CHECK_FAILED),

@@ -6,6 +6,7 @@ pub mod conformance;
 pub mod crd;
 pub mod license;
 pub mod operator;
+pub mod rules;
 pub mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,8 @@ pub enum Command {
     /// Inspect a license file: verify it offline against the public key
     /// and print its state; exit 1 when it does not allow apply.
     License(license::LicenseArgs),
+    /// Sign and verify rule components: keygen, sign, verify, inspect.
+    Rules(rules::RulesArgs),
 }
 
 /// Exit status when a check failed (a conformance case).
