@@ -12,6 +12,7 @@ fn main() {
         "reach-outside",
         "read-all-noop",
         "instantiate-noop",
+        "invalid-output",
     ]
     .iter()
     .map(|n| here.join("data/rules").join(n))

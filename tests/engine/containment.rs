@@ -135,6 +135,32 @@ fn a_rule_that_panics_is_reported_with_its_panic_message() {
 }
 
 #[test]
+fn a_rule_returning_output_outside_the_bounds_is_dropped_and_reported() {
+    let mut engine = engine();
+    let rule = engine
+        .load(
+            "invalid-output",
+            component("stepscale-test-rule-invalid-output"),
+        )
+        .expect("loads");
+    let run = engine.evaluate(&rule, &daily_cycle_workload());
+    match run.result {
+        Err(RuleFailure::InvalidOutput { message }) => {
+            assert!(message.contains("confidence is 2"), "{message}");
+        }
+        other => panic!("expected invalid output, got {other:?}"),
+    }
+    // The engine goes on: another rule on the same engine still runs.
+    let other = engine
+        .load("panic-trap", component("stepscale-test-rule-panic-trap"))
+        .expect("loads");
+    assert!(matches!(
+        engine.evaluate(&other, &daily_cycle_workload()).result,
+        Err(RuleFailure::Trapped { .. })
+    ));
+}
+
+#[test]
 fn a_rule_gets_no_files_environment_or_clock() {
     let mut engine = engine();
     let rule = engine

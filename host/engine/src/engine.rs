@@ -400,13 +400,21 @@ impl RuleEngine {
                 "is a forecaster; call predict, not evaluate".to_string()
             )),
         });
-        flatten(run, |findings| {
-            findings
-                .into_iter()
-                .take(crate::outcome::MAX_FINDINGS_PER_RULE)
-                .map(|f| Finding::from_wit(&rule.id, f))
-                .collect()
-        })
+        let run = flatten(run, |findings| findings);
+        RuleRun {
+            result: run.result.and_then(|findings| {
+                crate::outcome::validate_findings(&findings).map_err(|message| {
+                    RuleFailure::InvalidOutput {
+                        message: stepscale_hpa::limits::printable(&message, 300),
+                    }
+                })?;
+                Ok(findings
+                    .into_iter()
+                    .map(|f| Finding::from_wit(&rule.id, f))
+                    .collect())
+            }),
+            log: run.log,
+        }
     }
 
     /// Run a forecaster on one workload for `horizon_steps` steps.

@@ -182,6 +182,13 @@ pub enum RuleFailure {
         /// The rule's message.
         message: String,
     },
+    /// The rule returned output outside the documented bounds (see
+    /// [`validate_findings`]); all of this call's output is dropped.
+    #[error("returned invalid output: {message}; fix the rule (its output was dropped)")]
+    InvalidOutput {
+        /// The first violation.
+        message: String,
+    },
     /// The host could not run the rule (e.g. no free instance slot).
     #[error("could not be run: {message}")]
     Host {
@@ -208,6 +215,7 @@ impl RuleFailure {
             RuleFailure::OutOfMemory { .. } => "out-of-memory",
             RuleFailure::Trapped { .. } => "trapped",
             RuleFailure::Returned { .. } => "error",
+            RuleFailure::InvalidOutput { .. } => "invalid-output",
             RuleFailure::Host { .. } => HOST_ERROR_LABEL,
         }
     }
@@ -250,13 +258,134 @@ impl From<wit::Evidence> for Evidence {
     }
 }
 
-/// Most findings kept from one rule call, and most evidence entries kept
-/// per finding; a rule that returns more is cut (the rest is not shown).
+/// Most findings one rule call may return.
 pub const MAX_FINDINGS_PER_RULE: usize = 64;
-/// Longest finding summary kept, characters.
-const MAX_SUMMARY_CHARS: usize = 1000;
-/// Longest evidence label or unit kept, characters.
-const MAX_LABEL_CHARS: usize = 120;
+/// Most evidence entries per finding.
+pub const MAX_EVIDENCE_PER_FINDING: usize = 32;
+/// Longest finding summary, bytes.
+pub const MAX_SUMMARY_BYTES: usize = 1000;
+/// Longest evidence label or unit, bytes.
+pub const MAX_LABEL_BYTES: usize = 120;
+/// Largest stabilization window a proposal may name, seconds (Kubernetes'
+/// limit).
+pub const MAX_WINDOW_SECONDS: u32 = 3600;
+/// Largest KEDA cooldown a proposal may name, seconds (one week).
+pub const MAX_COOLDOWN_SECONDS: u32 = 7 * 86_400;
+
+/// Check a detector's output before any of it reaches a recommendation:
+/// at most [`MAX_FINDINGS_PER_RULE`] findings, each with a finite confidence
+/// in 0..=1, a summary of at most [`MAX_SUMMARY_BYTES`], at most
+/// [`MAX_EVIDENCE_PER_FINDING`] evidence entries with finite values and
+/// short labels, and a proposal within the autoscaler's valid ranges
+/// (floor 0..=150,000, ceiling 1..=150,000, min ≤ max, CPU target 1..=100 %, windows
+/// ≤ 3600 s, cooldown ≤ one week).
+///
+/// # Errors
+/// The first violation, naming the finding and the field.
+pub(crate) fn validate_findings(findings: &[wit::Finding]) -> Result<(), String> {
+    if findings.len() > MAX_FINDINGS_PER_RULE {
+        return Err(format!(
+            "{} findings, above the limit of {MAX_FINDINGS_PER_RULE}",
+            findings.len()
+        ));
+    }
+    let max_replicas = stepscale_hpa::limits::MAX_REPLICAS;
+    for (i, f) in findings.iter().enumerate() {
+        let at = |field: &str| format!("finding {i}: {field}");
+        if !(f.confidence.is_finite() && (0.0..=1.0).contains(&f.confidence)) {
+            return Err(format!(
+                "{} is {}, not in 0..=1",
+                at("confidence"),
+                f.confidence
+            ));
+        }
+        if f.summary.len() > MAX_SUMMARY_BYTES {
+            return Err(format!(
+                "{} is {} bytes, above {MAX_SUMMARY_BYTES}",
+                at("summary"),
+                f.summary.len()
+            ));
+        }
+        if f.evidence.len() > MAX_EVIDENCE_PER_FINDING {
+            return Err(format!(
+                "{} has {} entries, above {MAX_EVIDENCE_PER_FINDING}",
+                at("evidence"),
+                f.evidence.len()
+            ));
+        }
+        for e in &f.evidence {
+            if e.label.len() > MAX_LABEL_BYTES || e.unit.len() > MAX_LABEL_BYTES {
+                return Err(format!(
+                    "{} label or unit is above {MAX_LABEL_BYTES} bytes",
+                    at("evidence")
+                ));
+            }
+            if !e.value.is_finite() {
+                return Err(format!("{} value is {}", at("evidence"), e.value));
+            }
+        }
+        let p = &f.proposal;
+        // A floor of 0 is scale to zero (ScaledObjects); a ceiling is >= 1.
+        for (field, v, low) in [
+            ("min-replicas", p.min_replicas, 0),
+            ("max-replicas", p.max_replicas, 1),
+        ] {
+            if let Some(v) = v {
+                if !(low..=max_replicas).contains(&v) {
+                    return Err(format!(
+                        "{} is {v}, not in {low}..={max_replicas}",
+                        at(field)
+                    ));
+                }
+            }
+        }
+        if let (Some(min), Some(max)) = (p.min_replicas, p.max_replicas) {
+            if min > max {
+                return Err(format!(
+                    "{} {min} is above max-replicas {max}",
+                    at("min-replicas")
+                ));
+            }
+        }
+        if let Some(t) = p.cpu_target_percent {
+            if !(1..=100).contains(&t) {
+                return Err(format!(
+                    "{} is {t}, not in 1..=100",
+                    at("cpu-target-percent")
+                ));
+            }
+        }
+        for (field, v) in [
+            (
+                "scale-down-stabilization-seconds",
+                p.scale_down_stabilization_seconds,
+            ),
+            (
+                "scale-up-stabilization-seconds",
+                p.scale_up_stabilization_seconds,
+            ),
+        ] {
+            if let Some(v) = v.filter(|v| *v > MAX_WINDOW_SECONDS) {
+                return Err(format!("{} is {v}, above {MAX_WINDOW_SECONDS}", at(field)));
+            }
+        }
+        if let Some(v) = p
+            .cooldown_period_seconds
+            .filter(|v| *v > MAX_COOLDOWN_SECONDS)
+        {
+            return Err(format!(
+                "{} is {v}, above {MAX_COOLDOWN_SECONDS}",
+                at("cooldown-period-seconds")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Longest finding summary kept after escaping, characters.
+const MAX_SUMMARY_CHARS: usize = MAX_SUMMARY_BYTES;
+/// Longest evidence label or unit kept after escaping, characters.
+const MAX_LABEL_CHARS: usize = MAX_LABEL_BYTES;
 
 impl Finding {
     /// Convert a rule's finding, sanitizing what a rule could get wrong
@@ -279,7 +408,7 @@ impl Finding {
             evidence: f
                 .evidence
                 .into_iter()
-                .take(MAX_FINDINGS_PER_RULE)
+                .take(MAX_EVIDENCE_PER_FINDING)
                 .map(|e| Evidence {
                     label: printable(&e.label, MAX_LABEL_CHARS),
                     value: e.value,
@@ -309,5 +438,100 @@ impl Forecast {
                 .collect(),
             evidence: f.evidence.into_iter().map(Into::into).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding() -> wit::Finding {
+        wit::Finding {
+            kind: wit::FindingKind::IdleWindow,
+            confidence: 0.8,
+            summary: "ok".into(),
+            proposal: wit::ConfigChange {
+                min_replicas: Some(2),
+                max_replicas: Some(10),
+                cpu_target_percent: Some(70),
+                scale_down_stabilization_seconds: Some(300),
+                scale_up_stabilization_seconds: Some(0),
+                cooldown_period_seconds: None,
+            },
+            evidence: vec![wit::Evidence {
+                label: "p95".into(),
+                value: 1.0,
+                unit: "%".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn valid_output_passes_and_each_violation_is_named() {
+        assert_eq!(validate_findings(&[finding()]), Ok(()));
+        let cases: Vec<(&str, Box<dyn Fn(&mut wit::Finding)>)> = vec![
+            ("confidence", Box::new(|f| f.confidence = f64::NAN)),
+            ("confidence", Box::new(|f| f.confidence = 1.01)),
+            ("confidence", Box::new(|f| f.confidence = -0.0001)),
+            (
+                "min-replicas",
+                Box::new(|f| f.proposal.min_replicas = Some(11)),
+            ),
+            (
+                "max-replicas",
+                Box::new(|f| f.proposal.max_replicas = Some(0)),
+            ),
+            (
+                "max-replicas",
+                Box::new(|f| f.proposal.max_replicas = Some(150_001)),
+            ),
+            (
+                "cpu-target-percent",
+                Box::new(|f| f.proposal.cpu_target_percent = Some(0)),
+            ),
+            (
+                "cpu-target-percent",
+                Box::new(|f| f.proposal.cpu_target_percent = Some(101)),
+            ),
+            (
+                "scale-down-stabilization-seconds",
+                Box::new(|f| f.proposal.scale_down_stabilization_seconds = Some(3601)),
+            ),
+            (
+                "cooldown-period-seconds",
+                Box::new(|f| f.proposal.cooldown_period_seconds = Some(u32::MAX)),
+            ),
+            (
+                "summary",
+                Box::new(|f| f.summary = "x".repeat(MAX_SUMMARY_BYTES + 1)),
+            ),
+            (
+                "evidence",
+                Box::new(|f| f.evidence[0].value = f64::INFINITY),
+            ),
+            (
+                "evidence",
+                Box::new(|f| {
+                    f.evidence = vec![f.evidence[0].clone(); MAX_EVIDENCE_PER_FINDING + 1]
+                }),
+            ),
+        ];
+        for (field, break_it) in cases {
+            let mut f = finding();
+            break_it(&mut f);
+            let e = validate_findings(&[finding(), f]).expect_err(field);
+            assert!(e.contains("finding 1") && e.contains(field), "{field}: {e}");
+        }
+        // The boundaries themselves are valid.
+        let mut f = finding();
+        f.confidence = 1.0;
+        f.proposal.min_replicas = Some(150_000);
+        f.proposal.max_replicas = Some(150_000);
+        f.proposal.cpu_target_percent = Some(100);
+        f.proposal.scale_down_stabilization_seconds = Some(3600);
+        f.summary = "x".repeat(MAX_SUMMARY_BYTES);
+        assert_eq!(validate_findings(&[f]), Ok(()));
+        let many = vec![finding(); MAX_FINDINGS_PER_RULE + 1];
+        assert!(validate_findings(&many).is_err());
     }
 }
