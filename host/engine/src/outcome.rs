@@ -469,7 +469,8 @@ mod tests {
     #[test]
     fn valid_output_passes_and_each_violation_is_named() {
         assert_eq!(validate_findings(&[finding()]), Ok(()));
-        let cases: Vec<(&str, Box<dyn Fn(&mut wit::Finding)>)> = vec![
+        type Breaker = Box<dyn Fn(&mut wit::Finding)>;
+        let cases: Vec<(&str, Breaker)> = vec![
             ("confidence", Box::new(|f| f.confidence = f64::NAN)),
             ("confidence", Box::new(|f| f.confidence = 1.01)),
             ("confidence", Box::new(|f| f.confidence = -0.0001)),
