@@ -102,15 +102,19 @@ async fn the_run_loop_serves_health_and_applies_an_approval_between_ticks() {
         approved_at.elapsed() < Duration::from_secs(25),
         "acted on before the next tick"
     );
+    // The phase gauge is set after the pass that wrote the status, so the
+    // scrape may briefly lag the recommendation it counts: wait for it.
+    eventually(
+        "the metrics to count the apply",
+        Duration::from_secs(10),
+        || async {
+            let m = get(addr, "/metrics").await;
+            m.contains("stepscale_applies_total{result=\"ok\"} 1")
+                && m.contains("stepscale_recommendations{phase=\"applied\"} 1")
+        },
+    )
+    .await;
     let metrics = get(addr, "/metrics").await;
-    assert!(
-        metrics.contains("stepscale_applies_total{result=\"ok\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("stepscale_recommendations{phase=\"applied\"} 1"),
-        "{metrics}"
-    );
     assert!(
         metrics.contains("stepscale_rule_evaluation_seconds_count"),
         "{metrics}"
