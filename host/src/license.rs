@@ -286,7 +286,7 @@ pub fn parse_public_key(public_key: &str) -> Result<VerifyingKey, LicenseError> 
 /// A serde error without the values it may quote (they come from the
 /// license): its category and position, plus the message when it only names
 /// fields.
-fn describe_json_error(e: &serde_json::Error) -> String {
+pub(crate) fn describe_json_error(e: &serde_json::Error) -> String {
     let msg = e.to_string();
     if msg.starts_with("missing field") || msg.starts_with("unknown field") {
         return msg;

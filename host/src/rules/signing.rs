@@ -323,8 +323,12 @@ pub fn read_payload(envelope: &[u8]) -> Result<(SignedRule, Vec<u8>, Signature),
         )));
     }
     let bad = |what: &str| SigningError::Malformed(what.to_string());
-    let env: Envelope = serde_json::from_slice(envelope)
-        .map_err(|e| bad(&format!("not the envelope JSON ({})", e.classify_name())))?;
+    let env: Envelope = serde_json::from_slice(envelope).map_err(|e| {
+        bad(&format!(
+            "not the envelope JSON ({})",
+            crate::license::describe_json_error(&e)
+        ))
+    })?;
     if env.format != ENVELOPE_FORMAT {
         return Err(bad(&format!("format is not {ENVELOPE_FORMAT:?}")));
     }
@@ -339,7 +343,7 @@ pub fn read_payload(envelope: &[u8]) -> Result<(SignedRule, Vec<u8>, Signature),
     let signed: SignedRule = serde_json::from_slice(&payload).map_err(|e| {
         bad(&format!(
             "payload is not the signed-rule JSON ({})",
-            e.classify_name()
+            crate::license::describe_json_error(&e)
         ))
     })?;
     Ok((signed, payload, signature))
@@ -371,22 +375,6 @@ pub fn check_metadata(
         }
     }
     Ok(())
-}
-
-/// serde_json's error category, without the values it may quote.
-trait ClassifyName {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl ClassifyName for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "read error",
-            serde_json::error::Category::Syntax => "not valid JSON",
-            serde_json::error::Category::Data => "a field is missing, unknown or of the wrong type",
-            serde_json::error::Category::Eof => "unexpected end",
-        }
-    }
 }
 
 #[cfg(test)]

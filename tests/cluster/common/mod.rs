@@ -231,9 +231,9 @@ impl TestNamespace {
             .expect("edit the recommendation");
     }
 
-    /// Reasons of the Events the operator published in this namespace
-    /// about `kind` objects.
-    pub async fn event_reasons(&self, kind: &str) -> Vec<String> {
+    /// The Events the operator published in this namespace about `kind`
+    /// objects.
+    async fn operator_events(&self, kind: &str) -> Vec<k8s_openapi::api::events::v1::Event> {
         let api: Api<k8s_openapi::api::events::v1::Event> =
             Api::namespaced(self.client.clone(), &self.name);
         api.list(&Default::default())
@@ -243,6 +243,15 @@ impl TestNamespace {
             .into_iter()
             .filter(|e| e.reporting_controller.as_deref() == Some("stepscale-operator"))
             .filter(|e| e.regarding.as_ref().and_then(|r| r.kind.as_deref()) == Some(kind))
+            .collect()
+    }
+
+    /// Reasons of the Events the operator published in this namespace
+    /// about `kind` objects.
+    pub async fn event_reasons(&self, kind: &str) -> Vec<String> {
+        self.operator_events(kind)
+            .await
+            .into_iter()
             .filter_map(|e| e.reason)
             .collect()
     }
@@ -250,19 +259,10 @@ impl TestNamespace {
     /// Notes of the Events with `reason` the operator published about the
     /// `kind` object `name`.
     pub async fn event_notes(&self, kind: &str, name: &str, reason: &str) -> Vec<String> {
-        let api: Api<k8s_openapi::api::events::v1::Event> =
-            Api::namespaced(self.client.clone(), &self.name);
-        api.list(&Default::default())
+        self.operator_events(kind)
             .await
-            .expect("list events")
-            .items
             .into_iter()
-            .filter(|e| e.reporting_controller.as_deref() == Some("stepscale-operator"))
-            .filter(|e| {
-                e.regarding.as_ref().is_some_and(|r| {
-                    r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name)
-                })
-            })
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
             .filter(|e| e.reason.as_deref() == Some(reason))
             .filter_map(|e| e.note)
             .collect()
