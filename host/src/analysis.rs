@@ -3,8 +3,9 @@
 //! sandbox per call), add the host checks, and build one recommendation per
 //! workload.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use stepscale_engine::{
     EngineConfig, EngineError, LoadError, LoadedRule, RuleEngine, RuleKind, WorkloadSnapshot,
@@ -17,10 +18,53 @@ use crate::recommendation::{recommend, Recommendation, WorkloadFindings};
 /// Forecast horizon: one day.
 pub const FORECAST_HORIZON_SECONDS: u32 = 86_400;
 
-/// The engine with its loaded rules.
+/// Where a loaded rule came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleSource {
+    /// Compiled into the binary.
+    Builtin,
+    /// A signed rule loaded from a ConfigMap.
+    ConfigMap {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// A component file given on the command line.
+    File(String),
+}
+
+impl std::fmt::Display for RuleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleSource::Builtin => f.write_str("builtin"),
+            RuleSource::ConfigMap { namespace, name } => {
+                write!(f, "configmap {namespace}/{name}")
+            }
+            RuleSource::File(path) => write!(f, "file {path}"),
+        }
+    }
+}
+
+/// A loaded rule and where it came from.
+#[derive(Debug, Clone)]
+pub struct ActiveRule {
+    /// The rule, ready to run.
+    pub rule: LoadedRule,
+    /// Where it came from (named in its findings).
+    pub source: RuleSource,
+}
+
+/// The engine with its loaded rules: the builtins, and custom rules that
+/// can be replaced while analyses run (the operator's hot reload).
 pub struct Analyzer {
     engine: RuleEngine,
-    rules: Vec<LoadedRule>,
+    builtins: Vec<LoadedRule>,
+    custom: RwLock<Vec<ActiveRule>>,
+    /// The set analyses use: builtins not replaced or disabled, then the
+    /// custom rules not disabled. An analysis takes one snapshot of it.
+    active: RwLock<Arc<Vec<ActiveRule>>>,
+    disabled: BTreeSet<String>,
     load_failures: Vec<LoadError>,
     forecasting: bool,
     objective: Objective,
@@ -33,22 +77,27 @@ impl Analyzer {
     /// # Errors
     /// The engine cannot be set up.
     pub fn with_builtin_rules(config: EngineConfig) -> Result<Analyzer, EngineError> {
-        let mut engine = RuleEngine::new(config)?;
-        let mut rules = Vec::new();
+        let engine = RuleEngine::new(config)?;
+        let mut builtins = Vec::new();
         let mut load_failures = Vec::new();
-        for loaded in crate::builtin::load_all(&mut engine) {
+        for loaded in crate::builtin::load_all(&engine) {
             match loaded {
-                Ok(rule) => rules.push(rule),
+                Ok(rule) => builtins.push(rule),
                 Err(e) => load_failures.push(e),
             }
         }
-        Ok(Analyzer {
+        let analyzer = Analyzer {
             engine,
-            rules,
+            builtins,
+            custom: RwLock::new(Vec::new()),
+            active: RwLock::new(Arc::new(Vec::new())),
+            disabled: BTreeSet::new(),
             load_failures,
             forecasting: true,
             objective: Objective::default(),
-        })
+        };
+        analyzer.refresh_active();
+        Ok(analyzer)
     }
 
     /// Turn the forecaster (and so predictive schedules) on or off.
@@ -63,34 +112,99 @@ impl Analyzer {
         self
     }
 
+    /// Never run the rules with these ids (`rules.enabled.<id>: false`),
+    /// builtin or custom.
+    pub fn with_disabled_rules(mut self, ids: impl IntoIterator<Item = String>) -> Self {
+        self.disabled = ids.into_iter().collect();
+        self.refresh_active();
+        self
+    }
+
     /// The objective recommendations are chosen by.
     pub fn objective(&self) -> &Objective {
         &self.objective
     }
 
-    /// Load one more rule component (its signature must already be verified).
+    /// Compile, check and pre-instantiate a component without adding it to
+    /// the active rules (its signature must already be verified).
+    ///
+    /// # Errors
+    /// As [`RuleEngine::load`].
+    pub fn load_component(&self, name: &str, bytes: &[u8]) -> Result<LoadedRule, LoadError> {
+        self.engine.load(name, bytes)
+    }
+
+    /// Load one more rule component (its signature must already be verified)
+    /// and add it to the active rules.
     ///
     /// # Errors
     /// As [`RuleEngine::load`]; a rule whose id is already loaded is
     /// refused as [`LoadError::Info`].
-    pub fn add_rule(&mut self, name: &str, bytes: &[u8]) -> Result<&LoadedRule, LoadError> {
-        let rule = self.engine.load(name, bytes)?;
-        if self.rules.iter().any(|r| r.id == rule.id) {
+    pub fn add_rule(&mut self, source: RuleSource, bytes: &[u8]) -> Result<LoadedRule, LoadError> {
+        let name = source.to_string();
+        let rule = self.engine.load(&name, bytes)?;
+        if self.rules().iter().any(|r| r.rule.id == rule.id) {
             return Err(LoadError::Info {
-                name: name.to_string(),
+                name,
                 message: format!(
                     "returned id {:?}, which another loaded rule already has",
                     rule.id
                 ),
             });
         }
-        self.rules.push(rule);
-        Ok(self.rules.last().expect("just pushed"))
+        let mut custom = self.custom_rules();
+        custom.push(ActiveRule {
+            rule: rule.clone(),
+            source,
+        });
+        self.set_custom_rules(custom);
+        Ok(rule)
     }
 
-    /// The loaded rules.
-    pub fn rules(&self) -> &[LoadedRule] {
-        &self.rules
+    /// Replace the custom rules. A custom rule whose id equals a builtin's
+    /// replaces that builtin (the caller decides whether that is allowed).
+    /// Analyses already running finish with the rules they started with.
+    pub fn set_custom_rules(&self, rules: Vec<ActiveRule>) {
+        *self.custom.write().unwrap_or_else(|e| e.into_inner()) = rules;
+        self.refresh_active();
+    }
+
+    /// The custom rules now loaded.
+    pub fn custom_rules(&self) -> Vec<ActiveRule> {
+        self.custom
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Ids of the builtin rules.
+    pub fn builtin_ids(&self) -> Vec<String> {
+        self.builtins.iter().map(|r| r.id.clone()).collect()
+    }
+
+    fn refresh_active(&self) {
+        let custom = self.custom.read().unwrap_or_else(|e| e.into_inner());
+        let replaced: BTreeSet<&str> = custom.iter().map(|r| r.rule.id.as_str()).collect();
+        let active: Vec<ActiveRule> = self
+            .builtins
+            .iter()
+            .filter(|r| !replaced.contains(r.id.as_str()))
+            .map(|r| ActiveRule {
+                rule: r.clone(),
+                source: RuleSource::Builtin,
+            })
+            .chain(custom.iter().cloned())
+            .filter(|r| !self.disabled.contains(&r.rule.id))
+            .collect();
+        *self.active.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(active);
+    }
+
+    /// The rules analyses run now.
+    pub fn rules(&self) -> Arc<Vec<ActiveRule>> {
+        self.active
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Rules that failed to load.
@@ -98,17 +212,29 @@ impl Analyzer {
         &self.load_failures
     }
 
-    /// Run every rule on one workload.
+    /// Run every active rule on one workload.
     pub fn evaluate(&self, workload: &Arc<WorkloadSnapshot>) -> WorkloadFindings {
+        self.evaluate_with(&self.rules(), workload)
+    }
+
+    fn evaluate_with(
+        &self,
+        rules: &[ActiveRule],
+        workload: &Arc<WorkloadSnapshot>,
+    ) -> WorkloadFindings {
         let mut found = WorkloadFindings::default();
         let step = workload.history.step_seconds.max(1);
-        for rule in &self.rules {
+        for ActiveRule { rule, source } in rules {
             let (log, failure) = match rule.kind {
                 RuleKind::Detector => {
                     let run = self.engine.evaluate(rule, workload);
                     match run.result {
                         Ok(f) => {
-                            found.findings.extend(f);
+                            found.findings.extend(f.into_iter().map(|mut f| {
+                                f.rule_version = Some(rule.version.clone());
+                                f.rule_source = Some(source.to_string());
+                                f
+                            }));
                             (run.log, None)
                         }
                         Err(e) => (run.log, Some(e)),
@@ -138,7 +264,7 @@ impl Analyzer {
                 tracing::debug!(rule = %rule.id, workload = %workload.display_name(), level = line.level, "{}", line.message);
             }
             if let Some(e) = failure {
-                tracing::warn!(rule = %rule.id, workload = %workload.display_name(), reason = e.label(), "rule failed: {e}");
+                tracing::warn!(rule = %rule.id, source = %source, workload = %workload.display_name(), reason = e.label(), "rule failed: {e}");
                 found.failures.push((rule.id.clone(), e));
             }
         }
@@ -174,8 +300,9 @@ impl Analyzer {
         .min(self.max_workers())
         .min(workloads.len().max(1));
         let next = AtomicUsize::new(0);
+        let rules = self.rules();
         let one = |i: usize, w: &Arc<WorkloadSnapshot>| {
-            let mut found = self.evaluate(w);
+            let mut found = self.evaluate_with(&rules, w);
             found
                 .findings
                 .extend(host.get(i).cloned().unwrap_or_default());

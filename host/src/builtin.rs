@@ -13,7 +13,7 @@ pub const COMPONENTS: &[(&str, &[u8])] = embedded::COMPONENTS;
 
 /// Load every builtin rule. Builtins are part of the binary, so a failure
 /// here is a build defect; it is still returned per rule, not panicked on.
-pub fn load_all(engine: &mut RuleEngine) -> Vec<Result<LoadedRule, LoadError>> {
+pub fn load_all(engine: &RuleEngine) -> Vec<Result<LoadedRule, LoadError>> {
     COMPONENTS
         .iter()
         .map(|(name, bytes)| engine.load(&format!("builtin:{name}"), bytes))

@@ -27,6 +27,8 @@ fn finding(
 ) -> Finding {
     Finding {
         rule_id: rule_id.to_string(),
+        rule_version: None,
+        rule_source: None,
         kind: FindingKind::Misconfiguration,
         confidence: 1.0,
         summary,

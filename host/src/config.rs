@@ -92,8 +92,27 @@ pub struct Values {
     pub safety: SafetyValues,
     /// `objective`.
     pub objective: ObjectiveValues,
+    /// `rules`.
+    pub rules: RulesValues,
     /// `http`.
     pub http: HttpValues,
+}
+
+/// `rules.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RulesValues {
+    /// `configMapSelector`: label selector of the rule ConfigMaps.
+    pub config_map_selector: Option<String>,
+    /// `namespaces`: more namespaces to load rule ConfigMaps from (the
+    /// release namespace is always one).
+    pub namespaces: Option<Vec<String>>,
+    /// `trustedKeys`: ed25519 public keys (base64) of trusted signers.
+    pub trusted_keys: Option<Vec<String>>,
+    /// `enabled`: per-rule switch by id; a rule not listed is enabled.
+    pub enabled: Option<std::collections::BTreeMap<String, bool>>,
+    /// `replaceBuiltins`: builtin rule ids a custom rule may replace.
+    pub replace_builtins: Option<Vec<String>>,
 }
 
 /// `leaderElection.*`.
@@ -215,6 +234,21 @@ pub struct LeaderElectionConfig {
     pub lease_duration: Duration,
 }
 
+/// Custom rules from ConfigMaps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulesConfig {
+    /// Label selector of the rule ConfigMaps.
+    pub selector: String,
+    /// Namespaces to load them from: the release namespace first.
+    pub namespaces: Vec<String>,
+    /// Trusted signing keys.
+    pub trusted_keys: Vec<ed25519_dalek::VerifyingKey>,
+    /// Rule ids switched off (builtin or custom).
+    pub disabled: std::collections::BTreeSet<String>,
+    /// Builtin rule ids a custom rule may replace.
+    pub replace_builtins: std::collections::BTreeSet<String>,
+}
+
 /// Safety settings of apply and verify.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SafetyConfig {
@@ -245,6 +279,8 @@ pub struct OperatorConfig {
     pub safety: SafetyConfig,
     /// The objective recommendations are chosen by.
     pub objective: crate::objective::Objective,
+    /// Custom rules.
+    pub rules: RulesConfig,
     /// Address of the HTTP endpoints.
     pub http_address: SocketAddr,
     /// This instance's identity in the leader election (pod name).
@@ -407,6 +443,14 @@ impl Values {
                 })
             }
         };
+        let release_namespace = self
+            .leader_election
+            .namespace
+            .clone()
+            .or(pod_namespace)
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| "default".into());
+        let rules = rules_config(self.rules, &release_namespace)?;
         Ok(OperatorConfig {
             interval: Duration::from_secs(interval),
             leader_election: LeaderElectionConfig {
@@ -416,12 +460,7 @@ impl Values {
                     .lease_name
                     .filter(|n| !n.is_empty())
                     .unwrap_or_else(|| DEFAULT_LEASE_NAME.into()),
-                namespace: self
-                    .leader_election
-                    .namespace
-                    .or(pod_namespace)
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| "default".into()),
+                namespace: release_namespace,
                 lease_duration: Duration::from_secs(lease_seconds),
             },
             namespaces: self
@@ -444,10 +483,68 @@ impl Values {
                 ),
             },
             objective,
+            rules,
             http_address,
             identity,
         })
     }
+}
+
+/// Validate `rules.*`: a selector, DNS-1123 namespaces, parseable keys.
+fn rules_config(v: RulesValues, release_namespace: &str) -> Result<RulesConfig, ConfigError> {
+    let selector = v
+        .config_map_selector
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| crate::rules::configmap::DEFAULT_SELECTOR.into());
+    if selector.is_empty() {
+        return Err(ConfigError::Invalid {
+            field: "rules.configMapSelector",
+            problem: "is empty (it would load every ConfigMap)".into(),
+            fix: "use a label selector, e.g. stepscale.io/rule=true (the default)",
+        });
+    }
+    let mut namespaces = vec![release_namespace.to_string()];
+    for ns in v.namespaces.unwrap_or_default() {
+        if stepscale_hpa::limits::check_dns_label(&ns).is_err() {
+            return Err(ConfigError::Invalid {
+                field: "rules.namespaces",
+                problem: format!(
+                    "has {:?}, which is not a namespace name",
+                    stepscale_hpa::limits::printable(&ns, 64)
+                ),
+                fix: "list namespace names (lowercase letters, digits and dashes)",
+            });
+        }
+        if !namespaces.contains(&ns) {
+            namespaces.push(ns);
+        }
+    }
+    let trusted_keys = v
+        .trusted_keys
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            crate::rules::signing::parse_public_key(k).map_err(|e| ConfigError::Invalid {
+                field: "rules.trustedKeys",
+                problem: format!("entry {i} is unusable: {e}"),
+                fix: "give the base64 public key `stepscale rules keygen` wrote (rule-signing.pub)",
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RulesConfig {
+        selector,
+        namespaces,
+        trusted_keys,
+        disabled: v
+            .enabled
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, on)| !on)
+            .map(|(id, _)| id)
+            .collect(),
+        replace_builtins: v.replace_builtins.unwrap_or_default().into_iter().collect(),
+    })
 }
 
 impl OperatorConfig {

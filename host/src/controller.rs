@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DynamicObject, ListParams, PartialObjectMeta};
 use kube::core::ApiResource;
 use kube::runtime::watcher;
@@ -109,6 +110,8 @@ pub struct TickReport {
     pub writes: usize,
     /// Recommendations malformed beyond reading (skipped).
     pub malformed: usize,
+    /// What loading rule ConfigMaps did.
+    pub rules: crate::rules::sync::SyncReport,
 }
 
 /// Shared state of the operator (the web server reads `metrics` and `ready`).
@@ -119,6 +122,8 @@ pub struct Context {
     pub config: OperatorConfig,
     /// The rule engine with its rules.
     pub analyzer: Arc<Analyzer>,
+    /// Custom rules loaded from ConfigMaps.
+    pub rules: crate::rules::loader::RuleLoader,
     /// Metric history of the tick.
     pub history: Arc<dyn HistorySource>,
     /// Health during probation.
@@ -182,11 +187,17 @@ impl Operator {
             ))
         });
         let notifier = Notifier::new(client.clone(), &config.identity);
+        let rules =
+            crate::rules::loader::RuleLoader::new(crate::rules::admission::AdmissionPolicy {
+                trusted: config.rules.trusted_keys.clone(),
+                replace_builtins: config.rules.replace_builtins.clone(),
+            });
         Operator {
             ctx: Context {
                 client,
                 config,
                 analyzer,
+                rules,
                 history,
                 health,
                 license,
@@ -272,6 +283,17 @@ impl Operator {
             leader,
             ..TickReport::default()
         };
+        // Rule ConfigMaps first, so a rule admitted now runs in this analysis.
+        report.rules = crate::rules::sync::sync(
+            &ctx.client,
+            &ctx.config.rules,
+            &ctx.rules,
+            &ctx.analyzer,
+            &ctx.notifier,
+            &ctx.metrics,
+            leader,
+        )
+        .await;
         let reader =
             ClusterReader::discover(ctx.client.clone(), ctx.config.namespaces.clone()).await?;
         let autoscalers = reader.autoscalers().await?;
@@ -665,6 +687,35 @@ impl Operator {
                 })
             })
             .collect();
+        // Rule ConfigMaps: a change brings the next tick forward, so a new
+        // rule is admitted (or rejected, with its Event) and used at once.
+        let rules_changed = Arc::new(tokio::sync::Notify::new());
+        let params = watcher::Config::default().labels(&self.ctx.config.rules.selector);
+        let rule_watches: Vec<_> = self
+            .ctx
+            .config
+            .rules
+            .namespaces
+            .iter()
+            .map(|ns| {
+                let api: Api<PartialObjectMeta<ConfigMap>> =
+                    Api::namespaced(self.ctx.client.clone(), ns);
+                let changed = rules_changed.clone();
+                let params = params.clone();
+                tokio::spawn(async move {
+                    let stream = watcher::watcher(api, params);
+                    futures::pin_mut!(stream);
+                    while let Some(event) = stream.next().await {
+                        if matches!(
+                            event,
+                            Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))
+                        ) {
+                            changed.notify_one();
+                        }
+                    }
+                })
+            })
+            .collect();
         tokio::pin!(shutdown);
         let interval = self.ctx.config.interval;
         let mut next_tick = Instant::now();
@@ -684,6 +735,11 @@ impl Operator {
                         let _ = self.reconcile_recommendations().await;
                     }
                 }
+                _ = rules_changed.notified() => {
+                    // Debounce: an apply often updates a ConfigMap twice.
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    next_tick = Instant::now();
+                }
                 _ = changed.notified() => {
                     // Debounce bursts of watch events (including our own writes).
                     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -693,7 +749,7 @@ impl Operator {
                 }
             }
         }
-        for watch in watches {
+        for watch in watches.into_iter().chain(rule_watches) {
             watch.abort();
         }
         if let Some(l) = &self.ctx.leader {

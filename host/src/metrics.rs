@@ -35,6 +35,12 @@ pub struct Metrics {
     pub verifications: Counter<u64, AtomicU64>,
     /// `stepscale_errors_total{error}`: errors of the tick by kind.
     pub errors: Family<Labels, Counter>,
+    /// `stepscale_rules_loaded{source}`: rules analyses run, `builtin` or
+    /// `configmap`.
+    pub rules_loaded: Family<Labels, Gauge<i64, std::sync::atomic::AtomicI64>>,
+    /// `stepscale_rule_rejections_total{reason}`: rule ConfigMaps rejected,
+    /// by reason (see `rules::admission::REJECTION_REASONS`).
+    pub rule_rejections: Family<Labels, Counter>,
 }
 
 impl Default for Metrics {
@@ -54,6 +60,8 @@ impl Metrics {
         let rollbacks = Counter::default();
         let verifications = Counter::default();
         let errors = Family::<Labels, Counter>::default();
+        let rules_loaded = Family::default();
+        let rule_rejections = Family::<Labels, Counter>::default();
         registry.register("reconcile_ticks", "Reconcile ticks run", ticks.clone());
         registry.register(
             "recommendations",
@@ -81,6 +89,16 @@ impl Metrics {
             "Errors of the reconcile tick, by kind",
             errors.clone(),
         );
+        registry.register(
+            "rules_loaded",
+            "Rules analyses run, by source (builtin, configmap)",
+            rules_loaded.clone(),
+        );
+        registry.register(
+            "rule_rejections",
+            "Rule ConfigMaps rejected, by reason",
+            rule_rejections.clone(),
+        );
         Metrics {
             registry,
             ticks,
@@ -90,7 +108,25 @@ impl Metrics {
             rollbacks,
             verifications,
             errors,
+            rules_loaded,
+            rule_rejections,
         }
+    }
+
+    /// Set the number of rules loaded per source.
+    pub fn set_rules_loaded(&self, builtin: usize, configmap: usize) {
+        for (source, n) in [("builtin", builtin), ("configmap", configmap)] {
+            self.rules_loaded
+                .get_or_create(&vec![("source".into(), source.into())])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Count a rejected rule ConfigMap.
+    pub fn rule_rejected(&self, reason: &str) {
+        self.rule_rejections
+            .get_or_create(&vec![("reason".into(), reason.into())])
+            .inc();
     }
 
     /// Count a tick.
@@ -146,6 +182,8 @@ mod tests {
         m.rollbacks.inc();
         m.set_phase_counts(&[(Phase::Applied, 2)]);
         m.rule_evaluation_seconds.observe(0.2);
+        m.set_rules_loaded(6, 1);
+        m.rule_rejected("bad-signature");
         let text = m.encode();
         for needle in [
             "stepscale_reconcile_ticks_total{leader=\"true\"} 1",
@@ -154,6 +192,8 @@ mod tests {
             "stepscale_recommendations{phase=\"applied\"} 2",
             "stepscale_recommendations{phase=\"pending\"} 0",
             "stepscale_rule_evaluation_seconds_count 1",
+            "stepscale_rules_loaded{source=\"configmap\"} 1",
+            "stepscale_rule_rejections_total{reason=\"bad-signature\"} 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

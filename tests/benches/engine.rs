@@ -110,8 +110,8 @@ fn main() {
     let horizon = 1440;
 
     // 1. wasm vs native, per rule.
-    let mut engine = RuleEngine::new(EngineConfig::default().with_cache_dir(None)).expect("engine");
-    let rules: Vec<_> = stepscale_operator::builtin::load_all(&mut engine)
+    let engine = RuleEngine::new(EngineConfig::default().with_cache_dir(None)).expect("engine");
+    let rules: Vec<_> = stepscale_operator::builtin::load_all(&engine)
         .into_iter()
         .collect::<Result<_, _>>()
         .expect("builtin rules load");
@@ -169,7 +169,7 @@ fn main() {
     );
 
     // 2. overhead.
-    let mut load_test = |name: &str| {
+    let load_test = |name: &str| {
         let bytes = test_rules::COMPONENTS
             .iter()
             .find(|(n, _)| *n == name)
@@ -255,8 +255,8 @@ fn main() {
     let cache = std::env::temp_dir().join(format!("stepscale-bench-cache-{}", std::process::id()));
     let load_all = |cache: Option<std::path::PathBuf>| {
         let started = Instant::now();
-        let mut e = RuleEngine::new(EngineConfig::default().with_cache_dir(cache)).expect("engine");
-        let n = stepscale_operator::builtin::load_all(&mut e)
+        let e = RuleEngine::new(EngineConfig::default().with_cache_dir(cache)).expect("engine");
+        let n = stepscale_operator::builtin::load_all(&e)
             .into_iter()
             .filter(|r| r.is_ok())
             .count();

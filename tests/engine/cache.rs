@@ -143,10 +143,10 @@ fn a_cache_directory_owned_by_another_user_is_not_used() {
 fn a_second_engine_loads_the_rule_from_the_cache() {
     let dir = temp_cache("hit");
     let bytes = builtin("stepscale-rule-thrashing");
-    let mut first =
+    let first =
         RuleEngine::new(EngineConfig::default().with_cache_dir(Some(dir.clone()))).expect("engine");
     assert!(!first.load("thrashing", bytes).expect("loads").from_cache);
-    let mut second =
+    let second =
         RuleEngine::new(EngineConfig::default().with_cache_dir(Some(dir.clone()))).expect("engine");
     let rule = second.load("thrashing", bytes).expect("loads");
     assert!(rule.from_cache);
@@ -158,13 +158,13 @@ fn a_second_engine_loads_the_rule_from_the_cache() {
 fn a_damaged_cache_file_is_recompiled_not_loaded() {
     let dir = temp_cache("damaged");
     let bytes = builtin("stepscale-rule-scale-lag");
-    let mut first =
+    let first =
         RuleEngine::new(EngineConfig::default().with_cache_dir(Some(dir.clone()))).expect("engine");
     first.load("scale-lag", bytes).expect("loads");
     let files = artifacts(&dir);
     assert_eq!(files.len(), 1, "one artifact per component");
     std::fs::write(&files[0], b"definitely not a precompiled component").expect("overwrite");
-    let mut second =
+    let second =
         RuleEngine::new(EngineConfig::default().with_cache_dir(Some(dir.clone()))).expect("engine");
     let rule = second.load("scale-lag", bytes).expect("recompiles");
     assert!(!rule.from_cache);
@@ -179,7 +179,7 @@ fn a_cache_directory_others_can_write_is_not_used() {
     let dir = temp_cache("open");
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-    let mut engine =
+    let engine =
         RuleEngine::new(EngineConfig::default().with_cache_dir(Some(dir.clone()))).expect("engine");
     let bytes = builtin("stepscale-rule-thrashing");
     engine

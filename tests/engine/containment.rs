@@ -81,7 +81,7 @@ fn daily_cycle_workload() -> Arc<WorkloadSnapshot> {
 
 #[test]
 fn a_rule_that_loops_forever_is_stopped_at_its_deadline() {
-    let mut engine = engine();
+    let engine = engine();
     let rule = engine
         .load(
             "spin-forever",
@@ -102,7 +102,7 @@ fn a_rule_that_loops_forever_is_stopped_at_its_deadline() {
 
 #[test]
 fn a_rule_that_allocates_without_bound_is_stopped_at_the_memory_cap() {
-    let mut engine = engine();
+    let engine = engine();
     let rule = engine
         .load(
             "allocate-forever",
@@ -120,7 +120,7 @@ fn a_rule_that_allocates_without_bound_is_stopped_at_the_memory_cap() {
 
 #[test]
 fn a_rule_that_panics_is_reported_with_its_panic_message() {
-    let mut engine = engine();
+    let engine = engine();
     let rule = engine
         .load("panic-trap", component("stepscale-test-rule-panic-trap"))
         .expect("loads");
@@ -136,7 +136,7 @@ fn a_rule_that_panics_is_reported_with_its_panic_message() {
 
 #[test]
 fn a_rule_returning_output_outside_the_bounds_is_dropped_and_reported() {
-    let mut engine = engine();
+    let engine = engine();
     let rule = engine
         .load(
             "invalid-output",
@@ -162,7 +162,7 @@ fn a_rule_returning_output_outside_the_bounds_is_dropped_and_reported() {
 
 #[test]
 fn a_rule_gets_no_files_environment_or_clock() {
-    let mut engine = engine();
+    let engine = engine();
     let rule = engine
         .load(
             "reach-outside",
@@ -179,7 +179,7 @@ fn a_rule_gets_no_files_environment_or_clock() {
 
 #[test]
 fn a_rule_built_for_another_abi_series_is_rejected_with_both_versions() {
-    let mut engine = engine();
+    let engine = engine();
     let err = engine
         .load(
             "wrong-abi-version.wasm",
@@ -203,7 +203,7 @@ fn a_rule_built_for_another_abi_series_is_rejected_with_both_versions() {
 
 #[test]
 fn a_rule_with_mismatched_signatures_is_rejected_at_load() {
-    let mut engine = engine();
+    let engine = engine();
     let err = engine
         .load(
             "wrong-signature.wasm",
@@ -220,7 +220,7 @@ fn a_rule_with_mismatched_signatures_is_rejected_at_load() {
 
 #[test]
 fn bytes_that_are_not_a_component_are_rejected() {
-    let mut engine = engine();
+    let engine = engine();
     let err = engine
         .load("garbage", b"not wasm at all")
         .expect_err("must not load");
@@ -229,7 +229,7 @@ fn bytes_that_are_not_a_component_are_rejected() {
 
 #[test]
 fn hostile_rules_do_not_stop_the_builtin_rules_from_reporting() {
-    let mut engine = engine();
+    let engine = engine();
     let workload = daily_cycle_workload();
     let hostile: Vec<_> = [
         "stepscale-test-rule-spin-forever",
@@ -239,7 +239,7 @@ fn hostile_rules_do_not_stop_the_builtin_rules_from_reporting() {
     .iter()
     .map(|n| engine.load(n, component(n)).expect("hostile rules load"))
     .collect();
-    let builtins: Vec<_> = stepscale_operator::builtin::load_all(&mut engine)
+    let builtins: Vec<_> = stepscale_operator::builtin::load_all(&engine)
         .into_iter()
         .collect::<Result<_, _>>()
         .expect("builtin rules load");

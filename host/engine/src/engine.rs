@@ -308,7 +308,7 @@ impl RuleEngine {
     /// # Errors
     /// Each [`LoadError`] variant: invalid component, wrong ABI version or
     /// world, mismatched types, or an `info()` that fails.
-    pub fn load(&mut self, name: &str, bytes: &[u8]) -> Result<LoadedRule, LoadError> {
+    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<LoadedRule, LoadError> {
         let digest = hex::encode(Sha256::digest(bytes));
         let compile_err = |e: wasmtime::Error| LoadError::Compile {
             name: name.to_string(),
@@ -333,10 +333,13 @@ impl RuleEngine {
         };
         // A std guest imports WASI interfaces it never needs to call; they
         // are granted as functions that trap, never as capabilities.
-        self.linker
+        // On a copy of the linker, so that loading needs no exclusive access
+        // (the operator loads rules from ConfigMaps while others run).
+        let mut linker = self.linker.clone();
+        linker
             .define_unknown_imports_as_traps(&component)
             .map_err(link_err)?;
-        let instance_pre = self.linker.instantiate_pre(&component).map_err(link_err)?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(link_err)?;
         let pre = match facts.kind {
             RuleKind::Detector => {
                 RulePre::Detector(detector::DetectorPre::new(instance_pre).map_err(link_err)?)

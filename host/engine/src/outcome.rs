@@ -108,6 +108,13 @@ pub struct Evidence {
 pub struct Finding {
     /// Id of the rule (or host check) that made it.
     pub rule_id: String,
+    /// Version of the rule, from its `info()` (absent for host checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_version: Option<String>,
+    /// Where the rule came from: `builtin`, `configmap NAMESPACE/NAME` or
+    /// `file PATH` (absent for host checks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_source: Option<String>,
     /// What it is about.
     pub kind: FindingKind,
     /// 0.0..=1.0.
@@ -401,6 +408,8 @@ impl Finding {
         };
         Finding {
             rule_id: rule_id.to_string(),
+            rule_version: None,
+            rule_source: None,
             kind: f.kind.into(),
             confidence,
             summary: printable(&f.summary, MAX_SUMMARY_CHARS),

@@ -210,7 +210,8 @@ pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
     let analyzer = Analyzer::with_builtin_rules(EngineConfig::default())
         .context("starting the rule engine")?
         .with_forecasting(config.forecasting)
-        .with_objective(config.objective);
+        .with_objective(config.objective)
+        .with_disabled_rules(config.rules.disabled.iter().cloned());
     for failure in analyzer.load_failures() {
         tracing::warn!("builtin rule not loaded: {failure}");
     }

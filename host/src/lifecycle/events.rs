@@ -32,6 +32,11 @@ pub mod reason {
     /// An autoscaler could not be analyzed: its spec is unreadable or over
     /// an input limit (the note names the field and the limit).
     pub const SKIPPED: &str = "AutoscalerSkipped";
+    /// A rule ConfigMap was admitted (the note names the rule, its version
+    /// and signer).
+    pub const RULE_ADMITTED: &str = "RuleAdmitted";
+    /// A rule ConfigMap was rejected (the note gives the reason and the fix).
+    pub const RULE_REJECTED: &str = "RuleRejected";
 }
 
 /// Publishes Events; a disabled notifier (tests, no client) does nothing.
@@ -62,18 +67,29 @@ impl Notifier {
     /// involved), e.g. [`reason::SKIPPED`]. The note is escaped and cut to
     /// 1000 characters.
     pub async fn warn_autoscaler(&self, autoscaler: &ObjectReference, reason: &str, note: &str) {
+        self.publish(autoscaler, true, reason, note).await;
+    }
+
+    /// Publish one Event on any object (e.g. a rule ConfigMap:
+    /// [`reason::RULE_ADMITTED`], [`reason::RULE_REJECTED`]). The note is
+    /// escaped and cut to 1000 characters.
+    pub async fn publish(&self, object: &ObjectReference, warning: bool, reason: &str, note: &str) {
         let Some(recorder) = &self.recorder else {
             return;
         };
         let event = Event {
-            type_: EventType::Warning,
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
             reason: reason.to_string(),
             note: Some(stepscale_hpa::limits::printable(note, 1000)),
             action: reason.to_string(),
             secondary: None,
         };
-        if let Err(e) = recorder.publish(&event, autoscaler).await {
-            tracing::debug!(reason, "publishing an Event on the autoscaler failed: {e}");
+        if let Err(e) = recorder.publish(&event, object).await {
+            tracing::debug!(reason, "publishing an Event failed: {e}");
         }
     }
 

@@ -570,6 +570,8 @@ mod tests {
             crate::recommendation::recommend(&crate::fixtures::workload(), Default::default());
         rec.findings.push(stepscale_engine::Finding {
             rule_id: "r".into(),
+            rule_version: None,
+            rule_source: None,
             kind: stepscale_engine::FindingKind::IdleWindow,
             confidence: f64::NAN,
             summary: "s".into(),

@@ -160,6 +160,8 @@ mod tests {
     fn proposing(rule: &str, proposal: ConfigChange) -> Finding {
         Finding {
             rule_id: rule.into(),
+            rule_version: None,
+            rule_source: None,
             kind: FindingKind::Other,
             confidence: 0.9,
             summary: String::new(),

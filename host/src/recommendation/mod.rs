@@ -438,6 +438,8 @@ mod tests {
     fn finding(kind: FindingKind) -> Finding {
         Finding {
             rule_id: "r".into(),
+            rule_version: None,
+            rule_source: None,
             kind,
             confidence: 0.8,
             summary: "s".into(),

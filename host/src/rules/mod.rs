@@ -1,5 +1,11 @@
-//! Rules that users bring: signing keys, the signature envelope that binds a
-//! component's bytes to its metadata, and the checks made before a byte of a
-//! signed rule runs. (Loading from ConfigMaps builds on this.)
+//! Rules that users bring: signing keys and the signature envelope
+//! ([`signing`]), the checks made before a byte of a signed rule runs
+//! ([`admission`]), the ConfigMap that carries one ([`configmap`]), and the
+//! operator's set of rules loaded from ConfigMaps ([`loader`]) and the
+//! cluster IO that feeds it ([`sync`]).
 
+pub mod admission;
+pub mod configmap;
+pub mod loader;
 pub mod signing;
+pub mod sync;

@@ -99,7 +99,7 @@ impl TestRule {
         let bytes = std::fs::read(path)
             .unwrap_or_else(|e| panic!("cannot read component {}: {e}", path.display()));
         let config = config.with_cache_dir(Some(wasm_target_dir().join("precompiled")));
-        let mut engine = RuleEngine::new(config).unwrap_or_else(|e| panic!("{e}"));
+        let engine = RuleEngine::new(config).unwrap_or_else(|e| panic!("{e}"));
         let rule = engine
             .load(&path.display().to_string(), &bytes)
             .unwrap_or_else(|e| panic!("{e}"));

@@ -556,6 +556,8 @@ pub fn engine_finding(rule_id: &str, f: &types::Finding) -> stepscale_engine::Fi
     use stepscale_engine::FindingKind as K;
     stepscale_engine::Finding {
         rule_id: rule_id.to_string(),
+        rule_version: None,
+        rule_source: None,
         kind: match f.kind {
             types::FindingKind::IdleWindow => K::IdleWindow,
             types::FindingKind::OverProvisioning => K::OverProvisioning,
