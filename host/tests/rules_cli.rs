@@ -76,8 +76,27 @@ fn keygen_sign_verify_and_every_tampering() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("signed thrashing "), "{}", text(&out));
     let sig = d.join("stepscale-rule-thrashing.wasm.sig");
+    // The component is a builtin's, so admitting it means replacing that
+    // builtin: refused unless allowed.
+    let out = stepscale(&[
+        "rules",
+        "verify",
+        s(&rule),
+        s(&sig),
+        "--trusted-key",
+        s(&public),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("[replaces-builtin]"), "{}", text(&out));
     let verify = |rule: &Path, sig: &Path, keys: &[&Path]| {
-        let mut args = vec!["rules", "verify", s(rule), s(sig)];
+        let mut args = vec![
+            "rules",
+            "verify",
+            s(rule),
+            s(sig),
+            "--replace-builtin",
+            "thrashing",
+        ];
         for k in keys {
             args.extend(["--trusted-key", s(k)]);
         }
@@ -134,6 +153,8 @@ fn keygen_sign_verify_and_every_tampering() {
         s(&sig),
         "--trusted-key",
         s(&public),
+        "--replace-builtin",
+        "thrashing",
     ]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
