@@ -1,4 +1,5 @@
-//! Builds the hostile test rules in data/rules/ into components.
+//! Builds the hostile test rules in data/rules/ and the example rule in
+//! examples/weekend-idle into components.
 use std::path::PathBuf;
 
 fn main() {
@@ -16,6 +17,8 @@ fn main() {
     ]
     .iter()
     .map(|n| here.join("data/rules").join(n))
+    // The example custom rule, as its author builds it.
+    .chain([here.join("../examples/weekend-idle")])
     .collect();
     let root = here
         .parent()

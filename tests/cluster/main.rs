@@ -13,11 +13,13 @@
 //! - `keda`: ScaledObjects and custom-resource scale targets;
 //! - `hostile`: absurd autoscalers next to normal ones;
 //! - `leader`: leader election between operator instances;
-//! - `run_loop`: the deployed loop (HTTP endpoints, watch, shutdown).
+//! - `run_loop`: the deployed loop (HTTP endpoints, watch, shutdown);
+//! - `rules`: signed custom rules loaded from ConfigMaps.
 
 mod common;
 mod hostile;
 mod keda;
 mod leader;
 mod lifecycle;
+mod rules;
 mod run_loop;

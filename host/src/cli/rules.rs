@@ -187,21 +187,10 @@ pub fn run(args: RulesArgs) -> anyhow::Result<bool> {
             namespace,
             selector,
         } => {
-            let bytes = read_component(&rule)?;
-            let envelope = read_envelope(&signature)?;
-            let (signed, _, _) = signing::read_payload(&envelope)
-                .with_context(|| format!("{}", signature.display()))?;
-            let actual = signing::digest(&bytes);
-            if actual != signed.sha256 {
-                anyhow::bail!(
-                    "{} is not the component {} signs (SHA-256 {actual}, signed {}); give the component and its own .sig",
-                    rule.display(),
-                    signature.display(),
-                    signed.sha256
-                );
-            }
-            let cm = configmap::manifest(&name, &namespace, &selector, &bytes, &envelope, &signed)?;
-            print!("{}", serde_yaml::to_string(&cm)?);
+            print!(
+                "{}",
+                configmap_yaml(&rule, &signature, &name, &namespace, &selector)?
+            );
             Ok(true)
         }
         RulesCommand::Test { rule, snapshot } => {
@@ -442,6 +431,37 @@ fn sig_path(rule: &Path) -> PathBuf {
     let mut s = rule.as_os_str().to_owned();
     s.push(".sig");
     PathBuf::from(s)
+}
+
+/// The manifest `rules configmap` prints: the ConfigMap carrying `rule`
+/// and its `signature`, after checking that the signature is for these
+/// bytes.
+///
+/// # Errors
+/// Unreadable files, a malformed envelope, a signature for other bytes, or
+/// a component that cannot fit in a ConfigMap.
+pub fn configmap_yaml(
+    rule: &Path,
+    signature: &Path,
+    name: &str,
+    namespace: &str,
+    selector: &str,
+) -> anyhow::Result<String> {
+    let bytes = read_component(rule)?;
+    let envelope = read_envelope(signature)?;
+    let (signed, _, _) =
+        signing::read_payload(&envelope).with_context(|| format!("{}", signature.display()))?;
+    let actual = signing::digest(&bytes);
+    if actual != signed.sha256 {
+        anyhow::bail!(
+            "{} is not the component {} signs (SHA-256 {actual}, signed {}); give the component and its own .sig",
+            rule.display(),
+            signature.display(),
+            signed.sha256
+        );
+    }
+    let cm = configmap::manifest(name, namespace, selector, &bytes, &envelope, &signed)?;
+    Ok(serde_yaml::to_string(&cm)?)
 }
 
 enum Outcome {

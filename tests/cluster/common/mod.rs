@@ -419,10 +419,22 @@ impl SeriesSource {
     /// Analysis history for `autoscaler`: CPU `cpu` (percent of request) on
     /// `replicas` replicas at a 5-minute step, ending now.
     pub fn with_history(self, autoscaler: &str, cpu: Vec<f64>, replicas: f64) -> Self {
-        let n = cpu.len();
         let now = jiff::Timestamp::now().as_second();
+        let start = now - 300 * cpu.len() as i64;
+        self.with_history_from(autoscaler, cpu, replicas, start)
+    }
+
+    /// As [`Self::with_history`], starting at `start_unix_seconds`.
+    pub fn with_history_from(
+        self,
+        autoscaler: &str,
+        cpu: Vec<f64>,
+        replicas: f64,
+        start_unix_seconds: i64,
+    ) -> Self {
+        let n = cpu.len();
         let h = MetricHistory {
-            start_unix_seconds: now - 300 * n as i64,
+            start_unix_seconds,
             step_seconds: 300,
             utc_offset_minutes: 0,
             cpu_utilization: cpu,
