@@ -14,6 +14,7 @@ fn main() {
         "read-all-noop",
         "instantiate-noop",
         "invalid-output",
+        "unknown-import",
     ]
     .iter()
     .map(|n| here.join("data/rules").join(n))

@@ -54,6 +54,10 @@ fn build_example_at(version: &str, dir: &Path) -> PathBuf {
     let manifest = std::fs::read_to_string(example.join("Cargo.toml"))
         .expect("example manifest")
         .replace("version = \"0.1.0\"", &format!("version = \"{version}\""))
+        // Its own package name, so the build does not overwrite the
+        // example's component in the shared target directory (the rule's id
+        // is in its code, not its package name).
+        .replace("name = \"weekend-idle\"", "name = \"weekend-idle-next\"")
         .replace("../../rules-sdk", s(&sdk))
         + "\n[workspace]\n";
     std::fs::write(crate_dir.join("Cargo.toml"), manifest).expect("manifest");

@@ -1,7 +1,9 @@
-//! Engine integration tests. Modules: `cache` (precompiled components),
+//! Engine integration tests. Modules: `admission` (signed hostile rule
+//! ConfigMaps through the operator's admission), `cache` (precompiled components),
 //! `containment` (hostile rules are
 //! stopped, others still report), `demo` (the embedded demo snapshot is
 //! derived from the real series), `eval` (the evaluation harness). New engine tests go in a module here.
+mod admission;
 mod cache;
 mod containment;
 mod demo;

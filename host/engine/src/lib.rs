@@ -26,7 +26,7 @@ pub mod sandbox;
 pub mod snapshot;
 
 #[cfg(feature = "runtime")]
-pub use abi::{RuleKind, ABI_VERSION};
+pub use abi::{AbiError, RuleKind, ABI_VERSION};
 #[cfg(feature = "runtime")]
 pub use engine::{EngineConfig, EngineError, LoadError, LoadedRule, RuleEngine, RuleRun};
 #[cfg(feature = "runtime")]

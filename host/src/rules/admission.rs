@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 
 use ed25519_dalek::VerifyingKey;
-use stepscale_engine::{LoadError, LoadedRule, RuleKind};
+use stepscale_engine::{AbiError, LoadError, LoadedRule, RuleKind};
 
 use super::signing::{self, SignedRule, SigningError};
 use crate::analysis::Analyzer;
@@ -59,7 +59,11 @@ impl Rejection {
             Rejection::Malformed(_) => "malformed-configmap",
             Rejection::Signing(e) => e.reason(),
             Rejection::Load(LoadError::Compile { .. }) => "not-a-component",
-            Rejection::Load(LoadError::Abi { .. }) => "abi-version",
+            Rejection::Load(LoadError::Abi { source, .. }) => match source {
+                AbiError::NotARule => "not-a-rule",
+                AbiError::Incompatible { .. } => "abi-version",
+                AbiError::UnknownImport { .. } => "unknown-import",
+            },
             Rejection::Load(LoadError::Link { .. }) => "link",
             Rejection::Load(LoadError::Info { .. }) => "info-failed",
             Rejection::ReplacesBuiltin { .. } => "replaces-builtin",
@@ -77,7 +81,9 @@ pub const REJECTION_REASONS: &[&str] = &[
     "too-large",
     "digest-mismatch",
     "not-a-component",
+    "not-a-rule",
     "abi-version",
+    "unknown-import",
     "link",
     "info-failed",
     "metadata-mismatch",
