@@ -70,10 +70,12 @@ safety:
   probationWindowMinutes: 2880
   healthCpuMargin: 12.5
 rules:
-  trustedKeys: [a2V5MQ==, a2V5Mg==]
+  namespaces: [rule-authors]
+  trustedKeys: [11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=, qcS5RhkJz6epXtVw7z40d0oaCBKypFE0Olrw13lji2I=]
   enabled:
     thrashing: false
     my-rule: false
+  replaceBuiltins: [idle-windows]
 rbac:
   extraScaleTargets:
     - apiGroup: zookeeper.stackable.tech
@@ -249,7 +251,8 @@ fn self_grants(lease: &str, license_secret: Option<&str>) -> BTreeSet<Grant> {
             &["get", "update"],
             lease,
         ),
-        ("", &["configmaps"], &["get", "list", "watch"], ""),
+        ("", &["configmaps"], &["list", "watch"], ""),
+        ("events.k8s.io", &["events"], &["create", "patch"], ""),
     ]);
     if let Some(secret) = license_secret {
         g.extend(expect(&[("", &["secrets"], &["get"], secret)]));
@@ -416,7 +419,20 @@ fn rbac_is_namespaced_when_namespaces_are_set() {
         &self_grants("my-lease", Some("stepscale-license")),
         "own Role",
     );
-    assert_eq!(kinds(&docs, "Role"), 3);
+    // rules.namespaces: rule ConfigMaps and their Events there, nothing else.
+    let rules_role = find(&docs, "Role", "rel-stepscale-rules", "rule-authors");
+    assert_grants(
+        rules_role,
+        &expect(&[
+            ("", &["configmaps"], &["list", "watch"], ""),
+            ("events.k8s.io", &["events"], &["create", "patch"], ""),
+        ]),
+        "rules Role",
+    );
+    let rb = find(&docs, "RoleBinding", "rel-stepscale-rules", "rule-authors");
+    assert_eq!(s(rb, &["roleRef", "name"]), "rel-stepscale-rules");
+    assert_eq!(s(&rb["subjects"][0], &["namespace"]), "ops");
+    assert_eq!(kinds(&docs, "Role"), 4);
 }
 
 fn env_of(container: &Value) -> Vec<(String, Value)> {
@@ -517,8 +533,6 @@ fn custom_values_reach_the_operator() {
         ),
         ("STEPSCALE_PROBATION_WINDOW_MINUTES", "2880"),
         ("STEPSCALE_HEALTH_CPU_MARGIN", "12.5"),
-        ("STEPSCALE_RULES_TRUSTED_KEYS", "a2V5MQ==,a2V5Mg=="),
-        ("STEPSCALE_RULES_DISABLED", "my-rule,thrashing"),
     ] {
         assert_eq!(env_value(&env, name).as_deref(), Some(want), "{name}");
     }
@@ -562,6 +576,18 @@ fn the_operator_accepts_the_values_file_the_chart_mounts() {
         assert_eq!(c.leader_election.lease_name, lease);
         assert_eq!(c.leader_election.namespace, "ops");
         assert_eq!(c.safety.probation_window.as_secs(), probation_minutes * 60);
+        // The rules settings reach the operator: the release namespace
+        // first, the keys parsed, the switched-off ids.
+        assert_eq!(c.rules.namespaces[0], "ops");
+        assert_eq!(c.rules.selector, "stepscale.io/rule=true");
+        if values.is_some() {
+            assert_eq!(c.rules.namespaces, ["ops", "rule-authors"]);
+            assert_eq!(c.rules.trusted_keys.len(), 2);
+            assert!(c.rules.disabled.contains("thrashing") && c.rules.disabled.contains("my-rule"));
+            assert!(c.rules.replace_builtins.contains("idle-windows"));
+        } else {
+            assert!(c.rules.trusted_keys.is_empty() && c.rules.disabled.is_empty());
+        }
     }
 }
 

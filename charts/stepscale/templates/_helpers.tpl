@@ -74,15 +74,6 @@ host/tests/chart.rs, which fails on any grant beyond this list.
   verbs: ["create", "patch"]
 {{- end }}
 
-{{/* Builtin and custom rules switched off (ids with `false` in rules.enabled). */}}
-{{- define "stepscale.disabledRules" -}}
-{{- $off := list }}
-{{- range $id, $on := .Values.rules.enabled }}
-{{- if not $on }}{{ $off = append $off $id }}{{ end }}
-{{- end }}
-{{- join "," $off }}
-{{- end }}
-
 {{/* Checks of combinations the schema cannot express. */}}
 {{- define "stepscale.validate" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
