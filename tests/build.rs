@@ -15,6 +15,7 @@ fn main() {
         "instantiate-noop",
         "invalid-output",
         "unknown-import",
+        "abi-0-1-0",
     ]
     .iter()
     .map(|n| here.join("data/rules").join(n))

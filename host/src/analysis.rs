@@ -3,12 +3,13 @@
 //! sandbox per call), add the host checks, and build one recommendation per
 //! workload.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use stepscale_engine::{
-    EngineConfig, EngineError, LoadError, LoadedRule, RuleEngine, RuleKind, WorkloadSnapshot,
+    EngineConfig, EngineError, LoadError, LoadedRule, RuleEngine, RuleKind, RuleParams,
+    WorkloadSnapshot,
 };
 
 use crate::checks;
@@ -65,6 +66,7 @@ pub struct Analyzer {
     /// custom rules not disabled. An analysis takes one snapshot of it.
     active: RwLock<Arc<Vec<ActiveRule>>>,
     disabled: BTreeSet<String>,
+    params: BTreeMap<String, RuleParams>,
     load_failures: Vec<LoadError>,
     forecasting: bool,
     objective: Objective,
@@ -92,6 +94,7 @@ impl Analyzer {
             custom: RwLock::new(Vec::new()),
             active: RwLock::new(Arc::new(Vec::new())),
             disabled: BTreeSet::new(),
+            params: BTreeMap::new(),
             load_failures,
             forecasting: true,
             objective: Objective::default(),
@@ -116,6 +119,15 @@ impl Analyzer {
     /// builtin or custom.
     pub fn with_disabled_rules(mut self, ids: impl IntoIterator<Item = String>) -> Self {
         self.disabled = ids.into_iter().collect();
+        self.refresh_active();
+        self
+    }
+
+    /// Run each rule with its numeric parameters (rule id → name → value;
+    /// `rules.params` in values, `analyze --param`), served through
+    /// `workload.param`.
+    pub fn with_params(mut self, params: BTreeMap<String, RuleParams>) -> Self {
+        self.params = params;
         self.refresh_active();
         self
     }
@@ -195,6 +207,12 @@ impl Analyzer {
             })
             .chain(custom.iter().cloned())
             .filter(|r| !self.disabled.contains(&r.rule.id))
+            .map(|mut r| {
+                if let Some(p) = self.params.get(&r.rule.id) {
+                    r.rule = r.rule.with_params(p.clone());
+                }
+                r
+            })
             .collect();
         *self.active.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(active);
     }

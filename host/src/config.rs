@@ -113,6 +113,8 @@ pub struct RulesValues {
     pub enabled: Option<std::collections::BTreeMap<String, bool>>,
     /// `replaceBuiltins`: builtin rule ids a custom rule may replace.
     pub replace_builtins: Option<Vec<String>>,
+    /// `params`: numeric parameters by rule id and name.
+    pub params: Option<std::collections::BTreeMap<String, stepscale_engine::RuleParams>>,
 }
 
 /// `leaderElection.*`.
@@ -247,6 +249,8 @@ pub struct RulesConfig {
     pub disabled: std::collections::BTreeSet<String>,
     /// Builtin rule ids a custom rule may replace.
     pub replace_builtins: std::collections::BTreeSet<String>,
+    /// Numeric parameters by rule id and name.
+    pub params: std::collections::BTreeMap<String, stepscale_engine::RuleParams>,
 }
 
 /// Safety settings of apply and verify.
@@ -532,7 +536,16 @@ fn rules_config(v: RulesValues, release_namespace: &str) -> Result<RulesConfig, 
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let params = v.params.unwrap_or_default();
+    if let Err(problem) = crate::builtin::check_params(&params) {
+        return Err(ConfigError::Invalid {
+            field: "rules.params",
+            problem,
+            fix: "use the parameter names and values in the README's table of rule parameters",
+        });
+    }
     Ok(RulesConfig {
+        params,
         selector,
         namespaces,
         trusted_keys,
@@ -593,6 +606,51 @@ mod tests {
             Some("http://prom:9090")
         );
         assert_eq!(c.safety.probation_window, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn bad_rules_values_are_refused_naming_the_field() {
+        for (yaml, field, says) in [
+            (
+                "rules: {trustedKeys: [not-a-key]}",
+                "rules.trustedKeys",
+                "entry 0",
+            ),
+            (
+                "rules: {params: {thrashing: {minChangesPerDy: 3}}}",
+                "rules.params",
+                "minChangesPerDay",
+            ),
+            (
+                "rules: {namespaces: [Bad_NS]}",
+                "rules.namespaces",
+                "Bad_NS",
+            ),
+            (
+                "rules: {configMapSelector: ' '}",
+                "rules.configMapSelector",
+                "empty",
+            ),
+        ] {
+            let v: Values = serde_yaml::from_str(yaml).expect("parses");
+            match v.into_config("x".into(), Some("ops".into())) {
+                Err(ConfigError::Invalid {
+                    field: f, problem, ..
+                }) => {
+                    assert_eq!(f, field, "{yaml}");
+                    assert!(problem.contains(says), "{yaml}: {problem}");
+                }
+                other => panic!("{yaml}: {other:?}"),
+            }
+        }
+        // Parameters of custom rules are not known to the host: accepted.
+        let v: Values = serde_yaml::from_str("rules: {params: {weekend-idle: {quietRatio: 0.4}}}")
+            .expect("parses");
+        let c = v
+            .into_config("x".into(), Some("ops".into()))
+            .expect("valid");
+        assert_eq!(c.rules.params["weekend-idle"]["quietRatio"], 0.4);
+        assert_eq!(c.rules.namespaces, ["ops"]);
     }
 
     #[test]

@@ -434,3 +434,73 @@ fn an_objective_value_out_of_range_is_refused_with_the_field() {
     );
     assert!(stdout(&out).is_empty());
 }
+
+/// Ids of the rules behind the findings of each workload of the demo.
+fn finding_rules(out: &Output) -> Vec<(String, Vec<String>)> {
+    let v: serde_json::Value = serde_json::from_str(&stdout(out)).expect("JSON");
+    let recs = v
+        .get("recommendations")
+        .and_then(|r| r.as_array())
+        .or_else(|| v.as_array())
+        .expect("recommendations");
+    recs.iter()
+        .map(|r| {
+            (
+                r["target"]["autoscalerName"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                r["findings"]
+                    .as_array()
+                    .map(|f| {
+                        f.iter()
+                            .filter_map(|f| f["ruleId"].as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn analyze_param_reaches_the_rule_and_typos_are_refused() {
+    let default = stepscale(&["analyze", "-o", "json", "--no-forecast"]);
+    assert!(default.status.success(), "{}", stderr(&default));
+    let thrashing = |o: &Output| {
+        finding_rules(o)
+            .into_iter()
+            .filter(|(_, rules)| rules.iter().any(|r| r == "thrashing"))
+            .count()
+    };
+    assert!(thrashing(&default) > 0, "the demo has thrashing workloads");
+    let raised = stepscale(&[
+        "analyze",
+        "-o",
+        "json",
+        "--no-forecast",
+        "--param",
+        "thrashing.minChangesPerDay=100000",
+    ]);
+    assert!(raised.status.success(), "{}", stderr(&raised));
+    assert_eq!(thrashing(&raised), 0, "the threshold reached the rule");
+
+    let typo = stepscale(&["analyze", "--param", "thrashing.minChangesPerDy=5"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        stderr(&typo).contains("no parameter \"minChangesPerDy\"")
+            && stderr(&typo).contains("minChangesPerDay"),
+        "{}",
+        stderr(&typo)
+    );
+    let unknown = stepscale(&["analyze", "--param", "no-such-rule.x=1"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).contains("no loaded rule"),
+        "{}",
+        stderr(&unknown)
+    );
+    let nan = stepscale(&["analyze", "--param", "thrashing.minHours=NaN"]);
+    assert_eq!(nan.status.code(), Some(2));
+    assert!(stderr(&nan).contains("finite"), "{}", stderr(&nan));
+}

@@ -28,6 +28,10 @@ pub struct WorkloadData {
     pub ready: Vec<f64>,
     /// Requests per second, if present.
     pub request_rate: Option<Vec<f64>>,
+    /// Numeric parameters: `None` in a component, where
+    /// [`WorkloadData::param`] asks the host (`workload.param`); natively,
+    /// the values a test sets (`Some`, empty by default).
+    pub params: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 impl WorkloadData {
@@ -43,6 +47,7 @@ impl WorkloadData {
             current: workload::replicas_current(),
             ready: workload::replicas_ready(),
             request_rate: workload::request_rate(),
+            params: None,
         }
     }
 
@@ -101,7 +106,19 @@ impl WorkloadData {
             ready: current.clone(),
             current,
             request_rate: None,
+            params: Some(Default::default()),
         }
+    }
+
+    /// The rule's numeric parameter `name` as set in the operator's values
+    /// (`rules.params.<rule-id>.<name>`) or by `stepscale analyze --param`,
+    /// else `default`. Never NaN or infinite.
+    pub fn param(&self, name: &str, default: f64) -> f64 {
+        let set = match &self.params {
+            Some(given) => given.get(name).copied(),
+            None => host_param(name),
+        };
+        set.filter(|v| v.is_finite()).unwrap_or(default)
     }
 
     /// The [`TimeGrid`] of the series (start, step, UTC offset).
@@ -179,4 +196,14 @@ impl WorkloadData {
             .and_then(|r| r.stabilization_window_seconds)
             .unwrap_or(DEFAULT_SCALE_UP_STABILIZATION_SECONDS)
     }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn host_param(name: &str) -> Option<f64> {
+    workload::param(name)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn host_param(_name: &str) -> Option<f64> {
+    None
 }

@@ -4,7 +4,7 @@
 //!   functions (`rule_info` and `analyze` / `predict`); the glue exists on
 //!   wasm32 only, so the functions stay natively unit-testable.
 //! - [`detector`] and [`forecaster`]: the raw guest bindings of the two worlds
-//!   of the rule ABI (`wit/rules.wit`, package `stepscale:rules@0.1.0`), for
+//!   of the rule ABI (`wit/rules.wit`, package `stepscale:rules@0.1.1`), for
 //!   rules that implement the `Guest` traits themselves with
 //!   [`export_detector!`] / [`export_forecaster!`].
 //! - [`input`]: [`input::WorkloadData`], the whole workload read through the
@@ -43,8 +43,8 @@ pub mod forecaster {
         export_macro_name: "export_forecaster",
         default_bindings_module: "stepscale_rules_sdk::forecaster",
         with: {
-            "stepscale:rules/types@0.1.0": crate::detector::stepscale::rules::types,
-            "stepscale:rules/workload@0.1.0": crate::detector::stepscale::rules::workload,
+            "stepscale:rules/types@0.1.1": crate::detector::stepscale::rules::types,
+            "stepscale:rules/workload@0.1.1": crate::detector::stepscale::rules::workload,
         },
     });
 }

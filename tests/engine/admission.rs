@@ -19,6 +19,11 @@ use stepscale_operator::rules::loader::{Decision, RuleLoader};
 use stepscale_operator::rules::signing::{self, SignedRule};
 use stepscale_tests::test_rules;
 
+/// The ABI version of components built with the SDK in this workspace.
+fn abi() -> String {
+    stepscale_engine::ABI_VERSION.to_string()
+}
+
 const DEADLINE: Duration = Duration::from_millis(300);
 const MEMORY_CAP: usize = 32 << 20;
 
@@ -100,7 +105,7 @@ fn hostile_rule_configmaps_are_rejected_before_running_with_a_fix() {
         replace_builtins: Default::default(),
     });
     let good = component("weekend-idle");
-    let good_env = envelope(&good, "weekend-idle", "0.1.0", "0.1.0", &trusted);
+    let good_env = envelope(&good, "weekend-idle", "0.1.0", &abi(), &trusted);
     let mut tampered = good.clone();
     let mid = tampered.len() / 2;
     tampered[mid] ^= 1;
@@ -137,7 +142,7 @@ fn hostile_rule_configmaps_are_rejected_before_running_with_a_fix() {
             configmap(
                 "untrusted",
                 &good,
-                &envelope(&good, "weekend-idle", "0.1.0", "0.1.0", &stranger),
+                &envelope(&good, "weekend-idle", "0.1.0", &abi(), &stranger),
             ),
             "untrusted-signer",
             "add its public key",
@@ -156,7 +161,7 @@ fn hostile_rule_configmaps_are_rejected_before_running_with_a_fix() {
             configmap(
                 "tampered-metadata",
                 &good,
-                &envelope(&good, "weekend-idle", "9.9.9", "0.1.0", &trusted),
+                &envelope(&good, "weekend-idle", "9.9.9", &abi(), &trusted),
             ),
             "metadata-mismatch",
             "re-sign",
@@ -219,7 +224,7 @@ fn hostile_rule_configmaps_are_rejected_before_running_with_a_fix() {
             configmap(
                 "builtin-id",
                 &thrashing,
-                &envelope(&thrashing, "thrashing", "0.1.0", "0.1.0", &trusted),
+                &envelope(&thrashing, "thrashing", "0.1.0", &abi(), &trusted),
             ),
             "replaces-builtin",
             "replaceBuiltins",
@@ -312,18 +317,14 @@ fn admitted_rules_that_misbehave_are_stopped_and_the_others_keep_reporting() {
         .iter()
         .map(|(package, id, _)| {
             let bytes = component(package);
-            configmap(
-                id,
-                &bytes,
-                &envelope(&bytes, id, "0.0.0", "0.1.0", &trusted),
-            )
+            configmap(id, &bytes, &envelope(&bytes, id, "0.0.0", &abi(), &trusted))
         })
         .collect();
     let good = component("weekend-idle");
     cms.push(configmap(
         "weekend-idle",
         &good,
-        &envelope(&good, "weekend-idle", "0.1.0", "0.1.0", &trusted),
+        &envelope(&good, "weekend-idle", "0.1.0", &abi(), &trusted),
     ));
     let decisions = loader.sync(&analyzer, &cms);
     assert!(

@@ -213,7 +213,7 @@ fn a_rule_with_mismatched_signatures_is_rejected_at_load() {
     assert!(matches!(err, LoadError::Link { .. }), "{err:?}");
     assert!(
         err.to_string()
-            .contains("does not match the stepscale:rules@0.1.0 interface"),
+            .contains("does not match the stepscale:rules@0.1.1 interface"),
         "{err}"
     );
 }

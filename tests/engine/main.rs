@@ -2,9 +2,11 @@
 //! ConfigMaps through the operator's admission), `cache` (precompiled components),
 //! `containment` (hostile rules are
 //! stopped, others still report), `demo` (the embedded demo snapshot is
-//! derived from the real series), `eval` (the evaluation harness). New engine tests go in a module here.
+//! derived from the real series), `eval` (the evaluation harness), `params` (rule parameters and
+//! ABI 0.1.x compatibility). New engine tests go in a module here.
 mod admission;
 mod cache;
 mod containment;
 mod demo;
 mod eval;
+mod params;

@@ -83,9 +83,22 @@ fn idle_windows(idle: &[bool; 24]) -> Vec<(usize, usize)> {
 
 /// Analyze one workload; see the crate docs for the method and thresholds.
 pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
+    // Thresholds: values `rules.params.idle-windows.<name>` override the defaults.
+    let min_days = w.param("minDays", MIN_DAYS).max(0.0);
+    let near_zero_cpu = w
+        .param("nearZeroCpuPercent", NEAR_ZERO_CPU_PERCENT)
+        .clamp(0.0, 100.0);
+    let pinned_fraction = w.param("pinnedFraction", PINNED_FRACTION).clamp(0.0, 1.0);
+    let min_idle_hours = w
+        .param("minIdleHours", MIN_IDLE_HOURS as f64)
+        .clamp(1.0, 24.0) as usize;
+    let zero_floor_cpu = w
+        .param("zeroFloorCpuPercent", ZERO_FLOOR_CPU_PERCENT)
+        .clamp(0.0, 100.0);
+
     let days = w.observed_days();
     let min = w.config.min_replicas;
-    if days < MIN_DAYS || min == 0 {
+    if days < min_days || min == 0 {
         return Vec::new();
     }
     let target = w
@@ -105,7 +118,7 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     let demand_h = stats::group_by(&demand, 24, hour);
     let cpu_h = stats::group_by(&w.cpu, 24, hour);
     let repl_h = stats::group_by(&replicas, 24, hour);
-    let min_samples = (MIN_DAYS as usize * grid.samples_per_hour()).max(2);
+    let min_samples = (min_days as usize * grid.samples_per_hour()).max(2);
 
     let mut idle = [false; 24];
     let mut need = [0.0f64; 24];
@@ -121,11 +134,11 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
             .filter(|r| **r <= f64::from(min) + 1e-9)
             .count() as f64
             / repl_h[h].len().max(1) as f64;
-        let pinned = at_floor >= PINNED_FRACTION && need[h] < f64::from(min);
-        idle[h] = cpu_p95 < NEAR_ZERO_CPU_PERCENT || pinned;
+        let pinned = at_floor >= pinned_fraction && need[h] < f64::from(min);
+        idle[h] = cpu_p95 < near_zero_cpu || pinned;
     }
     let idle_hours: Vec<usize> = (0..24).filter(|h| idle[*h]).collect();
-    if idle_hours.len() < MIN_IDLE_HOURS {
+    if idle_hours.len() < min_idle_hours {
         return Vec::new();
     }
     let idle_cpu: Vec<f64> = idle_hours
@@ -135,10 +148,8 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     let cpu_p95 = stats::percentile(&idle_cpu, 0.95).unwrap_or(0.0);
     let cpu_p99 = stats::percentile(&idle_cpu, 0.99).unwrap_or(0.0);
     let need_idle = idle_hours.iter().map(|h| need[*h]).fold(0.0, f64::max);
-    let zero_ok = w.is_keda()
-        && w.can_scale_to_zero()
-        && !w.is_stateful()
-        && cpu_p99 < ZERO_FLOOR_CPU_PERCENT;
+    let zero_ok =
+        w.is_keda() && w.can_scale_to_zero() && !w.is_stateful() && cpu_p99 < zero_floor_cpu;
     let proposed = if zero_ok {
         0
     } else {
@@ -196,7 +207,7 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     }
     // Say which idle it is: near-zero load, or replicas pinned at a floor
     // the load does not need (then the CPU is not low and must not read so).
-    let state = if cpu_p95 < NEAR_ZERO_CPU_PERCENT {
+    let state = if cpu_p95 < near_zero_cpu {
         format!("Load is near zero {hours:.0} h/day")
     } else {
         format!("Replicas sit at the floor of {min} for {hours:.0} h/day while the load needs at most {proposed}")

@@ -69,11 +69,19 @@ pub fn burst_factor(demand: &[f64], k: usize) -> f64 {
 
 /// Analyze one workload; see the crate docs for the method and thresholds.
 pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
+    // Thresholds: values `rules.params.over-provisioning.<name>` override the defaults.
+    let min_days = w.param("minDays", MIN_DAYS).max(0.0);
+    let max_target = w
+        .param("maxTargetPercent", f64::from(MAX_TARGET_PERCENT))
+        .clamp(1.0, 100.0) as u32;
+    let min_savings = w.param("minSavings", MIN_SAVINGS).clamp(0.0, 1.0);
+    let headroom = w.param("headroomFactor", HEADROOM_FACTOR).clamp(1.0, 10.0);
+
     let Some(target) = w.config.cpu_target_percent else {
         return Vec::new();
     };
     let days = w.observed_days();
-    if days < MIN_DAYS || target == 0 {
+    if days < min_days || target == 0 {
         return Vec::new();
     }
     let min = w.config.min_replicas;
@@ -91,10 +99,10 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     let k = (300 / w.info.step_seconds.max(1)).max(1) as usize;
     let burst = burst_factor(&demand, k);
 
-    let safe_target = ((100.0 / (burst * HEADROOM_FACTOR) / 5.0).floor() * 5.0) as u32;
-    let safe_target = safe_target.min(MAX_TARGET_PERCENT);
+    let safe_target = ((100.0 / (burst * headroom) / 5.0).floor() * 5.0) as u32;
+    let safe_target = safe_target.min(max_target);
     let new_target =
-        (target + 10 <= MAX_TARGET_PERCENT && safe_target >= target + 10).then_some(safe_target);
+        (target + 10 <= max_target && safe_target >= target + 10).then_some(safe_target);
     let eff_target = f64::from(new_target.unwrap_or(target));
     let need_p99 = stats::replicas_needed(p99, eff_target).max(1.0);
     let need_p95 = stats::replicas_needed(p95, eff_target).max(1.0);
@@ -120,7 +128,7 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     } else {
         0.0
     };
-    if savings < MIN_SAVINGS {
+    if savings < min_savings {
         return Vec::new();
     }
     let confidence =

@@ -103,11 +103,19 @@ fn window_label(start: usize, len: usize, weekly: bool) -> String {
 
 /// Analyze one workload; see the crate docs for the method and thresholds.
 pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
+    // Thresholds: values `rules.params.recurring-peaks.<name>` override the defaults.
+    let min_days = w.param("minDays", MIN_DAYS).max(0.0);
+    let min_strength = w.param("minStrength", MIN_STRENGTH).clamp(0.0, 1.0);
+    let peak_ratio = w.param("peakRatio", PEAK_RATIO).clamp(1.0, 100.0);
+    let min_saturated_share = w
+        .param("minSaturatedShare", MIN_SATURATED_SHARE)
+        .clamp(0.0, 1.0);
+
     let Some(target) = w.config.cpu_target_percent.map(f64::from) else {
         return Vec::new();
     };
     let days = w.observed_days();
-    if days < MIN_DAYS || target <= 0.0 {
+    if days < min_days || target <= 0.0 {
         return Vec::new();
     }
     let grid = w.time_grid();
@@ -125,7 +133,7 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     } else {
         daily
     };
-    if strength < MIN_STRENGTH {
+    if strength < min_strength {
         return Vec::new();
     }
     let slots = if use_weekly { 168 } else { 24 };
@@ -186,7 +194,7 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
         .map(|l| stats::replicas_needed(*l, target))
         .collect();
     let peak: Vec<bool> = (0..slots)
-        .map(|s| level[s] >= PEAK_RATIO * base && need[s] > f64::from(min))
+        .map(|s| level[s] >= peak_ratio * base && need[s] > f64::from(min))
         .collect();
     let windows = runs(&peak);
     if windows.is_empty() || base <= 0.0 {
@@ -203,7 +211,7 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
             let late = k / slots >= first_held;
             cells += 1;
             cells_late += usize::from(late);
-            if *m >= PEAK_RATIO * base {
+            if *m >= peak_ratio * base {
                 shown += 1;
                 shown_late += usize::from(late);
             }
@@ -228,7 +236,7 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
         .map(|s| need[s])
         .fold(0.0, f64::max)
         .min(f64::from(w.config.max_replicas));
-    let new_min = (saturated >= MIN_SATURATED_SHARE && peak_need > f64::from(min))
+    let new_min = (saturated >= min_saturated_share && peak_need > f64::from(min))
         .then_some(peak_need as u32);
     let mut confidence = 0.4 + 0.4 * strength + 0.15 * (days / 14.0).min(1.0);
     if new_min.is_none() {

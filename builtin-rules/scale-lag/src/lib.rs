@@ -72,15 +72,21 @@ pub fn lag_episodes(w: &WorkloadData, target: f64) -> Vec<stats::Episode> {
 
 /// Analyze one workload; see the crate docs for the method and thresholds.
 pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
+    // Thresholds: values `rules.params.scale-lag.<name>` override the defaults.
+    let min_days = w.param("minDays", MIN_DAYS).max(0.0);
+    let min_episodes = w
+        .param("minEpisodes", MIN_EPISODES as f64)
+        .clamp(1.0, 10_000.0) as usize;
+
     let Some(target) = w.config.cpu_target_percent.map(f64::from) else {
         return Vec::new();
     };
     let days = w.observed_days();
-    if days < MIN_DAYS || target <= 0.0 {
+    if days < min_days || target <= 0.0 {
         return Vec::new();
     }
     let episodes = lag_episodes(w, target);
-    if episodes.len() < MIN_EPISODES {
+    if episodes.len() < min_episodes {
         return Vec::new();
     }
     let min = w.config.min_replicas;

@@ -69,15 +69,27 @@ pub fn reversal_gaps(replicas: &[f64], step_seconds: u32) -> Vec<f64> {
 
 /// Analyze one workload; see the crate docs for the method and thresholds.
 pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
+    // Thresholds: values `rules.params.thrashing.<name>` override the defaults.
+    let min_hours = w.param("minHours", MIN_HOURS).max(0.0);
+    let min_changes = w
+        .param("minChangesPerDay", MIN_CHANGES_PER_DAY)
+        .clamp(1.0, 10_000.0);
+    let max_stabilization = w
+        .param(
+            "maxStabilizationSeconds",
+            f64::from(MAX_STABILIZATION_SECONDS),
+        )
+        .clamp(0.0, 3600.0) as u32;
+
     let replicas = w.replicas();
     let step = w.info.step_seconds.max(1);
     let days = stats::count_finite(&replicas) as f64 * f64::from(step) / 86_400.0;
-    if days * 24.0 < MIN_HOURS {
+    if days * 24.0 < min_hours {
         return Vec::new();
     }
     let changes = stats::direction_changes(&replicas) as f64;
     let per_day = changes / days;
-    if per_day < MIN_CHANGES_PER_DAY {
+    if per_day < min_changes {
         return Vec::new();
     }
     let steps: Vec<f64> = {
@@ -98,13 +110,13 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
     } else {
         current.saturating_mul(2).max(60)
     }
-    .min(MAX_STABILIZATION_SECONDS);
+    .min(max_stabilization);
     let stabilization = (proposed > current).then_some(proposed);
     let cooldown = w.config.keda.as_ref().and_then(|k| {
         (w.config.min_replicas == 0 && proposed > k.cooldown_period_seconds).then_some(proposed)
     });
     let confidence =
-        (0.5 + 0.3 * (per_day / MIN_CHANGES_PER_DAY - 1.0).min(1.0) + 0.15 * (days / 3.0).min(1.0))
+        (0.5 + 0.3 * (per_day / min_changes - 1.0).min(1.0) + 0.15 * (days / 3.0).min(1.0))
             .min(0.95);
     let confidence = (confidence * 100.0).round() / 100.0;
     let action = match (stabilization, cooldown) {

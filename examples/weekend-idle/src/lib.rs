@@ -17,6 +17,9 @@
 //!
 //! It proposes that need (at least 1) as the new `minReplicas`; stepscale's
 //! replay then decides whether the lower floor holds on weekdays too.
+//!
+//! Parameters (`WorkloadData::param`): `quietRatio` ([`QUIET_RATIO`]) and
+//! `pinnedFraction` ([`PINNED_FRACTION`]).
 use stepscale_rules_sdk::input::WorkloadData;
 use stepscale_rules_sdk::stats;
 use stepscale_rules_sdk::types::{ConfigChange, Evidence, Finding, FindingKind, RuleInfo};
@@ -53,6 +56,10 @@ fn evidence(label: &str, value: f64, unit: &str) -> Evidence {
 
 /// Analyze one workload; see the crate docs for the method.
 pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
+    // Thresholds are parameters (`rules.params.weekend-idle.<name>` in the
+    // chart, `--param weekend-idle.<name>=<value>` offline).
+    let quiet_ratio = w.param("quietRatio", QUIET_RATIO).clamp(0.0, 1.0);
+    let pinned_fraction = w.param("pinnedFraction", PINNED_FRACTION).clamp(0.0, 1.0);
     let min = w.config.min_replicas;
     if w.observed_days() < MIN_DAYS || min <= 1 {
         return Vec::new();
@@ -96,7 +103,7 @@ pub fn analyze(w: &WorkloadData) -> Vec<Finding> {
         .cpu_target_percent
         .map_or(DEFAULT_TARGET_PERCENT, f64::from);
     let need = stats::replicas_needed(end_p99, target).max(1.0);
-    if !(end_p99 <= QUIET_RATIO * week_p95 && pinned >= PINNED_FRACTION && need < f64::from(min)) {
+    if !(end_p99 <= quiet_ratio * week_p95 && pinned >= pinned_fraction && need < f64::from(min)) {
         return Vec::new();
     }
     let proposed = need as u32;

@@ -85,3 +85,14 @@ fn busy_weekends_and_short_histories_give_nothing() {
         assert!(found.is_empty(), "{}: {found:?}", w.display_name());
     }
 }
+
+#[test]
+fn the_quiet_ratio_is_a_parameter() {
+    // Natively, parameters are set on the workload data; in the operator
+    // they come from `rules.params.weekend-idle.quietRatio`.
+    let w = workload("rds_cpu_utilization_cc0c53", 20.0, 6);
+    let mut data = traces::workload_data(&w);
+    assert_eq!(analyze(&data).len(), 1, "found at the default ratio");
+    data.params = Some([("quietRatio".to_string(), 0.1)].into_iter().collect());
+    assert!(analyze(&data).is_empty(), "a stricter ratio finds nothing");
+}

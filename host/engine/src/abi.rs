@@ -11,7 +11,7 @@ pub const ABI_PACKAGE: &str = "stepscale:rules";
 pub const ABI_VERSION: Version = Version {
     major: 0,
     minor: 1,
-    patch: 0,
+    patch: 1,
 };
 
 /// Functions of the `workload` interface this host serves.
@@ -26,6 +26,8 @@ pub const WORKLOAD_FUNCTIONS: &[&str] = &[
     "replicas-ready",
     "request-rate",
     "log",
+    // Since 0.1.1.
+    "param",
 ];
 
 /// A `major.minor.patch` version.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
@@ -20,7 +21,7 @@ use crate::abi::{self, AbiError, RuleKind, Version};
 use crate::bindings::{detector, forecaster};
 use crate::cache::ComponentCache;
 use crate::outcome::{Finding, Forecast, RuleFailure};
-use crate::sandbox::{RuleLogLine, RuleState};
+use crate::sandbox::{RuleLogLine, RuleParams, RuleState};
 use crate::snapshot::WorkloadSnapshot;
 
 /// A counting semaphore over the engine's concurrent-call slots.
@@ -184,7 +185,18 @@ pub struct LoadedRule {
     pub digest: String,
     /// Whether it came from the precompiled cache.
     pub from_cache: bool,
+    /// Its numeric parameters, served through `workload.param` (empty: the
+    /// rule's defaults). Set with [`LoadedRule::with_params`].
+    pub params: Arc<RuleParams>,
     pre: RulePre,
+}
+
+impl LoadedRule {
+    /// The same rule run with `params` (non-finite values are never served).
+    pub fn with_params(mut self, params: RuleParams) -> Self {
+        self.params = Arc::new(params);
+        self
+    }
 }
 
 impl std::fmt::Debug for LoadedRule {
@@ -336,9 +348,7 @@ impl RuleEngine {
         // On a copy of the linker, so that loading needs no exclusive access
         // (the operator loads rules from ConfigMaps while others run).
         let mut linker = self.linker.clone();
-        linker
-            .define_unknown_imports_as_traps(&component)
-            .map_err(link_err)?;
+        stub_foreign_imports(&mut linker, &self.engine, &component).map_err(link_err)?;
         let instance_pre = linker.instantiate_pre(&component).map_err(link_err)?;
         let pre = match facts.kind {
             RuleKind::Detector => {
@@ -356,6 +366,7 @@ impl RuleEngine {
             abi_version: facts.version,
             digest,
             from_cache,
+            params: Arc::new(RuleParams::new()),
             pre,
         };
         let info_err = |message: String| LoadError::Info {
@@ -452,7 +463,11 @@ impl RuleEngine {
         // of callers (threads) never decides whether a call runs. The slot
         // is held until the store (and its instances) is dropped.
         let _slot = self.slots.acquire();
-        let state = RuleState::new(workload.clone(), self.config.memory_limit_bytes);
+        let state = RuleState::new(
+            workload.clone(),
+            self.config.memory_limit_bytes,
+            rule.params.clone(),
+        );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
         store.set_epoch_deadline(self.deadline_ticks);
@@ -512,6 +527,63 @@ fn flatten<W, T>(run: RuleRun<Result<W, String>>, convert: impl FnOnce(W) -> T) 
         },
         log: run.log,
     }
+}
+
+/// Stub every import outside `stepscale:rules` (the WASI interfaces a std
+/// guest names but never needs) with a function that traps when called.
+/// Imports of our own package are never stubbed: `abi::inspect` has already
+/// checked them, and an import of an earlier `0.1.x` version must resolve, by
+/// semver, to the functions this host serves (wasmtime's
+/// `define_unknown_imports_as_traps` would define it afresh, as traps).
+fn stub_foreign_imports(
+    linker: &mut Linker<RuleState>,
+    engine: &wasmtime::Engine,
+    component: &Component,
+) -> wasmtime::Result<()> {
+    fn stub(
+        inst: &mut wasmtime::component::LinkerInstance<'_, RuleState>,
+        name: &str,
+        qualified: &str,
+        item: ComponentItem,
+        engine: &wasmtime::Engine,
+    ) -> wasmtime::Result<()> {
+        match item {
+            ComponentItem::ComponentFunc(_) => {
+                let qualified = qualified.to_string();
+                inst.func_new(name, move |_, _, _, _| {
+                    wasmtime::bail!("unknown import: `{qualified}` is not granted to rules")
+                })?;
+            }
+            ComponentItem::ComponentInstance(i) => {
+                let mut sub = inst.instance(name)?;
+                for (export, item) in i.exports(engine) {
+                    stub(
+                        &mut sub,
+                        export,
+                        &format!("{name}#{export}"),
+                        item.ty,
+                        engine,
+                    )?;
+                }
+            }
+            ComponentItem::Resource(_) => {
+                inst.resource(
+                    name,
+                    wasmtime::component::ResourceType::host::<()>(),
+                    |_, _| Ok(()),
+                )?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    for (name, item) in component.component_type().imports(engine) {
+        if name.starts_with(&format!("{}/", abi::ABI_PACKAGE)) {
+            continue;
+        }
+        stub(&mut linker.root(), name, name, item.ty, engine)?;
+    }
+    Ok(())
 }
 
 /// A rule id: 1-63 of `[a-z0-9-]`, not starting or ending with a dash.

@@ -33,4 +33,5 @@ pub use engine::{EngineConfig, EngineError, LoadError, LoadedRule, RuleEngine, R
 pub use outcome::{
     ConfigChange, Evidence, Finding, FindingKind, Forecast, PeakWindow, RuleFailure,
 };
+pub use sandbox::RuleParams;
 pub use snapshot::{Snapshot, SnapshotError, WorkloadSnapshot};

@@ -35,16 +35,26 @@ pub struct RuleState {
     pub memory_denied: bool,
     /// What the rule logged, oldest first.
     pub log: Vec<RuleLogLine>,
+    /// This rule's numeric parameters (`workload.param`).
+    pub params: Arc<RuleParams>,
 }
+
+/// A rule's numeric parameters by name (all finite).
+pub type RuleParams = std::collections::BTreeMap<String, f64>;
 
 impl RuleState {
     /// Fresh state for one call.
-    pub fn new(workload: Arc<WorkloadSnapshot>, memory_limit: usize) -> Self {
+    pub fn new(
+        workload: Arc<WorkloadSnapshot>,
+        memory_limit: usize,
+        params: Arc<RuleParams>,
+    ) -> Self {
         RuleState {
             workload,
             memory_limit,
             memory_denied: false,
             log: Vec::new(),
+            params,
         }
     }
 }
@@ -214,5 +224,9 @@ impl workload::Host for RuleState {
             wit::LogLevel::Warn => "warn",
         };
         self.log.push(RuleLogLine { level, message });
+    }
+
+    fn param(&mut self, name: String) -> Option<f64> {
+        self.params.get(&name).copied().filter(|v| v.is_finite())
     }
 }

@@ -47,6 +47,10 @@ pub struct AnalyzeArgs {
     /// Do not run the forecaster (no predictive schedules).
     #[arg(long)]
     pub no_forecast: bool,
+    /// A rule parameter, `RULE-ID.NAME=VALUE` (repeatable): what
+    /// `rules.params.<rule-id>.<name>` sets in the operator.
+    #[arg(long = "param", value_name = "RULE-ID.NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String, f64)>,
     /// What the search optimizes for (see README "How a recommendation is
     /// chosen").
     #[arg(long, value_enum, default_value = "savings")]
@@ -124,9 +128,29 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     if let Some(dir) = args.cache_dir {
         config = config.with_cache_dir(Some(dir));
     }
+    let mut params: std::collections::BTreeMap<String, stepscale_engine::RuleParams> =
+        Default::default();
+    for (rule, name, value) in args.params {
+        params.entry(rule).or_default().insert(name, value);
+    }
+    crate::builtin::check_params(&params).map_err(|e| anyhow::anyhow!("--param: {e}"))?;
     let analyzer = Analyzer::with_builtin_rules(config)?
         .with_forecasting(!args.no_forecast)
-        .with_objective(objective);
+        .with_objective(objective)
+        .with_params(params.clone());
+    for rule in params.keys() {
+        if !analyzer.rules().iter().any(|r| &r.rule.id == rule) {
+            anyhow::bail!(
+                "--param: no loaded rule has the id {rule:?}; the rules are: {}",
+                analyzer
+                    .rules()
+                    .iter()
+                    .map(|r| r.rule.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
     for failure in analyzer.load_failures() {
         eprintln!("warning: {failure}");
     }
@@ -165,4 +189,22 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         std::process::exit(super::EXIT_HOST_ERROR);
     }
     Ok(())
+}
+
+/// `RULE-ID.NAME=VALUE` with a finite number.
+fn parse_param(s: &str) -> Result<(String, String, f64), String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} is not RULE-ID.NAME=VALUE"))?;
+    let (rule, name) = key
+        .split_once('.')
+        .filter(|(r, n)| !r.is_empty() && !n.is_empty())
+        .ok_or_else(|| format!("{key:?} is not RULE-ID.NAME"))?;
+    let value: f64 = value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| format!("{value:?} is not a finite number"))?;
+    Ok((rule.to_string(), name.to_string(), value))
 }

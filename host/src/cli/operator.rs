@@ -211,7 +211,8 @@ pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
         .context("starting the rule engine")?
         .with_forecasting(config.forecasting)
         .with_objective(config.objective)
-        .with_disabled_rules(config.rules.disabled.iter().cloned());
+        .with_disabled_rules(config.rules.disabled.iter().cloned())
+        .with_params(config.rules.params.clone());
     for failure in analyzer.load_failures() {
         tracing::warn!("builtin rule not loaded: {failure}");
     }
