@@ -101,6 +101,10 @@ pub enum RulesCommand {
         rule: PathBuf,
         /// Snapshot file (JSON); `-` reads standard input.
         snapshot: Option<PathBuf>,
+        /// A parameter of this rule, `NAME=VALUE` (repeatable), as
+        /// `rules.params.<rule-id>.<name>` sets it in the operator.
+        #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+        params: Vec<(String, f64)>,
     },
     /// Print a component's per-call latency (median, p99; a fresh instance
     /// per call, as in the operator) on a 7-day, 1-minute history (the
@@ -193,13 +197,18 @@ pub fn run(args: RulesArgs) -> anyhow::Result<bool> {
             );
             Ok(true)
         }
-        RulesCommand::Test { rule, snapshot } => {
+        RulesCommand::Test {
+            rule,
+            snapshot,
+            params,
+        } => {
             let bytes = read_component(&rule)?;
             let workloads = read_snapshot(snapshot.as_deref())?;
             let engine = RuleEngine::new(EngineConfig::default())?;
             let loaded = engine
                 .load(&rule.display().to_string(), &bytes)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .with_params(params.into_iter().collect());
             println!(
                 "{} {} ({}) on {} workloads",
                 loaded.id,
@@ -511,4 +520,19 @@ fn bench_workload() -> anyhow::Result<WorkloadSnapshot> {
     h.request_rate = h.request_rate.as_deref().map(fine);
     h.step_seconds = 60;
     Ok(w)
+}
+
+/// `NAME=VALUE` with a finite number.
+fn parse_param(s: &str) -> Result<(String, f64), String> {
+    let (name, value) = s
+        .split_once('=')
+        .filter(|(n, _)| !n.is_empty())
+        .ok_or_else(|| format!("{s:?} is not NAME=VALUE"))?;
+    let value = value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("{value:?} is not a finite number"))?;
+    Ok((name.to_string(), value))
 }
