@@ -4,6 +4,18 @@
 /// Hostile and wrong-interface rule components.
 pub mod test_rules {
     include!(concat!(env!("OUT_DIR"), "/test_rules.rs"));
+
+    /// The bytes of the component built from package `name`.
+    ///
+    /// # Panics
+    /// When no such component was built.
+    pub fn component(name: &str) -> &'static [u8] {
+        COMPONENTS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, b)| *b)
+            .unwrap_or_else(|| panic!("test rule {name} was not built"))
+    }
 }
 
 pub mod demo;

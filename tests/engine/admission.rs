@@ -28,11 +28,7 @@ const DEADLINE: Duration = Duration::from_millis(300);
 const MEMORY_CAP: usize = 32 << 20;
 
 fn component(name: &str) -> Vec<u8> {
-    test_rules::COMPONENTS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, b)| b.to_vec())
-        .unwrap_or_else(|| panic!("test rule {name} was not built"))
+    test_rules::component(name).to_vec()
 }
 
 fn key(seed: u8) -> SigningKey {
@@ -41,31 +37,13 @@ fn key(seed: u8) -> SigningKey {
 
 /// What `stepscale rules sign` would write for a rule with these metadata.
 fn envelope(bytes: &[u8], id: &str, version: &str, abi: &str, key: &SigningKey) -> Vec<u8> {
-    let meta = SignedRule {
-        rule_id: id.into(),
-        version: version.into(),
-        kind: "detector".into(),
-        abi_version: abi.into(),
-        sha256: String::new(),
-        size: 0,
-        signer_key_id: String::new(),
-        signed_at: String::new(),
-    };
+    let meta = SignedRule::describing(id, version, "detector", abi);
     signing::sign(bytes, &meta, key, "2026-12-01T00:00:00Z").into_bytes()
 }
 
 fn configmap(name: &str, bytes: &[u8], envelope: &[u8]) -> ConfigMap {
     // Annotations only; the operator reads the signed payload.
-    let label = SignedRule {
-        rule_id: name.into(),
-        version: "0.0.0".into(),
-        kind: "detector".into(),
-        abi_version: "0.1.0".into(),
-        sha256: String::new(),
-        size: 0,
-        signer_key_id: String::new(),
-        signed_at: String::new(),
-    };
+    let label = SignedRule::describing(name, "0.0.0", "detector", "0.1.0");
     let mut cm = manifest(name, "rules", DEFAULT_SELECTOR, &[], envelope, &label).expect("fits");
     // The component goes in as given, even when a manifest would refuse it.
     cm.binary_data = Some(BTreeMap::from([(

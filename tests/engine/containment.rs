@@ -10,7 +10,7 @@ use stepscale_engine::snapshot::{
     ScaleTargetRef, WorkloadSnapshot,
 };
 use stepscale_engine::{EngineConfig, LoadError, RuleEngine, RuleFailure};
-use stepscale_tests::test_rules;
+use stepscale_tests::test_rules::component;
 
 const DEADLINE: Duration = Duration::from_millis(300);
 const MEMORY_CAP: usize = 32 << 20;
@@ -23,14 +23,6 @@ fn engine() -> RuleEngine {
             .with_cache_dir(None),
     )
     .expect("engine starts")
-}
-
-fn component(name: &str) -> &'static [u8] {
-    test_rules::COMPONENTS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, b)| *b)
-        .unwrap_or_else(|| panic!("test rule {name} was not built"))
 }
 
 /// Two days at 5-minute steps of a daily cycle: 10 % at night, 70 % at noon,

@@ -9,15 +9,7 @@ use std::sync::Arc;
 use stepscale_engine::{EngineConfig, RuleEngine};
 use stepscale_operator::analysis::Analyzer;
 use stepscale_operator::builtin::PARAMS;
-use stepscale_tests::test_rules;
-
-fn component(name: &str) -> &'static [u8] {
-    test_rules::COMPONENTS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, b)| *b)
-        .unwrap_or_else(|| panic!("test rule {name} was not built"))
-}
+use stepscale_tests::test_rules::component;
 
 fn demo() -> Vec<Arc<stepscale_engine::WorkloadSnapshot>> {
     stepscale_engine::Snapshot::from_json(stepscale_operator::demo::DEMO_SNAPSHOT_JSON)

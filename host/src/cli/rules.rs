@@ -424,16 +424,12 @@ fn load(path: &Path, bytes: &[u8]) -> anyhow::Result<LoadedRule> {
 }
 
 fn metadata(l: &LoadedRule) -> SignedRule {
-    SignedRule {
-        rule_id: l.id.clone(),
-        version: l.version.clone(),
-        kind: kind_name(l.kind).to_string(),
-        abi_version: l.abi_version.to_string(),
-        sha256: String::new(),
-        size: 0,
-        signer_key_id: String::new(),
-        signed_at: String::new(),
-    }
+    SignedRule::describing(
+        &l.id,
+        &l.version,
+        kind_name(l.kind),
+        &l.abi_version.to_string(),
+    )
 }
 
 fn sig_path(rule: &Path) -> PathBuf {

@@ -172,16 +172,7 @@ mod tests {
     use super::*;
 
     fn signed() -> SignedRule {
-        SignedRule {
-            rule_id: "weekend-idle".into(),
-            version: "0.1.0".into(),
-            kind: "detector".into(),
-            abi_version: "0.1.0".into(),
-            sha256: String::new(),
-            size: 0,
-            signer_key_id: String::new(),
-            signed_at: String::new(),
-        }
+        SignedRule::describing("weekend-idle", "0.1.0", "detector", "0.1.0")
     }
 
     #[test]

@@ -135,6 +135,23 @@ pub struct SignedRule {
     pub signed_at: String,
 }
 
+impl SignedRule {
+    /// What a component says about itself, before [`sign`] fills in its
+    /// digest, size, signer and time.
+    pub fn describing(rule_id: &str, version: &str, kind: &str, abi_version: &str) -> Self {
+        SignedRule {
+            rule_id: rule_id.into(),
+            version: version.into(),
+            kind: kind.into(),
+            abi_version: abi_version.into(),
+            sha256: String::new(),
+            size: 0,
+            signer_key_id: String::new(),
+            signed_at: String::new(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Envelope {
@@ -382,16 +399,7 @@ mod tests {
     use super::*;
 
     fn meta() -> SignedRule {
-        SignedRule {
-            rule_id: "weekend-idle".into(),
-            version: "0.1.0".into(),
-            kind: "detector".into(),
-            abi_version: "0.1.0".into(),
-            sha256: String::new(),
-            size: 0,
-            signer_key_id: String::new(),
-            signed_at: String::new(),
-        }
+        SignedRule::describing("weekend-idle", "0.1.0", "detector", "0.1.0")
     }
 
     fn key(seed: u8) -> SigningKey {
