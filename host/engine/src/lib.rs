@@ -33,5 +33,6 @@ pub use engine::{EngineConfig, EngineError, LoadError, LoadedRule, RuleEngine, R
 pub use outcome::{
     ConfigChange, Evidence, Finding, FindingKind, Forecast, PeakWindow, RuleFailure,
 };
+#[cfg(feature = "runtime")]
 pub use sandbox::RuleParams;
 pub use snapshot::{Snapshot, SnapshotError, WorkloadSnapshot};
