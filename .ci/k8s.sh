@@ -2,7 +2,11 @@
 # Provision a real control plane for the cluster integration tests (tests/cluster/).
 #
 #   bash .ci/k8s.sh up     build (once, cached) and start kube-apiserver v1.20.2 + etcd +
-#                          kube-controller-manager on loopback; prints KUBECONFIG=/abs/path
+#                          kube-controller-manager on loopback, with RBAC authorization and a
+#                          static token for the chart's ServiceAccount identity
+#                          (system:serviceaccount:stepscale-rbac:rel-stepscale-autoscaler, for
+#                          tests/cluster/rbac.rs); prints KUBECONFIG=/abs/path,
+#                          STEPSCALE_TEST_OPERATOR_TOKEN and STEPSCALE_TEST_OPERATOR_NAMESPACE
 #   bash .ci/k8s.sh down   stop it
 #
 # Only the KUBECONFIG=... line goes to stdout (.ci/run exports NAME=VALUE lines); all progress
@@ -15,11 +19,20 @@ RUNDIR=${STEPSCALE_K8S_DIR:-/tmp/stepscale-k8s}
 case "${1:-}" in
     up)
         bash "$TOOLS/k8s/install.sh" >&2
-        out=$(bash "$TOOLS/k8s/up.sh" "$RUNDIR" --with-kcm)
+        # The admin token keeps full access (system:masters); the operator's
+        # identity gets only what the chart's Roles grant it.
+        mkdir -p "$RUNDIR"
+        OPERATOR_NS=stepscale-rbac
+        OPERATOR_TOKEN=stepscale-operator-token
+        printf '%s,system:serviceaccount:%s:rel-stepscale-autoscaler,stepscale-operator,"system:serviceaccounts,system:serviceaccounts:%s"\n' \
+            "$OPERATOR_TOKEN" "$OPERATOR_NS" "$OPERATOR_NS" > "$RUNDIR.operator-token.csv"
+        out=$(AUTHZ=RBAC EXTRA_TOKENS_FILE="$RUNDIR.operator-token.csv" bash "$TOOLS/k8s/up.sh" "$RUNDIR" --with-kcm)
         echo "$out" >&2
         line=$(printf '%s\n' "$out" | grep '^KUBECONFIG=' | tail -n1)
         [ -n "$line" ] || { echo "k8s.sh: up.sh printed no KUBECONFIG line; see $RUNDIR/*.log" >&2; exit 1; }
         echo "$line"
+        echo "STEPSCALE_TEST_OPERATOR_TOKEN=$OPERATOR_TOKEN"
+        echo "STEPSCALE_TEST_OPERATOR_NAMESPACE=$OPERATOR_NS"
         ;;
     down)
         bash "$TOOLS/k8s/down.sh" "$RUNDIR" >&2

@@ -657,7 +657,7 @@ mod tests {
     fn the_charts_values_file_is_accepted() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../charts/stepscale/values.yaml"
+            "/../charts/stepscale-autoscaler/values.yaml"
         );
         let Ok(text) = std::fs::read_to_string(path) else {
             return; // the chart is not part of this checkout

@@ -5,7 +5,7 @@
 //! that go with it (labels, the retry annotation).
 //!
 //! This module is the source of `stepscale crd`: the CRD YAML shipped in
-//! `charts/stepscale/crds/scalingrecommendation.yaml` is generated from these
+//! `charts/stepscale-autoscaler/crds/scalingrecommendation.yaml` is generated from these
 //! types, and a test fails when the committed file is stale.
 //!
 //! It owns the types only. What a phase allows lives in
@@ -37,7 +37,7 @@ pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "stepscale";
 /// The command that regenerates the committed CRD file.
 pub const REGENERATE_COMMAND: &str =
-    "cargo run -p stepscale-operator --bin stepscale -- crd > charts/stepscale/crds/scalingrecommendation.yaml";
+    "cargo run -p stepscale-operator --bin stepscale -- crd > charts/stepscale-autoscaler/crds/scalingrecommendation.yaml";
 
 /// Spec of a ScalingRecommendation: written by the operator, except
 /// `approved`, which a human sets to `true` to have the change applied.
@@ -212,13 +212,13 @@ mod tests {
     fn the_committed_crd_file_is_current() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../charts/stepscale/crds/scalingrecommendation.yaml"
+            "/../charts/stepscale-autoscaler/crds/scalingrecommendation.yaml"
         );
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         let generated = crd_yaml().expect("the CRD serializes");
         assert!(
             committed == generated,
-            "charts/stepscale/crds/scalingrecommendation.yaml is stale or missing; regenerate it with:\n  {REGENERATE_COMMAND}"
+            "charts/stepscale-autoscaler/crds/scalingrecommendation.yaml is stale or missing; regenerate it with:\n  {REGENERATE_COMMAND}"
         );
     }
 

@@ -1,4 +1,4 @@
-//! The Helm chart (`charts/stepscale`): SPEC §6 defaults, `helm lint`,
+//! The Helm chart (`charts/stepscale-autoscaler`): SPEC §6 defaults, `helm lint`,
 //! `helm template` with default and non-default values validated offline by
 //! `kubernetes-validate -k 1.25.0 --strict`, least-privilege RBAC (the
 //! rendered Roles grant exactly the expected verbs and nothing else), the
@@ -16,7 +16,7 @@ use std::process::Command;
 use serde_yaml::Value;
 
 fn chart_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../charts/stepscale")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../charts/stepscale-autoscaler")
 }
 
 fn on_path(tool: &str) -> Option<PathBuf> {
@@ -80,6 +80,17 @@ rbac:
   extraScaleTargets:
     - apiGroup: zookeeper.stackable.tech
       resource: stackablescalers
+networkPolicy:
+  enabled: true
+  apiServer:
+    cidrs: [10.96.0.1/32, 172.18.0.2/32]
+  prometheus:
+    to:
+      - namespaceSelector:
+          matchLabels:
+            kubernetes.io/metadata.name: monitoring
+  llm:
+    cidrs: [160.79.104.0/23]
 "#;
 
 fn custom_values_file() -> PathBuf {
@@ -367,9 +378,9 @@ fn rbac_grants_exactly_what_the_operator_needs_cluster_wide_by_default() {
         return;
     };
     let docs = documents(&render(&helm, None));
-    let cluster_role = find(&docs, "ClusterRole", "rel-stepscale", "");
+    let cluster_role = find(&docs, "ClusterRole", "rel-stepscale-autoscaler", "");
     assert_grants(cluster_role, &workload_grants(), "ClusterRole");
-    let own = find(&docs, "Role", "rel-stepscale-self", "ops");
+    let own = find(&docs, "Role", "rel-stepscale-autoscaler-self", "ops");
     assert_grants(
         own,
         &self_grants("stepscale-autoscaler-leader", None),
@@ -382,13 +393,16 @@ fn rbac_grants_exactly_what_the_operator_needs_cluster_wide_by_default() {
         "no namespaced workload Roles when watching all"
     );
     // Both bindings bind the chart's ServiceAccount to its own role.
-    let crb = find(&docs, "ClusterRoleBinding", "rel-stepscale", "");
-    assert_eq!(s(crb, &["roleRef", "name"]), "rel-stepscale");
-    assert_eq!(s(&crb["subjects"][0], &["name"]), "rel-stepscale");
+    let crb = find(&docs, "ClusterRoleBinding", "rel-stepscale-autoscaler", "");
+    assert_eq!(s(crb, &["roleRef", "name"]), "rel-stepscale-autoscaler");
+    assert_eq!(
+        s(&crb["subjects"][0], &["name"]),
+        "rel-stepscale-autoscaler"
+    );
     assert_eq!(s(&crb["subjects"][0], &["namespace"]), "ops");
-    let rb = find(&docs, "RoleBinding", "rel-stepscale-self", "ops");
-    assert_eq!(s(rb, &["roleRef", "name"]), "rel-stepscale-self");
-    find(&docs, "ServiceAccount", "rel-stepscale", "ops");
+    let rb = find(&docs, "RoleBinding", "rel-stepscale-autoscaler-self", "ops");
+    assert_eq!(s(rb, &["roleRef", "name"]), "rel-stepscale-autoscaler-self");
+    find(&docs, "ServiceAccount", "rel-stepscale-autoscaler", "ops");
 }
 
 #[test]
@@ -407,20 +421,25 @@ fn rbac_is_namespaced_when_namespaces_are_set() {
         "",
     )]));
     for ns in ["shop", "rides"] {
-        let role = find(&docs, "Role", "rel-stepscale", ns);
+        let role = find(&docs, "Role", "rel-stepscale-autoscaler", ns);
         assert_grants(role, &want, &format!("Role in {ns}"));
-        let rb = find(&docs, "RoleBinding", "rel-stepscale", ns);
+        let rb = find(&docs, "RoleBinding", "rel-stepscale-autoscaler", ns);
         assert_eq!(s(rb, &["roleRef", "kind"]), "Role");
         assert_eq!(s(&rb["subjects"][0], &["namespace"]), "ops");
     }
-    let own = find(&docs, "Role", "rel-stepscale-self", "ops");
+    let own = find(&docs, "Role", "rel-stepscale-autoscaler-self", "ops");
     assert_grants(
         own,
         &self_grants("my-lease", Some("stepscale-license")),
         "own Role",
     );
     // rules.namespaces: rule ConfigMaps and their Events there, nothing else.
-    let rules_role = find(&docs, "Role", "rel-stepscale-rules", "rule-authors");
+    let rules_role = find(
+        &docs,
+        "Role",
+        "rel-stepscale-autoscaler-rules",
+        "rule-authors",
+    );
     assert_grants(
         rules_role,
         &expect(&[
@@ -429,8 +448,16 @@ fn rbac_is_namespaced_when_namespaces_are_set() {
         ]),
         "rules Role",
     );
-    let rb = find(&docs, "RoleBinding", "rel-stepscale-rules", "rule-authors");
-    assert_eq!(s(rb, &["roleRef", "name"]), "rel-stepscale-rules");
+    let rb = find(
+        &docs,
+        "RoleBinding",
+        "rel-stepscale-autoscaler-rules",
+        "rule-authors",
+    );
+    assert_eq!(
+        s(rb, &["roleRef", "name"]),
+        "rel-stepscale-autoscaler-rules"
+    );
     assert_eq!(s(&rb["subjects"][0], &["namespace"]), "ops");
     assert_eq!(kinds(&docs, "Role"), 4);
 }
@@ -456,10 +483,10 @@ fn the_deployment_runs_the_operator_locked_down() {
         return;
     };
     let docs = documents(&render(&helm, None));
-    let dep = find(&docs, "Deployment", "rel-stepscale", "ops");
+    let dep = find(&docs, "Deployment", "rel-stepscale-autoscaler", "ops");
     assert_eq!(dep["spec"]["replicas"].as_u64(), Some(1));
     let pod = &dep["spec"]["template"]["spec"];
-    assert_eq!(s(pod, &["serviceAccountName"]), "rel-stepscale");
+    assert_eq!(s(pod, &["serviceAccountName"]), "rel-stepscale-autoscaler");
     assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
     let c = &pod["containers"][0];
     assert_eq!(c["args"][0].as_str(), Some("operator"));
@@ -504,7 +531,7 @@ fn custom_values_reach_the_operator() {
         return;
     };
     let docs = documents(&render(&helm, Some(&custom_values_file())));
-    let dep = find(&docs, "Deployment", "rel-stepscale", "ops");
+    let dep = find(&docs, "Deployment", "rel-stepscale-autoscaler", "ops");
     assert_eq!(dep["spec"]["replicas"].as_u64(), Some(2));
     let pod = &dep["spec"]["template"]["spec"];
     let env = env_of(&pod["containers"][0]);
@@ -565,12 +592,12 @@ fn the_operator_accepts_the_values_file_the_chart_mounts() {
         (Some(custom_values_file()), 120, "my-lease", 2880),
     ] {
         let docs = documents(&render(&helm, values.as_deref()));
-        let cm = find(&docs, "ConfigMap", "rel-stepscale-config", "ops");
+        let cm = find(&docs, "ConfigMap", "rel-stepscale-autoscaler-config", "ops");
         let text = s(cm, &["data", "values.yaml"]);
         let parsed: stepscale_operator::config::Values =
             serde_yaml::from_str(text).expect("the operator parses the mounted values");
         let c = parsed
-            .into_config("rel-stepscale-0".into(), Some("ops".into()))
+            .into_config("rel-stepscale-autoscaler-0".into(), Some("ops".into()))
             .expect("the operator accepts the mounted values");
         assert_eq!(c.interval.as_secs(), interval);
         assert_eq!(c.leader_election.lease_name, lease);
@@ -604,9 +631,148 @@ fn unsafe_combinations_are_refused_with_a_reason() {
         ("llm.provider=openai", "set llm.secretName"),
         ("license.secretName=lic", "license.publicKey is empty"),
         ("llm.provider=gpt", "llm/provider"),
+        (
+            "networkPolicy.enabled=true",
+            "needs networkPolicy.apiServer.cidrs",
+        ),
+        (
+            "metrics.serviceMonitor.enabled=true,metrics.service.enabled=false",
+            "needs metrics.service.enabled=true",
+        ),
     ] {
         let (ok, _, err) = helm_template(&helm, None, &["--set", set]);
         assert!(!ok, "--set {set} rendered");
         assert!(err.contains(want), "--set {set}: {err}");
     }
+}
+
+#[test]
+fn the_schema_refuses_unknown_keys_and_wrong_types_naming_them() {
+    let Some(helm) = tool(
+        "helm",
+        "the_schema_refuses_unknown_keys_and_wrong_types_naming_them",
+    ) else {
+        return;
+    };
+    for (set, want) in [
+        (
+            "replicaCont=2",
+            "additional properties 'replicaCont' not allowed",
+        ),
+        (
+            "safety.healthCpuMarginn=5",
+            "at '/safety': additional properties 'healthCpuMarginn' not allowed",
+        ),
+        (
+            "replicaCount=two",
+            "at '/replicaCount': got string, want integer",
+        ),
+        (
+            "rules.params.thrashing.minHours=many",
+            "/rules/params/thrashing/minHours",
+        ),
+        (
+            "networkPolicy.egress=all",
+            "additional properties 'egress' not allowed",
+        ),
+    ] {
+        let (ok, _, err) = helm_template(&helm, None, &["--set", set]);
+        assert!(!ok, "--set {set} rendered");
+        assert!(err.contains(want), "--set {set}: {err}");
+    }
+}
+
+#[test]
+fn pdb_service_monitor_and_network_policy_render_when_asked() {
+    let Some(helm) = tool(
+        "helm",
+        "pdb_service_monitor_and_network_policy_render_when_asked",
+    ) else {
+        return;
+    };
+    let defaults = documents(&render(&helm, None));
+    for kind in ["PodDisruptionBudget", "NetworkPolicy", "ServiceMonitor"] {
+        assert_eq!(kinds(&defaults, kind), 0, "{kind} is off by default");
+    }
+    // Two replicas: a PDB that lets a drain take one at a time.
+    let docs = documents(&render(&helm, Some(&custom_values_file())));
+    let pdb = find(
+        &docs,
+        "PodDisruptionBudget",
+        "rel-stepscale-autoscaler",
+        "ops",
+    );
+    assert_eq!(pdb["spec"]["maxUnavailable"].as_u64(), Some(1));
+    assert_eq!(
+        s(
+            pdb,
+            &[
+                "spec",
+                "selector",
+                "matchLabels",
+                "app.kubernetes.io/instance"
+            ]
+        ),
+        "rel"
+    );
+    // Egress: DNS, the API server, Prometheus, the LLM provider; nothing else.
+    let egress_to = |docs: &[Value]| -> Vec<String> {
+        let np = find(docs, "NetworkPolicy", "rel-stepscale-autoscaler", "ops");
+        np["spec"]["egress"]
+            .as_sequence()
+            .expect("egress")
+            .iter()
+            .map(|rule| match rule["to"].as_sequence() {
+                None => "any:53".to_string(),
+                Some(peers) => peers
+                    .iter()
+                    .map(|p| {
+                        p["ipBlock"]["cidr"]
+                            .as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| "selector".into())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
+            })
+            .collect()
+    };
+    assert_eq!(
+        egress_to(&docs),
+        [
+            "any:53",
+            "10.96.0.1/32,172.18.0.2/32",
+            "selector",
+            "160.79.104.0/23"
+        ]
+    );
+    // llm.provider=none: no egress to the LLM, enforced by the cluster.
+    let (ok, out, err) = helm_template(
+        &helm,
+        Some(&custom_values_file()),
+        &["--set", "llm.provider=none", "--set", "prometheus.url="],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        egress_to(&documents(&out)),
+        ["any:53", "10.96.0.1/32,172.18.0.2/32"]
+    );
+    let (ok, out, err) = helm_template(
+        &helm,
+        None,
+        &[
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set",
+            "metrics.serviceMonitor.labels.release=kube-prometheus",
+        ],
+    );
+    assert!(ok, "{err}");
+    let docs = documents(&out);
+    let sm = find(&docs, "ServiceMonitor", "rel-stepscale-autoscaler", "ops");
+    assert_eq!(s(sm, &["metadata", "labels", "release"]), "kube-prometheus");
+    assert_eq!(s(&sm["spec"]["endpoints"][0], &["port"]), "metrics");
+    // It selects the metrics Service.
+    let svc = find(&docs, "Service", "rel-stepscale-autoscaler-metrics", "ops");
+    assert_eq!(s(&svc["spec"]["ports"][0], &["name"]), "metrics");
 }

@@ -14,12 +14,17 @@
 //! - `hostile`: absurd autoscalers next to normal ones;
 //! - `leader`: leader election between operator instances;
 //! - `run_loop`: the deployed loop (HTTP endpoints, watch, shutdown);
-//! - `rules`: signed custom rules loaded from ConfigMaps.
+//! - `rules`: signed custom rules loaded from ConfigMaps;
+//! - `helm`: the chart installed, upgraded and uninstalled with real helm;
+//! - `rbac`: the operator held to the chart's own RBAC (API server with RBAC
+//!   authorization, a token for the chart's ServiceAccount).
 
 mod common;
+mod helm;
 mod hostile;
 mod keda;
 mod leader;
 mod lifecycle;
+mod rbac;
 mod rules;
 mod run_loop;

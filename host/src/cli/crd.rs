@@ -1,6 +1,6 @@
 //! `stepscale crd`: print the ScalingRecommendation CRD (YAML), generated
 //! from the Rust types. The chart ships the same file
-//! (`charts/stepscale/crds/scalingrecommendation.yaml`).
+//! (`charts/stepscale-autoscaler/crds/scalingrecommendation.yaml`).
 
 use anyhow::Context;
 

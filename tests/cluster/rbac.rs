@@ -1,0 +1,235 @@
+//! The operator held to the chart's own RBAC. `.ci/k8s.sh` starts the API
+//! server with RBAC authorization and a static token for the chart's
+//! ServiceAccount identity (`system:serviceaccount:<ns>:rel-stepscale-autoscaler`,
+//! given to the tests as `STEPSCALE_TEST_OPERATOR_TOKEN` and
+//! `STEPSCALE_TEST_OPERATOR_NAMESPACE`). The chart is installed with real helm
+//! as release `rel` there, once cluster-wide and once namespaced, and the
+//! operator runs with that token only: recommend, approve → apply,
+//! degrade → roll back, Events, leader election between two replicas, and a
+//! signed rule ConfigMap — with no request refused.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::Client;
+use stepscale_engine::EngineConfig;
+use stepscale_operator::analysis::Analyzer;
+use stepscale_operator::controller::Operator;
+use stepscale_operator::license::LicenseState;
+use stepscale_operator::lifecycle::phase::Phase;
+use stepscale_operator::rules::configmap::{manifest, DEFAULT_SELECTOR};
+use stepscale_operator::rules::signing::{self, SignedRule};
+use stepscale_tests::test_rules;
+
+use crate::common::{cluster, degraded, week, SeriesSource, TestNamespace};
+
+/// The chart's ServiceAccount token and release namespace, from `.ci/k8s.sh`.
+fn identity(test: &str) -> Option<(String, String)> {
+    let token = std::env::var("STEPSCALE_TEST_OPERATOR_TOKEN").ok();
+    let ns = std::env::var("STEPSCALE_TEST_OPERATOR_NAMESPACE").ok();
+    match (token, ns) {
+        (Some(t), Some(n)) if !t.is_empty() && !n.is_empty() => Some((t, n)),
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: CI=true but STEPSCALE_TEST_OPERATOR_TOKEN/_NAMESPACE are not set; `bash .ci/k8s.sh up` starts the API server with RBAC and prints them"
+            );
+            eprintln!("{test}: skipped: no operator identity (STEPSCALE_TEST_OPERATOR_TOKEN); `bash .ci/k8s.sh up` provides one");
+            None
+        }
+    }
+}
+
+fn helm() -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join("helm"))
+                .find(|p| p.is_file())
+        })
+        .expect("helm on PATH (`bash .ci/tools.sh up`)")
+}
+
+fn run_helm(args: &[&str]) {
+    let out = Command::new(helm()).args(args).output().expect("helm runs");
+    assert!(
+        out.status.success(),
+        "helm {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A client that authenticates as the chart's ServiceAccount.
+async fn operator_client(token: &str) -> Client {
+    let mut config = kube::Config::infer().await.expect("kubeconfig");
+    config.auth_info.token = Some(token.to_string().into());
+    config.auth_info.token_file = None;
+    Client::try_from(config).expect("client")
+}
+
+async fn ensure_namespace(client: &Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    if api.get_opt(name).await.expect("get namespace").is_none() {
+        let ns = Namespace {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let _ = api.create(&PostParams::default(), &ns).await;
+    }
+}
+
+/// One run of the flow under the chart's RBAC (`namespaced`: Roles in the
+/// test namespace only, else the ClusterRole).
+async fn flow(admin: &Client, token: &str, release_ns: &str, namespaced: bool) {
+    let label = if namespaced { "rbac-ns" } else { "rbac-cw" };
+    let ns = TestNamespace::new(admin.clone(), label).await;
+    let lease = format!("lease-{}", &ns.name[ns.name.len() - 6..]);
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/stepscale-autoscaler");
+    let watched = if namespaced {
+        format!("namespaces={{{}}}", ns.name)
+    } else {
+        "namespaces=null".to_string()
+    };
+    run_helm(&[
+        "upgrade",
+        "--install",
+        "rel",
+        chart.to_str().expect("utf-8"),
+        "--namespace",
+        release_ns,
+        "--set",
+        &watched,
+        "--set",
+        &format!("leaderElection.leaseName={lease}"),
+    ]);
+
+    // The workload, a signed rule ConfigMap and the history (as an admin).
+    ns.deployment("web", 4).await;
+    let before = ns.hpa("web", "web", 4, 20, 60).await;
+    let source = Arc::new(
+        SeriesSource::default()
+            .with_history("web", week(), 4.0)
+            .with_health("web", degraded()),
+    );
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let component = test_rules::component("weekend-idle");
+    let meta = SignedRule::describing(
+        "weekend-idle",
+        "0.1.0",
+        "detector",
+        &stepscale_engine::ABI_VERSION.to_string(),
+    );
+    let envelope = signing::sign(component, &meta, &key, "2026-12-01T00:00:00Z");
+    let cm_name = format!("rule-{}", &ns.name[ns.name.len() - 6..]);
+    let cm = manifest(
+        &cm_name,
+        release_ns,
+        DEFAULT_SELECTOR,
+        component,
+        envelope.as_bytes(),
+        &meta,
+    )
+    .expect("fits");
+    let cms: Api<ConfigMap> = Api::namespaced(admin.clone(), release_ns);
+    cms.create(&PostParams::default(), &cm)
+        .await
+        .expect("create the rule ConfigMap");
+
+    // Two replicas of the operator, both with only the chart's grants.
+    let sa = operator_client(token).await;
+    let mk = |identity: &str| {
+        let mut config = ns.config(identity, 6, 2);
+        config.namespaces = vec![ns.name.clone()];
+        config.leader_election.namespace = release_ns.to_string();
+        config.leader_election.lease_name = lease.clone();
+        config.rules.namespaces = vec![release_ns.to_string()];
+        config.rules.trusted_keys = vec![key.verifying_key()];
+        let analyzer = Arc::new(
+            Analyzer::with_builtin_rules(EngineConfig::default())
+                .expect("engine")
+                .with_forecasting(false),
+        );
+        Operator::new(sa.clone(), config, analyzer, LicenseState::Licensed)
+            .with_history(source.clone())
+            .with_health(source.clone())
+    };
+    let a = mk("op-a");
+    let b = mk("op-b");
+    let ra = a.tick().await.expect("op-a tick");
+    let rb = b.tick().await.expect("op-b tick");
+    assert!(ra.leader && !rb.leader, "one leader: {ra:?} / {rb:?}");
+    for r in [&ra, &rb] {
+        assert_eq!(r.rules.unlisted, 0, "rule ConfigMaps listed: {r:?}");
+        assert_eq!(r.rules.admitted, 1, "the signed rule admitted: {r:?}");
+        assert_eq!(r.skipped, 0, "{r:?}");
+    }
+    assert_eq!(ra.published.created, 1, "{ra:?}");
+    assert_eq!(ra.published.errors, 0, "{ra:?}");
+
+    // Approve → apply; degraded probation → roll back.
+    ns.approve("web-hpa").await;
+    let r = a.tick().await.expect("apply tick");
+    assert_eq!(r.pass.applied, 1, "{r:?}");
+    assert_eq!(r.pass.errors, 0, "{r:?}");
+    assert_eq!(ns.rec("web-hpa").await.phase(), Phase::Applied);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = a.tick().await.expect("verify tick");
+    assert_eq!(r.pass.rolled_back, 1, "{r:?}");
+    assert_eq!(r.pass.errors, 0, "{r:?}");
+    assert_eq!(ns.hpa_spec("web").await, before, "restored exactly");
+
+    // Events were published under the chart's grants.
+    let reasons = ns.event_reasons("ScalingRecommendation").await;
+    for want in ["RecommendationCreated", "Applied", "RolledBack"] {
+        assert!(reasons.iter().any(|r| r == want), "{want} in {reasons:?}");
+    }
+    let text = a.context().metrics.encode();
+    assert!(
+        !text.contains("stepscale_errors_total{"),
+        "no errors counted: {text}"
+    );
+
+    let _ = cms.delete(&cm_name, &DeleteParams::default()).await;
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_works_under_the_charts_rbac_cluster_wide_and_namespaced() {
+    let test = "the_operator_works_under_the_charts_rbac_cluster_wide_and_namespaced";
+    let Some(admin) = cluster("rbac").await else {
+        return;
+    };
+    let Some((token, release_ns)) = identity(test) else {
+        return;
+    };
+    ensure_namespace(&admin, &release_ns).await;
+    // The RBAC is really on: without the chart, the identity may do nothing.
+    run_helm(&[
+        "uninstall",
+        "rel",
+        "--namespace",
+        &release_ns,
+        "--ignore-not-found",
+    ]);
+    let sa = operator_client(&token).await;
+    let denied = Api::<ConfigMap>::namespaced(sa, &release_ns)
+        .list(&Default::default())
+        .await
+        .expect_err("no grant before the chart is installed");
+    assert!(
+        denied.to_string().contains("403") || denied.to_string().contains("forbidden"),
+        "{denied}"
+    );
+
+    flow(&admin, &token, &release_ns, false).await;
+    flow(&admin, &token, &release_ns, true).await;
+    run_helm(&["uninstall", "rel", "--namespace", &release_ns]);
+}
