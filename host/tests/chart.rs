@@ -265,9 +265,9 @@ fn self_grants(lease: &str, license_secret: Option<&str>) -> BTreeSet<Grant> {
         ("", &["configmaps"], &["list", "watch"], ""),
         ("events.k8s.io", &["events"], &["create", "patch"], ""),
     ]);
-    if let Some(secret) = license_secret {
-        g.extend(expect(&[("", &["secrets"], &["get"], secret)]));
-    }
+    // The license Secret is mounted as a volume (read by the kubelet), so
+    // the operator needs no grant on Secrets, whatever the license values.
+    let _ = license_secret;
     g
 }
 
@@ -775,4 +775,36 @@ fn pdb_service_monitor_and_network_policy_render_when_asked() {
     // It selects the metrics Service.
     let svc = find(&docs, "Service", "rel-stepscale-autoscaler-metrics", "ops");
     assert_eq!(s(&svc["spec"]["ports"][0], &["name"]), "metrics");
+}
+
+#[test]
+fn a_digest_pins_the_image() {
+    let Some(helm) = tool("helm", "a_digest_pins_the_image") else {
+        return;
+    };
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let (ok, out, err) = helm_template(
+        &helm,
+        None,
+        &[
+            "--set",
+            "image.repository=registry.example.com/stepscale/stepscale",
+            "--set",
+            &format!("image.digest={digest}"),
+            "--set",
+            "image.tag=ignored",
+        ],
+    );
+    assert!(ok, "{err}");
+    let docs = documents(&out);
+    let dep = find(&docs, "Deployment", "rel-stepscale-autoscaler", "ops");
+    assert_eq!(
+        s(
+            &dep["spec"]["template"]["spec"]["containers"][0],
+            &["image"]
+        ),
+        format!("registry.example.com/stepscale/stepscale@{digest}")
+    );
+    let (ok, _, err) = helm_template(&helm, None, &["--set", "image.digest=latest"]);
+    assert!(!ok && err.contains("/image/digest"), "{err}");
 }

@@ -16,12 +16,14 @@
 //! - `run_loop`: the deployed loop (HTTP endpoints, watch, shutdown);
 //! - `rules`: signed custom rules loaded from ConfigMaps;
 //! - `helm`: the chart installed, upgraded and uninstalled with real helm;
+//! - `image`: the container image, checked and run with runc;
 //! - `rbac`: the operator held to the chart's own RBAC (API server with RBAC
 //!   authorization, a token for the chart's ServiceAccount).
 
 mod common;
 mod helm;
 mod hostile;
+mod image;
 mod keda;
 mod leader;
 mod lifecycle;
