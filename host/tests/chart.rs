@@ -253,8 +253,10 @@ fn workload_grants() -> BTreeSet<Grant> {
 }
 
 /// What it may do in its own namespace.
-fn self_grants(lease: &str, license_secret: Option<&str>) -> BTreeSet<Grant> {
-    let mut g = expect(&[
+fn self_grants(lease: &str) -> BTreeSet<Grant> {
+    // The license Secret is mounted as a volume (read by the kubelet), so
+    // the operator needs no grant on Secrets, whatever the license values.
+    expect(&[
         ("coordination.k8s.io", &["leases"], &["create"], ""),
         (
             "coordination.k8s.io",
@@ -264,11 +266,7 @@ fn self_grants(lease: &str, license_secret: Option<&str>) -> BTreeSet<Grant> {
         ),
         ("", &["configmaps"], &["list", "watch"], ""),
         ("events.k8s.io", &["events"], &["create", "patch"], ""),
-    ]);
-    // The license Secret is mounted as a volume (read by the kubelet), so
-    // the operator needs no grant on Secrets, whatever the license values.
-    let _ = license_secret;
-    g
+    ])
 }
 
 /// The grants of `role` are exactly `want`: names what is extra or missing.
@@ -381,11 +379,7 @@ fn rbac_grants_exactly_what_the_operator_needs_cluster_wide_by_default() {
     let cluster_role = find(&docs, "ClusterRole", "rel-stepscale-autoscaler", "");
     assert_grants(cluster_role, &workload_grants(), "ClusterRole");
     let own = find(&docs, "Role", "rel-stepscale-autoscaler-self", "ops");
-    assert_grants(
-        own,
-        &self_grants("stepscale-autoscaler-leader", None),
-        "own Role",
-    );
+    assert_grants(own, &self_grants("stepscale-autoscaler-leader"), "own Role");
     assert_eq!(kinds(&docs, "ClusterRole"), 1);
     assert_eq!(
         kinds(&docs, "Role"),
@@ -428,11 +422,7 @@ fn rbac_is_namespaced_when_namespaces_are_set() {
         assert_eq!(s(&rb["subjects"][0], &["namespace"]), "ops");
     }
     let own = find(&docs, "Role", "rel-stepscale-autoscaler-self", "ops");
-    assert_grants(
-        own,
-        &self_grants("my-lease", Some("stepscale-license")),
-        "own Role",
-    );
+    assert_grants(own, &self_grants("my-lease"), "own Role");
     // rules.namespaces: rule ConfigMaps and their Events there, nothing else.
     let rules_role = find(
         &docs,
