@@ -53,6 +53,10 @@ pub const LOG_STARTING: &str = "operator starting";
 pub const LOG_TICK: &str = "reconcile tick";
 /// Logged by followers (SPEC §5).
 pub const LOG_NOT_LEADER: &str = "not leader; skipping mutating pass";
+/// Logged (debug) each tick when the API server does not serve KEDA's
+/// ScaledObject.
+pub const LOG_NO_KEDA: &str =
+    "KEDA is not installed (keda.sh/v1alpha1 ScaledObject is not served): HorizontalPodAutoscalers only";
 
 /// Why a tick or the loop stopped.
 #[derive(Debug, thiserror::Error)]
@@ -296,6 +300,9 @@ impl Operator {
         .await;
         let reader =
             ClusterReader::discover(ctx.client.clone(), ctx.config.namespaces.clone()).await?;
+        if !reader.keda_installed() {
+            tracing::debug!("{}", LOG_NO_KEDA);
+        }
         let autoscalers = reader.autoscalers().await?;
         report.autoscalers = autoscalers.len();
         let (workloads, analyzed_of, unanalyzed, skipped) =

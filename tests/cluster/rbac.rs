@@ -228,6 +228,41 @@ async fn the_operator_works_under_the_charts_rbac_cluster_wide_and_namespaced() 
         denied.to_string().contains("403") || denied.to_string().contains("forbidden"),
         "{denied}"
     );
+    // What the operator reports when RBAC denies it (the troubleshooting
+    // table quotes it): the tick fails with the API server's reason, and
+    // nothing is written.
+    let ns = TestNamespace::new(admin.clone(), "rbac-none").await;
+    ns.deployment("web", 4).await;
+    ns.hpa("web", "web", 4, 20, 60).await;
+    let mut config = ns.config("op-none", 6, 600);
+    config.leader_election.enabled = false;
+    config.rules.namespaces = vec![release_ns.clone()];
+    let source = Arc::new(SeriesSource::default().with_history("web", week(), 4.0));
+    let op = Operator::new(
+        operator_client(&token).await,
+        config,
+        crate::common::analyzer(),
+        LicenseState::Licensed,
+    )
+    .with_history(source.clone())
+    .with_health(source);
+    let err = op.tick().await.expect_err("a tick without grants fails");
+    let text = err.to_string();
+    eprintln!("denied tick: {text}");
+    assert!(
+        text.contains("forbidden") && text.contains("(403)") && text.contains("cannot list"),
+        "{text}"
+    );
+    assert!(
+        ns.recs()
+            .list(&Default::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty(),
+        "nothing written"
+    );
+    ns.cleanup().await;
 
     flow(&admin, &token, &release_ns, false).await;
     flow(&admin, &token, &release_ns, true).await;
