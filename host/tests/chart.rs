@@ -207,27 +207,20 @@ fn expect(list: &[(&str, &[&str], &[&str], &str)]) -> BTreeSet<Grant> {
     out
 }
 
-/// What the operator may do where it watches workloads (the brief's list).
+/// What the operator may do where it watches workloads: each verb is one a
+/// step uses (list to read, get to re-read one object or a target, patch to
+/// apply and roll back; watch only on recommendations, which the run loop
+/// watches; recommendation status is only patched).
 fn workload_grants() -> BTreeSet<Grant> {
     expect(&[
         (
             "autoscaling",
             &["horizontalpodautoscalers"],
-            &["get", "list", "watch", "patch"],
+            &["get", "list", "patch"],
             "",
         ),
-        (
-            "keda.sh",
-            &["scaledobjects"],
-            &["get", "list", "watch", "patch"],
-            "",
-        ),
-        (
-            "apps",
-            &["deployments", "statefulsets"],
-            &["get", "list"],
-            "",
-        ),
+        ("keda.sh", &["scaledobjects"], &["get", "list", "patch"], ""),
+        ("apps", &["deployments", "statefulsets"], &["get"], ""),
         (
             "apps",
             &["deployments/scale", "statefulsets/scale"],
@@ -237,15 +230,13 @@ fn workload_grants() -> BTreeSet<Grant> {
         (
             "stepscale.io",
             &["scalingrecommendations"],
-            &[
-                "get", "list", "watch", "create", "update", "patch", "delete",
-            ],
+            &["get", "list", "watch", "create", "patch", "delete"],
             "",
         ),
         (
             "stepscale.io",
             &["scalingrecommendations/status"],
-            &["get", "update", "patch"],
+            &["patch"],
             "",
         ),
         ("events.k8s.io", &["events"], &["create", "patch"], ""),

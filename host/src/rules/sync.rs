@@ -36,7 +36,7 @@ async fn list(client: &Client, config: &RulesConfig) -> (Vec<ConfigMap>, Vec<Str
         match api.list(&params).await {
             Ok(list) => out.extend(list.items),
             Err(e) => {
-                tracing::warn!(namespace = %ns, selector = %config.selector, "cannot list rule ConfigMaps; custom rules from this namespace keep their last state (grant list/watch on configmaps here): {e}");
+                tracing::warn!(namespace = %ns, selector = %config.selector, "cannot list rule ConfigMaps; custom rules from this namespace keep their last state (grant list/watch on configmaps here): {}", crate::cluster::api_message(&e));
                 failed.push(ns.clone());
             }
         }
