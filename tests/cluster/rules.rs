@@ -326,3 +326,76 @@ async fn a_signed_rule_configmap_is_admitted_replaced_rejected_and_unloaded_with
     let _ = std::fs::remove_dir_all(&dir);
     ns.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_loop_admits_a_new_rule_configmap_at_once_not_at_the_next_tick() {
+    let Some(client) = cluster("rules-watch").await else {
+        return;
+    };
+    let ns = TestNamespace::new(client.clone(), "rules-watch").await;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let mut config = ns.config("op-watch", 90, 600);
+    // Ticks far apart: only the ConfigMap watch can bring the rule in soon.
+    config.interval = std::time::Duration::from_secs(120);
+    config.rules.trusted_keys = vec![key.verifying_key()];
+    let analyzer = Arc::new(
+        Analyzer::with_builtin_rules(EngineConfig::default())
+            .expect("engine")
+            .with_forecasting(false),
+    );
+    let source = Arc::new(SeriesSource::default());
+    let op = Operator::new(
+        client.clone(),
+        config,
+        analyzer.clone(),
+        LicenseState::Licensed,
+    )
+    .with_history(source.clone())
+    .with_health(source);
+    let ready = op.context().ready.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(op.run(async {
+        let _ = stopped.await;
+    }));
+    let waited = std::time::Instant::now();
+    while !ready.load(std::sync::atomic::Ordering::Relaxed) {
+        assert!(waited.elapsed().as_secs() < 60, "no first tick");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let builtins = analyzer.rules().len();
+
+    let component = test_rules::component("weekend-idle");
+    let meta = stepscale_operator::rules::signing::SignedRule::describing(
+        "weekend-idle",
+        "0.1.0",
+        "detector",
+        &stepscale_engine::ABI_VERSION.to_string(),
+    );
+    let envelope =
+        stepscale_operator::rules::signing::sign(component, &meta, &key, "2026-12-01T00:00:00Z");
+    let cm = stepscale_operator::rules::configmap::manifest(
+        "weekend-idle",
+        &ns.name,
+        stepscale_operator::rules::configmap::DEFAULT_SELECTOR,
+        component,
+        envelope.as_bytes(),
+        &meta,
+    )
+    .expect("fits");
+    let created = std::time::Instant::now();
+    Api::<ConfigMap>::namespaced(client.clone(), &ns.name)
+        .create(&PostParams::default(), &cm)
+        .await
+        .expect("create");
+    while analyzer.rules().len() == builtins {
+        assert!(
+            created.elapsed().as_secs() < 30,
+            "not admitted within 30 s of a 120 s interval"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(analyzer.rules().iter().any(|r| r.rule.id == "weekend-idle"));
+    let _ = stop.send(());
+    running.await.expect("the loop ends").expect("cleanly");
+    ns.cleanup().await;
+}
