@@ -27,6 +27,10 @@ use stepscale_tests::test_rules;
 
 use crate::common::{cluster, degraded, week, SeriesSource, TestNamespace};
 
+/// The tests here share one Helm release (`rel`, the identity's
+/// ServiceAccount): one at a time.
+static RELEASE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The chart's ServiceAccount token and release namespace, from `.ci/k8s.sh`.
 fn identity(test: &str) -> Option<(String, String)> {
     let token = std::env::var("STEPSCALE_TEST_OPERATOR_TOKEN").ok();
@@ -210,6 +214,7 @@ async fn the_operator_works_under_the_charts_rbac_cluster_wide_and_namespaced() 
     let Some((token, release_ns)) = identity(test) else {
         return;
     };
+    let _release = RELEASE.lock().await;
     ensure_namespace(&admin, &release_ns).await;
     // The RBAC is really on: without the chart, the identity may do nothing.
     run_helm(&[
@@ -267,4 +272,189 @@ async fn the_operator_works_under_the_charts_rbac_cluster_wide_and_namespaced() 
     flow(&admin, &token, &release_ns, false).await;
     flow(&admin, &token, &release_ns, true).await;
     run_helm(&["uninstall", "rel", "--namespace", &release_ns]);
+}
+
+/// How far the flow (tick → approve → apply tick → probation → rollback
+/// tick) got, and what the operator said on the way.
+#[derive(Debug, Default)]
+struct FlowOutcome {
+    /// A tick failed (the error text).
+    tick_error: Option<String>,
+    /// Steps the reports counted as errors.
+    errors: usize,
+    /// Autoscalers skipped or left unanalyzed.
+    skipped: usize,
+    created: bool,
+    applied: bool,
+    rolled_back: bool,
+    /// The recommendation's phase and `status.detail` at the end.
+    status: Option<String>,
+}
+
+impl FlowOutcome {
+    fn completed(&self) -> bool {
+        self.tick_error.is_none()
+            && self.errors == 0
+            && self.created
+            && self.applied
+            && self.rolled_back
+    }
+}
+
+fn record(
+    r: Result<
+        stepscale_operator::controller::TickReport,
+        stepscale_operator::controller::ControllerError,
+    >,
+    out: &mut FlowOutcome,
+) {
+    match r {
+        Ok(r) => {
+            out.errors += r.published.errors + r.pass.errors;
+            out.skipped += r.skipped + r.autoscalers.saturating_sub(r.analyzed);
+            out.applied |= r.pass.applied > 0;
+            out.rolled_back |= r.pass.rolled_back > 0;
+            out.created |= r.published.created > 0;
+        }
+        Err(e) => out.tick_error = Some(e.to_string()),
+    }
+}
+
+async fn flow_once(ns: &TestNamespace, sa: &Client, release_ns: &str, lease: &str) -> FlowOutcome {
+    let mut out = FlowOutcome::default();
+    let source = Arc::new(
+        SeriesSource::default()
+            .with_history("web", week(), 4.0)
+            .with_health("web", degraded()),
+    );
+    let mut config = ns.config("op-grant", 6, 2);
+    config.namespaces = vec![ns.name.clone()];
+    config.leader_election.namespace = release_ns.to_string();
+    config.leader_election.lease_name = lease.to_string();
+    config.rules.namespaces = vec![release_ns.to_string()];
+    let op = Operator::new(
+        sa.clone(),
+        config,
+        crate::common::analyzer(),
+        LicenseState::Licensed,
+    )
+    .with_history(source.clone())
+    .with_health(source);
+    record(op.tick().await, &mut out);
+    if ns.recs().get_opt("web-hpa").await.ok().flatten().is_some() {
+        ns.approve("web-hpa").await;
+        record(op.tick().await, &mut out);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        record(op.tick().await, &mut out);
+    }
+    if let Ok(Some(rec)) = ns.recs().get_opt("web-hpa").await {
+        out.status = Some(format!(
+            "{:?}: {}",
+            rec.phase(),
+            rec.status.and_then(|s| s.detail).unwrap_or_default()
+        ));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_grant_the_flow_uses_is_needed() {
+    let test = "each_grant_the_flow_uses_is_needed";
+    let Some(admin) = cluster("rbac-grants").await else {
+        return;
+    };
+    let Some((token, release_ns)) = identity(test) else {
+        return;
+    };
+    let _release = RELEASE.lock().await;
+    ensure_namespace(&admin, &release_ns).await;
+    let sa = operator_client(&token).await;
+    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/stepscale-autoscaler");
+    // (resource, verb) of the namespaced Role that this flow needs. The
+    // others are used by steps outside it: on recommendations `get` (a
+    // create conflict), `patch` (refreshing a pending one's spec, reopening,
+    // the retry annotation), `delete` (a stale one) and `watch` (the run
+    // loop); `get` on HPAs (drift and verify re-reads) and on Deployments
+    // (pod template requests); Events (not fatal by design).
+    let removals = [
+        ("horizontalpodautoscalers", "list"),
+        ("horizontalpodautoscalers", "patch"),
+        ("deployments/scale", "get"),
+        ("scalingrecommendations", "list"),
+        ("scalingrecommendations", "create"),
+        ("scalingrecommendations/status", "patch"),
+    ];
+    let mut report = Vec::new();
+    for (resource, verb) in removals {
+        let ns = TestNamespace::new(admin.clone(), "rbac-grant").await;
+        let lease = format!("lease-{}", &ns.name[ns.name.len() - 6..]);
+        run_helm(&[
+            "upgrade",
+            "--install",
+            "rel",
+            chart.to_str().expect("utf-8"),
+            "--namespace",
+            &release_ns,
+            "--set",
+            &format!("namespaces={{{}}}", ns.name),
+            "--set",
+            &format!("leaderElection.leaseName={lease}"),
+        ]);
+        // The chart's Role, less one verb on one resource.
+        let roles: Api<k8s_openapi::api::rbac::v1::Role> = Api::namespaced(admin.clone(), &ns.name);
+        let mut role = roles
+            .get("rel-stepscale-autoscaler")
+            .await
+            .expect("the chart's Role");
+        let mut removed = false;
+        let mut rules = role.rules.take().unwrap_or_default();
+        for rule in &mut rules {
+            if rule
+                .resources
+                .as_ref()
+                .is_some_and(|r| r.iter().any(|x| x == resource))
+            {
+                rule.verbs.retain(|v| v != verb);
+                removed = true;
+            }
+        }
+        assert!(removed, "the chart grants {verb} on {resource}");
+        rules.retain(|r| !r.verbs.is_empty());
+        role.rules = Some(rules);
+        role.metadata.managed_fields = None;
+        roles
+            .replace("rel-stepscale-autoscaler", &PostParams::default(), &role)
+            .await
+            .expect("replace the Role");
+        ns.deployment("web", 4).await;
+        let before = ns.hpa("web", "web", 4, 20, 60).await;
+        let out = flow_once(&ns, &sa, &release_ns, &lease).await;
+        let after = ns.hpa_spec("web").await;
+        eprintln!("without {verb} on {resource}: {out:?}");
+        assert!(
+            !out.completed(),
+            "without {verb} on {resource} the flow still completed: the grant is not needed ({out:?})"
+        );
+        // Reported, not silent: a failed tick or counted errors name the
+        // denial, or the autoscaler was skipped.
+        assert!(
+            out.tick_error.as_deref().is_some_and(|e| e.contains("403"))
+                || out.errors > 0
+                || out.skipped > 0
+                || out
+                    .status
+                    .as_deref()
+                    .is_some_and(|s| s.contains("forbidden") || s.contains("403")),
+            "without {verb} on {resource}: {out:?}"
+        );
+        // Never half a change: the HPA is as it was, or rolled back to it.
+        assert_eq!(
+            after, before,
+            "without {verb} on {resource}: the HPA was left changed"
+        );
+        report.push(format!("{verb} {resource}"));
+        ns.cleanup().await;
+    }
+    run_helm(&["uninstall", "rel", "--namespace", &release_ns]);
+    eprintln!("each needed: {report:?}");
 }
