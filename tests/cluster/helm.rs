@@ -19,12 +19,12 @@ use kube::core::{ApiResource, GroupVersionKind};
 
 use crate::common::{cluster, operator, week, SeriesSource, TestNamespace};
 
-fn chart() -> PathBuf {
+pub(crate) fn chart() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/stepscale-autoscaler")
 }
 
 /// `helm` from PATH; skipped (or failed under CI=true) without it.
-fn helm(test: &str) -> Option<PathBuf> {
+pub(crate) fn helm(test: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|d| d.join("helm"))
@@ -40,7 +40,7 @@ fn helm(test: &str) -> Option<PathBuf> {
     found
 }
 
-fn run(helm: &Path, args: &[&str]) -> String {
+pub(crate) fn run(helm: &Path, args: &[&str]) -> String {
     let out = Command::new(helm).args(args).output().expect("helm runs");
     let text = format!(
         "{}{}",

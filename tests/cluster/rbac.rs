@@ -8,8 +8,6 @@
 //! degrade → roll back, Events, leader election between two replicas, and a
 //! signed rule ConfigMap — with no request refused.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,24 +46,26 @@ fn identity(test: &str) -> Option<(String, String)> {
     }
 }
 
-fn helm() -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join("helm"))
-                .find(|p| p.is_file())
-        })
-        .expect("helm on PATH (`bash .ci/tools.sh up`)")
+fn run_helm(args: &[&str]) {
+    let helm = crate::helm::helm("rbac").expect("helm on PATH (`bash .ci/tools.sh up`)");
+    crate::helm::run(&helm, args);
 }
 
-fn run_helm(args: &[&str]) {
-    let out = Command::new(helm()).args(args).output().expect("helm runs");
-    assert!(
-        out.status.success(),
-        "helm {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// The operator's settings for a run as the chart's ServiceAccount: the
+/// test namespace watched, the lease and rule ConfigMaps in the release
+/// namespace (where the chart grants them), probation 2 s.
+fn sa_config(
+    ns: &TestNamespace,
+    identity: &str,
+    release_ns: &str,
+    lease: &str,
+) -> stepscale_operator::config::OperatorConfig {
+    let mut config = ns.config(identity, 6, 2);
+    config.namespaces = vec![ns.name.clone()];
+    config.leader_election.namespace = release_ns.to_string();
+    config.leader_election.lease_name = lease.to_string();
+    config.rules.namespaces = vec![release_ns.to_string()];
+    config
 }
 
 /// A client that authenticates as the chart's ServiceAccount.
@@ -96,7 +96,7 @@ async fn flow(admin: &Client, token: &str, release_ns: &str, namespaced: bool) {
     let label = if namespaced { "rbac-ns" } else { "rbac-cw" };
     let ns = TestNamespace::new(admin.clone(), label).await;
     let lease = format!("lease-{}", &ns.name[ns.name.len() - 6..]);
-    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/stepscale-autoscaler");
+    let chart = crate::helm::chart();
     let watched = if namespaced {
         format!("namespaces={{{}}}", ns.name)
     } else {
@@ -150,12 +150,10 @@ async fn flow(admin: &Client, token: &str, release_ns: &str, namespaced: bool) {
     // Two replicas of the operator, both with only the chart's grants.
     let sa = operator_client(token).await;
     let mk = |identity: &str| {
-        let mut config = ns.config(identity, 6, 2);
-        config.namespaces = vec![ns.name.clone()];
-        config.leader_election.namespace = release_ns.to_string();
-        config.leader_election.lease_name = lease.clone();
-        config.rules.namespaces = vec![release_ns.to_string()];
+        let mut config = sa_config(&ns, identity, release_ns, &lease);
         config.rules.trusted_keys = vec![key.verifying_key()];
+        // Each replica its own analyzer: custom rules must not leak into
+        // the other tests' shared one.
         let analyzer = Arc::new(
             Analyzer::with_builtin_rules(EngineConfig::default())
                 .expect("engine")
@@ -327,11 +325,7 @@ async fn flow_once(ns: &TestNamespace, sa: &Client, release_ns: &str, lease: &st
             .with_history("web", week(), 4.0)
             .with_health("web", degraded()),
     );
-    let mut config = ns.config("op-grant", 6, 2);
-    config.namespaces = vec![ns.name.clone()];
-    config.leader_election.namespace = release_ns.to_string();
-    config.leader_election.lease_name = lease.to_string();
-    config.rules.namespaces = vec![release_ns.to_string()];
+    let config = sa_config(ns, "op-grant", release_ns, lease);
     let op = Operator::new(
         sa.clone(),
         config,
@@ -369,7 +363,7 @@ async fn each_grant_the_flow_uses_is_needed() {
     let _release = RELEASE.lock().await;
     ensure_namespace(&admin, &release_ns).await;
     let sa = operator_client(&token).await;
-    let chart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/stepscale-autoscaler");
+    let chart = crate::helm::chart();
     // (resource, verb) of the namespaced Role that this flow needs. The
     // others are used by steps outside it: on recommendations `get` (a
     // create conflict), `patch` (refreshing a pending one's spec, reopening,

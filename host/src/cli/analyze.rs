@@ -193,18 +193,10 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
 
 /// `RULE-ID.NAME=VALUE` with a finite number.
 fn parse_param(s: &str) -> Result<(String, String, f64), String> {
-    let (key, value) = s
-        .split_once('=')
-        .ok_or_else(|| format!("{s:?} is not RULE-ID.NAME=VALUE"))?;
+    let (key, value) = super::rules::parse_param(s)?;
     let (rule, name) = key
         .split_once('.')
         .filter(|(r, n)| !r.is_empty() && !n.is_empty())
         .ok_or_else(|| format!("{key:?} is not RULE-ID.NAME"))?;
-    let value: f64 = value
-        .trim()
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite())
-        .ok_or_else(|| format!("{value:?} is not a finite number"))?;
     Ok((rule.to_string(), name.to_string(), value))
 }

@@ -518,8 +518,8 @@ fn bench_workload() -> anyhow::Result<WorkloadSnapshot> {
     Ok(w)
 }
 
-/// `NAME=VALUE` with a finite number.
-fn parse_param(s: &str) -> Result<(String, f64), String> {
+/// `NAME=VALUE` with a finite number (also the tail of `analyze --param`).
+pub(crate) fn parse_param(s: &str) -> Result<(String, f64), String> {
     let (name, value) = s
         .split_once('=')
         .filter(|(n, _)| !n.is_empty())
