@@ -220,6 +220,15 @@ impl CronSchedule {
     }
 }
 
+/// The next start and end of one [`CronTrigger`] as last computed, for
+/// replays that ask at times that never go back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CronCursor {
+    at: i64,
+    next_start: Option<i64>,
+    next_end: Option<i64>,
+}
+
 /// A KEDA cron trigger.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CronTrigger {
@@ -298,6 +307,29 @@ impl CronTrigger {
         Ok(!(next_start < next_end && utc_s < next_start) && utc_s <= next_end)
     }
 
+    /// [`CronTrigger::is_active`] for a replay that asks at times that never
+    /// go back: `cursor` keeps the next start and end, which stay the answer
+    /// of `next_after` until `utc_s` reaches them, so most calls compute
+    /// nothing. Same answer as `is_active` (a test sweeps both).
+    ///
+    /// # Errors
+    /// As [`CronTrigger::is_active`].
+    pub fn is_active_at(&self, utc_s: i64, cursor: &mut CronCursor) -> Result<bool, CronError> {
+        // `next_after(t)` is the first matching minute after t's minute; it
+        // stays the same for every later t before it.
+        if cursor.next_start.is_none_or(|n| utc_s < cursor.at || utc_s >= n) {
+            cursor.next_start = Some(self.start_schedule.next_after(utc_s, &self.tz)?);
+        }
+        if cursor.next_end.is_none_or(|n| utc_s < cursor.at || utc_s >= n) {
+            cursor.next_end = Some(self.end_schedule.next_after(utc_s, &self.tz)?);
+        }
+        cursor.at = utc_s;
+        let (Some(next_start), Some(next_end)) = (cursor.next_start, cursor.next_end) else {
+            return self.is_active(utc_s);
+        };
+        Ok(!(next_start < next_end && utc_s < next_start) && utc_s <= next_end)
+    }
+
     /// The metric value and activity at `utc_s`, given the ScaledObject's replica bounds.
     ///
     /// # Errors
@@ -309,13 +341,33 @@ impl CronTrigger {
         max_replica_count: i64,
     ) -> Result<(i64, bool), CronError> {
         let active = self.is_active(utc_s)?;
+        Ok(self.value(active, min_replica_count, max_replica_count))
+    }
+
+    /// [`CronTrigger::metric_and_activity`] through a [`CronCursor`] (times
+    /// that never go back).
+    ///
+    /// # Errors
+    /// As [`CronTrigger::is_active`].
+    pub fn metric_and_activity_at(
+        &self,
+        utc_s: i64,
+        cursor: &mut CronCursor,
+        min_replica_count: i64,
+        max_replica_count: i64,
+    ) -> Result<(i64, bool), CronError> {
+        let active = self.is_active_at(utc_s, cursor)?;
+        Ok(self.value(active, min_replica_count, max_replica_count))
+    }
+
+    fn value(&self, active: bool, min_replica_count: i64, max_replica_count: i64) -> (i64, bool) {
         let value = match (active, self.desired_replicas) {
             (true, Some(d)) => d,
             (true, None) => max_replica_count,
             (false, Some(_)) => CRON_DEFAULT_DESIRED_REPLICAS,
             (false, None) => min_replica_count,
         };
-        Ok((value, active))
+        (value, active)
     }
 
     /// The external metric name KEDA gives trigger `index`
@@ -446,6 +498,46 @@ mod tests {
         assert!(CronSchedule::parse("5/4294967296 * * * *").is_err());
         assert!(CronSchedule::parse("5/-1 * * * *").is_err());
         assert!(CronSchedule::parse("0 0/4294967295 * * *").is_ok());
+    }
+
+    #[test]
+    fn the_cursor_gives_is_actives_answer_at_every_sync() {
+        // Windows across midnight, on weekdays, every 20 minutes and around
+        // Berlin's DST changes (2024-03-31 and 2024-10-27), at the replay's
+        // 15 s syncs and at uneven steps of 7 to 3,607 s.
+        let cases = [
+            ("Europe/Berlin", "30 1 * * *", "30 3 * * *"),
+            ("Europe/Berlin", "0 22 * * *", "15 2 * * *"),
+            ("America/New_York", "0 9 * * 1-5", "0 17 * * 1-5"),
+            ("UTC", "*/20 * * * *", "10,30,50 * * * *"),
+            ("Asia/Kolkata", "45 23 * * 6", "5 0 * * 0"),
+        ];
+        for (start_day, days) in [((2024, 3, 28), 6), ((2024, 10, 24), 6)] {
+            let (y, m, d) = start_day;
+            let from = crate::tz::days_from_civil(y, m, d) * 86_400 - 7;
+            for (tz, start, end) in cases {
+                let t = CronTrigger::from_metadata(&meta(&[
+                    ("timezone", tz),
+                    ("start", start),
+                    ("end", end),
+                ]))
+                .expect("valid trigger");
+                for steps in [[15_i64, 15, 15], [7, 3_607, 61]] {
+                    let mut cursor = CronCursor::default();
+                    let mut at = from;
+                    let mut i = 0;
+                    while at < from + days * 86_400 {
+                        assert_eq!(
+                            t.is_active_at(at, &mut cursor).expect("fires"),
+                            t.is_active(at).expect("fires"),
+                            "{tz} {start} / {end} at {at}"
+                        );
+                        at += steps[i % 3];
+                        i += 1;
+                    }
+                }
+            }
+        }
     }
 
     #[test]

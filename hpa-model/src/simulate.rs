@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::keda::{
-    Activation, CronError, CronTrigger, ScaleExecutor, ScaledObjectSettings,
+    Activation, CronCursor, CronError, CronTrigger, ScaleExecutor, ScaledObjectSettings,
     DEFAULT_COOLDOWN_PERIOD_S,
 };
 use crate::model::{
@@ -478,6 +478,8 @@ pub(crate) struct Replay<'a> {
     pub(crate) initial: i32,
     /// This sync's cron metric values (replicas), one per cron floor.
     pub(crate) cron_values: Vec<i64>,
+    /// Each cron floor's next start and end (sync times never go back).
+    cron_cursors: Vec<CronCursor>,
     report: SimReport,
     replica_seconds: f64,
     over_s: i64,
@@ -547,6 +549,7 @@ impl<'a> Replay<'a> {
             config,
             options,
             cron_values: Vec::with_capacity(crons.len()),
+            cron_cursors: vec![CronCursor::default(); crons.len()],
             crons,
             limit: options
                 .pod_cpu_limit_cores
@@ -642,9 +645,9 @@ impl<'a> Replay<'a> {
     ) -> Result<Option<i32>, SimError> {
         self.cron_values.clear();
         let mut cron_active = false;
-        for c in &self.crons {
+        for (c, cursor) in self.crons.iter().zip(self.cron_cursors.iter_mut()) {
             let (v, a) = c
-                .metric_and_activity(t, 0, i64::from(self.config.max_replicas))
+                .metric_and_activity_at(t, cursor, 0, i64::from(self.config.max_replicas))
                 .map_err(|source| SimError::Cron {
                     index: self.cron_values.len(),
                     source,

@@ -90,6 +90,36 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
+/// The full `analyze` pipeline (rules, checks, merge, replay search, schedule
+/// pass) over `subset` workloads drawn from `pool`, on every core.
+fn full_analyze(analyzer: &Analyzer, pool: &[Arc<WorkloadSnapshot>], subset: usize) {
+    // Each workload of the batch scales a Deployment of its own (the
+    // competing-autoscaler check would otherwise hold every one back).
+    let batch: Vec<Arc<WorkloadSnapshot>> = (0..subset)
+        .map(|i| {
+            let mut w = (*pool[i % pool.len()]).clone();
+            w.autoscaler.name = format!("bench-{i}");
+            w.target.name = format!("bench-{i}");
+            Arc::new(w)
+        })
+        .collect();
+    let started = Instant::now();
+    let recs = analyzer.analyze(&batch, 0);
+    let took = started.elapsed();
+    let searched = recs.iter().filter(|r| r.choice.is_some()).count();
+    let replays: u32 = recs
+        .iter()
+        .filter_map(|r| r.choice.as_ref())
+        .map(|c| c.candidates_replayed + 2)
+        .sum();
+    println!(
+        "full analyze (rules + checks + merge + replay search on {searched}/{subset} workloads, {:.1} replays each): {:.1} workloads/s, peak RSS {:.0} MiB",
+        f64::from(replays) / searched.max(1) as f64,
+        subset as f64 / took.as_secs_f64(),
+        peak_rss_mib()
+    );
+}
+
 fn main() {
     let nab_path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data/traces/nab/cpu_utilization_asg_misconfiguration.csv");
@@ -105,6 +135,22 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("machine: {cpu}, {cores} cores");
 
+    // `STEPSCALE_BENCH_ONLY=analyze`: only the full `analyze` figure, over
+    // `STEPSCALE_BENCH_WORKLOADS` workloads (default 100).
+    if std::env::var("STEPSCALE_BENCH_ONLY").as_deref() == Ok("analyze") {
+        let pool: Vec<Arc<WorkloadSnapshot>> =
+            (0..50).map(|i| Arc::new(workload(&nab, i * 577))).collect();
+        let analyzer = Analyzer::with_builtin_rules(EngineConfig::default()).expect("analyzer");
+        full_analyze(
+            &analyzer,
+            &pool,
+            std::env::var("STEPSCALE_BENCH_WORKLOADS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(100),
+        );
+        return;
+    }
     let w = Arc::new(workload(&nab, 0));
     let data = traces::workload_data(&w);
     let horizon = 1440;
@@ -224,32 +270,7 @@ fn main() {
         total as f64 / took.as_secs_f64(),
         peak_rss_mib()
     );
-    let subset = (total / 20).clamp(10, 500);
-    // Each workload of the batch scales a Deployment of its own (the
-    // competing-autoscaler check would otherwise hold every one back).
-    let batch: Vec<Arc<WorkloadSnapshot>> = (0..subset)
-        .map(|i| {
-            let mut w = (*pool[i % pool.len()]).clone();
-            w.autoscaler.name = format!("bench-{i}");
-            w.target.name = format!("bench-{i}");
-            Arc::new(w)
-        })
-        .collect();
-    let started = Instant::now();
-    let recs = analyzer.analyze(&batch, 0);
-    let took = started.elapsed();
-    let searched = recs.iter().filter(|r| r.choice.is_some()).count();
-    let replays: u32 = recs
-        .iter()
-        .filter_map(|r| r.choice.as_ref())
-        .map(|c| c.candidates_replayed + 2)
-        .sum();
-    println!(
-        "full analyze (rules + checks + merge + replay search on {searched}/{subset} workloads, {:.1} replays each): {:.1} workloads/s, peak RSS {:.0} MiB",
-        f64::from(replays) / searched.max(1) as f64,
-        subset as f64 / took.as_secs_f64(),
-        peak_rss_mib()
-    );
+    full_analyze(&analyzer, &pool, (total / 20).clamp(10, 500));
 
     // 4. cold start.
     let cache = std::env::temp_dir().join(format!("stepscale-bench-cache-{}", std::process::id()));
