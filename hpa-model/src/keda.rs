@@ -317,10 +317,16 @@ impl CronTrigger {
     pub fn is_active_at(&self, utc_s: i64, cursor: &mut CronCursor) -> Result<bool, CronError> {
         // `next_after(t)` is the first matching minute after t's minute; it
         // stays the same for every later t before it.
-        if cursor.next_start.is_none_or(|n| utc_s < cursor.at || utc_s >= n) {
+        if cursor
+            .next_start
+            .is_none_or(|n| utc_s < cursor.at || utc_s >= n)
+        {
             cursor.next_start = Some(self.start_schedule.next_after(utc_s, &self.tz)?);
         }
-        if cursor.next_end.is_none_or(|n| utc_s < cursor.at || utc_s >= n) {
+        if cursor
+            .next_end
+            .is_none_or(|n| utc_s < cursor.at || utc_s >= n)
+        {
             cursor.next_end = Some(self.end_schedule.next_after(utc_s, &self.tz)?);
         }
         cursor.at = utc_s;

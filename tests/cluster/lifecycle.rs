@@ -156,12 +156,27 @@ async fn a_degraded_probation_restores_the_exact_previous_spec() {
     };
     let op = operator(&ns, "op-a", source, 6, 2);
     op.tick().await.expect("tick");
-    ns.approve("web-hpa").await;
-    op.tick().await.expect("apply tick");
-    assert_ne!(
-        ns.hpa_spec("web").await,
-        before,
-        "the apply changed the HPA"
+    // The reviewer approves the proposal with rate-limit policies added (the
+    // kind the replay search proposes): the apiserver must accept them.
+    ns.edit_rec(
+        "web-hpa",
+        json!({"spec": {"approved": true, "proposed": {
+            "scaleDownPolicy": {"type": "Percent", "value": 25, "periodSeconds": 60},
+            "scaleUpPolicy": {"type": "Percent", "value": 400, "periodSeconds": 15}
+        }}}),
+    )
+    .await;
+    let report = op.tick().await.expect("apply tick");
+    assert_eq!(report.pass.applied, 1, "{report:?}");
+    let applied = ns.hpa_spec("web").await;
+    assert_ne!(applied, before, "the apply changed the HPA");
+    assert_eq!(
+        applied["behavior"]["scaleDown"]["policies"],
+        json!([{"type": "Percent", "value": 25, "periodSeconds": 60}])
+    );
+    assert_eq!(
+        applied["behavior"]["scaleUp"]["policies"],
+        json!([{"type": "Percent", "value": 400, "periodSeconds": 15}])
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::wit;
-use crate::snapshot::AutoscalingConfig;
+use crate::snapshot::{AutoscalingConfig, ScalingPolicy};
 use stepscale_hpa::limits::printable;
 
 /// What a finding is about (mirrors `finding-kind` of the ABI).
@@ -52,6 +52,15 @@ pub struct ConfigChange {
     /// New KEDA cooldown period, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cooldown_period_seconds: Option<u32>,
+    /// New scale-up rate limit: replaces `behavior.scaleUp.policies` with
+    /// this one policy. Chosen by the replay search (rules cannot propose
+    /// policies through the ABI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_up_policy: Option<ScalingPolicy>,
+    /// New scale-down rate limit: replaces `behavior.scaleDown.policies`
+    /// with this one policy. Chosen by the replay search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_policy: Option<ScalingPolicy>,
 }
 
 impl ConfigChange {
@@ -83,6 +92,12 @@ impl ConfigChange {
             out.scale_down
                 .get_or_insert_with(Default::default)
                 .stabilization_window_seconds = Some(v);
+        }
+        if let Some(p) = self.scale_up_policy {
+            out.scale_up.get_or_insert_with(Default::default).policies = vec![p];
+        }
+        if let Some(p) = self.scale_down_policy {
+            out.scale_down.get_or_insert_with(Default::default).policies = vec![p];
         }
         if let (Some(v), Some(k)) = (self.cooldown_period_seconds, out.keda.as_mut()) {
             k.cooldown_period_seconds = v;
@@ -251,6 +266,8 @@ impl From<wit::ConfigChange> for ConfigChange {
             scale_down_stabilization_seconds: c.scale_down_stabilization_seconds,
             scale_up_stabilization_seconds: c.scale_up_stabilization_seconds,
             cooldown_period_seconds: c.cooldown_period_seconds,
+            scale_up_policy: None,
+            scale_down_policy: None,
         }
     }
 }

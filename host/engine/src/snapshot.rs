@@ -131,7 +131,7 @@ pub enum SelectPolicy {
 }
 
 /// One HPA behavior policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScalingPolicy {
     /// `Pods` or `Percent`.
@@ -143,8 +143,33 @@ pub struct ScalingPolicy {
     pub period_seconds: u32,
 }
 
+impl ScalingPolicy {
+    /// At most `value` % of the current pods per `period_seconds`.
+    pub fn percent(value: u32, period_seconds: u32) -> ScalingPolicy {
+        ScalingPolicy {
+            kind: PolicyKind::Percent,
+            value,
+            period_seconds,
+        }
+    }
+}
+
+impl std::fmt::Display for ScalingPolicy {
+    /// "400 % of the pods per 15 s" or "4 pods per 60 s".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            PolicyKind::Percent => write!(
+                f,
+                "{} % of the pods per {} s",
+                self.value, self.period_seconds
+            ),
+            PolicyKind::Pods => write!(f, "{} pods per {} s", self.value, self.period_seconds),
+        }
+    }
+}
+
 /// Unit of a scaling policy's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum PolicyKind {
     /// A number of pods.
     Pods,

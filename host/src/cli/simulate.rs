@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
-use stepscale_engine::snapshot::{AutoscalerKind, AutoscalingConfig};
+use stepscale_engine::snapshot::{AutoscalerKind, AutoscalingConfig, ScalingPolicy};
 use stepscale_engine::{ConfigChange, Snapshot};
 use stepscale_hpa::simulate::{compare_configs, Comparison, DemandSeries, SimOptions};
 
+use crate::objective::search::{SCALE_DOWN_POLICY_PERIOD_S, SCALE_UP_POLICY_PERIOD_S};
 use crate::replay;
 
 /// What the CSV values are.
@@ -58,7 +59,10 @@ pub struct SimulateArgs {
     #[arg(long, requires = "snapshot")]
     pub workload: Option<String>,
     /// Current config as `min=2,max=10,target=70[,down=300][,up=0][,request=0.5]`
-    /// (required with --csv; with --snapshot it overrides the workload's).
+    /// (required with --csv; with --snapshot it overrides the workload's);
+    /// also `cooldown=` (ScaledObjects), `up-percent=` (scale-up policy: at
+    /// most that % of the pods added per 15 s) and `down-percent=`
+    /// (scale-down policy: at most that % removed per 60 s).
     #[arg(long)]
     pub current: Option<String>,
     /// Proposed config: the keys of --current to change, e.g. `min=4,down=600`.
@@ -110,7 +114,14 @@ pub fn parse_spec(spec: &str) -> anyhow::Result<ConfigSpec> {
             "down" => c.scale_down_stabilization_seconds = Some(v),
             "up" => c.scale_up_stabilization_seconds = Some(v),
             "cooldown" => c.cooldown_period_seconds = Some(v),
-            _ => bail!("config {part:?}: unknown key {key:?}; use min, max, target, down, up, cooldown or request"),
+            "up-percent" | "down-percent" if v == 0 => {
+                bail!("config {part:?}: a rate limit of 0 % stops scaling; give a percent above 0")
+            }
+            "up-percent" => c.scale_up_policy = Some(ScalingPolicy::percent(v, SCALE_UP_POLICY_PERIOD_S)),
+            "down-percent" => {
+                c.scale_down_policy = Some(ScalingPolicy::percent(v, SCALE_DOWN_POLICY_PERIOD_S));
+            }
+            _ => bail!("config {part:?}: unknown key {key:?}; use min, max, target, down, up, cooldown, up-percent, down-percent or request"),
         }
     }
     Ok(out)
@@ -142,6 +153,8 @@ fn overlay(base: &ConfigChange, top: &ConfigChange) -> ConfigChange {
             .scale_up_stabilization_seconds
             .or(base.scale_up_stabilization_seconds),
         cooldown_period_seconds: top.cooldown_period_seconds.or(base.cooldown_period_seconds),
+        scale_up_policy: top.scale_up_policy.or(base.scale_up_policy),
+        scale_down_policy: top.scale_down_policy.or(base.scale_down_policy),
     }
 }
 

@@ -7,7 +7,7 @@
 //! does not model, and a rollback can restore the saved fields byte for byte.
 
 use serde_json::{Map, Value};
-use stepscale_engine::snapshot::AutoscalerKind;
+use stepscale_engine::snapshot::{AutoscalerKind, PolicyKind, ScalingPolicy};
 use stepscale_engine::ConfigChange;
 
 /// Why a change cannot be expressed on an autoscaler.
@@ -82,6 +82,55 @@ fn set_stabilization(behavior: &mut Map<String, Value>, direction: &str, seconds
         .insert("stabilizationWindowSeconds".into(), Value::from(seconds));
 }
 
+/// Replace `behavior.<direction>.policies` with `policy` alone (the
+/// direction's `selectPolicy` and window are kept).
+fn set_policy(behavior: &mut Map<String, Value>, direction: &str, policy: &ScalingPolicy) {
+    let kind = match policy.kind {
+        PolicyKind::Pods => "Pods",
+        PolicyKind::Percent => "Percent",
+    };
+    object_at(behavior, direction).insert(
+        "policies".into(),
+        serde_json::json!([{
+            "type": kind,
+            "value": policy.value,
+            "periodSeconds": policy.period_seconds,
+        }]),
+    );
+}
+
+/// Set the behavior fields of `change` (windows and policies, both
+/// directions) in `behavior`.
+fn set_behavior(behavior: &mut Map<String, Value>, change: &ConfigChange) {
+    for (dir, window, policy) in [
+        (
+            "scaleDown",
+            change.scale_down_stabilization_seconds,
+            change.scale_down_policy,
+        ),
+        (
+            "scaleUp",
+            change.scale_up_stabilization_seconds,
+            change.scale_up_policy,
+        ),
+    ] {
+        if let Some(s) = window {
+            set_stabilization(behavior, dir, s);
+        }
+        if let Some(p) = policy {
+            set_policy(behavior, dir, &p);
+        }
+    }
+}
+
+/// True when `change` sets a behavior field (a window or a policy).
+fn changes_behavior(change: &ConfigChange) -> bool {
+    change.scale_down_stabilization_seconds.is_some()
+        || change.scale_up_stabilization_seconds.is_some()
+        || change.scale_down_policy.is_some()
+        || change.scale_up_policy.is_some()
+}
+
 /// `spec` with `change` applied: only the fields in the change are set.
 ///
 /// # Errors
@@ -116,11 +165,8 @@ pub fn with_change(
                     target["averageUtilization"] = Value::from(t);
                 }
             }
-            if let Some(s) = change.scale_down_stabilization_seconds {
-                set_stabilization(object_at(obj, "behavior"), "scaleDown", s);
-            }
-            if let Some(s) = change.scale_up_stabilization_seconds {
-                set_stabilization(object_at(obj, "behavior"), "scaleUp", s);
+            if changes_behavior(change) {
+                set_behavior(object_at(obj, "behavior"), change);
             }
             if change.cooldown_period_seconds.is_some() {
                 return Err(PatchError::Unsupported {
@@ -155,15 +201,10 @@ pub fn with_change(
                 })?;
                 object_at(tobj, "metadata").insert("value".into(), Value::from(t.to_string()));
             }
-            for (dir, value) in [
-                ("scaleDown", change.scale_down_stabilization_seconds),
-                ("scaleUp", change.scale_up_stabilization_seconds),
-            ] {
-                if let Some(s) = value {
-                    let advanced = object_at(obj, "advanced");
-                    let hpa = object_at(advanced, "horizontalPodAutoscalerConfig");
-                    set_stabilization(object_at(hpa, "behavior"), dir, s);
-                }
+            if changes_behavior(change) {
+                let advanced = object_at(obj, "advanced");
+                let hpa = object_at(advanced, "horizontalPodAutoscalerConfig");
+                set_behavior(object_at(hpa, "behavior"), change);
             }
         }
     }
@@ -334,6 +375,54 @@ mod tests {
             new["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
                 ["stabilizationWindowSeconds"],
             900
+        );
+    }
+
+    #[test]
+    fn a_policy_change_replaces_that_directions_policies_and_keeps_the_rest() {
+        let mut spec = hpa_spec();
+        spec["behavior"] = json!({
+            "scaleDown": {
+                "stabilizationWindowSeconds": 120,
+                "selectPolicy": "Min",
+                "policies": [
+                    {"type": "Pods", "value": 2, "periodSeconds": 60},
+                    {"type": "Percent", "value": 50, "periodSeconds": 60}
+                ]
+            },
+            "scaleUp": {"policies": [{"type": "Pods", "value": 4, "periodSeconds": 15}]}
+        });
+        let change = ConfigChange {
+            scale_down_policy: Some(ScalingPolicy::percent(20, 60)),
+            ..Default::default()
+        };
+        let new =
+            with_change(AutoscalerKind::HorizontalPodAutoscaler, &spec, &change).expect("applies");
+        assert_eq!(
+            new["behavior"]["scaleDown"],
+            json!({
+                "stabilizationWindowSeconds": 120,
+                "selectPolicy": "Min",
+                "policies": [{"type": "Percent", "value": 20, "periodSeconds": 60}]
+            })
+        );
+        assert_eq!(new["behavior"]["scaleUp"], spec["behavior"]["scaleUp"]);
+        // A rollback restores both directions as they were.
+        let saved = touched(AutoscalerKind::HorizontalPodAutoscaler, &spec);
+        assert_eq!(
+            restored(AutoscalerKind::HorizontalPodAutoscaler, &new, &saved),
+            spec
+        );
+
+        let so = json!({"scaleTargetRef": {"name": "web"}, "triggers": []});
+        let change = ConfigChange {
+            scale_up_policy: Some(ScalingPolicy::percent(400, 15)),
+            ..Default::default()
+        };
+        let new = with_change(AutoscalerKind::ScaledObject, &so, &change).expect("applies");
+        assert_eq!(
+            new["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleUp"]["policies"],
+            json!([{"type": "Percent", "value": 400, "periodSeconds": 15}])
         );
     }
 

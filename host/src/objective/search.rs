@@ -8,7 +8,8 @@
 //! 2. replays each seed (today, the merged proposal, each finding's own
 //!    proposal) and starts from the best by the objective;
 //! 3. coordinate descent, [`PASSES`] passes: for each knob (CPU target, floor,
-//!    scale-down and scale-up stabilization, ceiling, KEDA cooldown) it tries
+//!    scale-down and scale-up stabilization, ceiling, KEDA cooldown, and the
+//!    scale-down and scale-up rate-limit policies) it tries
 //!    a fixed list of values (today's, the rules', and a small grid, see
 //!    [`values_for`]) with the other knobs held, and keeps the best;
 //!    at most [`MAX_REPLAYS`] distinct configs are replayed;
@@ -22,7 +23,9 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use stepscale_engine::snapshot::WorkloadSnapshot;
+use stepscale_engine::snapshot::{
+    AutoscalingConfig, ScalingPolicy, ScalingRules, SelectPolicy, WorkloadSnapshot,
+};
 use stepscale_engine::ConfigChange;
 use stepscale_hpa::simulate::AutoscalerConfig;
 
@@ -55,6 +58,49 @@ const TARGET_GRID: [u32; 6] = [50, 60, 70, 75, 80, 85];
 pub const MAX_CPU_TARGET_PERCENT: u32 = 85;
 /// Demand quantiles a floor is sized from.
 const FLOOR_QUANTILES: [f64; 6] = [0.0, 0.05, 0.25, 0.5, 0.75, 0.9];
+/// Knobs the coordinate descent turns (see [`values_for`]).
+pub const KNOBS: usize = 8;
+/// The scale-up policy the search may propose: at most 400 % more pods per
+/// [`SCALE_UP_POLICY_PERIOD_S`]. At every replica count n ≥ 1 it allows at
+/// least Kubernetes' default (the larger of 100 % and 4 pods per 15 s):
+/// 5n ≥ max(2n, n + 4).
+pub const FAST_SCALE_UP_PERCENT: u32 = 400;
+/// Period of a proposed scale-up policy, seconds (the HPA's sync period).
+pub const SCALE_UP_POLICY_PERIOD_S: u32 = 15;
+/// Scale-down policies the search may try: at most this share of the pods
+/// removed per [`SCALE_DOWN_POLICY_PERIOD_S`] — all slower than Kubernetes'
+/// default (100 % per 15 s).
+const SCALE_DOWN_PERCENT_GRID: [u32; 3] = [10, 25, 50];
+/// Period of a proposed scale-down policy, seconds.
+pub const SCALE_DOWN_POLICY_PERIOD_S: u32 = 60;
+
+/// Which rate-limit policies the search may change: only a direction whose
+/// policies are Kubernetes' defaults (none set) and whose `selectPolicy` is
+/// not `Disabled`. So a proposed scale-up policy is never slower, and a
+/// proposed scale-down policy never faster, than today's; policies a person
+/// wrote are left alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PolicyRoom {
+    /// The scale-up policy may be set.
+    pub up: bool,
+    /// The scale-down policy may be set.
+    pub down: bool,
+}
+
+impl PolicyRoom {
+    /// The room `config`'s behavior leaves.
+    pub fn of(config: &AutoscalingConfig) -> PolicyRoom {
+        let free = |r: Option<&ScalingRules>| {
+            r.is_none_or(|r| {
+                r.policies.is_empty() && r.select_policy != Some(SelectPolicy::Disabled)
+            })
+        };
+        PolicyRoom {
+            up: free(config.scale_up.as_ref()),
+            down: free(config.scale_down.as_ref()),
+        }
+    }
+}
 
 /// Every knob the search turns, at its full value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -71,6 +117,10 @@ pub struct Knobs {
     pub up: u32,
     /// KEDA cooldown, seconds.
     pub cooldown: Option<u32>,
+    /// Scale-up policy replacing today's (`None`: today's policies).
+    pub up_policy: Option<ScalingPolicy>,
+    /// Scale-down policy replacing today's (`None`: today's policies).
+    pub down_policy: Option<ScalingPolicy>,
 }
 
 impl Knobs {
@@ -83,6 +133,8 @@ impl Knobs {
             down: c.scale_down_stabilization_seconds,
             up: c.scale_up_stabilization_seconds,
             cooldown: c.cooldown_period_seconds,
+            up_policy: None,
+            down_policy: None,
         })
     }
 
@@ -97,6 +149,8 @@ impl Knobs {
             cooldown: self
                 .cooldown
                 .map(|c| change.cooldown_period_seconds.unwrap_or(c)),
+            up_policy: change.scale_up_policy.or(self.up_policy),
+            down_policy: change.scale_down_policy.or(self.down_policy),
         };
         k.max = k.max.max(k.min).max(1);
         k
@@ -104,7 +158,7 @@ impl Knobs {
 
     /// How far these knobs are from `today`'s, for breaking ties in favor of
     /// the smaller change (relative floor and ceiling change, target points
-    /// / 25, window seconds / 600).
+    /// / 25, window seconds / 600, a quarter per changed policy).
     pub fn distance(&self, today: &Knobs) -> f64 {
         let rel = |a: u32, b: u32| f64::from(a.abs_diff(b)) / f64::from(b.max(1));
         let secs = |a: u32, b: u32| f64::from(a.abs_diff(b)) / 600.0;
@@ -116,6 +170,16 @@ impl Knobs {
             + match (self.cooldown, today.cooldown) {
                 (Some(a), Some(b)) => secs(a, b),
                 _ => 0.0,
+            }
+            + if self.up_policy == today.up_policy {
+                0.0
+            } else {
+                0.25
+            }
+            + if self.down_policy == today.down_policy {
+                0.0
+            } else {
+                0.25
             }
     }
 
@@ -132,6 +196,10 @@ impl Knobs {
                 (Some(a), Some(b)) => diff(a, b),
                 _ => None,
             },
+            scale_up_policy: self.up_policy.filter(|_| self.up_policy != today.up_policy),
+            scale_down_policy: self
+                .down_policy
+                .filter(|_| self.down_policy != today.down_policy),
         }
     }
 }
@@ -354,6 +422,7 @@ pub fn values_for(
     seeds: &[ConfigChange],
     demand_sorted: &[f64],
     request: f64,
+    room: PolicyRoom,
 ) -> Vec<Knobs> {
     let mut out: Vec<Knobs> = Vec::new();
     let mut push = |k: Knobs| {
@@ -445,6 +514,41 @@ pub fn values_for(
                 push(Knobs { max: m, ..i });
             }
         }
+        // Scale-down policy (when today's is Kubernetes' default): today's,
+        // and at most 10, 25 or 50 % of the pods removed per minute — a
+        // gentler descent than a long stabilization window, which holds the
+        // peak's pods for the whole window.
+        6 => {
+            if room.down {
+                push(Knobs {
+                    down_policy: today.down_policy,
+                    ..i
+                });
+                for p in SCALE_DOWN_PERCENT_GRID {
+                    push(Knobs {
+                        down_policy: Some(ScalingPolicy::percent(p, SCALE_DOWN_POLICY_PERIOD_S)),
+                        ..i
+                    });
+                }
+            }
+        }
+        // Scale-up policy (when today's is Kubernetes' default): today's,
+        // and up to 400 % more pods per 15 s (never slower than the default).
+        7 => {
+            if room.up {
+                push(Knobs {
+                    up_policy: today.up_policy,
+                    ..i
+                });
+                push(Knobs {
+                    up_policy: Some(ScalingPolicy::percent(
+                        FAST_SCALE_UP_PERCENT,
+                        SCALE_UP_POLICY_PERIOD_S,
+                    )),
+                    ..i
+                });
+            }
+        }
         // KEDA cooldown: today's, the rules' (capped at 30 min), 60 and
         // 300 s.
         _ => {
@@ -503,6 +607,7 @@ pub fn choose(
     let (today_fit, today_ready) = replay::replay_figures(&fit, &today_cfg, None)
         .map_err(|e| SearchError::Replay(e.to_string()))?;
     let demand_sorted = sorted(&fit.series.cores);
+    let room = PolicyRoom::of(&w.config);
     let mut s = Scorer {
         w,
         request,
@@ -538,8 +643,8 @@ pub fn choose(
     // Coordinate descent.
     for _ in 0..PASSES {
         let before = best;
-        for knob in 0..6 {
-            for k in values_for(knob, &best, &today, seeds, &demand_sorted, request) {
+        for knob in 0..KNOBS {
+            for k in values_for(knob, &best, &today, seeds, &demand_sorted, request, room) {
                 if let Some(f) = s.score(&today, k) {
                     let r = ranked(&strict, &f, &s.today, &k, &today);
                     if better(r, best_rank) {
@@ -843,6 +948,61 @@ mod tests {
         assert_eq!(c.frontier[0].label, "chosen by the objective");
         assert_eq!(c.frontier[0].change, c.best);
         assert!(c.candidates_replayed as usize <= MAX_REPLAYS);
+    }
+
+    #[test]
+    fn policies_are_searched_only_where_today_has_kubernetes_defaults() {
+        let w = daily(7);
+        let today = Knobs::of(&CurrentConfig::of(&w)).expect("cpu");
+        let offered = |room: PolicyRoom, knob: usize| {
+            values_for(knob, &today, &today, &[], &[1.0, 2.0], 0.5, room)
+        };
+        let room = PolicyRoom::of(&w.config);
+        assert_eq!(
+            room,
+            PolicyRoom {
+                up: true,
+                down: true
+            }
+        );
+        let down: Vec<_> = offered(room, 6)
+            .iter()
+            .filter_map(|k| k.down_policy)
+            .collect();
+        assert_eq!(
+            down,
+            SCALE_DOWN_PERCENT_GRID.map(|p| ScalingPolicy::percent(p, SCALE_DOWN_POLICY_PERIOD_S))
+        );
+        let up: Vec<_> = offered(room, 7)
+            .iter()
+            .filter_map(|k| k.up_policy)
+            .collect();
+        assert_eq!(up, [ScalingPolicy::percent(FAST_SCALE_UP_PERCENT, 15)]);
+        // A policy a person wrote, or a disabled direction, is left alone.
+        let mut custom = w.config.clone();
+        custom.scale_down = Some(ScalingRules {
+            policies: vec![ScalingPolicy::percent(5, 60)],
+            ..ScalingRules::default()
+        });
+        custom.scale_up = Some(ScalingRules {
+            select_policy: Some(SelectPolicy::Disabled),
+            ..ScalingRules::default()
+        });
+        let room = PolicyRoom::of(&custom);
+        assert_eq!(room, PolicyRoom::default());
+        assert!(offered(room, 6).is_empty() && offered(room, 7).is_empty());
+        // The diff carries a chosen policy and nothing for an unchanged one.
+        let k = Knobs {
+            down_policy: Some(ScalingPolicy::percent(25, 60)),
+            ..today
+        };
+        let change = k.change_from(&today);
+        assert_eq!(
+            change.scale_down_policy,
+            Some(ScalingPolicy::percent(25, 60))
+        );
+        assert_eq!(change.scale_up_policy, None);
+        assert_eq!(today.with(&change), k);
     }
 
     #[test]

@@ -128,6 +128,10 @@ pub fn merge(current: &CurrentConfig, findings: &[Finding]) -> (ConfigChange, Ve
             Prefer::Highest,
             &mut d,
         ),
+        // Rules cannot propose policies (the ABI has no field for them);
+        // the replay search chooses them.
+        scale_up_policy: None,
+        scale_down_policy: None,
     };
     let floor = change.min_replicas.unwrap_or(current.min_replicas);
     let ceiling = change.max_replicas.unwrap_or(current.max_replicas);

@@ -9,10 +9,10 @@ pub mod merge;
 pub mod render;
 
 use serde::{Deserialize, Serialize};
-use stepscale_engine::snapshot::{AutoscalerKind, WorkloadSnapshot};
+use stepscale_engine::snapshot::{AutoscalerKind, PolicyKind, ScalingPolicy, WorkloadSnapshot};
 use stepscale_engine::{ConfigChange, Finding, FindingKind, Forecast, RuleFailure};
 
-use crate::objective::search::Choice;
+use crate::objective::search::{Choice, FAST_SCALE_UP_PERCENT, SCALE_UP_POLICY_PERIOD_S};
 
 pub use merge::Decision;
 
@@ -289,7 +289,9 @@ fn finite_forecast(mut f: Forecast) -> Forecast {
 ///   or the diff tunes an autoscaler with a misconfiguration that has no
 ///   automatic fix (e.g. two autoscalers on one target);
 /// - medium: any capacity is removed (lower floor or ceiling, higher CPU
-///   target, longer scale-up or shorter scale-down stabilization/cooldown);
+///   target, longer scale-up or shorter scale-down stabilization/cooldown,
+///   a scale-up policy that may add pods more slowly or a scale-down policy
+///   that may remove them faster than Kubernetes' defaults);
 /// - low: otherwise.
 pub fn risk(current: &CurrentConfig, p: &ConfigChange, findings: &[Finding]) -> RiskLevel {
     let lower = |new: Option<u32>, old: u32| new.is_some_and(|n| n < old);
@@ -309,7 +311,11 @@ pub fn risk(current: &CurrentConfig, p: &ConfigChange, findings: &[Finding]) -> 
         )
         || current
             .cooldown_period_seconds
-            .is_some_and(|c| lower(p.cooldown_period_seconds, c));
+            .is_some_and(|c| lower(p.cooldown_period_seconds, c))
+        || p.scale_up_policy
+            .is_some_and(|x| !policy_at_least_default_up(&x))
+        || p.scale_down_policy
+            .is_some_and(|x| !policy_at_most_default_down(&x));
     // Scale lag always means the workload ran short; a recurring peak only
     // when its rule asks for more capacity (otherwise it is informational).
     let runs_short = findings.iter().any(|f| {
@@ -332,6 +338,22 @@ pub fn risk(current: &CurrentConfig, p: &ConfigChange, findings: &[Finding]) -> 
     } else {
         RiskLevel::Low
     }
+}
+
+/// True when `p` alone adds pods at least as fast as Kubernetes' default
+/// scale-up (the larger of 100 % and 4 pods per 15 s) at every count n ≥ 1:
+/// a percent policy of at least 400 % (5n ≥ max(2n, n + 4)) per 15 s or less.
+fn policy_at_least_default_up(p: &ScalingPolicy) -> bool {
+    p.kind == PolicyKind::Percent
+        && p.value >= FAST_SCALE_UP_PERCENT
+        && p.period_seconds <= SCALE_UP_POLICY_PERIOD_S
+}
+
+/// True when `p` alone removes pods no faster than Kubernetes' default
+/// scale-down (100 % per 15 s): any policy of at most 100 % per 15 s or
+/// longer, or of pods per 15 s or longer (never more than all of them).
+fn policy_at_most_default_down(p: &ScalingPolicy) -> bool {
+    p.period_seconds >= 15 && (p.kind == PolicyKind::Pods || p.value <= 100)
 }
 
 fn change_phrases(current: &CurrentConfig, p: &ConfigChange) -> Vec<String> {
@@ -383,6 +405,12 @@ fn change_phrases(current: &CurrentConfig, p: &ConfigChange) -> Vec<String> {
         p.cooldown_period_seconds,
         " s",
     );
+    if let Some(x) = p.scale_down_policy {
+        out.push(format!("limit scale-down to {x}"));
+    }
+    if let Some(x) = p.scale_up_policy {
+        out.push(format!("allow scale-up of {x}"));
+    }
     out
 }
 
@@ -504,6 +532,29 @@ mod tests {
         let mut wants_more = info;
         wants_more.proposal.min_replicas = Some(12);
         assert_eq!(risk(&current(), &p, &[wants_more]), RiskLevel::High);
+    }
+
+    #[test]
+    fn a_faster_scale_up_or_slower_scale_down_policy_is_low_risk_and_the_reverse_is_not() {
+        let lag = [finding(FindingKind::ScaleLag)];
+        let with = |up: Option<ScalingPolicy>, down: Option<ScalingPolicy>| ConfigChange {
+            scale_up_policy: up,
+            scale_down_policy: down,
+            ..Default::default()
+        };
+        let fast_up = with(Some(ScalingPolicy::percent(400, 15)), None);
+        let slow_down = with(None, Some(ScalingPolicy::percent(25, 60)));
+        assert_eq!(risk(&current(), &fast_up, &lag), RiskLevel::Low);
+        assert_eq!(risk(&current(), &slow_down, &lag), RiskLevel::Low);
+        // 200 % per 15 s adds fewer pods than the default's 4 at one pod.
+        let slower_up = with(Some(ScalingPolicy::percent(200, 15)), None);
+        let faster_down = with(None, Some(ScalingPolicy::percent(100, 5)));
+        assert_eq!(risk(&current(), &slower_up, &[]), RiskLevel::Medium);
+        assert_eq!(risk(&current(), &faster_down, &lag), RiskLevel::High);
+        assert_eq!(
+            describe_change(&current(), &with(fast_up.scale_up_policy, slow_down.scale_down_policy)),
+            "limit scale-down to 25 % of the pods per 60 s, allow scale-up of 400 % of the pods per 15 s"
+        );
     }
 
     #[test]

@@ -576,6 +576,9 @@ pub fn engine_finding(rule_id: &str, f: &types::Finding) -> stepscale_engine::Fi
             scale_down_stabilization_seconds: f.proposal.scale_down_stabilization_seconds,
             scale_up_stabilization_seconds: f.proposal.scale_up_stabilization_seconds,
             cooldown_period_seconds: f.proposal.cooldown_period_seconds,
+            // Rules cannot propose policies (the ABI has no field for them).
+            scale_up_policy: None,
+            scale_down_policy: None,
         },
         evidence: f.evidence.iter().map(engine_evidence).collect(),
     }
