@@ -681,17 +681,15 @@ impl Operator {
         let watches: Vec<_> = self
             .recommendation_apis::<PartialObjectMeta<ScalingRecommendation>>()
             .into_iter()
-            .map(|api| {
+            .zip(self.recommendation_scopes())
+            .map(|(api, scope)| {
                 let changed = changed.clone();
-                tokio::spawn(async move {
-                    let stream = watcher::watcher(api, watcher::Config::default());
-                    futures::pin_mut!(stream);
-                    while let Some(event) = stream.next().await {
-                        if event.is_ok() {
-                            changed.notify_one();
-                        }
-                    }
-                })
+                let what = format!("ScalingRecommendations in {scope}");
+                tokio::spawn(follow(
+                    what,
+                    watcher::watcher(api, watcher::Config::default()),
+                    move |_| changed.notify_one(),
+                ))
             })
             .collect();
         // Rule ConfigMaps: a change brings the next tick forward, so a new
@@ -709,18 +707,12 @@ impl Operator {
                     Api::namespaced(self.ctx.client.clone(), ns);
                 let changed = rules_changed.clone();
                 let params = params.clone();
-                tokio::spawn(async move {
-                    let stream = watcher::watcher(api, params);
-                    futures::pin_mut!(stream);
-                    while let Some(event) = stream.next().await {
-                        if matches!(
-                            event,
-                            Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))
-                        ) {
-                            changed.notify_one();
-                        }
+                let what = format!("rule ConfigMaps in namespace {ns}");
+                tokio::spawn(follow(what, watcher::watcher(api, params), move |e| {
+                    if matches!(e, watcher::Event::Apply(_) | watcher::Event::Delete(_)) {
+                        changed.notify_one();
                     }
-                })
+                }))
             })
             .collect();
         tokio::pin!(shutdown);
@@ -768,6 +760,19 @@ impl Operator {
 
     /// One API per watched namespace, or one for all namespaces when none
     /// are configured.
+    /// What each of [`Self::recommendation_apis`] covers, for log lines.
+    fn recommendation_scopes(&self) -> Vec<String> {
+        let namespaces = &self.ctx.config.namespaces;
+        if namespaces.is_empty() {
+            vec!["all namespaces".to_string()]
+        } else {
+            namespaces
+                .iter()
+                .map(|ns| format!("namespace {ns}"))
+                .collect()
+        }
+    }
+
     fn recommendation_apis<K>(&self) -> Vec<Api<K>>
     where
         K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
@@ -831,4 +836,35 @@ fn keda_owner(a: &Autoscaler) -> Option<String> {
         .iter()
         .find(|(kind, _)| kind == "ScaledObject")
         .map(|(_, name)| name.clone())
+}
+
+/// The warning logged when a watch fails (e.g. RBAC refuses `watch`: 403).
+pub const LOG_WATCH_FAILED: &str =
+    "watch failed; retrying with backoff (the interval's ticks go on meanwhile)";
+
+/// Follow a watch with kube's default backoff, calling `on_event` for each
+/// event. The first error after a working stretch is logged as a warning
+/// naming `what` (so a refused `watch` is visible), later ones at debug.
+async fn follow<K: Send + 'static>(
+    what: String,
+    stream: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+    mut on_event: impl FnMut(&watcher::Event<K>) + Send,
+) {
+    use kube::runtime::WatchStreamExt;
+    let stream = stream.default_backoff();
+    futures::pin_mut!(stream);
+    let mut failing = false;
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(e) => {
+                failing = false;
+                on_event(&e);
+            }
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(watch = %what, "{LOG_WATCH_FAILED}: {e}");
+            }
+            Err(e) => tracing::debug!(watch = %what, "watch still failing: {e}"),
+        }
+    }
 }

@@ -230,7 +230,7 @@ fn workload_grants() -> BTreeSet<Grant> {
         (
             "stepscale.io",
             &["scalingrecommendations"],
-            &["get", "list", "watch", "create", "patch", "delete"],
+            &["list", "watch", "create", "patch", "delete"],
             "",
         ),
         (

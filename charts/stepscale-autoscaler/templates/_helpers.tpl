@@ -66,7 +66,7 @@ host/tests/chart.rs, which fails on any grant beyond this list.
 {{- end }}
 - apiGroups: ["stepscale.io"]
   resources: ["scalingrecommendations"]
-  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
 - apiGroups: ["stepscale.io"]
   resources: ["scalingrecommendations/status"]
   verbs: ["patch"]

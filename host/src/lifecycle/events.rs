@@ -1,6 +1,9 @@
 //! Kubernetes Events about a recommendation and its autoscaler (create,
-//! apply, verify, rollback, failure). Best effort: a failed Event is logged
-//! at debug level and never fails the action it reports.
+//! apply, verify, rollback, failure). Best effort: a failed Event never
+//! fails the action it reports. The first Event refused by RBAC (403) is
+//! logged as a warning naming the grant; other failures at debug level.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -39,15 +42,22 @@ pub mod reason {
     pub const RULE_REJECTED: &str = "RuleRejected";
 }
 
+/// The warning logged when RBAC refuses an Event.
+pub const LOG_EVENTS_FORBIDDEN: &str =
+    "cannot publish Events: forbidden; grant create and patch on events.k8s.io events in the object's namespace (the chart does); the operator goes on without them";
+
 /// Publishes Events; a disabled notifier (tests, no client) does nothing.
 pub struct Notifier {
     recorder: Option<Recorder>,
+    /// A refusal by RBAC was already logged as a warning.
+    warned_forbidden: AtomicBool,
 }
 
 impl Notifier {
     /// A notifier reporting as [`REPORTING_CONTROLLER`], instance `identity`.
     pub fn new(client: Client, identity: &str) -> Self {
         Notifier {
+            warned_forbidden: AtomicBool::new(false),
             recorder: Some(Recorder::new(
                 client,
                 Reporter {
@@ -60,7 +70,10 @@ impl Notifier {
 
     /// A notifier that publishes nothing.
     pub fn disabled() -> Self {
-        Notifier { recorder: None }
+        Notifier {
+            recorder: None,
+            warned_forbidden: AtomicBool::new(false),
+        }
     }
 
     /// Publish one Warning Event on an autoscaler (no recommendation
@@ -89,7 +102,7 @@ impl Notifier {
             secondary: None,
         };
         if let Err(e) = recorder.publish(&event, object).await {
-            tracing::debug!(reason, "publishing an Event failed: {e}");
+            self.failed(reason, "", &e);
         }
     }
 
@@ -121,10 +134,7 @@ impl Notifier {
         };
         let rec_ref = rec.object_ref(&());
         if let Err(e) = recorder.publish(&event, &rec_ref).await {
-            tracing::debug!(
-                reason,
-                "publishing an Event on the recommendation failed: {e}"
-            );
+            self.failed(reason, " on the recommendation", &e);
         }
         if let Some(target) = autoscaler {
             let event = Event {
@@ -132,8 +142,19 @@ impl Notifier {
                 ..event
             };
             if let Err(e) = recorder.publish(&event, &target).await {
-                tracing::debug!(reason, "publishing an Event on the autoscaler failed: {e}");
+                self.failed(reason, " on the autoscaler", &e);
             }
+        }
+    }
+
+    /// Log a failed Event: the first refusal by RBAC as a warning, the
+    /// rest at debug level.
+    fn failed(&self, reason: &str, on: &str, e: &kube::Error) {
+        let forbidden = matches!(e, kube::Error::Api(s) if s.code == 403);
+        if forbidden && !self.warned_forbidden.swap(true, Ordering::Relaxed) {
+            tracing::warn!(reason, "{LOG_EVENTS_FORBIDDEN}: {e}");
+        } else {
+            tracing::debug!(reason, "publishing an Event{on} failed: {e}");
         }
     }
 }

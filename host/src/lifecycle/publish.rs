@@ -336,20 +336,18 @@ impl Lifecycle<'_> {
                 .await
             }
             Decision::Refresh => {
-                if self.write_spec(ex, r, false).await? {
+                if self.write_spec(ex, r, false).await?.is_some() {
                     report.updated += 1;
                 }
                 Ok(())
             }
             Decision::Reopen => {
-                self.write_spec(ex, r, true).await?;
+                // The spec write's answer carries the new resourceVersion
+                // (no re-read, so no `get` grant).
+                let fresh = self.write_spec(ex, r, true).await?;
+                let fresh = fresh.as_ref().unwrap_or(ex);
                 let name = ex.metadata.name.clone().unwrap_or_default();
                 let ns = ex.metadata.namespace.clone().unwrap_or_default();
-                // Re-read: the spec write changed the resourceVersion.
-                let fresh =
-                    self.api(&ns).get(&name).await.map_err(|e| {
-                        write_error(format!("ScalingRecommendation {ns}/{name}"), e)
-                    })?;
                 let mut status = fresh.status.clone().unwrap_or_default();
                 let detail = format!(
                     "reopened after {phase}: the analysis proposes a new change; review it and set spec.approved to true to apply it"
@@ -368,7 +366,7 @@ impl Lifecycle<'_> {
                     &detail,
                     self.now,
                 );
-                self.write_status(&fresh, status).await?;
+                self.write_status(fresh, status).await?;
                 tracing::info!(namespace = %ns, recommendation = %name, previous_phase = %phase, "reopened ScalingRecommendation with a new proposal");
                 report.reopened += 1;
                 Ok(())
@@ -378,13 +376,13 @@ impl Lifecycle<'_> {
 
     /// Write the spec (as a merge patch of the difference, guarded by the
     /// resourceVersion). `reset_approval` sets `approved: false`. Returns
-    /// whether anything changed.
+    /// the written object, `None` when nothing changed.
     async fn write_spec(
         &self,
         ex: &ScalingRecommendation,
         r: &Recommendation,
         reset_approval: bool,
-    ) -> Result<bool, LifecycleError> {
+    ) -> Result<Option<ScalingRecommendation>, LifecycleError> {
         let new = ScalingRecommendationSpec {
             recommendation: sanitized(r),
             approved: ex.spec.approved && !reset_approval,
@@ -392,7 +390,7 @@ impl Lifecycle<'_> {
         let old = serde_json::to_value(&ex.spec).unwrap_or_default();
         let new = serde_json::to_value(&new).unwrap_or_default();
         let Some(diff) = patch::merge_patch(&old, &new) else {
-            return Ok(false);
+            return Ok(None);
         };
         let name = ex.metadata.name.clone().unwrap_or_default();
         let ns = ex.metadata.namespace.clone().unwrap_or_default();
@@ -406,8 +404,8 @@ impl Lifecycle<'_> {
         self.api(&ns)
             .patch(&name, &pp, &Patch::Merge(&body))
             .await
-            .map_err(|e| write_error(format!("ScalingRecommendation {ns}/{name}"), e))?;
-        Ok(true)
+            .map(Some)
+            .map_err(|e| write_error(format!("ScalingRecommendation {ns}/{name}"), e))
     }
 
     async fn remove(
