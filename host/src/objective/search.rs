@@ -659,6 +659,32 @@ pub fn choose(
         }
     }
 
+    // Costs within a quantum rank as equal and the one with less saturation
+    // wins; when that one saves too little to be worth a change, the
+    // cheapest candidate within the guardrails that does is chosen instead.
+    if objective.mode == Mode::Savings {
+        let saves = |f: &Figures| f.savings_percent(&today_fit) >= objective.min_savings_percent;
+        let best_saves = s
+            .memo
+            .get(&best)
+            .copied()
+            .flatten()
+            .is_some_and(|f| saves(&f));
+        if !best_saves {
+            let worth = s
+                .order
+                .iter()
+                .filter_map(|k| s.memo.get(k).copied().flatten().map(|f| (*k, f)))
+                .filter(|(_, f)| saves(f) && strict.keeps_guardrails(f, &today_fit))
+                .min_by(|a, b| {
+                    a.1.replica_hours_per_day
+                        .total_cmp(&b.1.replica_hours_per_day)
+                });
+            if let Some((k, _)) = worth {
+                best = k;
+            }
+        }
+    }
     let best_fit = s.memo.get(&best).copied().flatten().unwrap_or(today_fit);
     let total_days = history.days();
     let fit_days = s.fit.days();
