@@ -663,27 +663,12 @@ pub fn choose(
     // wins; when that one saves too little to be worth a change, the
     // cheapest candidate within the guardrails that does is chosen instead.
     if objective.mode == Mode::Savings {
-        let saves = |f: &Figures| f.savings_percent(&today_fit) >= objective.min_savings_percent;
-        let best_saves = s
-            .memo
-            .get(&best)
-            .copied()
-            .flatten()
-            .is_some_and(|f| saves(&f));
-        if !best_saves {
-            let worth = s
-                .order
-                .iter()
-                .filter_map(|k| s.memo.get(k).copied().flatten().map(|f| (*k, f)))
-                .filter(|(_, f)| saves(f) && strict.keeps_guardrails(f, &today_fit))
-                .min_by(|a, b| {
-                    a.1.replica_hours_per_day
-                        .total_cmp(&b.1.replica_hours_per_day)
-                });
-            if let Some((k, _)) = worth {
-                best = k;
-            }
-        }
+        let scored: Vec<(Knobs, Figures)> = s
+            .order
+            .iter()
+            .filter_map(|k| s.memo.get(k).copied().flatten().map(|f| (*k, f)))
+            .collect();
+        best = worth_a_change(best, &scored, &today_fit, objective, &strict);
     }
     let best_fit = s.memo.get(&best).copied().flatten().unwrap_or(today_fit);
     let total_days = history.days();
@@ -811,6 +796,33 @@ pub fn choose(
         best_fit: Some(best_fit),
         today_fit: Some((today_fit, s.today_ready)),
     })
+}
+
+/// In `savings` mode: `best` when it saves at least the objective's
+/// `min_savings_percent` against `today` (or nothing does), else the
+/// cheapest of `scored` that does and keeps `strict`'s guardrails. Costs
+/// within [`COST_QUANTUM`] rank as equal and less saturation breaks the tie,
+/// so the objective's first choice can save a little less than a cheaper
+/// candidate; a change is only worth proposing above the threshold.
+fn worth_a_change(
+    best: Knobs,
+    scored: &[(Knobs, Figures)],
+    today: &Figures,
+    objective: &Objective,
+    strict: &Objective,
+) -> Knobs {
+    let saves = |f: &Figures| f.savings_percent(today) >= objective.min_savings_percent;
+    if scored.iter().any(|(k, f)| *k == best && saves(f)) {
+        return best;
+    }
+    scored
+        .iter()
+        .filter(|(_, f)| saves(f) && strict.keeps_guardrails(f, today))
+        .min_by(|a, b| {
+            a.1.replica_hours_per_day
+                .total_cmp(&b.1.replica_hours_per_day)
+        })
+        .map_or(best, |(k, _)| *k)
 }
 
 fn round1(v: f64) -> f64 {
@@ -1029,6 +1041,57 @@ mod tests {
         );
         assert_eq!(change.scale_up_policy, None);
         assert_eq!(today.with(&change), k);
+    }
+
+    #[test]
+    fn a_tie_winner_below_the_savings_threshold_gives_way_to_a_cheaper_one_that_saves_enough() {
+        let o = Objective::default();
+        let today_k = Knobs::of(&CurrentConfig::of(&daily(7))).expect("cpu");
+        let fig = |cost: f64, sat: f64| Figures {
+            replica_hours_per_day: cost,
+            saturated_minutes_per_day: sat,
+            over_target_minutes_per_day: 0.0,
+            direction_changes_per_day: 0.0,
+            censored_shortfall_minutes_per_day: 0.0,
+            peak_replicas: 10,
+        };
+        let today = fig(100.0, 0.5);
+        let tie_winner = Knobs {
+            down: 60,
+            ..today_k
+        };
+        let cheaper = Knobs {
+            target: 75,
+            ..today_k
+        };
+        let too_saturated = Knobs {
+            target: 85,
+            ..today_k
+        };
+        // 2.9 % with less saturation (it won the cost tie), 3.2 % with a
+        // bit more, and 10 % that breaks the saturation guardrail.
+        let scored = [
+            (tie_winner, fig(97.1, 0.0)),
+            (cheaper, fig(96.8, 0.4)),
+            (too_saturated, fig(90.0, 9.0)),
+        ];
+        let strict = o.with_tolerances_scaled(SELECTION_MARGIN);
+        assert_eq!(
+            worth_a_change(tie_winner, &scored, &today, &o, &strict),
+            cheaper
+        );
+        // A first choice that saves enough stays.
+        let enough = [(tie_winner, fig(95.0, 0.0)), (cheaper, fig(94.9, 0.4))];
+        assert_eq!(
+            worth_a_change(tie_winner, &enough, &today, &o, &strict),
+            tie_winner
+        );
+        // Nothing saves enough: the first choice stays (and is not proposed).
+        let none = [(tie_winner, fig(99.0, 0.0)), (cheaper, fig(98.5, 0.4))];
+        assert_eq!(
+            worth_a_change(tie_winner, &none, &today, &o, &strict),
+            tie_winner
+        );
     }
 
     #[test]
