@@ -317,21 +317,19 @@ impl CronTrigger {
     pub fn is_active_at(&self, utc_s: i64, cursor: &mut CronCursor) -> Result<bool, CronError> {
         // `next_after(t)` is the first matching minute after t's minute; it
         // stays the same for every later t before it.
-        if cursor
-            .next_start
-            .is_none_or(|n| utc_s < cursor.at || utc_s >= n)
-        {
-            cursor.next_start = Some(self.start_schedule.next_after(utc_s, &self.tz)?);
-        }
-        if cursor
-            .next_end
-            .is_none_or(|n| utc_s < cursor.at || utc_s >= n)
-        {
-            cursor.next_end = Some(self.end_schedule.next_after(utc_s, &self.tz)?);
-        }
-        cursor.at = utc_s;
-        let (Some(next_start), Some(next_end)) = (cursor.next_start, cursor.next_end) else {
-            return self.is_active(utc_s);
+        let kept = |next: Option<i64>| next.filter(|n| utc_s >= cursor.at && utc_s < *n);
+        let next_start = match kept(cursor.next_start) {
+            Some(n) => n,
+            None => self.start_schedule.next_after(utc_s, &self.tz)?,
+        };
+        let next_end = match kept(cursor.next_end) {
+            Some(n) => n,
+            None => self.end_schedule.next_after(utc_s, &self.tz)?,
+        };
+        *cursor = CronCursor {
+            at: utc_s,
+            next_start: Some(next_start),
+            next_end: Some(next_end),
         };
         Ok(!(next_start < next_end && utc_s < next_start) && utc_s <= next_end)
     }

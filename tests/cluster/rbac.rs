@@ -90,6 +90,28 @@ async fn ensure_namespace(client: &Client, name: &str) {
     }
 }
 
+/// The cluster, the chart's identity (token, release namespace) and the
+/// release lock, with release `rel` uninstalled: a test starts without the
+/// chart (and without a Role an interrupted run edited, which would conflict
+/// with Helm's apply). `None` when the cluster or identity is missing.
+async fn without_release(
+    test: &str,
+    label: &str,
+) -> Option<(Client, String, String, tokio::sync::MutexGuard<'static, ()>)> {
+    let admin = cluster(label).await?;
+    let (token, release_ns) = identity(test)?;
+    let guard = RELEASE.lock().await;
+    ensure_namespace(&admin, &release_ns).await;
+    run_helm(&[
+        "uninstall",
+        "rel",
+        "--namespace",
+        &release_ns,
+        "--ignore-not-found",
+    ]);
+    Some((admin, token, release_ns, guard))
+}
+
 /// One run of the flow under the chart's RBAC (`namespaced`: Roles in the
 /// test namespace only, else the ClusterRole).
 async fn flow(admin: &Client, token: &str, release_ns: &str, namespaced: bool) {
@@ -206,22 +228,10 @@ async fn flow(admin: &Client, token: &str, release_ns: &str, namespaced: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_works_under_the_charts_rbac_cluster_wide_and_namespaced() {
     let test = "the_operator_works_under_the_charts_rbac_cluster_wide_and_namespaced";
-    let Some(admin) = cluster("rbac").await else {
+    let Some((admin, token, release_ns, _release)) = without_release(test, "rbac").await else {
         return;
     };
-    let Some((token, release_ns)) = identity(test) else {
-        return;
-    };
-    let _release = RELEASE.lock().await;
-    ensure_namespace(&admin, &release_ns).await;
     // The RBAC is really on: without the chart, the identity may do nothing.
-    run_helm(&[
-        "uninstall",
-        "rel",
-        "--namespace",
-        &release_ns,
-        "--ignore-not-found",
-    ]);
     let sa = operator_client(&token).await;
     let denied = Api::<ConfigMap>::namespaced(sa, &release_ns)
         .list(&Default::default())
@@ -625,23 +635,10 @@ async fn check_needed(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_grant_the_chart_gives_is_needed() {
     let test = "each_grant_the_chart_gives_is_needed";
-    let Some(admin) = cluster("rbac-grants").await else {
+    let Some((admin, token, release_ns, _release)) = without_release(test, "rbac-grants").await
+    else {
         return;
     };
-    let Some((token, release_ns)) = identity(test) else {
-        return;
-    };
-    let _release = RELEASE.lock().await;
-    ensure_namespace(&admin, &release_ns).await;
-    // From a fresh release (a Role edited by an earlier, interrupted run
-    // would conflict with Helm's apply).
-    run_helm(&[
-        "uninstall",
-        "rel",
-        "--namespace",
-        &release_ns,
-        "--ignore-not-found",
-    ]);
     let sa = operator_client(&token).await;
     use ChartRole::{SelfRole, Workload};
     // Every (Role, resource, verb) the chart renders for one watched
