@@ -27,11 +27,11 @@ use stepscale_engine::snapshot::{AutoscalingConfig, WorkloadSnapshot};
 use stepscale_engine::ConfigChange;
 use stepscale_hpa::simulate::{simulate, AutoscalerConfig, DemandSeries, SimOptions, SimReport};
 use stepscale_operator::analysis::Analyzer;
-use stepscale_operator::objective::schedule::with_schedule;
 use stepscale_operator::recommendation::{
     describe_change, CurrentConfig, PredictiveSchedule, Recommendation,
 };
 use stepscale_operator::replay::model_config;
+use stepscale_operator::schedule::size::with_schedule;
 use stepscale_rules_sdk::harness::traces::{self, Trace};
 use stepscale_rules_sdk::stats;
 
@@ -240,7 +240,7 @@ fn judge(
         model_config(base, change, REQUEST_CORES).ok_or("the config has no CPU target")?;
     if let Some(s) = schedule {
         // The snapshots are in UTC (offset 0).
-        cfg = with_schedule(&cfg, s, 0).ok_or("the schedule cannot be replayed")?;
+        cfg = with_schedule(&cfg, s).ok_or("the schedule cannot be replayed")?;
     }
     let r = simulate(&series, &cfg, &SimOptions::default()).map_err(|e| e.to_string())?;
     Ok(Judged::of(&r))

@@ -10,7 +10,10 @@
 //! - `namespaces`: `[]` (all namespaces);
 //! - `prometheus.url`: `""` (off: HPA-status fallback); `.lookbackSeconds`
 //!   604800 (7 days); `.stepSeconds` 300; `.timeoutSeconds` 10;
-//! - `forecasting.enabled`: true;
+//! - `forecasting.enabled`: true; `.timezone`: `UTC` (IANA zone of
+//!   predictive schedules); `.namespaceTimezones`: `{}` (namespace → zone;
+//!   an autoscaler's `stepscale.io/timezone` annotation wins, see
+//!   [`crate::schedule::timezone`]);
 //! - `llm.provider`: `none`;
 //! - `safety.probationWindowMinutes`: 1440 (one day: the probation must
 //!   contain a whole daily load cycle, peak included, before a change is
@@ -60,6 +63,14 @@ pub enum ConfigError {
     /// The Prometheus settings are unusable.
     #[error("prometheus: {0}")]
     Prometheus(#[source] crate::history::prometheus::PrometheusError),
+    /// A configured time zone does not load.
+    #[error("{field}: {problem}; use an IANA time zone name such as Europe/Berlin or UTC")]
+    InvalidZone {
+        /// The values path.
+        field: String,
+        /// Why.
+        problem: String,
+    },
     /// A value is out of range.
     #[error("{field}: {problem}; {fix}")]
     Invalid {
@@ -169,6 +180,10 @@ pub struct QueryValues {
 pub struct ForecastingValues {
     /// `enabled`.
     pub enabled: Option<bool>,
+    /// `timezone`.
+    pub timezone: Option<String>,
+    /// `namespaceTimezones`.
+    pub namespace_timezones: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// `llm.*`.
@@ -277,6 +292,8 @@ pub struct OperatorConfig {
     pub prometheus: Option<PrometheusConfig>,
     /// Run the forecaster (predictive schedules).
     pub forecasting: bool,
+    /// Time zones of predictive schedules.
+    pub timezones: crate::schedule::timezone::TimezoneConfig,
     /// LLM provider (`none`, `openai`, `anthropic`).
     pub llm_provider: String,
     /// Safety settings.
@@ -455,6 +472,22 @@ impl Values {
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "default".into());
         let rules = rules_config(self.rules, &release_namespace)?;
+        let timezones = crate::schedule::timezone::TimezoneConfig {
+            default: self
+                .forecasting
+                .timezone
+                .clone()
+                .filter(|z| !z.trim().is_empty())
+                .unwrap_or_else(|| crate::schedule::timezone::DEFAULT_TIMEZONE.into()),
+            by_namespace: self
+                .forecasting
+                .namespace_timezones
+                .clone()
+                .unwrap_or_default(),
+        };
+        if let Err((field, problem)) = timezones.validate() {
+            return Err(ConfigError::InvalidZone { field, problem });
+        }
         Ok(OperatorConfig {
             interval: Duration::from_secs(interval),
             leader_election: LeaderElectionConfig {
@@ -475,6 +508,7 @@ impl Values {
                 .collect(),
             prometheus,
             forecasting: self.forecasting.enabled.unwrap_or(true),
+            timezones,
             llm_provider: provider,
             safety: SafetyConfig {
                 probation_window: Duration::from_secs(probation),

@@ -153,7 +153,12 @@ pub type LicenseSource = Box<dyn Fn(i64) -> LicenseState + Send + Sync>;
 /// The operator.
 pub struct Operator {
     ctx: Context,
+    clock: Clock,
 }
+
+/// A clock: now, Unix seconds. The operator reads every decision's time
+/// (probation, schedule transitions, license) from it; tests inject one.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 fn now_unix() -> i64 {
     jiff::Timestamp::now().as_second()
@@ -211,7 +216,18 @@ impl Operator {
                 metrics: Arc::new(Metrics::new()),
                 ready: Arc::new(AtomicBool::new(false)),
             },
+            clock: Arc::new(now_unix),
         }
+    }
+
+    /// Read the time from `clock` instead of the system clock (tests).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> i64 {
+        (self.clock)()
     }
 
     /// Use another history source (and health from the same source).
@@ -237,7 +253,7 @@ impl Operator {
     /// The license state now.
     pub fn license(&self) -> LicenseState {
         match &self.ctx.license_source {
-            Some(f) => f(now_unix()),
+            Some(f) => f(self.now()),
             None => self.ctx.license.clone(),
         }
     }
@@ -279,7 +295,7 @@ impl Operator {
     /// per-recommendation problems are logged and skipped instead.
     pub async fn tick(&self) -> Result<TickReport, ControllerError> {
         let ctx = &self.ctx;
-        let now = now_unix();
+        let now = self.now();
         let leader = self.lead().await;
         tracing::info!(license = %license_label(&self.license()), leader, "{}", LOG_TICK);
         ctx.metrics.tick(leader);
@@ -414,7 +430,7 @@ impl Operator {
             notifier: &ctx.notifier,
             metrics: &ctx.metrics,
             gate: &gate,
-            now: now_unix(),
+            now: self.now(),
         };
         if let Some(Analysis {
             analyzed,
@@ -440,7 +456,19 @@ impl Operator {
             }
         }
         // Counts per phase as of the end of the pass.
-        let (after, _) = self.recommendations(reader).await?;
+        let (after, malformed_after) = self.recommendations(reader).await?;
+        // Only when every recommendation could be read: a malformed one
+        // may own the triggers.
+        if report.malformed == 0 && malformed_after == 0 {
+            if let Err(e) =
+                crate::schedule::apply::orphaned_trigger_cleanup(&lc, &after, &mut report.pass)
+                    .await
+            {
+                report.pass.errors += 1;
+                ctx.metrics.error(e.metric_label());
+                tracing::warn!("removing orphaned schedule triggers stopped: {e}");
+            }
+        }
         let mut counts: Vec<(crate::lifecycle::phase::Phase, i64)> = Vec::new();
         for r in &after {
             counts.push((r.phase(), 1));
@@ -588,6 +616,12 @@ impl Operator {
                 MetricsSource::Prometheus => from_prometheus += 1,
                 MetricsSource::HpaStatus => from_status += 1,
             }
+            let mut history = sourced.history;
+            let (zone, warning) = ctx.config.timezones.zone_for(&a.namespace, &a.annotations);
+            if let Some(w) = warning {
+                tracing::warn!(autoscaler = %a.display_name(), "{w}");
+            }
+            history.timezone = Some(zone);
             let w = WorkloadSnapshot {
                 autoscaler: AutoscalerRef {
                     kind: a.kind,
@@ -597,7 +631,7 @@ impl Operator {
                 target,
                 config,
                 containers,
-                history: sourced.history,
+                history,
                 source: Some(match sourced.source {
                     MetricsSource::Prometheus => "Prometheus history backfill".to_string(),
                     MetricsSource::HpaStatus => {
@@ -789,8 +823,8 @@ impl Operator {
         }
     }
 
-    /// Time until the earliest probation end among applied recommendations
-    /// (capped at the interval).
+    /// Time until the earliest probation end or schedule transition among
+    /// applied recommendations (capped at the interval).
     async fn next_probation_end(&self) -> Duration {
         let interval = self.ctx.config.interval;
         let mut items = Vec::new();
@@ -800,17 +834,21 @@ impl Operator {
                 Err(_) => return interval,
             }
         }
-        let now = now_unix();
+        let now = self.now();
         items
             .iter()
             .filter(|r| r.phase().is_active())
-            .filter_map(|r| {
-                r.status
-                    .as_ref()?
-                    .probation_until
-                    .as_deref()
-                    .and_then(unix_seconds)
+            .filter_map(|r| r.status.as_ref())
+            .flat_map(|s| {
+                [
+                    s.probation_until.as_deref(),
+                    s.schedule
+                        .as_ref()
+                        .and_then(|sc| sc.next_transition.as_deref()),
+                ]
             })
+            .flatten()
+            .filter_map(unix_seconds)
             .map(|t| Duration::from_secs(u64::try_from(t - now).unwrap_or(0) + 1))
             .min()
             .unwrap_or(interval)

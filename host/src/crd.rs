@@ -56,6 +56,8 @@ pub const REGENERATE_COMMAND: &str =
     printcolumn = r#"{"name":"Phase","type":"string","description":"lifecycle phase","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Risk","type":"string","description":"risk of the change","jsonPath":".spec.riskLevel"}"#,
     printcolumn = r#"{"name":"Savings","type":"number","description":"projected replica-hour savings, percent","jsonPath":".spec.projectedSavings.percent"}"#,
+    printcolumn = r#"{"name":"Schedule","type":"string","description":"time zone of the predictive schedule, when the recommendation carries one","jsonPath":".spec.predictiveSchedule.timezone"}"#,
+    printcolumn = r#"{"name":"Floor","type":"integer","description":"replica floor the applied schedule holds now","jsonPath":".status.schedule.floor"}"#,
     printcolumn = r#"{"name":"Approved","type":"boolean","description":"set by a human to apply","jsonPath":".spec.approved"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -101,9 +103,43 @@ pub struct ScalingRecommendationStatus {
     /// live config that differs from it later is drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_config: Option<SavedConfig>,
+    /// The predictive schedule in force, when the applied recommendation
+    /// carries one: baseline, current floor, active window, next transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleStatus>,
     /// `metadata.generation` of the spec the status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+}
+
+/// Where an applied predictive schedule stands (`status.schedule`).
+///
+/// On an HPA the operator moves `minReplicas` between `baseline` and a
+/// window's floor; `floor` is what it last set, so a restarted operator or
+/// a new leader knows what is in force. On a ScaledObject KEDA moves the
+/// floor through the cron triggers named in `triggers`; the operator only
+/// reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleStatus {
+    /// IANA time zone of the windows.
+    pub timezone: String,
+    /// minReplicas outside the windows (the applied config's).
+    pub baseline: u32,
+    /// The floor in force: a window's floor inside it, else the baseline.
+    pub floor: u32,
+    /// The window in force (`08:55–10:00 ≥6`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_window: Option<String>,
+    /// When a window next starts or ends (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_transition: Option<String>,
+    /// When the floor last moved (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition: Option<String>,
+    /// Names of the cron triggers the operator added (ScaledObjects).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<String>,
 }
 
 /// The autoscaler fields a recommendation may change, saved verbatim.
@@ -204,7 +240,7 @@ mod tests {
             .collect();
         assert_eq!(
             cols,
-            ["Target", "Phase", "Risk", "Savings", "Approved", "Age"]
+            ["Target", "Phase", "Risk", "Savings", "Schedule", "Floor", "Approved", "Age"]
         );
     }
 

@@ -36,6 +36,7 @@ pub fn workload() -> WorkloadSnapshot {
             start_unix_seconds: 1_700_000_000,
             step_seconds: 300,
             utc_offset_minutes: 0,
+            timezone: None,
             cpu_utilization: vec![40.0; n],
             replicas_desired: vec![3.0; n],
             replicas_current: vec![3.0; n],

@@ -25,6 +25,7 @@ pub mod recommendation;
 pub mod replay;
 pub mod report;
 pub mod rules;
+pub mod schedule;
 pub mod telemetry;
 
 #[cfg(test)]

@@ -13,8 +13,9 @@ use std::path::PathBuf;
 
 use stepscale_hpa::series::load_csv_series;
 use stepscale_hpa::simulate::{AutoscalerConfig, DemandSeries};
-use stepscale_operator::objective::schedule::{self, with_schedule};
+use stepscale_hpa::tz::TimeZone;
 use stepscale_operator::replay::{replay_figures, DemandHistory};
+use stepscale_operator::schedule::size::{self as schedule, with_schedule};
 
 fn taxi_week() -> DemandHistory {
     let p =
@@ -31,14 +32,15 @@ fn taxi_week() -> DemandHistory {
 }
 
 fn minute(hhmm: &str) -> u32 {
-    schedule::parse_hhmm(hhmm).expect("HH:MM")
+    stepscale_operator::schedule::parse_hhmm(hhmm).expect("HH:MM")
 }
 
 #[test]
 fn schedule_windows_cover_where_the_autoscaler_runs_short_and_remove_it() {
     let week = taxi_week();
     let cfg = AutoscalerConfig::cpu(2, 40, 80, 0.5);
-    let s = schedule::size(&week, &cfg, 0, 2, 40).expect("the ramps recur: a schedule");
+    let s = schedule::size(&week, &cfg, &TimeZone::utc(), 5, 2, 40)
+        .expect("the ramps recur: a schedule");
     assert!(s.windows.len() <= schedule::MAX_WINDOWS);
     // Where the lean config runs short (UTC, as sized); demand rises
     // through each window (a ramp).
@@ -70,7 +72,7 @@ fn schedule_windows_cover_where_the_autoscaler_runs_short_and_remove_it() {
         assert!(mean_at(b) > mean_at(a), "{w:?} is not on a ramp");
     }
     // And the schedule does what it was sized for.
-    let with = with_schedule(&cfg, &s, 0).expect("cron floors");
+    let with = with_schedule(&cfg, &s).expect("cron floors");
     let (before, _) = replay_figures(&week, &cfg, None).expect("replay");
     assert!(!short.is_empty());
     let (after, _) = replay_figures(&week, &with, None).expect("replay");

@@ -307,6 +307,19 @@ impl CronTrigger {
         Ok(!(next_start < next_end && utc_s < next_start) && utc_s <= next_end)
     }
 
+    /// The first start and the first end strictly after `utc_s`'s minute
+    /// (seconds since the epoch), on the zone's wall clock: the instants
+    /// at which [`CronTrigger::is_active`] next changes are among these.
+    ///
+    /// # Errors
+    /// As [`CronTrigger::is_active`].
+    pub fn next_start_end(&self, utc_s: i64) -> Result<(i64, i64), CronError> {
+        Ok((
+            self.start_schedule.next_after(utc_s, &self.tz)?,
+            self.end_schedule.next_after(utc_s, &self.tz)?,
+        ))
+    }
+
     /// [`CronTrigger::is_active`] for a replay that asks at times that never
     /// go back: `cursor` keeps the next start and end, which stay the answer
     /// of `next_after` until `utc_s` reaches them, so most calls compute

@@ -109,6 +109,26 @@ impl TimeZone {
             i => self.offsets[i - 1],
         }
     }
+
+    /// The wall-clock gaps (clocks jump forward) from `from_utc_s` to
+    /// `to_utc_s`: per gap, the first skipped and the first existing local
+    /// time, as local seconds since the epoch.
+    pub fn gaps_between(&self, from_utc_s: i64, to_utc_s: i64) -> Vec<(i64, i64)> {
+        let first = self.transitions.partition_point(|t| *t < from_utc_s);
+        (first..self.transitions.len())
+            .take_while(|&i| self.transitions[i] < to_utc_s)
+            .filter_map(|i| {
+                let before = if i == 0 {
+                    self.initial
+                } else {
+                    self.offsets[i - 1]
+                };
+                let after = self.offsets[i];
+                let at = self.transitions[i];
+                (after > before).then(|| (at + i64::from(before), at + i64::from(after)))
+            })
+            .collect()
+    }
 }
 
 fn be_i32(b: &[u8], at: usize) -> Option<i32> {

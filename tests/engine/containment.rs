@@ -61,6 +61,7 @@ fn daily_cycle_workload() -> Arc<WorkloadSnapshot> {
             start_unix_seconds: 1_700_000_000,
             step_seconds: 300,
             utc_offset_minutes: 0,
+            timezone: None,
             cpu_utilization: cpu,
             replicas_desired: vec![4.0; n],
             replicas_current: vec![4.0; n],

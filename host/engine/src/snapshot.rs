@@ -238,8 +238,15 @@ pub struct MetricHistory {
     /// Seconds between samples (10..=3600).
     pub step_seconds: u32,
     /// Local time offset from UTC in minutes, for time-of-day analysis.
+    /// Rules see this fixed offset; when `timezone` is set, the host sets it
+    /// to that zone's offset at the last sample.
     #[serde(default)]
     pub utc_offset_minutes: i32,
+    /// IANA time zone of the workload (`Europe/Berlin`), for predictive
+    /// schedules: their windows are sized and applied in this zone's local
+    /// time, daylight-saving correct. Absent = UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
     /// Average CPU utilization of the pods, percent of request.
     #[serde(with = "nan_as_null")]
     #[schemars(with = "Vec<Option<f64>>")]
@@ -271,6 +278,22 @@ pub struct MetricHistory {
 }
 
 impl MetricHistory {
+    /// The UTC offset rules see, minutes: `timezone`'s offset at the last
+    /// sample when a zone is set (and loads), else `utc_offset_minutes`.
+    pub fn rule_offset_minutes(&self) -> i32 {
+        let Some(tz) = self
+            .timezone
+            .as_deref()
+            .and_then(|n| stepscale_hpa::tz::TimeZone::load(n).ok())
+        else {
+            return self.utc_offset_minutes;
+        };
+        let last = self.start_unix_seconds.saturating_add(
+            i64::from(self.step_seconds).saturating_mul(self.len().saturating_sub(1) as i64),
+        );
+        tz.offset_at(last) / 60
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.cpu_utilization.len()
@@ -659,6 +682,15 @@ impl MetricHistory {
                 "use an offset between -840 and 840 minutes",
             ));
         }
+        if let Some(tz) = &self.timezone {
+            if let Err(e) = stepscale_hpa::tz::TimeZone::load(tz) {
+                return Err(invalid(
+                    format!("{at}.timezone"),
+                    e.to_string(),
+                    "use an IANA time zone name such as Europe/Berlin or UTC",
+                ));
+            }
+        }
         if let Err(problem) = limits::check_unix_seconds(self.start_unix_seconds) {
             return Err(invalid(
                 format!("{at}.startUnixSeconds"),
@@ -774,6 +806,7 @@ impl WorkloadSnapshot {
                 start_unix_seconds: 0,
                 step_seconds: 60,
                 utc_offset_minutes: 0,
+                timezone: None,
                 cpu_utilization: Vec::new(),
                 replicas_desired: Vec::new(),
                 replicas_current: Vec::new(),

@@ -98,6 +98,8 @@ pub struct Autoscaler {
     /// Owner references as `(kind, name)` (KEDA's HPA is owned by its
     /// ScaledObject).
     pub owners: Vec<(String, String)>,
+    /// `metadata.annotations`.
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 impl Autoscaler {
@@ -115,6 +117,7 @@ impl Autoscaler {
             .collect();
         Some(Autoscaler {
             owners,
+            annotations: obj.metadata.annotations.unwrap_or_default(),
             kind,
             resource: resource.clone(),
             namespace: obj.metadata.namespace?,
@@ -314,6 +317,22 @@ impl ClusterReader {
             );
         }
         Ok(out)
+    }
+
+    /// Every ScaledObject in the watched namespaces (none without KEDA).
+    ///
+    /// # Errors
+    /// [`ClusterError::Read`] when the list fails.
+    pub async fn scaled_objects(&self) -> Result<Vec<Autoscaler>, ClusterError> {
+        let Some(keda) = &self.keda else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .list(keda)
+            .await?
+            .into_iter()
+            .filter_map(|o| Autoscaler::from_dynamic(AutoscalerKind::ScaledObject, keda, o))
+            .collect())
     }
 
     /// One autoscaler, read fresh; `Ok(None)` when it does not exist (or

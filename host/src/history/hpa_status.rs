@@ -56,6 +56,7 @@ impl StatusStore {
             start_unix_seconds: first.at_unix_seconds,
             step_seconds,
             utc_offset_minutes: 0,
+            timezone: None,
             cpu_utilization: cpu,
             replicas_desired: desired,
             replicas_current: current,

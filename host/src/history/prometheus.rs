@@ -732,6 +732,7 @@ pub async fn backfill(
         start_unix_seconds: grid.start,
         step_seconds: config.step_seconds,
         utc_offset_minutes: 0,
+        timezone: None,
         cpu_utilization: cpu,
         replicas_desired: desired,
         replicas_current: current,

@@ -25,6 +25,7 @@ use crate::crd::{SavedConfig, ScalingRecommendation};
 use crate::recommendation::{
     describe_change, CurrentConfig, DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS,
 };
+use crate::schedule::apply as schedule;
 
 /// The field manager of every write the operator makes to an autoscaler.
 pub const FIELD_MANAGER: &str = "stepscale";
@@ -193,6 +194,15 @@ pub async fn apply(
         Ok(d) => d,
         Err(e) => return fail(lc, rec, format!("{what}: {e}"), report).await,
     };
+    // A predictive schedule: cron triggers on a ScaledObject; on an HPA the
+    // floor the schedule wants now (raised at once inside a window).
+    let (desired, schedule) = match &r.predictive_schedule {
+        None => (desired, None),
+        Some(s) => match schedule::with_schedule(kind, desired, s, lc.now) {
+            Ok(d) => d,
+            Err(e) => return fail(lc, rec, format!("{what}: {e}"), report).await,
+        },
+    };
     // 1. Save the previous config before any write (kept if already saved
     //    by an attempt that was interrupted).
     let mut status = rec.status.clone().unwrap_or_default();
@@ -220,7 +230,19 @@ pub async fn apply(
     // 3. Applied, on probation.
     let probation = i64::try_from(lc.safety.probation_window.as_secs()).unwrap_or(i64::MAX);
     let until = lc.now.saturating_add(probation);
-    let change = describe_change(&r.current, &r.proposed);
+    let mut change = describe_change(&r.current, &r.proposed);
+    if let Some(s) = &r.predictive_schedule {
+        change = format!(
+            "{}a predictive schedule of {} window(s) in {}",
+            if r.proposed.is_empty() {
+                String::new()
+            } else {
+                format!("{change}, and ")
+            },
+            s.windows.len(),
+            s.timezone
+        );
+    }
     let detail = format!("applied: {change}; on probation until {}", rfc3339(until));
     let mut status = rec.status.clone().unwrap_or_default();
     status.phase = Phase::Applied;
@@ -228,6 +250,7 @@ pub async fn apply(
     status.applied_at = Some(rfc3339(lc.now));
     status.probation_until = Some(rfc3339(until));
     status.applied_config = Some(saved_config(&written));
+    status.schedule = schedule;
     set_condition(
         &mut status.conditions,
         "Applied",

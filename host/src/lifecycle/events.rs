@@ -32,6 +32,10 @@ pub mod reason {
     pub const DRIFTED: &str = "Drifted";
     /// The user asked to retry a failed recommendation.
     pub const RETRIED: &str = "Retried";
+    /// A predictive schedule window started: the floor went up.
+    pub const SCHEDULE_RAISED: &str = "ScheduleFloorRaised";
+    /// A predictive schedule window ended: the floor went back to baseline.
+    pub const SCHEDULE_RESTORED: &str = "ScheduleFloorRestored";
     /// An autoscaler could not be analyzed: its spec is unreadable or over
     /// an input limit (the note names the field and the limit).
     pub const SKIPPED: &str = "AutoscalerSkipped";

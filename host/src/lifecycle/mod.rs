@@ -277,10 +277,23 @@ impl Lifecycle<'_> {
         } else {
             None
         };
+        // A schedule in force moves its floor before anything else happens.
+        let stepped;
+        let rec = if drifted_field.is_none()
+            && matches!(phase, Phase::Applied | Phase::Verified)
+            && rec.spec.recommendation.predictive_schedule.is_some()
+        {
+            stepped = crate::schedule::apply::step(self, rec, report).await?;
+            &stepped
+        } else {
+            rec
+        };
+        let status = rec.status.clone().unwrap_or_default();
         let observation = Observation {
             approved: rec.spec.approved,
             retry_requested: rec.retry_requested(),
-            proposal_is_empty: rec.spec.recommendation.proposed.is_empty(),
+            proposal_is_empty: rec.spec.recommendation.proposed.is_empty()
+                && rec.spec.recommendation.predictive_schedule.is_none(),
             license: self.license,
             now: self.now,
             probation_until: status.probation_until.as_deref().and_then(unix_seconds),
@@ -305,9 +318,9 @@ impl Lifecycle<'_> {
         rec: &ScalingRecommendation,
         status: &ScalingRecommendationStatus,
     ) -> Result<Option<String>, LifecycleError> {
-        let Some(applied) = &status.applied_config else {
+        if status.applied_config.is_none() {
             return Ok(None);
-        };
+        }
         let t = &rec.spec.recommendation.target;
         let Some(kind) = kind_from_name(&t.autoscaler_kind) else {
             return Ok(None);
@@ -318,12 +331,32 @@ impl Lifecycle<'_> {
             .await?;
         Ok(match live {
             None => Some(format!("the {} itself (it was deleted)", kind_name(kind))),
-            Some(live) => patch::first_difference(
-                "spec",
-                &Value::Object(applied.fields.clone()),
-                &Value::Object(patch::touched(kind, &live.spec)),
-            ),
+            Some(live) => self.drifted_field(rec, status, kind, &live.spec),
         })
+    }
+
+    /// The first touchable field of `live_spec` that differs from what the
+    /// operator applied (a schedule's own floor transitions excepted).
+    pub(crate) fn drifted_field(
+        &self,
+        rec: &ScalingRecommendation,
+        status: &ScalingRecommendationStatus,
+        kind: AutoscalerKind,
+        live_spec: &Value,
+    ) -> Option<String> {
+        let applied = status.applied_config.as_ref()?;
+        let expected = crate::schedule::apply::expected_fields(
+            rec,
+            status,
+            &applied.fields,
+            live_spec,
+            self.now,
+        );
+        patch::first_difference(
+            "spec",
+            &Value::Object(expected),
+            &Value::Object(patch::touched(kind, live_spec)),
+        )
     }
 
     async fn retry(
@@ -340,6 +373,7 @@ impl Lifecycle<'_> {
         status.applied_config = None;
         status.applied_at = None;
         status.probation_until = None;
+        status.schedule = None;
         set_condition(
             &mut status.conditions,
             "Applied",

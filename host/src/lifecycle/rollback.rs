@@ -3,8 +3,6 @@
 //! changed the autoscaler since our apply — then their change is left alone
 //! and the recommendation is marked degraded.
 
-use serde_json::Value;
-
 use super::apply::{fail, patch_autoscaler};
 use super::events::reason;
 use super::phase::Phase;
@@ -53,15 +51,9 @@ pub async fn rollback(
         )
         .await;
     };
-    if let Some(applied) = &status.applied_config {
-        if let Some(field) = patch::first_difference(
-            "spec",
-            &Value::Object(applied.fields.clone()),
-            &Value::Object(patch::touched(kind, &live.spec)),
-        ) {
-            // Someone else changed it: their change wins over our rollback.
-            return lc.report_drift(rec, &field, report).await;
-        }
+    if let Some(field) = lc.drifted_field(rec, &status, kind, &live.spec) {
+        // Someone else changed it: their change wins over our rollback.
+        return lc.report_drift(rec, &field, report).await;
     }
     let restored = patch::restored(kind, &live.spec, &previous.fields);
     if let Some(p) = patch::merge_patch(&live.spec, &restored) {
@@ -73,6 +65,7 @@ pub async fn rollback(
     let detail = format!("auto-reverted: {why}; restored the previous config of {what}");
     let mut status = status;
     status.phase = Phase::RolledBack;
+    status.schedule = None;
     status.detail = Some(detail.clone());
     set_condition(
         &mut status.conditions,

@@ -211,6 +211,7 @@ mod tests {
             start_unix_seconds: 0,
             step_seconds: 60,
             utc_offset_minutes: 0,
+            timezone: None,
             cpu_utilization: cpu,
             replicas_desired: vec![replicas; n],
             replicas_current: vec![replicas; n],

@@ -24,7 +24,6 @@
 //! The search ([`search`]) scores candidates on the earlier part of the
 //! history and confirms the choice on the held-out later part.
 
-pub mod schedule;
 pub mod search;
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +34,7 @@ use crate::recommendation::{
     describe_change, PredictiveSchedule, ProjectedSavings, Recommendation, RiskLevel,
 };
 use crate::replay;
+use crate::schedule::size as schedule;
 
 /// What the search optimizes for.
 #[derive(
@@ -564,7 +564,14 @@ fn schedule_pass(
     }
     let fit = history.part(0..split.fit_samples);
     let held = history.part(split.fit_samples..history.len());
-    let offset = w.history.utc_offset_minutes;
+    let tz = match w.history.timezone.as_deref() {
+        Some(name) => match stepscale_hpa::tz::TimeZone::load(name) {
+            Ok(tz) => tz,
+            Err(e) => return Err(format!(" No predictive schedule: {e}.")),
+        },
+        None => stepscale_hpa::tz::TimeZone::utc(),
+    };
+    let lead = schedule::lead_minutes(&w.history);
     let strict = objective.with_tolerances_scaled(search::SELECTION_MARGIN);
     let (t_fit, today_ready) = match &choice.today_fit {
         Some((f, ready)) => (*f, ready.clone()),
@@ -608,10 +615,10 @@ fn schedule_pass(
         };
         let floor = base.min_replicas.unwrap_or(w.config.min_replicas);
         let ceiling = base.max_replicas.unwrap_or(w.config.max_replicas);
-        let Some(sched) = schedule::size(&fit, &base_cfg, offset, floor, ceiling) else {
+        let Some(sched) = schedule::size(&fit, &base_cfg, &tz, lead, floor, ceiling) else {
             continue;
         };
-        let Some(with_cfg) = schedule::with_schedule(&base_cfg, &sched, offset) else {
+        let Some(with_cfg) = schedule::with_schedule(&base_cfg, &sched) else {
             continue;
         };
         let Ok((s_fit, _)) = replay::replay_figures(&fit, &with_cfg, Some(&today_ready)) else {
@@ -649,7 +656,7 @@ fn schedule_pass(
     let period = format!("last {} day(s)", split.holdout_days);
     let held_run = || -> Option<(Figures, Figures, Figures)> {
         let base_cfg = replay::model_config(&w.config, &change, req)?;
-        let with_cfg = schedule::with_schedule(&base_cfg, &sched, offset)?;
+        let with_cfg = schedule::with_schedule(&base_cfg, &sched)?;
         let (t, ready) = replay::replay_figures(&held, &today_cfg, None).ok()?;
         let (b, _) = replay::replay_figures(&held, &base_cfg, Some(&ready)).ok()?;
         let (s, _) = replay::replay_figures(&held, &with_cfg, Some(&ready)).ok()?;

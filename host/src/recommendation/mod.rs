@@ -127,8 +127,19 @@ pub struct ScheduleWindow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PredictiveSchedule {
-    /// Time zone of the windows, as a UTC offset (`UTC+02:00`).
+    /// IANA time zone of the windows (`Europe/Berlin`, `UTC`); windows
+    /// follow its local time across daylight-saving changes.
     pub timezone: String,
+    /// How many minutes before the first short minute each window opens:
+    /// the workload's observed scale-up delay (pod start-up and the
+    /// autoscaler's reaction), rounded up to 5 minutes.
+    #[serde(default)]
+    pub lead_minutes: u32,
+    /// Set when a window's demand needs more pods than maxReplicas: the
+    /// floors stop at maxReplicas, and raising maxReplicas to this is left to
+    /// the reviewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas_needed: Option<u32>,
     /// The windows.
     pub windows: Vec<ScheduleWindow>,
 }

@@ -108,23 +108,30 @@ pub fn table(recs: &[Recommendation]) -> String {
             }
         }
         if let Some(s) = &r.predictive_schedule {
-            let windows: Vec<String> = s
-                .windows
-                .iter()
+            let windows: Vec<String> = (0..s.windows.len())
+                .filter_map(|i| crate::schedule::apply::describe_window(s, i))
                 .map(|w| {
-                    let day = w
-                        .day_of_week
-                        .map(|d| {
-                            format!(
-                                "{} ",
-                                ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][d as usize % 7]
-                            )
-                        })
-                        .unwrap_or_else(|| "daily ".into());
-                    format!("{day}{}–{} ≥{}", w.start, w.end, w.replica_floor)
+                    if w.starts_with(char::is_numeric) {
+                        format!("daily {w}")
+                    } else {
+                        w
+                    }
                 })
                 .collect();
-            let _ = writeln!(out, "  schedule: {} ({})", windows.join(", "), s.timezone);
+            let _ = writeln!(
+                out,
+                "  schedule: {} ({}; each window opens {} min early for the observed scale-up delay)",
+                windows.join(", "),
+                s.timezone,
+                s.lead_minutes
+            );
+            if let Some(n) = s.max_replicas_needed {
+                let _ = writeln!(
+                    out,
+                    "  schedule: the peaks need {n} replicas; floors stop at maxReplicas {} (raise maxReplicas to cover them)",
+                    r.proposed.max_replicas.unwrap_or(r.current.max_replicas)
+                );
+            }
         }
         for f in &r.findings {
             let _ = writeln!(out, "  [{}] {}", f.rule_id, f.summary);

@@ -15,10 +15,11 @@ use stepscale_engine::snapshot::WorkloadSnapshot;
 use stepscale_engine::ConfigChange;
 use stepscale_hpa::simulate::{simulate, SimOptions};
 
-use crate::objective::schedule::{self, with_schedule};
 use crate::objective::Figures;
 use crate::recommendation::{describe_change, PredictiveSchedule, Recommendation};
 use crate::replay;
+use crate::schedule::size::with_schedule;
+use crate::schedule::windows::active_intervals;
 use svg::{escape, line_chart, Line};
 
 /// Points per chart line.
@@ -50,7 +51,7 @@ fn replayed(
     let req = replay::request_cores(w);
     let mut cfg = replay::model_config(&w.config, change, req)?;
     if let Some(s) = schedule {
-        cfg = with_schedule(&cfg, s, w.history.utc_offset_minutes)?;
+        cfg = with_schedule(&cfg, s)?;
     }
     let options = SimOptions {
         record_trajectory: true,
@@ -182,27 +183,12 @@ fn section(r: &Recommendation, w: &WorkloadSnapshot) -> String {
         let n = f.replicas_needed.len();
         let step = f64::from(f.step_seconds.max(1));
         let span = n as f64 * step;
-        let offset = f64::from(h.utc_offset_minutes) * 60.0;
         let mut bands = Vec::new();
         if let Some(sched) = &r.predictive_schedule {
-            for win in &sched.windows {
-                let (Some(a), Some(b)) = (
-                    schedule::parse_hhmm(&win.start).map(f64::from),
-                    schedule::parse_hhmm(&win.end).map(f64::from),
-                ) else {
-                    continue;
-                };
-                // Local window → offset from the forecast's start, each day.
-                let local_start = (f.start_unix_seconds as f64 + offset).rem_euclid(86_400.0);
-                let mut day = -86_400.0;
-                while day < span {
-                    let s0 = day + a * 60.0 - local_start;
-                    let s1 = day + if b > a { b } else { b + 1440.0 } * 60.0 - local_start;
-                    if s1 > 0.0 && s0 < span {
-                        bands.push((s0.max(0.0) / span, s1.min(span) / span));
-                    }
-                    day += 86_400.0;
-                }
+            let from = f.start_unix_seconds;
+            let to = from + span as i64;
+            for (a, b) in active_intervals(sched, from, to).unwrap_or_default() {
+                bands.push(((a - from) as f64 / span, (b - from) as f64 / span));
             }
         }
         let fc = svg::downsample(&f.replicas_needed, POINTS);

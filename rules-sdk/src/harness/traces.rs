@@ -319,6 +319,7 @@ pub fn snapshot(
             start_unix_seconds,
             step_seconds,
             utc_offset_minutes: 0,
+            timezone: None,
             cpu_utilization,
             replicas_desired: replicas.clone(),
             replicas_ready: None,
