@@ -15,6 +15,8 @@
 //! - `leader`: leader election between operator instances;
 //! - `run_loop`: the deployed loop (HTTP endpoints, watch, shutdown);
 //! - `rules`: signed custom rules loaded from ConfigMaps;
+//! - `schedules`: approved predictive schedules applied with an injected
+//!   clock (HPA floor transitions, ScaledObject cron triggers, DST);
 //! - `helm`: the chart installed, upgraded and uninstalled with real helm;
 //! - `image`: the container image, checked and run with runc;
 //! - `rbac`: the operator held to the chart's own RBAC (API server with RBAC
@@ -30,3 +32,4 @@ mod lifecycle;
 mod rbac;
 mod rules;
 mod run_loop;
+mod schedules;
