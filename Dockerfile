@@ -2,7 +2,8 @@
 # (docker build, podman build, buildah bud). It makes the same image as
 # .ci/image.sh, which builds it with no daemon and no registry (that is the
 # path the tests check): a static `stepscale` binary (builtin rule components
-# embedded) and CA certificates on `scratch`, running as uid 65532.
+# embedded), CA certificates and the tz database on `scratch`, running as uid
+# 65532.
 #
 #   docker build -t registry.example.com/stepscale/stepscale:0.1.0 .
 FROM docker.io/library/rust:1-bookworm AS build
@@ -17,6 +18,7 @@ RUN cargo rustc --release --locked -p stepscale-operator --bin stepscale -- -C t
 
 FROM scratch
 COPY --from=build --chmod=0444 /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=build /usr/share/zoneinfo /usr/share/zoneinfo
 COPY --from=build --chmod=0444 /tmp/passwd /etc/passwd
 COPY --from=build --chmod=0444 /tmp/group /etc/group
 COPY --from=build --chmod=0555 /src/target/release/stepscale /stepscale

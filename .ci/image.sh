@@ -7,7 +7,9 @@
 #
 # The image: FROM scratch, one layer with /stepscale (static-pie, stripped,
 # builtin rule components embedded), /etc/ssl/certs/ca-certificates.crt
-# (Prometheus and LLM endpoints over TLS) and /etc/passwd, /etc/group naming
+# (Prometheus and LLM endpoints over TLS), /usr/share/zoneinfo (the IANA tz
+# database of predictive schedules, without the posix/ and right/ copies) and
+# /etc/passwd, /etc/group naming
 # uid/gid 65532; config: user 65532:65532, entrypoint /stepscale, cmd
 # operator; no shell. Also written as an OCI archive OUTDIR/stepscale-TAG.oci.tar
 # for `skopeo copy oci-archive:...` into a registry (see the chart README).
@@ -21,6 +23,7 @@ missing=()
 command -v umoci >/dev/null || missing+=(umoci)
 command -v runc >/dev/null || missing+=(runc)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+[ -f /usr/share/zoneinfo/Europe/Berlin ] || missing+=(tzdata)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "image.sh: installing ${missing[*]}" >&2
     { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" ||
@@ -41,6 +44,10 @@ install -m 0555 target/release/stepscale "$root/stepscale"
 strip "$root/stepscale"
 install -d -m 0755 "$root/etc" "$root/etc/ssl" "$root/etc/ssl/certs"
 install -m 0444 /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+install -d -m 0755 "$root/usr" "$root/usr/share" "$root/usr/share/zoneinfo"
+tar -C /usr/share/zoneinfo --exclude=./posix --exclude=./right --exclude='*.tab' --exclude=./posixrules -cf - . |
+    tar -C "$root/usr/share/zoneinfo" --no-same-owner -xf -
+chmod -R go-w,a+rX "$root/usr/share/zoneinfo"
 printf 'nonroot:x:65532:65532:stepscale:/nonexistent:/nonexistent\n' > "$root/etc/passwd"
 printf 'nonroot:x:65532:\n' > "$root/etc/group"
 chmod 0444 "$root/etc/passwd" "$root/etc/group"

@@ -101,6 +101,9 @@ fn the_image_is_non_root_without_a_shell_or_writable_paths_and_small() {
         "stepscale",
         "etc/ssl/certs/ca-certificates.crt",
         "etc/passwd",
+        // Predictive schedules load IANA zones from here.
+        "usr/share/zoneinfo/Europe/Berlin",
+        "usr/share/zoneinfo/America/New_York",
     ] {
         assert!(
             paths.iter().any(|q| q.trim_start_matches("./") == p),
@@ -180,6 +183,8 @@ async fn the_image_runs_as_65532_on_a_read_only_root_and_answers_healthz() {
         format!("POD_NAMESPACE={}", ns.name),
         format!("STEPSCALE_NAMESPACES={}", ns.name),
         "STEPSCALE_CACHE_DIR=/var/cache/stepscale/components".to_string(),
+        // Refused at startup unless the image carries the tz database.
+        "STEPSCALE_TIMEZONE=Europe/Berlin".to_string(),
     ] {
         env.push(e.into());
     }

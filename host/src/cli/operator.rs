@@ -65,6 +65,10 @@ pub struct OperatorArgs {
     /// Run the forecaster (predictive schedules); default true.
     #[arg(long, env = "STEPSCALE_FORECASTING")]
     pub forecasting: Option<bool>,
+    /// IANA time zone of predictive schedules (values: forecasting.timezone;
+    /// default UTC).
+    #[arg(long, env = "STEPSCALE_TIMEZONE")]
+    pub timezone: Option<String>,
     /// LLM provider: none, openai or anthropic (default none).
     #[arg(long, env = "STEPSCALE_LLM_PROVIDER")]
     pub llm_provider: Option<String>,
@@ -147,6 +151,9 @@ impl OperatorArgs {
         }
         if self.forecasting.is_some() {
             v.forecasting.enabled = self.forecasting;
+        }
+        if let Some(z) = self.timezone.clone().filter(|z| !z.is_empty()) {
+            v.forecasting.timezone = Some(z);
         }
         if let Some(p) = self.llm_provider.clone().filter(|p| !p.is_empty()) {
             v.llm.provider = Some(p);
