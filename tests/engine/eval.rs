@@ -48,3 +48,27 @@ fn the_harness_judges_every_config_on_days_the_analysis_never_saw() {
     let table = eval::table(&rows);
     assert!(table.contains("median replica-hour saving"), "{table}");
 }
+
+#[test]
+fn the_builtin_forecaster_reports_the_back_test_that_schedules_are_gated_on() {
+    let analyzer = Analyzer::with_builtin_rules(EngineConfig::default()).expect("engine");
+    let nab = stepscale_tests::demo::nab_dir();
+    let rows = eval::evaluate(&analyzer, &nab, &["nyc_taxi".to_string()]).expect("evaluate");
+    for r in &rows {
+        let f = r
+            .recommendation
+            .forecast
+            .as_ref()
+            .expect("a daily series gets a forecast");
+        // Ok or Err, the gate found the figures it compares (the host and
+        // the forecaster agree on the evidence labels).
+        let said = match stepscale_operator::schedule::size::forecast_earns_a_schedule(f) {
+            Ok(s) | Err(s) => s,
+        };
+        assert!(
+            said.contains("back-test error on the last season"),
+            "{said}"
+        );
+        assert!(said.contains("(daily seasonal naive)"), "{said}");
+    }
+}

@@ -58,6 +58,26 @@ pub fn rule_info() -> RuleInfo {
     }
 }
 
+/// Evidence label: mean absolute error of the forecaster on the held-out
+/// last season, pods.
+pub const BACKTEST_MAE: &str = "back-test MAE on the last season";
+/// Evidence label: the same for the daily seasonal-naive forecast.
+pub const NAIVE_DAILY_MAE: &str = "back-test MAE of the daily seasonal-naive forecast";
+/// Evidence label: the same for the weekly seasonal-naive forecast (at
+/// least a week before the held-out season).
+pub const NAIVE_WEEKLY_MAE: &str = "back-test MAE of the weekly seasonal-naive forecast";
+
+/// Mean absolute error over the samples where both are finite.
+fn mae(actual: &[f64], forecast: &[f64]) -> Option<f64> {
+    let err: Vec<f64> = actual
+        .iter()
+        .zip(forecast)
+        .filter(|(a, f)| a.is_finite() && f.is_finite())
+        .map(|(a, f)| (a - f).abs())
+        .collect();
+    stats::mean(&err)
+}
+
 fn evidence(label: &str, value: f64, unit: &str) -> Evidence {
     Evidence {
         label: label.into(),
@@ -303,7 +323,8 @@ pub fn predict(w: &WorkloadData, horizon: u32) -> Result<Forecast, String> {
         .collect();
     let peak_windows = peak_windows(&model, &grid, n, target, w.config.min_replicas);
 
-    // Back-test: refit without the last season and forecast it.
+    // Back-test: refit without the last season and forecast it; the same
+    // season forecast by the seasonal-naive forecasts is the bar.
     let mut evidence_list = vec![
         evidence("daily seasonality strength", daily, "ratio"),
         evidence("season length", (season / 3600) as f64, "hours"),
@@ -316,13 +337,30 @@ pub fn predict(w: &WorkloadData, horizon: u32) -> Result<Forecast, String> {
     let cut = n - model.season;
     if let Some(m) = fit(&demand[..cut], &grid) {
         let fc = m.forecast(&grid, cut, model.season);
-        let scale_lag = grid.samples_per_day();
-        if let Some(score) = stats::mase(&demand[cut..], &fc, &demand[..cut], scale_lag) {
+        let spd = grid.samples_per_day();
+        if let Some(score) = stats::mase(&demand[cut..], &fc, &demand[..cut], spd) {
             evidence_list.push(evidence(
                 "back-test MASE on the last season",
                 score,
                 "ratio",
             ));
+        }
+        // The same held-out season forecast by repeating the last day (and
+        // the last week) before it: what the forecaster must beat.
+        let actual = &demand[cut..];
+        if let Some(mae) = mae(actual, &fc) {
+            evidence_list.push(evidence(BACKTEST_MAE, mae, "pods"));
+        }
+        for (label, lag) in [(NAIVE_DAILY_MAE, spd), (NAIVE_WEEKLY_MAE, 7 * spd)] {
+            if cut < lag {
+                continue;
+            }
+            let naive: Vec<f64> = (0..actual.len())
+                .map(|i| demand[cut - lag + i % lag])
+                .collect();
+            if let Some(mae) = mae(actual, &naive) {
+                evidence_list.push(evidence(label, mae, "pods"));
+            }
         }
     }
     Ok(Forecast {

@@ -158,3 +158,46 @@ fn peak_windows_of_a_weekday_peaking_series_sit_where_demand_is_high() {
         f.peak_windows
     );
 }
+
+fn evidence_of(f: &Forecast, label: &str) -> Option<f64> {
+    f.evidence
+        .iter()
+        .find(|e| e.label == label)
+        .map(|e| e.value)
+}
+
+#[test]
+fn the_back_test_reports_the_seasonal_naive_errors_it_is_judged_against() {
+    // 10 days: the evening peak, and on day 8 (the day before the held-out
+    // one) an outage-like dip the daily naive forecast copies.
+    let cpu: Vec<f64> = (0..10 * 24)
+        .map(|i| match (i / 24, i % 24) {
+            (8, _) => 5.0,
+            (_, h) if (18..21).contains(&h) => 60.0,
+            _ => 20.0,
+        })
+        .collect();
+    let n = cpu.len();
+    let w = traces::snapshot(
+        "app",
+        hpa_config(2, 20, 50),
+        4 * 86_400,
+        3600,
+        cpu,
+        vec![10.0; n],
+    );
+    let f = predict(&data(&w), 24).unwrap_or_else(|e| panic!("{e}"));
+    let ours = evidence_of(&f, BACKTEST_MAE).expect("forecaster MAE");
+    let daily = evidence_of(&f, NAIVE_DAILY_MAE).expect("daily naive MAE");
+    let weekly = evidence_of(&f, NAIVE_WEEKLY_MAE).expect("weekly naive MAE");
+    // The weekly naive repeats day 2, a normal day: exact.
+    assert_eq!(weekly, 0.0);
+    // The daily naive repeats the dip: off by 1.5 pods most hours.
+    assert!(daily > 1.0, "{daily}");
+    // The robust profile is barely moved by one bad day.
+    assert!(ours < daily, "{ours} vs {daily}");
+    // With less than a week before the held-out day there is no weekly naive.
+    let short = predict(&data(&evening(5)), 24).unwrap_or_else(|e| panic!("{e}"));
+    assert!(evidence_of(&short, NAIVE_WEEKLY_MAE).is_none());
+    assert_eq!(evidence_of(&short, NAIVE_DAILY_MAE), Some(0.0));
+}

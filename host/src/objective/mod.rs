@@ -436,7 +436,17 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
         .filter(|_| !rec.proposed.is_empty())
         .map(|h| (h.current, h.proposed, h.period.clone()));
     rec.predictive_schedule = None;
-    if rec.forecast.is_some() {
+    let earned = rec
+        .forecast
+        .as_ref()
+        .map(schedule::forecast_earns_a_schedule);
+    if let Some(Err(why)) = &earned {
+        choice.verdict = format!(
+            "{}. No predictive schedule: {why}.",
+            choice.verdict.trim_end_matches('.')
+        );
+    }
+    if let Some(Ok(backtest)) = earned {
         match schedule_pass(w, &choice, objective) {
             Ok(Some(s)) => {
                 // The proposal is now the config with its schedule, which
@@ -446,7 +456,7 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
                 choice.best = s.change;
                 choice.confirmed = true;
                 choice.verdict = format!(
-                    "{}. With a predictive schedule: {} on the held-out {} (confirmed).{}",
+                    "{}. With a predictive schedule: {} on the held-out {} (confirmed).{} The forecast earns it: {backtest}.",
                     choice.verdict.trim_end_matches('.'),
                     search::tradeoff(&s.with_held, &s.today_held),
                     s.period,
@@ -772,8 +782,43 @@ mod tests {
             step_seconds: 60,
             replicas_needed: vec![],
             peak_windows: vec![],
-            evidence: vec![],
+            evidence: vec![
+                evidence(schedule::BACKTEST_MAE, 0.2),
+                evidence(schedule::NAIVE_DAILY_MAE, 0.3),
+            ],
         }
+    }
+
+    fn evidence(label: &str, value: f64) -> stepscale_engine::Evidence {
+        stepscale_engine::Evidence {
+            label: label.into(),
+            value,
+            unit: "pods".into(),
+        }
+    }
+
+    #[test]
+    fn no_schedule_when_the_forecaster_does_not_beat_the_seasonal_naive_forecast() {
+        let w = daily_jump();
+        let mut forecast = forecast_stub();
+        forecast.evidence = vec![
+            evidence(schedule::BACKTEST_MAE, 0.5),
+            evidence(schedule::NAIVE_DAILY_MAE, 0.6),
+            evidence(schedule::NAIVE_WEEKLY_MAE, 0.4),
+        ];
+        let found = crate::recommendation::WorkloadFindings {
+            forecast: Some(forecast),
+            ..Default::default()
+        };
+        let mut rec = crate::recommendation::recommend(&w, found);
+        decide(&mut rec, &w, &Objective::default());
+        assert!(rec.predictive_schedule.is_none());
+        let verdict = &rec.choice.as_ref().expect("a choice").verdict;
+        assert!(
+            verdict.contains("does not beat the seasonal-naive forecast")
+                && verdict.contains("0.400 (weekly)"),
+            "{verdict}"
+        );
     }
 
     #[test]

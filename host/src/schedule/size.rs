@@ -105,6 +105,58 @@ pub fn lead_minutes(h: &MetricHistory) -> u32 {
     (delay + REACTION_SECONDS).div_ceil(300).max(1) * 5
 }
 
+/// Forecast evidence label of the forecaster's back-test error (the
+/// builtin forecaster's `BACKTEST_MAE`; a custom forecaster reports the same
+/// labels to earn schedules).
+pub const BACKTEST_MAE: &str = "back-test MAE on the last season";
+/// Evidence label of the daily seasonal-naive forecast's error.
+pub const NAIVE_DAILY_MAE: &str = "back-test MAE of the daily seasonal-naive forecast";
+/// Evidence label of the weekly seasonal-naive forecast's error.
+pub const NAIVE_WEEKLY_MAE: &str = "back-test MAE of the weekly seasonal-naive forecast";
+
+/// Whether the workload's forecast earns a schedule: on the held-out last
+/// season of the workload's own history, the forecaster's error is below
+/// the daily seasonal-naive forecast's and, when the history has a week
+/// before it, the weekly one's (equal only when both are 0: a history that
+/// repeats exactly). `Ok` says the figures for the reviewer; `Err` why no
+/// schedule is proposed.
+///
+/// # Errors
+/// The reason, with the figures, when the forecaster does not beat them or
+/// reported no back-test.
+pub fn forecast_earns_a_schedule(forecast: &stepscale_engine::Forecast) -> Result<String, String> {
+    let get = |label: &str| {
+        forecast
+            .evidence
+            .iter()
+            .find(|e| e.label == label)
+            .map(|e| e.value)
+    };
+    let (Some(ours), Some(daily)) = (get(BACKTEST_MAE), get(NAIVE_DAILY_MAE)) else {
+        return Err(format!(
+            "the forecaster {:?} reported no back-test against the seasonal-naive forecast",
+            forecast.rule_id
+        ));
+    };
+    let weekly = get(NAIVE_WEEKLY_MAE);
+    let beats = |naive: f64| ours < naive || ours == 0.0;
+    let figures = match weekly {
+        Some(w) => format!(
+            "back-test error on the last season {ours:.3} pods vs {daily:.3} (daily seasonal naive) and {w:.3} (weekly)"
+        ),
+        None => format!(
+            "back-test error on the last season {ours:.3} pods vs {daily:.3} (daily seasonal naive)"
+        ),
+    };
+    if beats(daily) && weekly.is_none_or(beats) {
+        Ok(figures)
+    } else {
+        Err(format!(
+            "the forecaster does not beat the seasonal-naive forecast ({figures})"
+        ))
+    }
+}
+
 /// The schedule the replay of `config` over `fit` calls for, or `None` when
 /// nothing recurs. Windows are in `tz`'s local time and open `lead`
 /// minutes early; `floor` is the config's minReplicas, `ceiling` its
