@@ -67,6 +67,32 @@ async fn scheduled_rec(
     timezone: &str,
     windows: Value,
 ) {
+    scheduled_rec_with_history(
+        ns,
+        rec_name,
+        kind,
+        name,
+        min,
+        timezone,
+        windows,
+        Value::Null,
+    )
+    .await;
+}
+
+/// As [`scheduled_rec`], with the schedule's `history` figures (what
+/// probation is compared with).
+#[allow(clippy::too_many_arguments)]
+async fn scheduled_rec_with_history(
+    ns: &TestNamespace,
+    rec_name: &str,
+    kind: &str,
+    name: &str,
+    min: u32,
+    timezone: &str,
+    windows: Value,
+    history: Value,
+) {
     let (api_version, target_kind, target) = if kind == "ScaledObject" {
         ("test.stepscale.io/v1", "Scaler", "workers")
     } else {
@@ -84,7 +110,7 @@ async fn scheduled_rec(
             "riskLevel": "low",
             "summary": "add a predictive schedule",
             "findings": [],
-            "predictiveSchedule": {"timezone": timezone, "leadMinutes": 5, "windows": windows},
+            "predictiveSchedule": {"timezone": timezone, "leadMinutes": 5, "windows": windows, "history": history},
             "approved": true
         }
     }))
@@ -457,5 +483,79 @@ async fn a_scaled_object_gains_one_cron_trigger_per_window_and_loses_exactly_the
     assert_eq!(pass(&op).await, 1);
     assert_eq!(sos.get("batch").await.expect("get").data["spec"], before);
     assert_eq!(pass(&op).await, 0, "nothing left to remove");
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_that_raised_its_peak_is_rolled_back_and_one_that_lowered_it_is_verified() {
+    let Some(client) = cluster("schedule-verify").await else {
+        return;
+    };
+    let ns = TestNamespace::new(client, "sched-verify").await;
+    // The history (today's config): 30 min/day over target inside 09:00-10:00
+    // UTC, 69 replica-hours/day outside.
+    let history = json!({"overTargetMinutesPerDay": 30.0, "saturatedMinutesPerDay": 5.0,
+        "replicaHoursPerDayOutside": 69.0});
+    for name in ["bad", "good"] {
+        ns.deployment(name, 2).await;
+        ns.hpa(name, name, 2, 20, 70).await;
+        scheduled_rec_with_history(
+            &ns,
+            &format!("{name}-hpa"),
+            "HorizontalPodAutoscaler",
+            name,
+            2,
+            "UTC",
+            json!([window("09:00", "10:00", 6)]),
+            history.clone(),
+        )
+        .await;
+    }
+    // One probation day at 15 minutes, 3 replicas. "bad": 90 % CPU for the
+    // whole window hour (4 of 96 samples: the general health rule passes),
+    // 40 % elsewhere. "good": 50 % all day.
+    let bad: Vec<f64> = (0..96)
+        .map(|i| if (36..40).contains(&i) { 90.0 } else { 40.0 })
+        .collect();
+    let source = Arc::new(
+        SeriesSource::default()
+            .with_health("bad", bad)
+            .with_health("good", vec![50.0; 96]),
+    );
+    let clock = TestClock::at("2026-06-01T00:00:00Z");
+    let op = operator(&ns, "op-a", source, 6, 86_400).with_clock(clock.clock());
+    assert_eq!(
+        pass(&op).await,
+        0,
+        "approved outside the window: nothing to raise"
+    );
+    assert_eq!(ns.rec("bad-hpa").await.phase(), Phase::Applied);
+    clock.set("2026-06-02T00:00:00Z");
+    pass(&op).await;
+    let bad = ns.rec("bad-hpa").await;
+    assert_eq!(bad.phase(), Phase::RolledBack);
+    let detail = bad
+        .status
+        .as_ref()
+        .and_then(|s| s.detail.clone())
+        .unwrap_or_default();
+    assert!(
+        detail.contains("hurt at its peaks")
+            && detail.contains("60.0 min/day over target")
+            && detail.contains("vs 30.0 and 5.0 in the history"),
+        "{detail}"
+    );
+    assert_eq!(min_replicas(&ns, "bad").await, 2);
+    let good = ns.rec("good-hpa").await;
+    assert_eq!(good.phase(), Phase::Verified);
+    let detail = good
+        .status
+        .as_ref()
+        .and_then(|s| s.detail.clone())
+        .unwrap_or_default();
+    assert!(
+        detail.contains("the schedule helped at its peaks"),
+        "{detail}"
+    );
     ns.cleanup().await;
 }

@@ -513,7 +513,15 @@ impl Lifecycle<'_> {
         let max_replicas = r.proposed.max_replicas.unwrap_or(r.current.max_replicas);
         let rule = HealthRule::default().with_cpu_margin(self.safety.health_cpu_margin);
         let verdict = match self.health.probation_health(&key, from, self.now).await {
-            Some(h) => verify::judge(&h, cpu_target, max_replicas, &rule),
+            Some(h) => {
+                let v = verify::judge(&h, cpu_target, max_replicas, &rule);
+                match (&r.predictive_schedule, v) {
+                    (Some(s), phase::Verdict::Healthy { summary }) => {
+                        schedule_verdict(s, &h, cpu_target, summary)
+                    }
+                    (_, v) => v,
+                }
+            }
             None => phase::Verdict::Inconclusive {
                 reason: "no health samples during probation".into(),
             },
@@ -555,6 +563,32 @@ impl Lifecycle<'_> {
                 Ok(())
             }
         }
+    }
+}
+
+/// A healthy probation of a recommendation with a schedule, judged again
+/// at the schedule's peaks ([`crate::schedule::verify`]).
+fn schedule_verdict(
+    s: &crate::recommendation::PredictiveSchedule,
+    h: &stepscale_engine::snapshot::MetricHistory,
+    cpu_target: Option<u32>,
+    summary: String,
+) -> phase::Verdict {
+    use crate::schedule::verify;
+    let target = cpu_target.map_or(100.0, f64::from);
+    match (&s.history, verify::measured(s, h, target)) {
+        (Some(history), Some((probation, true))) => match verify::judge(history, &probation) {
+            Ok(said) => phase::Verdict::Healthy {
+                summary: format!("{summary}; {said}"),
+            },
+            Err(reason) => phase::Verdict::Degraded { reason },
+        },
+        (Some(_), Some((_, false))) => phase::Verdict::Healthy {
+            summary: format!(
+                "{summary}; no probation sample fell inside a schedule window, so the health rule alone judged it"
+            ),
+        },
+        _ => phase::Verdict::Healthy { summary },
     }
 }
 

@@ -703,6 +703,39 @@ fn schedule_pass(
             " and carries a cheaper config that would run short without it".to_string()
         }
     );
+    // What probation will be compared with: today's config over the whole
+    // history, inside and outside the windows, at the applied CPU target.
+    let mut sched = sched;
+    let target = change
+        .cpu_target_percent
+        .or(w.config.cpu_target_percent)
+        .map_or(100.0, f64::from);
+    sched.history = replay::replay_figures(&history, &today_cfg, None)
+        .ok()
+        .and_then(|(_, ready)| {
+            let util: Vec<f64> = history
+                .series
+                .cores
+                .iter()
+                .zip(&ready)
+                .map(|(d, r)| {
+                    if *r > 0 {
+                        d / (f64::from(*r) * req) * 100.0
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect();
+            let reps: Vec<f64> = ready.iter().map(|r| f64::from(*r)).collect();
+            crate::schedule::verify::figures(
+                &sched,
+                history.series.start_s,
+                u32::try_from(history.series.step_s).unwrap_or(60),
+                &util,
+                &reps,
+                target,
+            )
+        });
     Ok(Some(ScheduleOutcome {
         change,
         schedule: sched,

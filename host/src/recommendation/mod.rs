@@ -124,7 +124,7 @@ pub struct ScheduleWindow {
 }
 
 /// Pre-scaling before recurring forecast peaks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PredictiveSchedule {
     /// IANA time zone of the windows (`Europe/Berlin`, `UTC`); windows
@@ -140,6 +140,11 @@ pub struct PredictiveSchedule {
     /// the reviewer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_replicas_needed: Option<u32>,
+    /// Today's config replayed over the analyzed history, inside and
+    /// outside the windows: what probation is compared with
+    /// ([`crate::schedule::verify`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::schedule::verify::WindowFigures>,
     /// The windows.
     pub windows: Vec<ScheduleWindow>,
 }

@@ -426,6 +426,7 @@ mod tests {
             timezone: "Europe/Berlin".into(),
             lead_minutes: 5,
             max_replicas_needed: None,
+            history: None,
             windows: vec![
                 ScheduleWindow {
                     day_of_week: None,

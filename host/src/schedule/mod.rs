@@ -9,11 +9,14 @@
 //! - [`timezone`]: which zone a workload's schedule is in (annotation,
 //!   namespace annotation, operator default);
 //! - [`apply`]: the operator's side once a recommendation is approved: cron
-//!   triggers on a ScaledObject, minReplicas transitions on an HPA.
+//!   triggers on a ScaledObject, minReplicas transitions on an HPA;
+//! - [`verify`]: after probation, did it help at its peaks and cost no more
+//!   outside them.
 
 pub mod apply;
 pub mod size;
 pub mod timezone;
+pub mod verify;
 pub mod windows;
 
 pub use windows::{parse_hhmm, ScheduleError};

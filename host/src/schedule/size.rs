@@ -250,6 +250,7 @@ pub fn size(
         timezone: tz.name.clone(),
         lead_minutes: lead,
         max_replicas_needed: (most > ceiling).then_some(most),
+        history: None,
         windows: kept
             .iter()
             .map(|&(start, end, _, need)| {

@@ -232,6 +232,7 @@ mod tests {
             timezone: tz.into(),
             lead_minutes: 5,
             max_replicas_needed: None,
+            history: None,
             windows,
         }
     }
