@@ -145,29 +145,69 @@ fn schedule_status(rec: &ScalingRecommendation) -> stepscale_operator::crd::Sche
         .expect("status.schedule")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_hpa_floor_follows_the_schedule_across_restart_and_failover_without_double_writes() {
-    let Some(client) = cluster("schedule-hpa").await else {
-        return;
-    };
-    let ns = TestNamespace::new(client, "sched-hpa").await;
+/// A namespace with Deployment + HPA `web` (min 2, max 20, 60 %), an
+/// approved schedule-only recommendation `web-hpa` with `windows` in
+/// `timezone`, and an operator (`op-a`, healthy probation of 10 days) on a
+/// clock set to `now`.
+async fn hpa_with_schedule(
+    client: kube::Client,
+    test: &str,
+    timezone: &str,
+    windows: Value,
+    now: &str,
+) -> (TestNamespace, TestClock, Operator) {
+    let ns = TestNamespace::new(client, test).await;
     ns.deployment("web", 2).await;
     ns.hpa("web", "web", 2, 20, 60).await;
-    // 08:55-10:00 in Berlin (UTC+2 in June): 06:55-08:00 UTC.
     scheduled_rec(
         &ns,
         "web-hpa",
         "HorizontalPodAutoscaler",
         "web",
         2,
-        "Europe/Berlin",
-        json!([window("08:55", "10:00", 6)]),
+        timezone,
+        windows,
     )
     .await;
-    let clock = TestClock::at("2026-06-01T06:00:00Z");
+    let clock = TestClock::at(now);
+    let op = operator(&ns, "op-a", source("web", healthy()), 4, 864_000).with_clock(clock.clock());
+    (ns, clock, op)
+}
+
+/// Set the HPA's minReplicas as someone other than the operator.
+async fn set_min_replicas(ns: &TestNamespace, hpa: &str, n: u32) {
+    ns.hpas()
+        .patch(
+            hpa,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"minReplicas": n}})),
+        )
+        .await
+        .expect("patch minReplicas");
+}
+
+fn detail(rec: &ScalingRecommendation) -> String {
+    rec.status
+        .as_ref()
+        .and_then(|s| s.detail.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hpa_floor_follows_the_schedule_across_restart_and_failover_without_double_writes() {
+    let Some(client) = cluster("schedule-hpa").await else {
+        return;
+    };
+    // 08:55-10:00 in Berlin (UTC+2 in June): 06:55-08:00 UTC.
+    let (ns, clock, a) = hpa_with_schedule(
+        client,
+        "sched-hpa",
+        "Europe/Berlin",
+        json!([window("08:55", "10:00", 6)]),
+        "2026-06-01T06:00:00Z",
+    )
+    .await;
     let lease = 4;
-    let a =
-        operator(&ns, "op-a", source("web", healthy()), lease, 864_000).with_clock(clock.clock());
 
     // Approved before the window: applied, the floor stays at the baseline.
     assert_eq!(pass(&a).await, 0);
@@ -241,14 +281,7 @@ async fn an_hpa_floor_follows_the_schedule_across_restart_and_failover_without_d
     // An operator that raised the floor and stopped before recording it:
     // the next pass records it without writing again.
     clock.set("2026-06-02T07:00:00Z");
-    ns.hpas()
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"spec": {"minReplicas": 6}})),
-        )
-        .await
-        .expect("raise as the stopped operator did");
+    set_min_replicas(&ns, "web", 6).await;
     let version = ns.hpa_version("web").await;
     assert_eq!(pass(&b).await, 0);
     assert_eq!(ns.hpa_version("web").await, version);
@@ -267,42 +300,23 @@ async fn a_person_changing_min_replicas_during_a_window_is_drift_and_is_not_over
     let Some(client) = cluster("schedule-drift").await else {
         return;
     };
-    let ns = TestNamespace::new(client, "sched-drift").await;
-    ns.deployment("web", 2).await;
-    ns.hpa("web", "web", 2, 20, 60).await;
-    scheduled_rec(
-        &ns,
-        "web-hpa",
-        "HorizontalPodAutoscaler",
-        "web",
-        2,
+    let (ns, clock, op) = hpa_with_schedule(
+        client,
+        "sched-drift",
         "UTC",
         json!([window("09:00", "10:00", 5)]),
+        "2026-06-01T09:10:00Z",
     )
     .await;
-    let clock = TestClock::at("2026-06-01T09:10:00Z");
-    let op = operator(&ns, "op-a", source("web", healthy()), 6, 864_000).with_clock(clock.clock());
     // Approved inside the window: the floor goes up at once.
     assert_eq!(pass(&op).await, 1);
     assert_eq!(min_replicas(&ns, "web").await, 5);
-    ns.hpas()
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"spec": {"minReplicas": 9}})),
-        )
-        .await
-        .expect("a person's edit");
+    set_min_replicas(&ns, "web", 9).await;
     clock.set("2026-06-01T09:20:00Z");
     pass(&op).await;
     let rec = ns.rec("web-hpa").await;
     assert_eq!(rec.phase(), Phase::Degraded);
-    let detail = rec
-        .status
-        .as_ref()
-        .and_then(|s| s.detail.clone())
-        .unwrap_or_default();
-    assert!(detail.contains("minReplicas"), "{detail}");
+    assert!(detail(&rec).contains("minReplicas"), "{}", detail(&rec));
     // The window ends: the person's value stays.
     clock.set("2026-06-01T10:05:00Z");
     assert_eq!(pass(&op).await, 0);
@@ -315,22 +329,15 @@ async fn a_berlin_window_moves_an_hour_earlier_in_utc_across_the_spring_change()
     let Some(client) = cluster("schedule-dst").await else {
         return;
     };
-    let ns = TestNamespace::new(client, "sched-dst").await;
-    ns.deployment("web", 2).await;
-    ns.hpa("web", "web", 2, 20, 60).await;
     // Berlin goes from UTC+1 to UTC+2 on 2026-03-29 at 01:00 UTC.
-    scheduled_rec(
-        &ns,
-        "web-hpa",
-        "HorizontalPodAutoscaler",
-        "web",
-        2,
+    let (ns, clock, op) = hpa_with_schedule(
+        client,
+        "sched-dst",
         "Europe/Berlin",
         json!([window("08:55", "10:00", 6)]),
+        "2026-03-28T07:00:00Z",
     )
     .await;
-    let clock = TestClock::at("2026-03-28T07:00:00Z");
-    let op = operator(&ns, "op-a", source("web", healthy()), 6, 864_000).with_clock(clock.clock());
     let mut seen = Vec::new();
     for (at, floor) in [
         ("2026-03-28T07:00:00Z", 2), // 08:00 CET
@@ -534,28 +541,17 @@ async fn a_schedule_that_raised_its_peak_is_rolled_back_and_one_that_lowered_it_
     pass(&op).await;
     let bad = ns.rec("bad-hpa").await;
     assert_eq!(bad.phase(), Phase::RolledBack);
-    let detail = bad
-        .status
-        .as_ref()
-        .and_then(|s| s.detail.clone())
-        .unwrap_or_default();
+    let said = detail(&bad);
     assert!(
-        detail.contains("hurt at its peaks")
-            && detail.contains("60.0 min/day over target")
-            && detail.contains("vs 30.0 and 5.0 in the history"),
-        "{detail}"
+        said.contains("hurt at its peaks")
+            && said.contains("60.0 min/day over target")
+            && said.contains("vs 30.0 and 5.0 in the history"),
+        "{said}"
     );
     assert_eq!(min_replicas(&ns, "bad").await, 2);
     let good = ns.rec("good-hpa").await;
     assert_eq!(good.phase(), Phase::Verified);
-    let detail = good
-        .status
-        .as_ref()
-        .and_then(|s| s.detail.clone())
-        .unwrap_or_default();
-    assert!(
-        detail.contains("the schedule helped at its peaks"),
-        "{detail}"
-    );
+    let said = detail(&good);
+    assert!(said.contains("the schedule helped at its peaks"), "{said}");
     ns.cleanup().await;
 }
