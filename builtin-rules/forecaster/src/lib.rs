@@ -4,10 +4,12 @@
 //!
 //! # Model
 //! Demand is CPU utilization × current replicas / 100 (pods at 100 % of
-//! request). The season is a day, or a week when at least 14 days are
-//! present and the weekly seasonality strength exceeds the daily one by more
-//! than 0.05 (see `stats::seasonality_strength`). With `P` samples per
-//! season:
+//! request). The season is a day, or a week when the weekly seasonality
+//! strength exceeds the daily one by more than 0.05 (see
+//! `stats::seasonality_strength`) and the weekly model forecasts each day of
+//! the last week (from the data before that day) better than the daily model
+//! (so at least
+//! [`WEEKLY_CONFIRM_DAYS`] days are needed). With `P` samples per season:
 //! - the *level* at each sample is the trailing mean of the last `P`
 //!   samples (one full season, so the cycle averages out);
 //! - the *profile* of each slot of the season (sample position in the local
@@ -35,6 +37,9 @@ use stepscale_rules_sdk::types::{Evidence, Forecast, PeakWindow, RuleInfo};
 pub const RULE_ID: &str = "forecaster";
 /// Days of history needed.
 pub const MIN_DAYS: usize = 2;
+/// Days of history a weekly season needs: two weeks to fit and one to
+/// confirm it on.
+pub const WEEKLY_CONFIRM_DAYS: usize = 21;
 /// Seasons the daily profile is taken over.
 pub const PROFILE_SEASONS_DAILY: usize = 7;
 /// Seasons the weekly profile is taken over.
@@ -131,7 +136,13 @@ impl SeasonalModel {
         for j in from..(from + season).min(n) {
             ratios.clear();
             for i in (j..n).step_by(season) {
-                let (d, l) = (demand[i], level[i]);
+                // Against the mean of its own season, counted back from the
+                // end of the history (a day ending at the last sample, the
+                // one before it, …): the slot's share of its day, not of a
+                // trailing window that spans two days.
+                let end = n - (n - 1 - i) / season * season;
+                let l = if end >= season { level[end - 1] } else { f64::NAN };
+                let d = demand[i];
                 if d.is_finite() && l.is_finite() && l > 0.0 {
                     ratios.push(d / l);
                 }
@@ -198,12 +209,39 @@ pub fn choose_season(demand: &[f64], grid: &TimeGrid) -> (i64, f64, Option<f64>)
     let weekly = (demand.len() >= 14 * spd)
         .then(|| stats::seasonality_strength(demand, 7 * spd))
         .flatten();
-    let season = if weekly.is_some_and(|w| w > daily + 0.05) {
+    let season = if weekly.is_some_and(|w| w > daily + 0.05) && weekly_holds(demand, grid) {
         WEEK_SECONDS
     } else {
         DAY_SECONDS
     };
     (season, daily, weekly)
+}
+
+/// A weekly season must also hold on the last week: forecasting each of its
+/// days from everything before that day, the weekly model makes less error
+/// than the daily one. It needs [`WEEKLY_CONFIRM_DAYS`] of history (two
+/// weeks to fit, one to confirm).
+fn weekly_holds(demand: &[f64], grid: &TimeGrid) -> bool {
+    let spd = grid.samples_per_day();
+    let n = demand.len();
+    if n < WEEKLY_CONFIRM_DAYS * spd {
+        return false;
+    }
+    // Day-ahead forecasts from each of the last seven days' starts, the
+    // way the forecast is used.
+    let error = |season: i64| -> Option<f64> {
+        let mut sum = 0.0;
+        for k in 1..=7 {
+            let cut = n - k * spd;
+            let fc = fit_season(&demand[..cut], grid, season)?.forecast(grid, cut, spd);
+            sum += mae(&demand[cut..cut + spd], &fc)?;
+        }
+        Some(sum)
+    };
+    match (error(WEEK_SECONDS), error(DAY_SECONDS)) {
+        (Some(w), Some(d)) => w < d,
+        _ => false,
+    }
 }
 
 /// Fit the model the forecaster uses on `demand` (season chosen by

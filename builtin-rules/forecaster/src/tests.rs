@@ -66,6 +66,33 @@ fn repeating_day_is_forecast_exactly_with_its_peak_window() {
     assert!(mase.is_none());
 }
 
+/// `days` days of hourly samples in which only Mondays have the evening peak.
+fn mondays(days: usize) -> WorkloadSnapshot {
+    let cpu: Vec<f64> = (0..days * 24)
+        .map(|i| {
+            if i / 24 % 7 == 0 && (18..21).contains(&(i % 24)) {
+                60.0
+            } else {
+                20.0
+            }
+        })
+        .collect();
+    let n = cpu.len();
+    traces::snapshot("app", hpa_config(2, 20, 50), 4 * 86_400, 3600, cpu, vec![10.0; n])
+}
+
+#[test]
+fn a_weekly_season_is_claimed_only_with_a_week_to_confirm_it_on() {
+    let season = |days: usize| {
+        let f = predict(&data(&mondays(days)), 24).unwrap_or_else(|e| panic!("{e}"));
+        evidence_of(&f, "season length")
+    };
+    // 20 days: two weeks to fit, no whole week left to confirm on.
+    assert_eq!(season(WEEKLY_CONFIRM_DAYS - 1), Some(24.0));
+    // 21 days: the weekly model forecasts each day of the last week better.
+    assert_eq!(season(WEEKLY_CONFIRM_DAYS), Some(168.0));
+}
+
 #[test]
 fn weekly_pattern_gets_per_day_windows() {
     // 21 days; only Mondays have the evening peak: weekly season.
