@@ -461,12 +461,12 @@ impl Operator {
         // may own the triggers.
         if report.malformed == 0 && malformed_after == 0 {
             if let Err(e) =
-                crate::schedule::apply::orphaned_trigger_cleanup(&lc, &after, &mut report.pass)
+                crate::schedule::apply::orphaned_schedule_cleanup(&lc, &after, &mut report.pass)
                     .await
             {
                 report.pass.errors += 1;
                 ctx.metrics.error(e.metric_label());
-                tracing::warn!("removing orphaned schedule triggers stopped: {e}");
+                tracing::warn!("undoing orphaned schedules stopped: {e}");
             }
         }
         let mut counts: Vec<(crate::lifecycle::phase::Phase, i64)> = Vec::new();

@@ -281,7 +281,18 @@ async fn an_hpa_floor_follows_the_schedule_across_restart_and_failover_without_d
     // An operator that raised the floor and stopped before recording it:
     // the next pass records it without writing again.
     clock.set("2026-06-02T07:00:00Z");
-    set_min_replicas(&ns, "web", 6).await;
+    // (The operator writes the floor and its marker in one patch.)
+    ns.hpas()
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({
+                "metadata": {"annotations": {"stepscale.io/schedule-floor": "{\"baseline\":2,\"floor\":6}"}},
+                "spec": {"minReplicas": 6}
+            })),
+        )
+        .await
+        .expect("raise as the stopped operator did");
     let version = ns.hpa_version("web").await;
     assert_eq!(pass(&b).await, 0);
     assert_eq!(ns.hpa_version("web").await, version);
@@ -292,6 +303,30 @@ async fn an_hpa_floor_follows_the_schedule_across_restart_and_failover_without_d
         Phase::Applied,
         "not drift: the schedule's own floor"
     );
+
+    // The recommendation is deleted inside the window: the next pass puts
+    // the baseline back (the HPA carried the floor's marker), once.
+    assert!(ns
+        .hpas()
+        .get("web")
+        .await
+        .expect("get")
+        .metadata
+        .annotations
+        .is_some_and(|a| a.contains_key("stepscale.io/schedule-floor")));
+    ns.recs()
+        .delete("web-hpa", &DeleteParams::default())
+        .await
+        .expect("delete the recommendation");
+    assert_eq!(pass(&b).await, 1);
+    assert_eq!(min_replicas(&ns, "web").await, 2);
+    let hpa = ns.hpas().get("web").await.expect("get");
+    assert!(!hpa
+        .metadata
+        .annotations
+        .unwrap_or_default()
+        .contains_key("stepscale.io/schedule-floor"));
+    assert_eq!(pass(&b).await, 0, "nothing left to undo");
     ns.cleanup().await;
 }
 

@@ -141,7 +141,11 @@ impl SeasonalModel {
                 // one before it, …): the slot's share of its day, not of a
                 // trailing window that spans two days.
                 let end = n - (n - 1 - i) / season * season;
-                let l = if end >= season { level[end - 1] } else { f64::NAN };
+                let l = if end >= season {
+                    level[end - 1]
+                } else {
+                    f64::NAN
+                };
                 let d = demand[i];
                 if d.is_finite() && l.is_finite() && l > 0.0 {
                     ratios.push(d / l);

@@ -78,7 +78,14 @@ fn mondays(days: usize) -> WorkloadSnapshot {
         })
         .collect();
     let n = cpu.len();
-    traces::snapshot("app", hpa_config(2, 20, 50), 4 * 86_400, 3600, cpu, vec![10.0; n])
+    traces::snapshot(
+        "app",
+        hpa_config(2, 20, 50),
+        4 * 86_400,
+        3600,
+        cpu,
+        vec![10.0; n],
+    )
 }
 
 #[test]

@@ -77,11 +77,28 @@ pub async fn patch_autoscaler(
     live: &Autoscaler,
     spec_patch: Value,
 ) -> Result<Result<Autoscaler, String>, LifecycleError> {
+    patch_autoscaler_with(lc, live, spec_patch, None).await
+}
+
+/// [`patch_autoscaler`], also merging `annotations` (a JSON object; `null`
+/// values remove) into the autoscaler's metadata in the same write.
+///
+/// # Errors
+/// As [`patch_autoscaler`].
+pub async fn patch_autoscaler_with(
+    lc: &Lifecycle<'_>,
+    live: &Autoscaler,
+    spec_patch: Value,
+    annotations: Option<Value>,
+) -> Result<Result<Autoscaler, String>, LifecycleError> {
     lc.gate.check()?;
-    let body = json!({
+    let mut body = json!({
         "metadata": {"resourceVersion": live.resource_version},
         "spec": spec_patch,
     });
+    if let Some(a) = annotations {
+        body["metadata"]["annotations"] = a;
+    }
     let pp = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()
@@ -96,6 +113,7 @@ pub async fn patch_autoscaler(
         Ok(obj) => {
             let data = obj.data;
             Ok(Ok(Autoscaler {
+                annotations: obj.metadata.annotations.unwrap_or_default(),
                 resource_version: obj.metadata.resource_version,
                 spec: data.get("spec").cloned().unwrap_or(Value::Null),
                 status: data.get("status").cloned().unwrap_or(Value::Null),
@@ -216,10 +234,15 @@ pub async fn apply(
     } else {
         rec.clone()
     };
-    // 2. Patch only the changed fields.
+    // 2. Patch only the changed fields (an HPA floor raised at once by its
+    //    schedule is marked on the HPA in the same write).
+    let marker = schedule
+        .as_ref()
+        .filter(|_| kind == stepscale_engine::snapshot::AutoscalerKind::HorizontalPodAutoscaler)
+        .and_then(|s| schedule::floor_marker(s.baseline, s.floor));
     let written = match patch::merge_patch(&live.spec, &desired) {
         None => live,
-        Some(p) => match patch_autoscaler(lc, &live, p).await? {
+        Some(p) => match patch_autoscaler_with(lc, &live, p, marker).await? {
             Ok(w) => {
                 report.workload_writes += 1;
                 w

@@ -3,7 +3,7 @@
 //! changed the autoscaler since our apply — then their change is left alone
 //! and the recommendation is marked degraded.
 
-use super::apply::{fail, patch_autoscaler};
+use super::apply::{fail, patch_autoscaler_with};
 use super::events::reason;
 use super::phase::Phase;
 use super::{
@@ -56,8 +56,13 @@ pub async fn rollback(
         return lc.report_drift(rec, &field, report).await;
     }
     let restored = patch::restored(kind, &live.spec, &previous.fields);
+    // A schedule's floor marker goes with the restore.
+    let marker = live
+        .annotations
+        .contains_key(crate::schedule::apply::FLOOR_ANNOTATION)
+        .then(|| serde_json::json!({ crate::schedule::apply::FLOOR_ANNOTATION: null }));
     if let Some(p) = patch::merge_patch(&live.spec, &restored) {
-        match patch_autoscaler(lc, &live, p).await? {
+        match patch_autoscaler_with(lc, &live, p, marker).await? {
             Ok(_) => report.workload_writes += 1,
             Err(message) => return fail(lc, rec, message, report).await,
         }

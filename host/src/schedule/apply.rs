@@ -6,7 +6,7 @@
 //!   touched; KEDA raises and restores the floor. Rollback restores the
 //!   saved triggers (without ours), and a ScaledObject that carries our
 //!   triggers while no applied recommendation does (the recommendation was
-//!   deleted) loses exactly them ([`orphaned_trigger_cleanup`]).
+//!   deleted) loses exactly them ([`orphaned_schedule_cleanup`]).
 //! - **HPA**: the operator moves `minReplicas` itself: to a window's floor
 //!   at its start (the window already opens `leadMinutes` early) and back
 //!   to the baseline at its end. `status.schedule.floor` records what it
@@ -23,6 +23,10 @@
 //!   - anything else is a person's change: drift, reported and left alone
 //!     (see [`expected_fields`]).
 //!
+//!   While raised, the HPA carries [`FLOOR_ANNOTATION`] (written in the same
+//!   patch), so a floor left raised by a recommendation that was deleted or
+//!   reopened mid-window is restored ([`orphaned_schedule_cleanup`]).
+//!
 //! Every transition is logged ([`LOG_SCHEDULE_TRANSITION`]) and emits an
 //! Event on the recommendation and the autoscaler.
 
@@ -31,13 +35,18 @@ use stepscale_engine::snapshot::AutoscalerKind;
 
 use super::windows::{cron_metadata, floor_at, triggers, FloorAt, ScheduleError};
 use crate::crd::{ScalingRecommendation, ScalingRecommendationStatus, ScheduleStatus};
-use crate::lifecycle::apply::{patch_autoscaler, saved_config};
+use crate::lifecycle::apply::{patch_autoscaler_with, saved_config};
 use crate::lifecycle::events::reason;
 use crate::lifecycle::{rfc3339, target_kind, Lifecycle, LifecycleError, PassReport};
 use crate::recommendation::PredictiveSchedule;
 
 /// Name prefix of the cron triggers the operator owns on a ScaledObject.
 pub const OWN_TRIGGER_PREFIX: &str = "stepscale-schedule-";
+/// Annotation the operator keeps on an HPA while a schedule holds its floor
+/// above the baseline (`{"baseline":2,"floor":6}`), written in the same patch
+/// as minReplicas: if the recommendation goes away mid-window, the next pass
+/// restores the baseline from it.
+pub const FLOOR_ANNOTATION: &str = "stepscale.io/schedule-floor";
 /// Logged at each floor transition.
 pub const LOG_SCHEDULE_TRANSITION: &str = "schedule transition";
 
@@ -189,6 +198,28 @@ pub fn with_schedule(
     }
 }
 
+/// The annotation patch for an HPA floor at `floor` over `baseline`: the
+/// marker when raised, its removal at the baseline.
+pub fn floor_marker(baseline: u32, floor: u32) -> Option<Value> {
+    let value = if floor > baseline {
+        Value::String(json!({"baseline": baseline, "floor": floor}).to_string())
+    } else {
+        Value::Null
+    };
+    Some(json!({ FLOOR_ANNOTATION: value }))
+}
+
+/// The (baseline, floor) an HPA's [`FLOOR_ANNOTATION`] records.
+fn marked_floor(annotations: &std::collections::BTreeMap<String, String>) -> Option<(u32, u32)> {
+    let v: Value = serde_json::from_str(annotations.get(FLOOR_ANNOTATION)?).ok()?;
+    let get = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    Some((get("baseline")?, get("floor")?))
+}
+
 fn min_replicas(spec: &Value) -> u32 {
     spec.get("minReplicas")
         .and_then(Value::as_u64)
@@ -305,7 +336,9 @@ pub async fn step(
                 // A person's value: the drift check reports it.
                 return Ok(rec.clone());
             }
-            match patch_autoscaler(lc, &live, json!({"minReplicas": at.floor})).await? {
+            let marker = floor_marker(baseline, at.floor);
+            match patch_autoscaler_with(lc, &live, json!({"minReplicas": at.floor}), marker).await?
+            {
                 Ok(w) => {
                     report.workload_writes += 1;
                     written = w;
@@ -363,20 +396,23 @@ pub async fn step(
     Ok(rec)
 }
 
-/// Remove the operator's cron triggers from every ScaledObject for which
-/// no applied, verified or degraded recommendation carries a schedule (its
-/// recommendation was deleted). Only our triggers go; returns how many
-/// ScaledObjects were cleaned.
+/// Undo what a schedule left on an autoscaler whose recommendation no
+/// longer holds it (deleted, or reopened for a new proposal): no applied,
+/// verified or degraded recommendation with a schedule targets it. A
+/// ScaledObject loses the operator's cron triggers (only those); an HPA
+/// marked with [`FLOOR_ANNOTATION`] gets its baseline back when minReplicas
+/// is still the floor the operator set (else the marker alone goes: a
+/// person's value stays). Returns how many autoscalers were cleaned.
 ///
 /// # Errors
 /// A [`LifecycleError`] for a failed read or write (retried next pass).
-pub async fn orphaned_trigger_cleanup(
+pub async fn orphaned_schedule_cleanup(
     lc: &Lifecycle<'_>,
     recs: &[ScalingRecommendation],
     report: &mut PassReport,
 ) -> Result<usize, LifecycleError> {
     use crate::lifecycle::phase::Phase;
-    let owned: std::collections::HashSet<(String, String)> = recs
+    let owned: std::collections::HashSet<(String, String, String)> = recs
         .iter()
         .filter(|r| {
             matches!(
@@ -387,29 +423,54 @@ pub async fn orphaned_trigger_cleanup(
         .filter(|r| r.spec.recommendation.predictive_schedule.is_some())
         .map(|r| {
             let t = &r.spec.recommendation.target;
-            (t.namespace.clone(), t.autoscaler_name.clone())
+            (
+                t.autoscaler_kind.clone(),
+                t.namespace.clone(),
+                t.autoscaler_name.clone(),
+            )
         })
         .collect();
     let mut cleaned = 0;
-    for so in lc.reader.scaled_objects().await? {
-        if own_trigger_names(&so.spec).is_empty()
-            || owned.contains(&(so.namespace.clone(), so.name.clone()))
-        {
+    for a in lc.reader.autoscalers().await? {
+        if owned.contains(&(
+            a.kind_name().to_string(),
+            a.namespace.clone(),
+            a.name.clone(),
+        )) {
             continue;
         }
-        let Some(p) =
-            crate::lifecycle::patch::merge_patch(&so.spec, &without_own_triggers(&so.spec))
-        else {
-            continue;
+        let (spec_patch, marker) = match a.kind {
+            AutoscalerKind::ScaledObject => {
+                if own_trigger_names(&a.spec).is_empty() {
+                    continue;
+                }
+                let Some(p) =
+                    crate::lifecycle::patch::merge_patch(&a.spec, &without_own_triggers(&a.spec))
+                else {
+                    continue;
+                };
+                (p, None)
+            }
+            AutoscalerKind::HorizontalPodAutoscaler => {
+                let Some((baseline, floor)) = marked_floor(&a.annotations) else {
+                    continue;
+                };
+                let spec = if min_replicas(&a.spec) == floor {
+                    json!({"minReplicas": baseline})
+                } else {
+                    json!({})
+                };
+                (spec, Some(json!({ FLOOR_ANNOTATION: null })))
+            }
         };
-        match patch_autoscaler(lc, &so, p).await? {
+        match patch_autoscaler_with(lc, &a, spec_patch, marker).await? {
             Ok(_) => {
                 report.workload_writes += 1;
                 cleaned += 1;
-                tracing::info!(namespace = %so.namespace, autoscaler = %so.name, "{LOG_SCHEDULE_TRANSITION}: removed the schedule's cron triggers; no applied recommendation carries them any more");
+                tracing::info!(namespace = %a.namespace, autoscaler = %a.name, kind = a.kind_name(), "{LOG_SCHEDULE_TRANSITION}: undid the schedule of a recommendation that no longer holds it (cron triggers removed, or the floor back at its baseline)");
             }
             Err(message) => {
-                tracing::warn!(namespace = %so.namespace, autoscaler = %so.name, "removing the schedule's cron triggers failed: {message}");
+                tracing::warn!(namespace = %a.namespace, autoscaler = %a.name, "undoing a schedule failed: {message}");
             }
         }
     }
