@@ -333,7 +333,10 @@ pub async fn step(
         let live_floor = min_replicas(&live.spec);
         if live_floor != at.floor {
             if live_floor != recorded_floor {
-                // A person's value: the drift check reports it.
+                // A person's value: drift, reported (an applied
+                // recommendation's drift check has usually said so already)
+                // and left in place.
+                lc.report_drift(rec, "spec.minReplicas", report).await?;
                 return Ok(rec.clone());
             }
             let marker = floor_marker(baseline, at.floor);
