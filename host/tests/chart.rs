@@ -60,6 +60,9 @@ prometheus:
     cpuUtilization: 'avg(my_cpu{namespace="{namespace}", pod=~"{pod_regex}"})'
 forecasting:
   enabled: false
+  timezone: America/New_York
+  namespaceTimezones:
+    shop: Europe/Berlin
 llm:
   provider: anthropic
   secretName: llm-key
@@ -593,8 +596,12 @@ fn the_operator_accepts_the_values_file_the_chart_mounts() {
             assert_eq!(c.rules.trusted_keys.len(), 2);
             assert!(c.rules.disabled.contains("thrashing") && c.rules.disabled.contains("my-rule"));
             assert!(c.rules.replace_builtins.contains("idle-windows"));
+            // Schedule time zones, validated against the tz database.
+            assert_eq!(c.timezones.default, "America/New_York");
+            assert_eq!(c.timezones.by_namespace["shop"], "Europe/Berlin");
         } else {
             assert!(c.rules.trusted_keys.is_empty() && c.rules.disabled.is_empty());
+            assert_eq!(c.timezones.default, "UTC");
         }
     }
 }
