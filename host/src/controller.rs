@@ -621,7 +621,7 @@ impl Operator {
             if let Some(w) = warning {
                 tracing::warn!(autoscaler = %a.display_name(), "{w}");
             }
-            history.timezone = Some(zone);
+            history.set_timezone(zone);
             let w = WorkloadSnapshot {
                 autoscaler: AutoscalerRef {
                     kind: a.kind,

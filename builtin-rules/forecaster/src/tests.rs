@@ -7,6 +7,20 @@ fn data(w: &WorkloadSnapshot) -> WorkloadData {
     traces::workload_data(w)
 }
 
+/// Hourly CPU samples from Monday 1970-01-05 00:00 UTC at 10 fixed replicas
+/// (HPA 2-20 at 50 %).
+fn hourly(cpu: Vec<f64>) -> WorkloadSnapshot {
+    let n = cpu.len();
+    traces::snapshot(
+        "app",
+        hpa_config(2, 20, 50),
+        4 * 86_400,
+        3600,
+        cpu,
+        vec![10.0; n],
+    )
+}
+
 /// `days` days of hourly samples from Monday 1970-01-05 00:00 UTC at 10 fixed
 /// replicas; demand 2 pods, 6 pods from 18:00 to 21:00 (CPU % = demand × 10).
 fn evening(days: usize) -> WorkloadSnapshot {
@@ -19,15 +33,7 @@ fn evening(days: usize) -> WorkloadSnapshot {
             }
         })
         .collect();
-    let n = cpu.len();
-    traces::snapshot(
-        "app",
-        hpa_config(2, 20, 50),
-        4 * 86_400,
-        3600,
-        cpu,
-        vec![10.0; n],
-    )
+    hourly(cpu)
 }
 
 #[test]
@@ -77,15 +83,7 @@ fn mondays(days: usize) -> WorkloadSnapshot {
             }
         })
         .collect();
-    let n = cpu.len();
-    traces::snapshot(
-        "app",
-        hpa_config(2, 20, 50),
-        4 * 86_400,
-        3600,
-        cpu,
-        vec![10.0; n],
-    )
+    hourly(cpu)
 }
 
 #[test]
@@ -103,24 +101,7 @@ fn a_weekly_season_is_claimed_only_with_a_week_to_confirm_it_on() {
 #[test]
 fn weekly_pattern_gets_per_day_windows() {
     // 21 days; only Mondays have the evening peak: weekly season.
-    let cpu: Vec<f64> = (0..21 * 24)
-        .map(|i| {
-            if i / 24 % 7 == 0 && (18..21).contains(&(i % 24)) {
-                60.0
-            } else {
-                20.0
-            }
-        })
-        .collect();
-    let n = cpu.len();
-    let w = traces::snapshot(
-        "app",
-        hpa_config(2, 20, 50),
-        4 * 86_400,
-        3600,
-        cpu,
-        vec![10.0; n],
-    );
+    let w = mondays(21);
     let f = predict(&data(&w), 168).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(f.peak_windows.len(), 1, "{:?}", f.peak_windows);
     assert_eq!(f.peak_windows[0].day_of_week, Some(0));
@@ -211,15 +192,7 @@ fn the_back_test_reports_the_seasonal_naive_errors_it_is_judged_against() {
             _ => 20.0,
         })
         .collect();
-    let n = cpu.len();
-    let w = traces::snapshot(
-        "app",
-        hpa_config(2, 20, 50),
-        4 * 86_400,
-        3600,
-        cpu,
-        vec![10.0; n],
-    );
+    let w = hourly(cpu);
     let f = predict(&data(&w), 24).unwrap_or_else(|e| panic!("{e}"));
     let ours = evidence_of(&f, BACKTEST_MAE).expect("forecaster MAE");
     let daily = evidence_of(&f, NAIVE_DAILY_MAE).expect("daily naive MAE");

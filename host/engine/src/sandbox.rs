@@ -180,7 +180,7 @@ impl workload::Host for RuleState {
             start_unix_seconds: h.start_unix_seconds,
             step_seconds: h.step_seconds,
             len: u32::try_from(h.len()).unwrap_or(u32::MAX),
-            utc_offset_minutes: h.rule_offset_minutes(),
+            utc_offset_minutes: h.utc_offset_minutes,
         }
     }
 

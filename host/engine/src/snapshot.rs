@@ -238,8 +238,8 @@ pub struct MetricHistory {
     /// Seconds between samples (10..=3600).
     pub step_seconds: u32,
     /// Local time offset from UTC in minutes, for time-of-day analysis.
-    /// Rules see this fixed offset; when `timezone` is set, the host sets it
-    /// to that zone's offset at the last sample.
+    /// Rules see this fixed offset; when `timezone` is set, it is that
+    /// zone's offset at the last sample ([`MetricHistory::set_timezone`]).
     #[serde(default)]
     pub utc_offset_minutes: i32,
     /// IANA time zone of the workload (`Europe/Berlin`), for predictive
@@ -278,20 +278,18 @@ pub struct MetricHistory {
 }
 
 impl MetricHistory {
-    /// The UTC offset rules see, minutes: `timezone`'s offset at the last
-    /// sample when a zone is set (and loads), else `utc_offset_minutes`.
-    pub fn rule_offset_minutes(&self) -> i32 {
-        let Some(tz) = self
-            .timezone
-            .as_deref()
-            .and_then(|n| stepscale_hpa::tz::TimeZone::load(n).ok())
-        else {
-            return self.utc_offset_minutes;
-        };
-        let last = self.start_unix_seconds.saturating_add(
-            i64::from(self.step_seconds).saturating_mul(self.len().saturating_sub(1) as i64),
-        );
-        tz.offset_at(last) / 60
+    /// Set the IANA zone of the workload and, from it, the fixed offset
+    /// rules see (`utc_offset_minutes`: the zone's offset at the last
+    /// sample). A zone that does not load is kept as given and the offset
+    /// left alone; validation names it.
+    pub fn set_timezone(&mut self, name: String) {
+        if let Ok(tz) = stepscale_hpa::tz::TimeZone::load(&name) {
+            let last = self.start_unix_seconds.saturating_add(
+                i64::from(self.step_seconds).saturating_mul(self.len().saturating_sub(1) as i64),
+            );
+            self.utc_offset_minutes = tz.offset_at(last) / 60;
+        }
+        self.timezone = Some(name);
     }
 
     /// Number of samples.
@@ -359,6 +357,12 @@ impl Snapshot {
             message: printable(&e.to_string(), 300),
         })?;
         snapshot.validate()?;
+        let mut snapshot = snapshot;
+        for w in &mut snapshot.workloads {
+            if let Some(zone) = w.history.timezone.take() {
+                w.history.set_timezone(zone);
+            }
+        }
         Ok(snapshot)
     }
 

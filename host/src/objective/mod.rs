@@ -713,26 +713,13 @@ fn schedule_pass(
     sched.history = replay::replay_figures(&history, &today_cfg, None)
         .ok()
         .and_then(|(_, ready)| {
-            let util: Vec<f64> = history
-                .series
-                .cores
-                .iter()
-                .zip(&ready)
-                .map(|(d, r)| {
-                    if *r > 0 {
-                        d / (f64::from(*r) * req) * 100.0
-                    } else {
-                        f64::NAN
-                    }
-                })
-                .collect();
-            let reps: Vec<f64> = ready.iter().map(|r| f64::from(*r)).collect();
-            crate::schedule::verify::figures(
+            crate::schedule::verify::replayed(
                 &sched,
                 history.series.start_s,
                 u32::try_from(history.series.step_s).unwrap_or(60),
-                &util,
-                &reps,
+                &history.series.cores,
+                &ready,
+                req,
                 target,
             )
         });

@@ -173,18 +173,14 @@ pub fn with_schedule(
     match kind {
         AutoscalerKind::ScaledObject => {
             let spec = with_own_triggers(&desired, schedule)?;
-            let baseline = spec
-                .get("minReplicaCount")
-                .and_then(Value::as_u64)
-                .and_then(|n| u32::try_from(n).ok())
-                .unwrap_or(0);
-            let at = wanted(schedule, baseline, u32::MAX, now)?;
+            let (baseline, ceiling) = floor_bounds(kind, &spec);
+            let at = wanted(schedule, baseline, ceiling, now)?;
             let names = own_trigger_names(&spec);
             Ok((spec, Some(status_at(schedule, baseline, &at, None, names))))
         }
         AutoscalerKind::HorizontalPodAutoscaler => {
-            let baseline = min_replicas(&desired);
-            let at = wanted(schedule, baseline, max_replicas(&desired), now)?;
+            let (baseline, ceiling) = floor_bounds(kind, &desired);
+            let at = wanted(schedule, baseline, ceiling, now)?;
             let mut spec = desired;
             if let Some(obj) = spec.as_object_mut() {
                 obj.insert("minReplicas".into(), Value::from(at.floor));
@@ -220,18 +216,27 @@ fn marked_floor(annotations: &std::collections::BTreeMap<String, String>) -> Opt
     Some((get("baseline")?, get("floor")?))
 }
 
-fn min_replicas(spec: &Value) -> u32 {
-    spec.get("minReplicas")
+fn u32_field(spec: &Value, key: &str) -> Option<u32> {
+    spec.get(key)
         .and_then(Value::as_u64)
         .and_then(|n| u32::try_from(n).ok())
-        .unwrap_or(1)
 }
 
-fn max_replicas(spec: &Value) -> u32 {
-    spec.get("maxReplicas")
-        .and_then(Value::as_u64)
-        .and_then(|n| u32::try_from(n).ok())
-        .unwrap_or(u32::MAX)
+/// The floor a schedule raises from and the most it may raise it to: an
+/// HPA's minReplicas (default 1) and maxReplicas; a ScaledObject's
+/// minReplicaCount (default 0) and no cap (KEDA caps at maxReplicaCount).
+fn floor_bounds(kind: AutoscalerKind, spec: &Value) -> (u32, u32) {
+    match kind {
+        AutoscalerKind::HorizontalPodAutoscaler => (
+            u32_field(spec, "minReplicas").unwrap_or(1),
+            u32_field(spec, "maxReplicas").unwrap_or(u32::MAX),
+        ),
+        AutoscalerKind::ScaledObject => (u32_field(spec, "minReplicaCount").unwrap_or(0), u32::MAX),
+    }
+}
+
+fn min_replicas(spec: &Value) -> u32 {
+    floor_bounds(AutoscalerKind::HorizontalPodAutoscaler, spec).0
 }
 
 /// The applied fields a live HPA is compared with for drift: the saved
@@ -256,7 +261,8 @@ pub fn expected_fields(
         return fields;
     }
     let live = min_replicas(live_spec);
-    let want = wanted(schedule, s.baseline, max_replicas(live_spec), now).map(|a| a.floor);
+    let (_, ceiling) = floor_bounds(AutoscalerKind::HorizontalPodAutoscaler, live_spec);
+    let want = wanted(schedule, s.baseline, ceiling, now).map(|a| a.floor);
     if live == s.floor || want == Ok(live) {
         fields.insert("minReplicas".into(), Value::from(live));
     }
@@ -290,20 +296,8 @@ pub async fn step(
         return Ok(rec.clone());
     };
     let recorded = status.schedule.clone();
-    let baseline = match (&recorded, kind) {
-        (Some(s), _) => s.baseline,
-        (None, AutoscalerKind::HorizontalPodAutoscaler) => min_replicas(&live.spec),
-        (None, AutoscalerKind::ScaledObject) => live
-            .spec
-            .get("minReplicaCount")
-            .and_then(Value::as_u64)
-            .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(0),
-    };
-    let ceiling = match kind {
-        AutoscalerKind::HorizontalPodAutoscaler => max_replicas(&live.spec),
-        AutoscalerKind::ScaledObject => u32::MAX,
-    };
+    let (live_baseline, ceiling) = floor_bounds(kind, &live.spec);
+    let baseline = recorded.as_ref().map_or(live_baseline, |s| s.baseline);
     let at = match wanted(schedule, baseline, ceiling, lc.now) {
         Ok(a) => a,
         Err(e) => {

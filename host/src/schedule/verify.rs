@@ -52,6 +52,18 @@ pub fn figures(
     replicas: &[f64],
     target: f64,
 ) -> Option<WindowFigures> {
+    split(schedule, start, step, utilization, replicas, target).map(|(f, _)| f)
+}
+
+/// [`figures`], and how many samples fell inside a window.
+fn split(
+    schedule: &PredictiveSchedule,
+    start: i64,
+    step: u32,
+    utilization: &[f64],
+    replicas: &[f64],
+    target: f64,
+) -> Option<(WindowFigures, usize)> {
     let n = utilization.len().min(replicas.len());
     if n == 0 {
         return None;
@@ -62,6 +74,7 @@ pub fn figures(
     let inside = |t: i64| intervals.iter().any(|(a, b)| t >= *a && t < *b);
     let minutes = f64::from(step) / 60.0;
     let days = (n as f64 * f64::from(step) / 86_400.0).max(1e-9);
+    let mut inside_samples = 0;
     let mut f = WindowFigures {
         over_target_minutes_per_day: 0.0,
         saturated_minutes_per_day: 0.0,
@@ -71,6 +84,7 @@ pub fn figures(
         let t = start + i as i64 * step_i;
         let (u, r) = (utilization[i], replicas[i]);
         if inside(t) {
+            inside_samples += 1;
             if u.is_finite() && u > target {
                 f.over_target_minutes_per_day += minutes;
             }
@@ -84,7 +98,34 @@ pub fn figures(
     f.over_target_minutes_per_day /= days;
     f.saturated_minutes_per_day /= days;
     f.replica_hours_per_day_outside /= days;
-    Some(f)
+    Some((f, inside_samples))
+}
+
+/// The figures of today's config replayed over the history: `demand`
+/// (cores per sample from `start` at `step` seconds) carried by `ready`
+/// pods of `request_cores` each, at the CPU `target`.
+pub fn replayed(
+    schedule: &PredictiveSchedule,
+    start: i64,
+    step: u32,
+    demand: &[f64],
+    ready: &[i32],
+    request_cores: f64,
+    target: f64,
+) -> Option<WindowFigures> {
+    let utilization: Vec<f64> = demand
+        .iter()
+        .zip(ready)
+        .map(|(d, r)| {
+            if *r > 0 {
+                d / (f64::from(*r) * request_cores) * 100.0
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    let replicas: Vec<f64> = ready.iter().map(|r| f64::from(*r)).collect();
+    figures(schedule, start, step, &utilization, &replicas, target)
 }
 
 /// The figures of probation samples `h` (CPU utilization, current
@@ -94,7 +135,7 @@ pub fn measured(
     h: &MetricHistory,
     target: f64,
 ) -> Option<(WindowFigures, bool)> {
-    let f = figures(
+    let (f, inside) = split(
         schedule,
         h.start_unix_seconds,
         h.step_seconds,
@@ -102,14 +143,7 @@ pub fn measured(
         &h.replicas_current,
         target,
     )?;
-    let step = i64::from(h.step_seconds.max(1));
-    let end = h.start_unix_seconds + h.len() as i64 * step;
-    let intervals = active_intervals(schedule, h.start_unix_seconds, end).ok()?;
-    let any_inside = (0..h.len()).any(|i| {
-        let t = h.start_unix_seconds + i as i64 * step;
-        intervals.iter().any(|(a, b)| t >= *a && t < *b)
-    });
-    Some((f, any_inside))
+    Some((f, inside > 0))
 }
 
 /// The schedule's verdict: `Ok(summary)` when it helped at its peaks and
