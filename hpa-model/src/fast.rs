@@ -30,6 +30,7 @@ pub fn simulate_runs(
     options: &SimOptions,
 ) -> Result<SimReport, SimError> {
     let mut r = Replay::new(series, config, options)?;
+    r.controller = std::mem::take(&mut r.controller).with_sliding_windows();
     // A run that has been ready this long reads like every older run.
     let settle_s = ((options.controller.cpu_initialization_period_ms + 999) / 1000)
         .max(options.metric_window_s);

@@ -46,6 +46,21 @@ fn configs() -> Vec<(&'static str, AutoscalerConfig)> {
             }],
         }),
     });
+    // Long windows in both directions: the fast replay keeps them as
+    // sliding-window queues, the reference scans every recommendation.
+    let mut long_windows = AutoscalerConfig::cpu(1, 30, 70, 0.5);
+    long_windows.behavior = Some(Behavior {
+        scale_up: Some(ScalingRules {
+            stabilization_window_seconds: Some(120),
+            select_policy: None,
+            policies: vec![],
+        }),
+        scale_down: Some(ScalingRules {
+            stabilization_window_seconds: Some(1800),
+            select_policy: None,
+            policies: vec![],
+        }),
+    });
     let mut to_zero = AutoscalerConfig::cpu(0, 20, 80, 0.5);
     to_zero.keda = Some(KedaConfig {
         min_replica_count: 0,
@@ -68,6 +83,7 @@ fn configs() -> Vec<(&'static str, AutoscalerConfig)> {
     vec![
         ("plain HPA", plain),
         ("behavior windows and policies", windows),
+        ("long stabilization windows", long_windows),
         ("KEDA scale to zero", to_zero),
         ("KEDA cron floor", cron),
     ]

@@ -320,6 +320,99 @@ pub struct ScalingHistory {
     pub scale_down_events: Vec<ScaleEvent>,
 }
 
+/// The recommendations a replay's controller remembers, held as two
+/// monotonic queues (sliding-window maximum and minimum) instead of
+/// [`ScalingHistory::recommendations`]' slot list.
+///
+/// Upstream keeps every recommendation younger than the windows and scans
+/// them each reconcile; a value that a newer, larger one follows can never
+/// again be the window's maximum (it leaves the window first), so dropping
+/// it changes no result. Each reconcile then costs O(1) amortized instead of
+/// one step per remembered recommendation (240 for a one-hour window at a
+/// 15 s sync). Valid only while time moves forward and the windows stay the
+/// same, as in a replay; the fast replay's tests compare it with the slot
+/// list on real series.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SlidingRecommendations {
+    /// (time ms, replicas), times increasing, replicas strictly decreasing.
+    max: std::collections::VecDeque<(i64, i32)>,
+    /// (time ms, replicas), times increasing, replicas strictly increasing.
+    min: std::collections::VecDeque<(i64, i32)>,
+}
+
+impl SlidingRecommendations {
+    /// The largest recommendation recorded after `cutoff_ms`.
+    fn max_after(&mut self, cutoff_ms: i64) -> Option<i32> {
+        while self.max.front().is_some_and(|(t, _)| *t <= cutoff_ms) {
+            self.max.pop_front();
+        }
+        self.max.front().map(|(_, r)| *r)
+    }
+
+    /// The smallest recommendation recorded after `cutoff_ms`.
+    fn min_after(&mut self, cutoff_ms: i64) -> Option<i32> {
+        while self.min.front().is_some_and(|(t, _)| *t <= cutoff_ms) {
+            self.min.pop_front();
+        }
+        self.min.front().map(|(_, r)| *r)
+    }
+
+    fn record_max(&mut self, replicas: i32, now_ms: i64) {
+        while self.max.back().is_some_and(|(_, r)| *r <= replicas) {
+            self.max.pop_back();
+        }
+        self.max.push_back((now_ms, replicas));
+    }
+
+    fn record(&mut self, replicas: i32, now_ms: i64) {
+        self.record_max(replicas, now_ms);
+        while self.min.back().is_some_and(|(_, r)| *r >= replicas) {
+            self.min.pop_back();
+        }
+        self.min.push_back((now_ms, replicas));
+    }
+
+    /// [`ScalingHistory::stabilize_legacy`] over the sliding windows.
+    pub fn stabilize_legacy(&mut self, desired: i32, window_ms: i64, now_ms: i64) -> i32 {
+        let max_rec = self
+            .max_after(now_ms - window_ms)
+            .map_or(desired, |m| m.max(desired));
+        self.record_max(desired, now_ms);
+        max_rec
+    }
+
+    /// [`ScalingHistory::stabilize_with_behavior`] over the sliding windows.
+    pub fn stabilize_with_behavior(
+        &mut self,
+        current: i32,
+        desired: i32,
+        up_window_s: i32,
+        down_window_s: i32,
+        now_ms: i64,
+    ) -> (i32, &'static str) {
+        let up_rec = self
+            .min_after(now_ms - i64::from(up_window_s) * 1000)
+            .map_or(desired, |m| m.min(desired));
+        let down_rec = self
+            .max_after(now_ms - i64::from(down_window_s) * 1000)
+            .map_or(desired, |m| m.max(desired));
+        let mut recommendation = current;
+        if recommendation < up_rec {
+            recommendation = up_rec;
+        }
+        if recommendation > down_rec {
+            recommendation = down_rec;
+        }
+        self.record(desired, now_ms);
+        let reason = if desired >= current {
+            "ScaleUpStabilized"
+        } else {
+            "ScaleDownStabilized"
+        };
+        (recommendation, reason)
+    }
+}
+
 /// Inputs of the behavior normalization (`NormalizationArg`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NormalizationArg {
@@ -417,46 +510,70 @@ impl ScalingHistory {
         arg: &NormalizationArg,
         now_ms: i64,
     ) -> (i32, LimitReason) {
-        if arg.desired_replicas > arg.current_replicas {
+        self.convert_with_rules(
+            &arg.scale_up,
+            &arg.scale_down,
+            arg.min_replicas,
+            arg.max_replicas,
+            arg.current_replicas,
+            arg.desired_replicas,
+            now_ms,
+        )
+    }
+
+    /// [`ScalingHistory::convert_with_behavior_rate`] with the arguments
+    /// borrowed, so a caller that keeps resolved rules need not move them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn convert_with_rules(
+        &self,
+        up: &ScalingRules,
+        down: &ScalingRules,
+        min_replicas: i32,
+        max_replicas: i32,
+        current: i32,
+        desired: i32,
+        now_ms: i64,
+    ) -> (i32, LimitReason) {
+        if desired > current {
             let mut limit = scale_up_limit_with_rules(
-                arg.current_replicas,
+                current,
                 &self.scale_up_events,
                 &self.scale_down_events,
-                &arg.scale_up,
+                up,
                 now_ms,
             );
-            if limit < arg.current_replicas {
-                limit = arg.current_replicas;
+            if limit < current {
+                limit = current;
             }
-            let (max_allowed, reason) = if arg.max_replicas > limit {
+            let (max_allowed, reason) = if max_replicas > limit {
                 (limit, LimitReason::ScaleUpLimit)
             } else {
-                (arg.max_replicas, LimitReason::TooManyReplicas)
+                (max_replicas, LimitReason::TooManyReplicas)
             };
-            if arg.desired_replicas > max_allowed {
+            if desired > max_allowed {
                 return (max_allowed, reason);
             }
-        } else if arg.desired_replicas < arg.current_replicas {
+        } else if desired < current {
             let mut limit = scale_down_limit_with_rules(
-                arg.current_replicas,
+                current,
                 &self.scale_up_events,
                 &self.scale_down_events,
-                &arg.scale_down,
+                down,
                 now_ms,
             );
-            if limit > arg.current_replicas {
-                limit = arg.current_replicas;
+            if limit > current {
+                limit = current;
             }
-            let (min_allowed, reason) = if arg.min_replicas < limit {
+            let (min_allowed, reason) = if min_replicas < limit {
                 (limit, LimitReason::ScaleDownLimit)
             } else {
-                (arg.min_replicas, LimitReason::TooFewReplicas)
+                (min_replicas, LimitReason::TooFewReplicas)
             };
-            if arg.desired_replicas < min_allowed {
+            if desired < min_allowed {
                 return (min_allowed, reason);
             }
         }
-        (arg.desired_replicas, LimitReason::DesiredWithinRange)
+        (desired, LimitReason::DesiredWithinRange)
     }
 
     /// Records a scale event (`storeScaleEvent`). Without a behavior nothing is stored.

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::behavior::{
-    convert_desired_replicas_with_rules, Behavior, LimitReason, NormalizationArg, ScalingHistory,
-    DEFAULT_DOWNSCALE_STABILIZATION_S, SCALE_UP_LIMIT_FACTOR, SCALE_UP_LIMIT_MINIMUM,
+    convert_desired_replicas_with_rules, Behavior, LimitReason, ScalingHistory,
+    SlidingRecommendations, DEFAULT_DOWNSCALE_STABILIZATION_S, SCALE_UP_LIMIT_FACTOR,
+    SCALE_UP_LIMIT_MINIMUM,
 };
 use super::replica::{
     average_value_replicas, plain_metric_replicas, resource_utilization_replicas,
@@ -281,6 +282,9 @@ pub struct HorizontalController {
     /// The last behavior's resolved rules, so a replay of thousands of
     /// reconciles does not resolve (and allocate) them every time.
     resolved: Option<ResolvedRules>,
+    /// Set by [`HorizontalController::with_sliding_windows`]: the
+    /// recommendations live here instead of in `history`.
+    sliding: Option<SlidingRecommendations>,
 }
 
 /// A behavior with its resolved scale-up and scale-down rules.
@@ -288,8 +292,8 @@ pub struct HorizontalController {
 struct ResolvedRules {
     behavior: Behavior,
     downscale_window_s: i64,
-    up: Option<super::behavior::ScalingRules>,
-    down: Option<super::behavior::ScalingRules>,
+    up: super::behavior::ScalingRules,
+    down: super::behavior::ScalingRules,
 }
 
 impl HorizontalController {
@@ -299,7 +303,18 @@ impl HorizontalController {
             config,
             history: ScalingHistory::default(),
             resolved: None,
+            sliding: None,
         }
+    }
+
+    /// This controller with its recommendations held as sliding windows
+    /// ([`SlidingRecommendations`]): the same results at O(1) per
+    /// reconcile, for a replay whose time only moves forward and whose
+    /// stabilization windows do not change. `history.recommendations` then
+    /// stays empty.
+    pub fn with_sliding_windows(mut self) -> Self {
+        self.sliding = Some(SlidingRecommendations::default());
+        self
     }
 
     fn timing(&self, now_ms: i64) -> PodTiming {
@@ -614,11 +629,11 @@ impl HorizontalController {
                     let proposal = proposal.max(0);
                     desired = match &spec.behavior {
                         None => {
-                            let stabilized = self.history.stabilize_legacy(
-                                proposal,
-                                self.config.downscale_stabilization_s * 1000,
-                                now,
-                            );
+                            let window_ms = self.config.downscale_stabilization_s * 1000;
+                            let stabilized = match self.sliding.as_mut() {
+                                Some(s) => s.stabilize_legacy(proposal, window_ms, now),
+                                None => self.history.stabilize_legacy(proposal, window_ms, now),
+                            };
                             out.able_to_scale = Some(if stabilized != proposal {
                                 "ScaleDownStabilized"
                             } else {
@@ -637,51 +652,51 @@ impl HorizontalController {
                         }
                         Some(b) => {
                             let window = self.config.downscale_stabilization_s;
-                            let cached = self
-                                .resolved
-                                .as_mut()
-                                .filter(|r| r.behavior == *b && r.downscale_window_s == window);
-                            let (up, down) = match cached {
-                                Some(r) => (r.up.take(), r.down.take()),
-                                None => (None, None),
+                            let cached = self.resolved.as_ref().is_some_and(|r| {
+                                r.downscale_window_s == window && r.behavior == *b
+                            });
+                            if !cached {
+                                self.resolved = None;
+                            }
+                            let rules = self.resolved.get_or_insert_with(|| ResolvedRules {
+                                behavior: b.clone(),
+                                downscale_window_s: window,
+                                up: b.scale_up_rules(),
+                                down: b.scale_down_rules(window),
+                            });
+                            let up_window = rules.up.stabilization_window_seconds.unwrap_or(0);
+                            let down_window = rules.down.stabilization_window_seconds.unwrap_or(0);
+                            let (stabilized, reason) = match self.sliding.as_mut() {
+                                Some(s) => s.stabilize_with_behavior(
+                                    current,
+                                    proposal,
+                                    up_window,
+                                    down_window,
+                                    now,
+                                ),
+                                None => self.history.stabilize_with_behavior(
+                                    current,
+                                    proposal,
+                                    up_window,
+                                    down_window,
+                                    now,
+                                ),
                             };
-                            let mut arg = NormalizationArg {
-                                scale_up: up.unwrap_or_else(|| b.scale_up_rules()),
-                                scale_down: down.unwrap_or_else(|| b.scale_down_rules(window)),
-                                min_replicas: spec.min_replicas,
-                                max_replicas: spec.max_replicas,
-                                current_replicas: current,
-                                desired_replicas: proposal,
-                            };
-                            let (stabilized, reason) = self.history.stabilize_with_behavior(
-                                current,
-                                proposal,
-                                arg.scale_up.stabilization_window_seconds.unwrap_or(0),
-                                arg.scale_down.stabilization_window_seconds.unwrap_or(0),
-                                now,
-                            );
                             out.able_to_scale = Some(if stabilized != proposal {
                                 reason
                             } else {
                                 "ReadyForNewScale"
                             });
-                            arg.desired_replicas = stabilized;
-                            let (d, reason) = self.history.convert_with_behavior_rate(&arg, now);
+                            let (d, reason) = self.history.convert_with_rules(
+                                &rules.up,
+                                &rules.down,
+                                spec.min_replicas,
+                                spec.max_replicas,
+                                current,
+                                stabilized,
+                                now,
+                            );
                             out.limit = Some(reason);
-                            match self.resolved.as_mut() {
-                                Some(r) if r.behavior == *b && r.downscale_window_s == window => {
-                                    r.up = Some(arg.scale_up);
-                                    r.down = Some(arg.scale_down);
-                                }
-                                _ => {
-                                    self.resolved = Some(ResolvedRules {
-                                        behavior: b.clone(),
-                                        downscale_window_s: window,
-                                        up: Some(arg.scale_up),
-                                        down: Some(arg.scale_down),
-                                    })
-                                }
-                            }
                             d
                         }
                     };

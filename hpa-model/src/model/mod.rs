@@ -11,7 +11,7 @@ pub mod replica;
 
 pub use behavior::{
     Behavior, LimitReason, PolicyType, ScaleEvent, ScalingHistory, ScalingPolicy, ScalingRules,
-    SelectPolicy,
+    SelectPolicy, SlidingRecommendations,
 };
 pub use controller::{
     ControllerConfig, HorizontalController, HpaSpec, MetricReading, MetricSource, MetricSpec,

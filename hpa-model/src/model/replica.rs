@@ -280,7 +280,15 @@ pub struct UtilizationProposal {
 /// overflow for any input (Go's int64 arithmetic would wrap; hostile or
 /// mistyped inputs must not panic or wrap here) and clamped to `i32`.
 fn percent_of(metrics: i64, requests: i64) -> i32 {
-    let p = i128::from(metrics) * 100 / i128::from(requests);
+    // 64-bit division when `metrics * 100` fits (always, in practice): the
+    // same truncated quotient as the 128-bit one, at a fraction of the cost.
+    let p = match metrics
+        .checked_mul(100)
+        .and_then(|m| m.checked_div(requests))
+    {
+        Some(p) => i128::from(p),
+        None => i128::from(metrics) * 100 / i128::from(requests),
+    };
     p.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
 }
 
