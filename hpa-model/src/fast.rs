@@ -16,7 +16,8 @@
 
 use std::collections::VecDeque;
 
-use crate::model::PodRun;
+use crate::model::replica::settled_utilization_replicas;
+use crate::model::{MetricTarget, PodRun};
 use crate::simulate::{AutoscalerConfig, DemandSeries, Replay, SimError, SimOptions, SimReport};
 
 /// Replays `series` under `config`, holding pods as runs; the same report as
@@ -43,6 +44,14 @@ pub fn simulate_runs(
     let mut shares: VecDeque<(i64, f64)> = VecDeque::new();
     let mut pod_runs: Vec<PodRun> = Vec::new();
     let mut cron_totals: Vec<i64> = Vec::new();
+    // The shortcut for one settled run applies when CPU is the only metric.
+    let cpu_only_target = match r.spec.metrics.as_slice() {
+        [m] => match m.target {
+            MetricTarget::Utilization(pct) if pct > 0 && r.request_milli() > 0 => Some(pct),
+            _ => None,
+        },
+        _ => None,
+    };
     let mut t = r.start;
     while t < r.end {
         // Merge the settled runs at the front into one.
@@ -68,33 +77,62 @@ pub fn simulate_runs(
         let current = total as i32;
         let desired = match r.keda(t, current, demand)? {
             Some(d) => d,
-            None => {
-                pod_runs.clear();
-                for &(ready_at, count) in &runs {
-                    let (pod, reading) = r.pod_view(ready_at, t, &shares);
-                    pod_runs.push(PodRun {
-                        pod,
-                        reading,
-                        count,
-                    });
+            None => match cpu_only_target {
+                Some(target) if runs.len() == 1 && runs[0].0 <= t - settle_s => {
+                    // Every pod is ready and settled: each reads the mean share
+                    // of the whole window (what `pod_view` computes for it).
+                    let (sum, n) = shares
+                        .iter()
+                        .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
+                    let mean = if n > 0 { sum / f64::from(n) } else { 0.0 };
+                    let value_milli = (mean * 1000.0).round() as i64;
+                    let request_milli = r.request_milli();
+                    let count = i64::from(runs[0].1);
+                    let now_ms = t * 1000;
+                    let tolerances = r.controller.config.tolerances;
+                    let spec = &r.spec;
+                    r.controller
+                        .reconcile_with(spec, current, now_ms, |_| {
+                            let p = settled_utilization_replicas(
+                                current,
+                                target,
+                                value_milli,
+                                request_milli,
+                                count,
+                                &tolerances,
+                            );
+                            Ok((p.replicas, Some(p.utilization_pct)))
+                        })
+                        .desired_replicas
                 }
-                cron_totals.clear();
-                cron_totals.extend(r.cron_values.iter().map(|v| v * 1000));
-                let now_ms = t * 1000;
-                let spec = &r.spec;
-                r.controller
-                    .reconcile_with(spec, current, now_ms, |c| {
-                        c.compute_replicas_for_runs(
-                            spec,
-                            &pod_runs,
-                            &cron_totals,
-                            current,
-                            current,
-                            now_ms,
-                        )
-                    })
-                    .desired_replicas
-            }
+                _ => {
+                    pod_runs.clear();
+                    for &(ready_at, count) in &runs {
+                        let (pod, reading) = r.pod_view(ready_at, t, &shares);
+                        pod_runs.push(PodRun {
+                            pod,
+                            reading,
+                            count,
+                        });
+                    }
+                    cron_totals.clear();
+                    cron_totals.extend(r.cron_values.iter().map(|v| v * 1000));
+                    let now_ms = t * 1000;
+                    let spec = &r.spec;
+                    r.controller
+                        .reconcile_with(spec, current, now_ms, |c| {
+                            c.compute_replicas_for_runs(
+                                spec,
+                                &pod_runs,
+                                &cron_totals,
+                                current,
+                                current,
+                                now_ms,
+                            )
+                        })
+                        .desired_replicas
+                }
+            },
         };
         if desired != current {
             if desired > current {

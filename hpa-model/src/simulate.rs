@@ -715,6 +715,11 @@ impl<'a> Replay<'a> {
         }
     }
 
+    /// Each pod's CPU request, milli-cores.
+    pub(crate) fn request_milli(&self) -> i64 {
+        self.request_milli
+    }
+
     /// Count a scale from `current` to `desired`, leaving `total` pods.
     pub(crate) fn scaled(&mut self, current: i32, desired: i32, total: i64) {
         let direction = if desired > current { 1 } else { -1 };

@@ -276,6 +276,35 @@ pub struct UtilizationProposal {
     pub raw_average_milli: i64,
 }
 
+/// [`resource_utilization_replicas_runs`] for the replay's commonest case,
+/// without building pod views: `count` pods, all ready past the CPU
+/// initialization period, each reading `value_milli` against a request of
+/// `request_milli` (both positive, `target_pct` positive). The same
+/// arithmetic, so the same proposal; a test compares the two.
+pub fn settled_utilization_replicas(
+    current_replicas: i32,
+    target_pct: i32,
+    value_milli: i64,
+    request_milli: i64,
+    count: i64,
+    tolerances: &Tolerances,
+) -> UtilizationProposal {
+    let metrics_total = value_milli.saturating_mul(count);
+    let requests_total = request_milli.saturating_mul(count);
+    let utilization = percent_of(metrics_total, requests_total);
+    let usage_ratio = utilization as f64 / target_pct as f64;
+    let replicas = if tolerances.is_within(usage_ratio) {
+        current_replicas
+    } else {
+        ceil_to_i32(usage_ratio * count as f64)
+    };
+    UtilizationProposal {
+        replicas,
+        utilization_pct: utilization,
+        raw_average_milli: metrics_total / count.max(1),
+    }
+}
+
 /// `metrics × 100 / requests` as an integer percentage, computed without
 /// overflow for any input (Go's int64 arithmetic would wrap; hostile or
 /// mistyped inputs must not panic or wrap here) and clamped to `i32`.
@@ -763,6 +792,61 @@ pub fn average_value_replicas(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settled_shortcut_proposes_what_the_pod_runs_path_proposes() {
+        // One run of ready pods, settled past the initialization period.
+        let pod = PodState {
+            phase: PodPhase::Running,
+            deleting: false,
+            ready: Some(true),
+            start_time_ms: Some(0),
+            ready_transition_ms: 0,
+        };
+        let timing = PodTiming::at(3_600_000);
+        let tolerances = [Tolerances::default(), Tolerances::symmetric(0.0)];
+        let mut compared = 0;
+        for tol in &tolerances {
+            for target in [1, 50, 70, 85, 100, 250] {
+                for request in [1, 250, 500, 1000, 4000] {
+                    for count in [1u32, 2, 7, 40, 1000] {
+                        for current in [1, count as i32, count as i32 + 3] {
+                            for value in [0, 1, 120, 349, 350, 351, 499, 1000, 3999, i64::MAX / 2] {
+                                let run = PodRun {
+                                    pod,
+                                    reading: cpu(value, request),
+                                    count,
+                                };
+                                let want = resource_utilization_replicas_runs(
+                                    current,
+                                    target,
+                                    "cpu",
+                                    &[run],
+                                    tol,
+                                    &timing,
+                                )
+                                .expect("one ready sampled run");
+                                let got = settled_utilization_replicas(
+                                    current,
+                                    target,
+                                    value,
+                                    request,
+                                    i64::from(count),
+                                    tol,
+                                );
+                                assert_eq!(
+                                    got, want,
+                                    "{value} of {request} x{count}, target {target}"
+                                );
+                                compared += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 4000);
+    }
 
     fn cpu(v: i64, req: i64) -> PodReading {
         PodReading {
