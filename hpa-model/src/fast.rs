@@ -14,9 +14,9 @@
 //! integer milli-units, so grouping changes no result: tests compare both
 //! replays on real series.
 
-use std::collections::VecDeque;
+use crate::window::Window;
 
-use crate::model::replica::settled_utilization_replicas;
+use crate::model::replica::{settled_utilization_replicas, SettledBand};
 use crate::model::{MetricTarget, PodRun};
 use crate::simulate::{AutoscalerConfig, DemandSeries, Replay, SimError, SimOptions, SimReport};
 
@@ -41,7 +41,7 @@ pub fn simulate_runs(
         runs.push((r.start - options.pod_startup_s, r.initial as u32));
     }
     let mut total: i64 = i64::from(r.initial.max(0));
-    let mut shares: VecDeque<(i64, f64)> = VecDeque::new();
+    let mut shares: Window<(i64, f64)> = Window::default();
     let mut pod_runs: Vec<PodRun> = Vec::new();
     let mut cron_totals: Vec<i64> = Vec::new();
     // The shortcut for one settled run applies when CPU is the only metric.
@@ -52,6 +52,10 @@ pub fn simulate_runs(
         },
         _ => None,
     };
+    let band = cpu_only_target.and_then(|target| {
+        SettledBand::new(target, r.request_milli(), &r.controller.config.tolerances)
+    });
+    let hpa_only = r.hpa_only();
     let mut t = r.start;
     while t < r.end {
         // Merge the settled runs at the front into one.
@@ -75,35 +79,51 @@ pub fn simulate_runs(
         }
         // KEDA's executor first, then the HPA.
         let current = total as i32;
-        let desired = match r.keda(t, current, demand)? {
+        let keda = if hpa_only {
+            None
+        } else {
+            r.keda(t, current, demand)?
+        };
+        let desired = match keda {
             Some(d) => d,
             None => match cpu_only_target {
                 Some(target) if runs.len() == 1 && runs[0].0 <= t - settle_s => {
                     // Every pod is ready and settled: each reads the mean share
                     // of the whole window (what `pod_view` computes for it).
                     let (sum, n) = shares
+                        .as_slice()
                         .iter()
                         .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
                     let mean = if n > 0 { sum / f64::from(n) } else { 0.0 };
-                    let value_milli = (mean * 1000.0).round() as i64;
+                    let value_milli = round_to_milli(mean);
                     let request_milli = r.request_milli();
                     let count = i64::from(runs[0].1);
                     let now_ms = t * 1000;
                     let tolerances = r.controller.config.tolerances;
                     let spec = &r.spec;
-                    r.controller
-                        .reconcile_with(spec, current, now_ms, |_| {
-                            let p = settled_utilization_replicas(
-                                current,
-                                target,
-                                value_milli,
-                                request_milli,
-                                count,
-                                &tolerances,
-                            );
-                            Ok((p.replicas, Some(p.utilization_pct)))
-                        })
-                        .desired_replicas
+                    // Inside the band the proposal is the current count; the
+                    // replay never reads the utilization, so it is not computed.
+                    let keeps = band.is_some_and(|b| b.holds(value_milli, request_milli, count));
+                    if keeps && r.controller.keep_count(&r.spec, current, now_ms) {
+                        current
+                    } else {
+                        r.controller
+                            .reconcile_with(spec, current, now_ms, |_| {
+                                if keeps {
+                                    return Ok((current, None));
+                                }
+                                let p = settled_utilization_replicas(
+                                    current,
+                                    target,
+                                    value_milli,
+                                    request_milli,
+                                    count,
+                                    &tolerances,
+                                );
+                                Ok((p.replicas, Some(p.utilization_pct)))
+                            })
+                            .desired_replicas
+                    }
                 }
                 _ => {
                     pod_runs.clear();
@@ -156,4 +176,57 @@ pub fn simulate_runs(
         t = r.next_sync(t);
     }
     Ok(r.finish())
+}
+
+/// `(x * 1000.0).round() as i64` (what `Replay::pod_view` reports), with
+/// the rounding done by a truncating conversion where that is exact: the
+/// baseline x86-64 target has no rounding instruction, and the library call
+/// was a tenth of a replay.
+fn round_to_milli(x: f64) -> i64 {
+    let m = x * 1000.0;
+    // Below 2^52 every non-negative double's fractional part is exact.
+    if (0.0..4_503_599_627_370_496.0).contains(&m) {
+        let whole = m as i64;
+        if m - whole as f64 >= 0.5 {
+            whole + 1
+        } else {
+            whole
+        }
+    } else {
+        m.round() as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_to_milli;
+
+    #[test]
+    fn rounding_to_milli_units_matches_the_library_round() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.0005,
+            0.0004999999999999999,
+            0.0015,
+            0.0025,
+            0.49999999999999994,
+            1.0e-320,
+            4.503599627370495e12,
+            4.503599627370497e12,
+            1.0e300,
+            -0.0015,
+            -2.5,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        // Every half-milli boundary below 10 cores, and its neighbours.
+        for k in 0..20_000u32 {
+            let v = f64::from(k) / 2000.0;
+            values.extend([v, v.next_up(), v.next_down()]);
+        }
+        for x in values {
+            assert_eq!(round_to_milli(x), (x * 1000.0).round() as i64, "{x:e}");
+        }
+    }
 }

@@ -8,6 +8,7 @@
 //! - [`conformance`]: evaluates `hpa_conformance_cases.json`-style files.
 //! - [`simulate`]: replays a demand series under an autoscaler config and compares two.
 //! - [`series`]: reads `timestamp,value` CSV series.
+//! - [`window`]: the first-in, first-out queue of the replay's sliding windows.
 //!
 //! Nothing here talks to a cluster.
 //!
@@ -30,3 +31,4 @@ pub mod model;
 pub mod series;
 pub mod simulate;
 pub mod tz;
+pub mod window;

@@ -28,7 +28,9 @@
 //!
 //! Replays are deterministic: no clock, no randomness.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
+
+use crate::window::Window;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -389,7 +391,7 @@ pub fn simulate_reference(
     let mut r = Replay::new(series, config, options)?;
     // Pods by readiness time; creation order equals readiness order.
     let mut pods: Vec<i64> = vec![r.start - options.pod_startup_s; r.initial.max(0) as usize];
-    let mut shares: VecDeque<(i64, f64)> = VecDeque::new();
+    let mut shares: Window<(i64, f64)> = Window::default();
     let mut input = ReconcileInput {
         spec_replicas: 0,
         status_replicas: 0,
@@ -486,6 +488,10 @@ pub(crate) struct Replay<'a> {
     saturated_s: i64,
     last_direction: i32,
     next_sample: i64,
+    /// The sample that holds at the last accounted sync, and when the next
+    /// one starts (syncs only move forward, so no division per sync).
+    sample_index: usize,
+    sample_ends: i64,
 }
 
 impl<'a> Replay<'a> {
@@ -591,6 +597,8 @@ impl<'a> Replay<'a> {
             saturated_s: 0,
             last_direction: 0,
             next_sample: start,
+            sample_index: 0,
+            sample_ends: start.saturating_add(series.step_s),
         })
     }
 
@@ -598,7 +606,17 @@ impl<'a> Replay<'a> {
     /// (trajectory, replica-seconds, saturation, time over target); returns
     /// the demand and each ready pod's share of the served demand.
     pub(crate) fn account(&mut self, t: i64, total: i64, ready: i64) -> (f64, f64) {
-        let demand = self.series.at(t);
+        // `series.at(t)` for a `t` at or after the last one.
+        while self.sample_ends <= t {
+            self.sample_index += 1;
+            self.sample_ends = self.sample_ends.saturating_add(self.series.step_s);
+        }
+        let demand = self
+            .series
+            .cores
+            .get(self.sample_index)
+            .copied()
+            .unwrap_or(0.0);
         let capacity = ready as f64 * self.limit;
         let share = if ready > 0 {
             demand.min(capacity) / ready as f64
@@ -611,7 +629,7 @@ impl<'a> Replay<'a> {
                     t: self.next_sample,
                     replicas: total as i32,
                     ready: ready as i32,
-                    demand_cores: self.series.at(self.next_sample),
+                    demand_cores: self.series.cores.get(traj.len()).copied().unwrap_or(0.0),
                 });
                 self.next_sample += self.series.step_s;
             }
@@ -673,10 +691,11 @@ impl<'a> Replay<'a> {
         &self,
         ready_at: i64,
         t: i64,
-        shares: &VecDeque<(i64, f64)>,
+        shares: &Window<(i64, f64)>,
     ) -> (PodState, PodReading) {
         if ready_at <= t {
             let (sum, n) = shares
+                .as_slice()
                 .iter()
                 .filter(|(ts, _)| *ts >= ready_at)
                 .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
@@ -713,6 +732,12 @@ impl<'a> Replay<'a> {
                 },
             )
         }
+    }
+
+    /// Whether the HPA alone decides (no KEDA executor, no cron floor), so
+    /// [`Replay::keda`] would return `None` every sync.
+    pub(crate) fn hpa_only(&self) -> bool {
+        self.settings.is_none() && self.crons.is_empty()
     }
 
     /// Each pod's CPU request, milli-cores.

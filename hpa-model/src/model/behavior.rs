@@ -335,14 +335,14 @@ pub struct ScalingHistory {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SlidingRecommendations {
     /// (time ms, replicas), times increasing, replicas strictly decreasing.
-    max: std::collections::VecDeque<(i64, i32)>,
+    max: crate::window::Window<(i64, i32)>,
     /// (time ms, replicas), times increasing, replicas strictly increasing.
-    min: std::collections::VecDeque<(i64, i32)>,
+    min: crate::window::Window<(i64, i32)>,
 }
 
 impl SlidingRecommendations {
     /// The largest recommendation recorded after `cutoff_ms`.
-    fn max_after(&mut self, cutoff_ms: i64) -> Option<i32> {
+    pub(crate) fn max_after(&mut self, cutoff_ms: i64) -> Option<i32> {
         while self.max.front().is_some_and(|(t, _)| *t <= cutoff_ms) {
             self.max.pop_front();
         }
@@ -357,14 +357,14 @@ impl SlidingRecommendations {
         self.min.front().map(|(_, r)| *r)
     }
 
-    fn record_max(&mut self, replicas: i32, now_ms: i64) {
+    pub(crate) fn record_max(&mut self, replicas: i32, now_ms: i64) {
         while self.max.back().is_some_and(|(_, r)| *r <= replicas) {
             self.max.pop_back();
         }
         self.max.push_back((now_ms, replicas));
     }
 
-    fn record(&mut self, replicas: i32, now_ms: i64) {
+    pub(crate) fn record(&mut self, replicas: i32, now_ms: i64) {
         self.record_max(replicas, now_ms);
         while self.min.back().is_some_and(|(_, r)| *r >= replicas) {
             self.min.pop_back();

@@ -579,6 +579,47 @@ impl HorizontalController {
         combine_proposals(results, spec.metrics.len(), spec_replicas)
     }
 
+    /// A reconcile whose metric proposal is `current`, taken without the
+    /// normalization when the result is known to be `current`: records the
+    /// recommendation as [`HorizontalController::reconcile_with`] would and
+    /// returns true. Returns false, having recorded nothing, when a full
+    /// reconcile is needed: no sliding windows, `current` outside the
+    /// bounds, or (without a behavior) a higher recommendation still in the
+    /// window. With a behavior a proposal equal to the count always keeps
+    /// it: both stabilization bounds contain it and no rate limit applies.
+    pub fn keep_count(&mut self, spec: &HpaSpec, current: i32, now_ms: i64) -> bool {
+        let Some(sliding) = self.sliding.as_mut() else {
+            return false;
+        };
+        if current <= 0 || current < spec.min_replicas || current > spec.max_replicas {
+            return false;
+        }
+        if spec.behavior.is_some() {
+            sliding.record(current, now_ms);
+            return true;
+        }
+        let window_ms = self.config.downscale_stabilization_s * 1000;
+        if sliding
+            .max_after(now_ms - window_ms)
+            .is_some_and(|m| m > current)
+        {
+            return false;
+        }
+        let (desired, _) = convert_desired_replicas_with_rules(
+            current,
+            current,
+            spec.min_replicas,
+            spec.max_replicas,
+            self.config.scale_up_limit_factor,
+            self.config.scale_up_limit_minimum,
+        );
+        if desired != current {
+            return false;
+        }
+        sliding.record_max(current, now_ms);
+        true
+    }
+
     /// One reconcile: computes the desired count, normalizes it, and, when it changes
     /// the scale, records the scale event. The caller applies `desired_replicas`.
     pub fn reconcile(&mut self, spec: &HpaSpec, input: &ReconcileInput) -> Reconciliation {

@@ -305,6 +305,64 @@ pub fn settled_utilization_replicas(
     }
 }
 
+/// The readings (milli-units per pod) for which settled pods propose no
+/// change: [`settled_utilization_replicas`] returns the current count
+/// exactly when the reading is inside, so a replay can skip its division
+/// there. Computed once per replay from the target, the request and the
+/// tolerances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SettledBand {
+    lo: i64,
+    hi: i64,
+}
+
+impl SettledBand {
+    /// The band for `target_pct` and `request_milli` (both positive), or
+    /// `None` when the tolerances leave no band (or are not finite).
+    pub fn new(target_pct: i32, request_milli: i64, tolerances: &Tolerances) -> Option<Self> {
+        if target_pct <= 0
+            || request_milli <= 0
+            || !tolerances.scale_down.is_finite()
+            || !tolerances.scale_up.is_finite()
+        {
+            return None;
+        }
+        let within = |u: i64| tolerances.is_within(u as f64 / f64::from(target_pct));
+        let target = f64::from(target_pct);
+        // The utilizations inside form one interval (the ratio grows with
+        // them); find its ends by the controller's own test.
+        let lo_guess = ((target * (1.0 - tolerances.scale_down)).floor() as i64 - 2).max(0);
+        let hi_guess = (target * (1.0 + tolerances.scale_up)).ceil() as i64 + 2;
+        if hi_guess < lo_guess || hi_guess - lo_guess > 1_000_000 {
+            return None;
+        }
+        let u_lo = (lo_guess..=hi_guess).find(|u| within(*u))?;
+        let u_hi = (u_lo..=hi_guess).rev().find(|u| within(*u))?;
+        if u_lo == lo_guess && u_lo > 0 || u_hi == hi_guess {
+            return None;
+        }
+        // floor(100 v / r) >= u_lo  <=>  v >= ceil(u_lo r / 100);
+        // floor(100 v / r) <= u_hi  <=>  v < (u_hi + 1) r / 100.
+        let r = i128::from(request_milli);
+        let ceil_div = |a: i128| (a + 99).div_euclid(100);
+        let lo = ceil_div(i128::from(u_lo) * r);
+        let hi = ceil_div(i128::from(u_hi + 1) * r) - 1;
+        Some(SettledBand {
+            lo: i64::try_from(lo).ok()?,
+            hi: i64::try_from(hi).ok()?,
+        })
+    }
+
+    /// Whether `count` settled pods reading `value_milli` each (against the
+    /// band's request) propose the current count.
+    pub fn holds(&self, value_milli: i64, request_milli: i64, count: i64) -> bool {
+        value_milli >= self.lo
+            && value_milli <= self.hi
+            && value_milli.checked_mul(count).is_some()
+            && request_milli.checked_mul(count).is_some()
+    }
+}
+
 /// `metrics × 100 / requests` as an integer percentage, computed without
 /// overflow for any input (Go's int64 arithmetic would wrap; hostile or
 /// mistyped inputs must not panic or wrap here) and clamped to `i32`.
@@ -792,6 +850,54 @@ pub fn average_value_replicas(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settled_band_holds_exactly_where_the_controller_keeps_the_count() {
+        let tolerances = [
+            Tolerances::default(),
+            Tolerances::symmetric(0.0),
+            Tolerances {
+                scale_down: 0.25,
+                scale_up: 0.05,
+            },
+        ];
+        let mut inside = 0;
+        let mut outside = 0;
+        for tol in &tolerances {
+            for target in [1, 37, 50, 70, 85, 100, 250] {
+                for request in [1, 3, 250, 333, 500, 1000, 4000] {
+                    let band = SettledBand::new(target, request, tol).expect("a band");
+                    for count in [1i64, 3, 40] {
+                        let current = count as i32 + 5;
+                        for value in 0..(request * 4 * i64::from(target) / 100 + 50) {
+                            let p = settled_utilization_replicas(
+                                current, target, value, request, count, tol,
+                            );
+                            let holds = band.holds(value, request, count);
+                            let within =
+                                tol.is_within(f64::from(p.utilization_pct) / f64::from(target));
+                            assert_eq!(
+                                holds, within,
+                                "{value} of {request} x{count}, target {target}, {tol:?}"
+                            );
+                            if holds {
+                                assert_eq!(p.replicas, current);
+                            }
+                            if holds {
+                                inside += 1;
+                            } else {
+                                outside += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            inside > 1000 && outside > 1000,
+            "{inside} inside, {outside} outside"
+        );
+    }
 
     #[test]
     fn the_settled_shortcut_proposes_what_the_pod_runs_path_proposes() {

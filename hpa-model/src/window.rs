@@ -1,0 +1,121 @@
+//! A first-in, first-out queue for the replay's sliding windows, kept in
+//! one `Vec` with a moving front so that the live entries are one slice.
+//!
+//! The replay pushes at the back and drops from the front once per sync;
+//! `VecDeque`'s wrap-around indexing cost more than the work it guarded.
+//! The dropped front is reclaimed when it outgrows the live part.
+
+/// A queue whose live entries are `items[head..]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Window<T> {
+    items: Vec<T>,
+    head: usize,
+}
+
+impl<T> Default for Window<T> {
+    fn default() -> Self {
+        Window {
+            items: Vec::new(),
+            head: 0,
+        }
+    }
+}
+
+impl<T: Copy> Window<T> {
+    /// The live entries, oldest first.
+    pub fn as_slice(&self) -> &[T] {
+        &self.items[self.head..]
+    }
+
+    /// The oldest live entry.
+    pub fn front(&self) -> Option<&T> {
+        self.items.get(self.head)
+    }
+
+    /// The newest live entry.
+    pub fn back(&self) -> Option<&T> {
+        if self.items.len() > self.head {
+            self.items.last()
+        } else {
+            None
+        }
+    }
+
+    /// Appends an entry.
+    pub fn push_back(&mut self, item: T) {
+        if self.head > 32 && self.head * 2 > self.items.len() {
+            self.items.drain(..self.head);
+            self.head = 0;
+        }
+        self.items.push(item);
+    }
+
+    /// Drops the oldest live entry.
+    pub fn pop_front(&mut self) {
+        if self.head < self.items.len() {
+            self.head += 1;
+        }
+    }
+
+    /// Drops the newest live entry.
+    pub fn pop_back(&mut self) {
+        if self.items.len() > self.head {
+            self.items.pop();
+        }
+    }
+
+    /// The number of live entries.
+    pub fn len(&self) -> usize {
+        self.items.len() - self.head
+    }
+
+    /// Whether there is no live entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::Window;
+
+    #[test]
+    fn behaves_like_a_vecdeque_under_mixed_pushes_and_pops() {
+        let mut w: Window<u64> = Window::default();
+        let mut d: VecDeque<u64> = VecDeque::new();
+        // A deterministic mix of operations, long enough to reclaim the
+        // front many times.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for i in 0..100_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match x % 5 {
+                0 | 1 => {
+                    w.push_back(i);
+                    d.push_back(i);
+                }
+                2 => {
+                    w.pop_front();
+                    d.pop_front();
+                }
+                3 => {
+                    w.pop_back();
+                    d.pop_back();
+                }
+                _ => {
+                    w.push_back(i);
+                    d.push_back(i);
+                    w.pop_front();
+                    d.pop_front();
+                }
+            }
+            assert_eq!(w.front(), d.front());
+            assert_eq!(w.back(), d.back());
+            assert_eq!(w.len(), d.len());
+            assert!(w.as_slice().iter().eq(d.iter()));
+        }
+    }
+}
