@@ -103,26 +103,28 @@ pub fn simulate_runs(
                     let spec = &r.spec;
                     // Inside the band the proposal is the current count; the
                     // replay never reads the utilization, so it is not computed.
-                    let keeps = band.is_some_and(|b| b.holds(value_milli, request_milli, count));
-                    if keeps && r.controller.keep_count(&r.spec, current, now_ms) {
+                    if band.is_some_and(|b| b.holds(value_milli, request_milli, count))
+                        && r.controller.keep_count(spec, current, current, now_ms)
+                    {
                         current
                     } else {
-                        r.controller
-                            .reconcile_with(spec, current, now_ms, |_| {
-                                if keeps {
-                                    return Ok((current, None));
-                                }
-                                let p = settled_utilization_replicas(
-                                    current,
-                                    target,
-                                    value_milli,
-                                    request_milli,
-                                    count,
-                                    &tolerances,
-                                );
-                                Ok((p.replicas, Some(p.utilization_pct)))
-                            })
-                            .desired_replicas
+                        let p = settled_utilization_replicas(
+                            current,
+                            target,
+                            value_milli,
+                            request_milli,
+                            count,
+                            &tolerances,
+                        );
+                        if r.controller.keep_count(spec, current, p.replicas, now_ms) {
+                            current
+                        } else {
+                            r.controller
+                                .reconcile_with(spec, current, now_ms, |_| {
+                                    Ok((p.replicas, Some(p.utilization_pct)))
+                                })
+                                .desired_replicas
+                        }
                     }
                 }
                 _ => {

@@ -61,6 +61,19 @@ fn configs() -> Vec<(&'static str, AutoscalerConfig)> {
             policies: vec![],
         }),
     });
+    // A narrow range, so the count sits at its floor and at its ceiling
+    // for long stretches (the fast replay keeps the count there without
+    // normalizing).
+    let mut pinned = AutoscalerConfig::cpu(4, 8, 70, 0.5);
+    pinned.behavior = Some(Behavior {
+        scale_up: None,
+        scale_down: Some(ScalingRules {
+            stabilization_window_seconds: Some(300),
+            select_policy: None,
+            policies: vec![],
+        }),
+    });
+    let pinned_legacy = AutoscalerConfig::cpu(4, 8, 70, 0.5);
     let mut to_zero = AutoscalerConfig::cpu(0, 20, 80, 0.5);
     to_zero.keda = Some(KedaConfig {
         min_replica_count: 0,
@@ -84,6 +97,8 @@ fn configs() -> Vec<(&'static str, AutoscalerConfig)> {
         ("plain HPA", plain),
         ("behavior windows and policies", windows),
         ("long stabilization windows", long_windows),
+        ("pinned at floor and ceiling", pinned),
+        ("pinned, no behavior", pinned_legacy),
         ("KEDA scale to zero", to_zero),
         ("KEDA cron floor", cron),
     ]

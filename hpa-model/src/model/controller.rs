@@ -579,24 +579,38 @@ impl HorizontalController {
         combine_proposals(results, spec.metrics.len(), spec_replicas)
     }
 
-    /// A reconcile whose metric proposal is `current`, taken without the
-    /// normalization when the result is known to be `current`: records the
+    /// A reconcile whose metric proposal (`proposal`) is known to leave the
+    /// count at `current`, taken without the normalization: records the
     /// recommendation as [`HorizontalController::reconcile_with`] would and
     /// returns true. Returns false, having recorded nothing, when a full
     /// reconcile is needed: no sliding windows, `current` outside the
-    /// bounds, or (without a behavior) a higher recommendation still in the
-    /// window. With a behavior a proposal equal to the count always keeps
-    /// it: both stabilization bounds contain it and no rate limit applies.
-    pub fn keep_count(&mut self, spec: &HpaSpec, current: i32, now_ms: i64) -> bool {
+    /// bounds, or a case not covered below.
+    ///
+    /// Covered, with a behavior: a proposal equal to the count (both
+    /// stabilization bounds contain it and no rate limit applies); a lower
+    /// proposal at minReplicas, or a higher one at maxReplicas (whatever the
+    /// stabilization makes of it, the rate limits' bounds clamp it back).
+    /// Without a behavior: a proposal equal to the count, when no higher
+    /// recommendation is still in the window.
+    pub fn keep_count(&mut self, spec: &HpaSpec, current: i32, proposal: i32, now_ms: i64) -> bool {
         let Some(sliding) = self.sliding.as_mut() else {
             return false;
         };
         if current <= 0 || current < spec.min_replicas || current > spec.max_replicas {
             return false;
         }
+        let proposal = proposal.max(0);
         if spec.behavior.is_some() {
-            sliding.record(current, now_ms);
-            return true;
+            let keeps = proposal == current
+                || proposal < current && current == spec.min_replicas
+                || proposal > current && current == spec.max_replicas;
+            if keeps {
+                sliding.record(proposal, now_ms);
+            }
+            return keeps;
+        }
+        if proposal != current {
+            return false;
         }
         let window_ms = self.config.downscale_stabilization_s * 1000;
         if sliding
