@@ -4,9 +4,9 @@
 //!
 //! Pods created in the same sync become ready together and report the same
 //! metric, so they form a run (ready time, count). A run whose pods have been
-//! ready for longer than both the CPU initialization period and the metric
-//! window reads exactly like every other such run from then on (the
-//! controller groups them the same way and their mean share covers the same
+//! ready for a whole metric window reads exactly like every other such run
+//! from then on (the controller groups them the same way, inside the CPU
+//! initialization period or not, and their mean share covers the same
 //! samples), so such runs merge into one. A reconcile then costs the number
 //! of runs (a handful) instead of the number of pods, and no allocation.
 //! The controller's arithmetic over runs
@@ -32,9 +32,11 @@ pub fn simulate_runs(
 ) -> Result<SimReport, SimError> {
     let mut r = Replay::new(series, config, options)?;
     r.controller = std::mem::take(&mut r.controller).with_sliding_windows();
-    // A run that has been ready this long reads like every older run.
-    let settle_s = ((options.controller.cpu_initialization_period_ms + 999) / 1000)
-        .max(options.metric_window_s);
+    // A run that has been ready for a whole metric window reads like every
+    // older run: the controller counts it ready even inside the CPU
+    // initialization period (its sample covers a full window after the
+    // readiness change), and its mean share covers the same samples.
+    let settle_s = options.metric_window_s;
     // Runs of pods in creation (= readiness) order: (ready at, count).
     let mut runs: Vec<(i64, u32)> = Vec::new();
     if r.initial > 0 {
