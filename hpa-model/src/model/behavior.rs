@@ -308,6 +308,25 @@ pub fn convert_desired_replicas_with_rules(
     }
 }
 
+/// The end of `stabilizeRecommendationWithBehaviors`: `current` raised to
+/// the scale-up window's minimum and lowered to the scale-down window's
+/// maximum, with the reason named by the proposal's direction.
+fn clamp_stabilized(current: i32, desired: i32, up_rec: i32, down_rec: i32) -> (i32, &'static str) {
+    let mut recommendation = current;
+    if recommendation < up_rec {
+        recommendation = up_rec;
+    }
+    if recommendation > down_rec {
+        recommendation = down_rec;
+    }
+    let reason = if desired >= current {
+        "ScaleUpStabilized"
+    } else {
+        "ScaleDownStabilized"
+    };
+    (recommendation, reason)
+}
+
 /// The controller's memory for one HPA.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -396,20 +415,8 @@ impl SlidingRecommendations {
         let down_rec = self
             .max_after(now_ms - i64::from(down_window_s) * 1000)
             .map_or(desired, |m| m.max(desired));
-        let mut recommendation = current;
-        if recommendation < up_rec {
-            recommendation = up_rec;
-        }
-        if recommendation > down_rec {
-            recommendation = down_rec;
-        }
         self.record(desired, now_ms);
-        let reason = if desired >= current {
-            "ScaleUpStabilized"
-        } else {
-            "ScaleDownStabilized"
-        };
-        (recommendation, reason)
+        clamp_stabilized(current, desired, up_rec, down_rec)
     }
 }
 
@@ -488,20 +495,8 @@ impl ScalingHistory {
                 old = Some(i);
             }
         }
-        let mut recommendation = current;
-        if recommendation < up_rec {
-            recommendation = up_rec;
-        }
-        if recommendation > down_rec {
-            recommendation = down_rec;
-        }
         self.record(old, desired, now_ms);
-        let reason = if desired >= current {
-            "ScaleUpStabilized"
-        } else {
-            "ScaleDownStabilized"
-        };
-        (recommendation, reason)
+        clamp_stabilized(current, desired, up_rec, down_rec)
     }
 
     /// Applies the rate-limit policies (`convertDesiredReplicasWithBehaviorRate`).
