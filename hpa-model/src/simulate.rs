@@ -492,6 +492,19 @@ pub(crate) struct Replay<'a> {
     /// one starts (syncs only move forward, so no division per sync).
     sample_index: usize,
     sample_ends: i64,
+    /// The last accounted (sample, ready pods) and their load.
+    last_load: Option<(usize, i64, SyncLoad)>,
+}
+
+/// One sync's demand against its ready pods.
+#[derive(Clone, Copy, Debug)]
+struct SyncLoad {
+    /// Each ready pod's share of the served demand, cores.
+    share: f64,
+    /// Demand above what the ready pods can use.
+    saturated: bool,
+    /// Utilization above the target and its tolerance.
+    over_target: bool,
 }
 
 impl<'a> Replay<'a> {
@@ -599,6 +612,7 @@ impl<'a> Replay<'a> {
             next_sample: start,
             sample_index: 0,
             sample_ends: start.saturating_add(series.step_s),
+            last_load: None,
         })
     }
 
@@ -617,11 +631,15 @@ impl<'a> Replay<'a> {
             .get(self.sample_index)
             .copied()
             .unwrap_or(0.0);
-        let capacity = ready as f64 * self.limit;
-        let share = if ready > 0 {
-            demand.min(capacity) / ready as f64
-        } else {
-            0.0
+        // Within a sample the demand holds, so while the ready count does
+        // too, the share and both flags are the last sync's.
+        let load = match self.last_load {
+            Some((index, r, load)) if index == self.sample_index && r == ready => load,
+            _ => {
+                let load = self.load(demand, ready);
+                self.last_load = Some((self.sample_index, ready, load));
+                load
+            }
         };
         if let Some(traj) = self.report.trajectory.as_mut() {
             while self.next_sample <= t {
@@ -636,9 +654,25 @@ impl<'a> Replay<'a> {
         }
         let dt = self.options.sync_period_s.min(self.end - t);
         self.replica_seconds += total as f64 * dt as f64;
-        if demand > capacity + 1e-9 {
+        if load.saturated {
             self.saturated_s += dt;
         }
+        if load.over_target {
+            self.over_s += dt;
+        }
+        let share = load.share;
+        (demand, share)
+    }
+
+    /// What `demand` means for `ready` pods: each one's share of the served
+    /// demand, and whether they are saturated or over the target.
+    fn load(&self, demand: f64, ready: i64) -> SyncLoad {
+        let capacity = ready as f64 * self.limit;
+        let share = if ready > 0 {
+            demand.min(capacity) / ready as f64
+        } else {
+            0.0
+        };
         let util_pct = if ready > 0 {
             demand / (ready as f64 * self.config.cpu_request_cores) * 100.0
         } else if demand > 0.0 {
@@ -647,10 +681,11 @@ impl<'a> Replay<'a> {
             0.0
         };
         let tol = self.options.controller.tolerances.scale_up;
-        if util_pct > f64::from(self.config.cpu_target_pct) * (1.0 + tol) + 1e-9 {
-            self.over_s += dt;
+        SyncLoad {
+            share,
+            saturated: demand > capacity + 1e-9,
+            over_target: util_pct > f64::from(self.config.cpu_target_pct) * (1.0 + tol) + 1e-9,
         }
-        (demand, share)
     }
 
     /// The cron values of this sync and KEDA's executor: `Some(desired)`
