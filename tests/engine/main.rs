@@ -3,10 +3,12 @@
 //! `containment` (hostile rules are
 //! stopped, others still report), `demo` (the embedded demo snapshot is
 //! derived from the real series), `eval` (the evaluation harness), `params` (rule parameters and
-//! ABI 0.1.x compatibility). New engine tests go in a module here.
+//! ABI 0.1.x compatibility), `timezone` (rules see the history zone's local time).
+//! New engine tests go in a module here.
 mod admission;
 mod cache;
 mod containment;
 mod demo;
 mod eval;
 mod params;
+mod timezone;
