@@ -96,8 +96,13 @@ networkPolicy:
     cidrs: [160.79.104.0/23]
 "#;
 
+/// A fresh copy of [`CUSTOM_VALUES`] per call: tests run in parallel, and
+/// one shared file rewritten by one test while helm reads it for another
+/// rendered the defaults now and then.
 fn custom_values_file() -> PathBuf {
-    let p = temp_dir("values").join("custom.yaml");
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = temp_dir("values").join(format!("custom-{n}.yaml"));
     std::fs::write(&p, CUSTOM_VALUES).expect("values file");
     p
 }
