@@ -1,5 +1,5 @@
 //! Shared fixtures of the integration tests: the hostile rule components
-//! (built from `data/rules/` by `build.rs`).
+//! (built from `data/rules/` by `build.rs`) and a plain HPA workload.
 
 /// Hostile and wrong-interface rule components.
 pub mod test_rules {
@@ -20,3 +20,4 @@ pub mod test_rules {
 
 pub mod demo;
 pub mod eval;
+pub mod workload;

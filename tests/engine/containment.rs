@@ -5,12 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stepscale_engine::snapshot::{
-    AutoscalerKind, AutoscalerRef, AutoscalingConfig, ContainerResources, MetricHistory,
-    ScaleTargetRef, WorkloadSnapshot,
-};
+use stepscale_engine::snapshot::{AutoscalingConfig, WorkloadSnapshot};
 use stepscale_engine::{EngineConfig, LoadError, RuleEngine, RuleFailure};
 use stepscale_tests::test_rules::component;
+use stepscale_tests::workload;
 
 const DEADLINE: Duration = Duration::from_millis(300);
 const MEMORY_CAP: usize = 32 << 20;
@@ -35,41 +33,20 @@ fn daily_cycle_workload() -> Arc<WorkloadSnapshot> {
             40.0 - 30.0 * (2.0 * std::f64::consts::PI * hour / 24.0).cos()
         })
         .collect();
-    Arc::new(WorkloadSnapshot {
-        autoscaler: AutoscalerRef {
-            kind: AutoscalerKind::HorizontalPodAutoscaler,
-            namespace: "shop".into(),
-            name: "web".into(),
-        },
-        target: ScaleTargetRef {
-            api_version: "apps/v1".into(),
-            kind: "Deployment".into(),
-            name: "web".into(),
-        },
-        config: AutoscalingConfig {
-            min_replicas: 4,
-            max_replicas: 20,
-            cpu_target_percent: Some(60),
-            ..AutoscalingConfig::default()
-        },
-        containers: vec![ContainerResources {
-            name: "app".into(),
-            cpu_request_millicores: Some(500),
-            memory_request_bytes: Some(256 << 20),
-        }],
-        history: MetricHistory {
-            start_unix_seconds: 1_700_000_000,
-            step_seconds: 300,
-            utc_offset_minutes: 0,
-            timezone: None,
-            cpu_utilization: cpu,
-            replicas_desired: vec![4.0; n],
-            replicas_current: vec![4.0; n],
-            replicas_ready: None,
-            request_rate: None,
-        },
-        source: None,
-    })
+    let config = AutoscalingConfig {
+        min_replicas: 4,
+        max_replicas: 20,
+        cpu_target_percent: Some(60),
+        ..AutoscalingConfig::default()
+    };
+    Arc::new(workload::hpa(
+        config,
+        Some(256 << 20),
+        1_700_000_000,
+        300,
+        cpu,
+        4.0,
+    ))
 }
 
 #[test]

@@ -4,12 +4,10 @@
 
 use std::sync::Arc;
 
-use stepscale_engine::snapshot::{
-    AutoscalerKind, AutoscalerRef, AutoscalingConfig, ContainerResources, MetricHistory,
-    ScaleTargetRef, WorkloadSnapshot,
-};
+use stepscale_engine::snapshot::{AutoscalingConfig, WorkloadSnapshot};
 use stepscale_engine::EngineConfig;
 use stepscale_operator::analysis::Analyzer;
+use stepscale_tests::workload;
 
 /// Two weeks at a 5-minute step from Monday 2026-01-05 00:00 UTC (winter:
 /// Berlin is UTC+1 throughout), 4 pods at 20 % CPU except 09:00–11:00 UTC
@@ -28,41 +26,13 @@ fn daily_peak_at_nine_utc() -> WorkloadSnapshot {
             }
         })
         .collect();
-    WorkloadSnapshot {
-        autoscaler: AutoscalerRef {
-            kind: AutoscalerKind::HorizontalPodAutoscaler,
-            namespace: "shop".into(),
-            name: "web".into(),
-        },
-        target: ScaleTargetRef {
-            api_version: "apps/v1".into(),
-            kind: "Deployment".into(),
-            name: "web".into(),
-        },
-        config: AutoscalingConfig {
-            min_replicas: 2,
-            max_replicas: 20,
-            cpu_target_percent: Some(70),
-            ..AutoscalingConfig::default()
-        },
-        containers: vec![ContainerResources {
-            name: "app".into(),
-            cpu_request_millicores: Some(500),
-            memory_request_bytes: None,
-        }],
-        history: MetricHistory {
-            start_unix_seconds: start,
-            step_seconds: step,
-            utc_offset_minutes: 0,
-            timezone: None,
-            cpu_utilization: cpu,
-            replicas_desired: vec![4.0; n],
-            replicas_current: vec![4.0; n],
-            replicas_ready: None,
-            request_rate: None,
-        },
-        source: None,
-    }
+    let config = AutoscalingConfig {
+        min_replicas: 2,
+        max_replicas: 20,
+        cpu_target_percent: Some(70),
+        ..AutoscalingConfig::default()
+    };
+    workload::hpa(config, None, start, step, cpu, 4.0)
 }
 
 /// The recurring-peaks rule's peak-window labels for `w`.
