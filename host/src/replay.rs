@@ -24,10 +24,11 @@ use stepscale_engine::snapshot::{
     AutoscalingConfig, PolicyKind, ScalingPolicy, ScalingRules, SelectPolicy, WorkloadSnapshot,
 };
 use stepscale_engine::ConfigChange;
+use stepscale_hpa::fast::simulate_runs_bounded;
 use stepscale_hpa::model::behavior as hpa;
 use stepscale_hpa::simulate::{
-    simulate, AutoscalerConfig, CronFloor, DemandSeries, KedaConfig, SimError, SimOptions,
-    SimReport,
+    simulate, AutoscalerConfig, Bounded, CronFloor, DemandSeries, KedaConfig, Progress, SimError,
+    SimOptions, SimReport,
 };
 
 use crate::objective::Figures;
@@ -196,6 +197,120 @@ pub fn replay_figures(
         ..SimOptions::default()
     };
     let report = simulate(&part.series, config, &options)?;
+    Ok(summarize(part, &report, today_ready))
+}
+
+/// What a bounded replay ([`replay_figures_bounded`]) produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BoundedFigures {
+    /// It ran to the end: its figures and its ready pods per sample, as
+    /// [`replay_figures`] gives them.
+    Complete(Figures, Vec<i32>),
+    /// It was stopped: its figures so far, per day of the whole part, the
+    /// replica-hours with the config's floor counted for the rest of the
+    /// part. Each is a lower bound on the figure a whole replay would give
+    /// (the peak is left at 0).
+    Stopped(Figures),
+}
+
+/// [`replay_figures`] that shows `stop` the figures so far once per replayed
+/// hour ([`stepscale_hpa::fast::CHECK_EVERY_S`]) and stops when it says so:
+/// for a search that only needs to know whether a config could still beat
+/// another. Every figure only grows as a replay goes on, so one that cannot
+/// beat it so far never will.
+///
+/// # Errors
+/// The simulator rejects the series or the config.
+pub fn replay_figures_bounded(
+    part: &DemandHistory,
+    config: &AutoscalerConfig,
+    today_ready: &[i32],
+    mut stop: impl FnMut(&Figures) -> bool,
+) -> Result<BoundedFigures, SimError> {
+    let options = SimOptions {
+        record_trajectory: true,
+        ..SimOptions::default()
+    };
+    let days = part_days(part);
+    let step_minutes = part.series.step_s as f64 / 60.0;
+    let end = part.series.end_s();
+    let floor = fewest_pods(config);
+    // The shortfall so far, counted once per sample as the trajectory grows.
+    let mut counted = 0usize;
+    let mut short = 0usize;
+    // Figures so far; the pods the config can never go below count for the
+    // rest of the part too (replica-seconds are whole numbers, so the sum
+    // is exact).
+    let so_far = |p: &Progress<'_>, short: usize| {
+        let rest = (end - p.at_s).max(0) as f64;
+        figures(
+            Totals {
+                replica_hours: (p.replica_seconds + floor * rest) / 3600.0,
+                minutes_saturated: p.seconds_saturated as f64 / 60.0,
+                minutes_over_target: p.seconds_over_target as f64 / 60.0,
+                direction_changes: p.direction_changes,
+                peak_replicas: 0,
+            },
+            days,
+            short as f64 * step_minutes,
+        )
+    };
+    let mut ask = |p: &Progress<'_>| {
+        let ready = p.trajectory.iter().map(|q| q.ready);
+        short += shortfall(&part.censored, counted, ready.skip(counted), today_ready);
+        counted = p.trajectory.len();
+        stop(&so_far(p, short))
+    };
+    Ok(
+        match simulate_runs_bounded(&part.series, config, &options, &mut ask)? {
+            Bounded::Complete(report) => {
+                let (f, ready) = summarize(part, &report, Some(today_ready));
+                BoundedFigures::Complete(f, ready)
+            }
+            Bounded::Stopped(p) => BoundedFigures::Stopped(so_far(&p, short)),
+        },
+    )
+}
+
+/// The fewest pods a replay of `config` ever runs: the floor, or none when
+/// KEDA may scale to zero.
+fn fewest_pods(config: &AutoscalerConfig) -> f64 {
+    match &config.keda {
+        Some(k) if k.min_replica_count <= 0 => 0.0,
+        Some(k) => f64::from(k.min_replica_count),
+        None => f64::from(config.min_replicas.max(0)),
+    }
+}
+
+/// Days `part` covers, as the figures divide by (at least one minute).
+fn part_days(part: &DemandHistory) -> f64 {
+    let duration_minutes = (part.series.end_s() - part.series.start_s) as f64 / 60.0;
+    (duration_minutes / 1440.0).max(1.0 / 1440.0)
+}
+
+/// Samples from `from` on where the history's demand is censored and
+/// `ready` (this config's ready pods, from sample `from`) is below
+/// `today_ready`.
+fn shortfall(
+    censored: &[bool],
+    from: usize,
+    ready: impl Iterator<Item = i32>,
+    today_ready: &[i32],
+) -> usize {
+    censored
+        .iter()
+        .skip(from)
+        .zip(ready.zip(today_ready.iter().skip(from)))
+        .filter(|(c, (mine, theirs))| **c && mine < *theirs)
+        .count()
+}
+
+/// A whole replay's figures and ready pods per sample.
+fn summarize(
+    part: &DemandHistory,
+    report: &SimReport,
+    today_ready: Option<&[i32]>,
+) -> (Figures, Vec<i32>) {
     let ready: Vec<i32> = report
         .trajectory
         .as_deref()
@@ -203,21 +318,33 @@ pub fn replay_figures(
         .iter()
         .map(|p| p.ready)
         .collect();
-    let short = match today_ready {
-        Some(today) => part
-            .censored
-            .iter()
-            .zip(ready.iter().zip(today))
-            .filter(|(c, (mine, theirs))| **c && mine < theirs)
-            .count(),
-        None => 0,
-    };
-    let days = (report.duration_minutes / 1440.0).max(1.0 / 1440.0);
+    let short = today_ready.map_or(0, |today| {
+        shortfall(&part.censored, 0, ready.iter().copied(), today)
+    });
     let step_minutes = part.series.step_s as f64 / 60.0;
-    Ok((figures(&report, days, short as f64 * step_minutes), ready))
+    let totals = Totals {
+        replica_hours: report.replica_hours,
+        minutes_saturated: report.minutes_saturated,
+        minutes_over_target: report.minutes_over_target,
+        direction_changes: report.direction_changes,
+        peak_replicas: report.peak_replicas,
+    };
+    (
+        figures(totals, part_days(part), short as f64 * step_minutes),
+        ready,
+    )
 }
 
-fn figures(r: &SimReport, days: f64, censored_shortfall_minutes: f64) -> Figures {
+/// A replay's totals over a part (whole or so far).
+struct Totals {
+    replica_hours: f64,
+    minutes_saturated: f64,
+    minutes_over_target: f64,
+    direction_changes: u64,
+    peak_replicas: i32,
+}
+
+fn figures(r: Totals, days: f64, censored_shortfall_minutes: f64) -> Figures {
     Figures {
         replica_hours_per_day: r.replica_hours / days,
         saturated_minutes_per_day: r.minutes_saturated / days,
@@ -228,9 +355,6 @@ fn figures(r: &SimReport, days: f64, censored_shortfall_minutes: f64) -> Figures
     }
 }
 
-/// A count from the snapshot (`u32`) as the model's `i32`; values above
-/// `i32::MAX` (refused by snapshot validation, see `stepscale_hpa::limits`)
-/// saturate rather than wrap negative.
 fn saturating_i32(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }

@@ -18,7 +18,13 @@ use crate::window::Window;
 
 use crate::model::replica::{settled_utilization_replicas, SettledBand};
 use crate::model::{MetricTarget, PodRun};
-use crate::simulate::{AutoscalerConfig, DemandSeries, Replay, SimError, SimOptions, SimReport};
+use crate::simulate::{
+    AutoscalerConfig, Bounded, DemandSeries, Progress, Replay, SimError, SimOptions, SimReport,
+};
+
+/// Replayed time between two questions to a bounded replay's `stop`,
+/// seconds (an hour: 240 syncs, so asking costs nothing measurable).
+pub const CHECK_EVERY_S: i64 = 3600;
 
 /// Replays `series` under `config`, holding pods as runs; the same report as
 /// [`crate::simulate::simulate_reference`].
@@ -30,7 +36,32 @@ pub fn simulate_runs(
     config: &AutoscalerConfig,
     options: &SimOptions,
 ) -> Result<SimReport, SimError> {
+    match simulate_runs_bounded(series, config, options, &mut |_| false)? {
+        Bounded::Complete(report) => Ok(report),
+        // The check above never stops the replay.
+        Bounded::Stopped { .. } => Err(SimError::InvalidConfig(
+            "the replay stopped without being asked to".into(),
+        )),
+    }
+}
+
+/// [`simulate_runs`] that asks `stop` once per [`CHECK_EVERY_S`] of replayed
+/// time how far the replay has come, and stops when it says so.
+///
+/// Every figure of a [`Progress`] only grows as the replay goes on, so a
+/// caller that only needs to know whether the final report could beat
+/// another can stop a replay as soon as its figures so far cannot.
+///
+/// # Errors
+/// [`SimError`] for an empty series, an invalid config or an invalid cron floor.
+pub fn simulate_runs_bounded(
+    series: &DemandSeries,
+    config: &AutoscalerConfig,
+    options: &SimOptions,
+    stop: &mut dyn FnMut(&Progress<'_>) -> bool,
+) -> Result<Bounded, SimError> {
     let mut r = Replay::new(series, config, options)?;
+    let mut next_check = r.start.saturating_add(CHECK_EVERY_S);
     r.controller = std::mem::take(&mut r.controller).with_sliding_windows();
     // A run that has been ready for a whole metric window reads like every
     // older run: the controller counts it ready even inside the CPU
@@ -60,6 +91,12 @@ pub fn simulate_runs(
     let hpa_only = r.hpa_only();
     let mut t = r.start;
     while t < r.end {
+        if t >= next_check {
+            next_check = t.saturating_add(CHECK_EVERY_S);
+            if stop(&r.progress(t)) {
+                return Ok(Bounded::Stopped(r.progress(t).owned()));
+            }
+        }
         // Merge the settled runs at the front into one.
         while runs.len() >= 2 && runs[1].0 <= t - settle_s {
             let merged = runs[0].1 + runs[1].1;
@@ -179,7 +216,7 @@ pub fn simulate_runs(
         }
         t = r.next_sync(t);
     }
-    Ok(r.finish())
+    Ok(Bounded::Complete(r.finish()))
 }
 
 /// `(x * 1000.0).round() as i64` (what `Replay::pod_view` reports), with

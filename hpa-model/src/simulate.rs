@@ -362,6 +362,45 @@ pub struct SimReport {
     pub trajectory: Option<Vec<TrajectoryPoint>>,
 }
 
+/// How far a replay has come: the running totals of its report. Each only
+/// grows as the replay goes on, so each is a lower bound on the final
+/// report's (converted the same way: hours = seconds / 3600, minutes =
+/// seconds / 60).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress<'a> {
+    /// The sync the replay is at (not yet replayed), seconds since the epoch.
+    pub at_s: i64,
+    /// Pod-seconds so far (a whole number).
+    pub replica_seconds: f64,
+    /// Seconds over target so far.
+    pub seconds_over_target: i64,
+    /// Saturated seconds so far.
+    pub seconds_saturated: i64,
+    /// Direction changes so far.
+    pub direction_changes: u64,
+    /// The trajectory so far, when one is recorded.
+    pub trajectory: &'a [TrajectoryPoint],
+}
+
+impl Progress<'_> {
+    /// The totals without the trajectory.
+    pub fn owned(&self) -> Progress<'static> {
+        Progress {
+            trajectory: &[],
+            ..*self
+        }
+    }
+}
+
+/// What a bounded replay ([`crate::fast::simulate_runs_bounded`]) produced.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bounded {
+    /// It ran to the end.
+    Complete(SimReport),
+    /// Its caller stopped it; the totals up to then.
+    Stopped(Progress<'static>),
+}
+
 /// Replays `series` under `config` with the fast replay
 /// ([`crate::fast::simulate_runs`]: pods grouped into runs of identical
 /// pods), which gives the same report as [`simulate_reference`].
@@ -800,6 +839,18 @@ impl<'a> Replay<'a> {
     pub(crate) fn next_sync(&mut self, t: i64) -> i64 {
         self.report.syncs += 1;
         t + self.options.sync_period_s
+    }
+
+    /// The running totals before the sync at `t`.
+    pub(crate) fn progress(&self, t: i64) -> Progress<'_> {
+        Progress {
+            at_s: t,
+            replica_seconds: self.replica_seconds,
+            seconds_over_target: self.over_s,
+            seconds_saturated: self.saturated_s,
+            direction_changes: self.report.direction_changes,
+            trajectory: self.report.trajectory.as_deref().unwrap_or_default(),
+        }
     }
 
     /// The report.

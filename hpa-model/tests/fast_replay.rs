@@ -5,10 +5,12 @@
 
 use std::path::PathBuf;
 
+use stepscale_hpa::fast::{simulate_runs_bounded, CHECK_EVERY_S};
 use stepscale_hpa::model::{Behavior, PolicyType, ScalingPolicy, ScalingRules, SelectPolicy};
 use stepscale_hpa::series::load_csv_series;
 use stepscale_hpa::simulate::{
-    simulate, simulate_reference, AutoscalerConfig, CronFloor, DemandSeries, KedaConfig, SimOptions,
+    simulate, simulate_reference, AutoscalerConfig, Bounded, CronFloor, DemandSeries, KedaConfig,
+    SimOptions,
 };
 
 /// The first `days` days of a NAB series, `value × scale` cores.
@@ -142,5 +144,60 @@ fn the_fast_replay_equals_the_reference_on_real_series() {
                 assert_eq!(fast, reference, "{sname} / {cname} / {oname}");
             }
         }
+    }
+}
+
+/// A bounded replay that is never stopped is the whole replay; one that is
+/// stopped stops at the first check its stop asks for, and every total it
+/// shows then is at most the whole replay's (so a caller may rule a config
+/// out on the totals so far). The floor holds for the rest of the replay:
+/// the whole replay's pod-seconds are at least those so far plus the floor
+/// over the time left.
+#[test]
+fn a_bounded_replay_stops_where_asked_with_totals_below_the_whole_replay() {
+    let s = nab("cpu_utilization_asg_misconfiguration.csv", 5, 0.04);
+    let options = SimOptions {
+        record_trajectory: true,
+        ..SimOptions::default()
+    };
+    for (cname, c) in configs() {
+        let whole = simulate(&s, &c, &options).expect("replay");
+        let mut asked = Vec::new();
+        let never = simulate_runs_bounded(&s, &c, &options, &mut |p| {
+            asked.push(p.at_s);
+            false
+        })
+        .expect("bounded replay");
+        assert_eq!(never, Bounded::Complete(whole.clone()), "{cname}");
+        // Asked once per hour of replayed time, first after an hour.
+        assert_eq!(asked.first(), Some(&(s.start_s + CHECK_EVERY_S)), "{cname}");
+        assert!(asked.windows(2).all(|w| w[1] - w[0] >= CHECK_EVERY_S));
+        assert_eq!(
+            asked.len() as i64,
+            (s.end_s() - s.start_s - 1) / CHECK_EVERY_S
+        );
+
+        let stop_at = s.start_s + 2 * 86_400;
+        let stopped = simulate_runs_bounded(&s, &c, &options, &mut |p| p.at_s >= stop_at)
+            .expect("bounded replay");
+        let Bounded::Stopped(p) = stopped else {
+            panic!("{cname}: the replay was not stopped");
+        };
+        assert_eq!(p.at_s, stop_at, "{cname}");
+        assert!(p.replica_seconds / 3600.0 <= whole.replica_hours, "{cname}");
+        assert!(p.seconds_saturated as f64 / 60.0 <= whole.minutes_saturated);
+        assert!(p.seconds_over_target as f64 / 60.0 <= whole.minutes_over_target);
+        assert!(p.direction_changes <= whole.direction_changes, "{cname}");
+        let floor = match &c.keda {
+            Some(k) => k.min_replica_count.max(0),
+            None => c.min_replicas,
+        };
+        let rest = (s.end_s() - stop_at) as f64;
+        assert!(
+            p.replica_seconds + f64::from(floor) * rest <= whole.replica_hours * 3600.0,
+            "{cname}: the floor does not hold for the rest"
+        );
+        // Two days in, the totals are a real part of the whole.
+        assert!(p.replica_seconds > 0.0, "{cname}");
     }
 }

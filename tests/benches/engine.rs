@@ -112,9 +112,15 @@ fn full_analyze(analyzer: &Analyzer, pool: &[Arc<WorkloadSnapshot>], subset: usi
         .filter_map(|r| r.choice.as_ref())
         .map(|c| c.candidates_replayed + 2)
         .sum();
+    let stopped: u32 = recs
+        .iter()
+        .filter_map(|r| r.choice.as_ref())
+        .map(|c| c.candidates_stopped_early)
+        .sum();
     println!(
-        "full analyze (rules + checks + merge + replay search on {searched}/{subset} workloads, {:.1} replays each): {:.1} workloads/s, peak RSS {:.0} MiB",
+        "full analyze (rules + checks + merge + replay search on {searched}/{subset} workloads, {:.1} replays each, {:.1} of them stopped early): {:.1} workloads/s, peak RSS {:.0} MiB",
         f64::from(replays) / searched.max(1) as f64,
+        f64::from(stopped) / searched.max(1) as f64,
         subset as f64 / took.as_secs_f64(),
         peak_rss_mib()
     );

@@ -17,6 +17,17 @@
 //!    is proposed only if it keeps the guardrails there too and, in `savings`
 //!    mode, still saves.
 //!
+//! **Early stops** ([`Stopping`]). Every replay figure only grows as a replay
+//! goes on, so in `savings` mode a candidate's replay is stopped, once an
+//! hour of replayed time, as soon as its figures so far (with its floor
+//! counted for the rest) show it can no longer be chosen (a guardrail already
+//! broken, or more cost than the best so far), listed as a near miss, or
+//! listed in the frontier's least-saturation alternatives. Stopped
+//! candidates that could still be listed once the choice is known are
+//! replayed to the end. The result is the same as replaying every candidate
+//! to the end (a test compares both on every NAB series); half of the
+//! candidates stop early.
+//!
 //! Every step is deterministic: the same history and objective give the same
 //! choice.
 
@@ -31,7 +42,7 @@ use stepscale_hpa::simulate::AutoscalerConfig;
 
 use super::{Figures, Mode, Objective};
 use crate::recommendation::CurrentConfig;
-use crate::replay::{self, DemandHistory};
+use crate::replay::{self, BoundedFigures, DemandHistory};
 
 /// Share of each tolerance the choice may use on the fit part; the
 /// held-out confirmation allows the whole tolerance.
@@ -256,6 +267,11 @@ pub struct Choice {
     pub frontier: Vec<Alternative>,
     /// Distinct configs replayed.
     pub candidates_replayed: u32,
+    /// Of those, the replays stopped before the end of the fit part once
+    /// their figures so far showed they could neither be chosen nor be
+    /// listed (see [`Stopping::Early`]).
+    #[serde(default)]
+    pub candidates_stopped_early: u32,
     /// The best config the search found (may be withheld, see `confirmed`).
     pub best: ConfigChange,
     /// Up to [`NEAR_MISSES`] configs cheaper than the best that only fail
@@ -364,6 +380,30 @@ pub(crate) fn better(a: Ranked, b: Ranked) -> bool {
     }
 }
 
+/// One candidate's replay on the fit part.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scored {
+    /// The config could not be replayed.
+    Failed,
+    /// The whole part was replayed.
+    Complete(Figures),
+    /// The replay was stopped once its figures so far showed it could not
+    /// beat the incumbent; they are lower bounds on the whole replay's.
+    Stopped(Figures),
+}
+
+/// Whether the search may stop a candidate's replay once it cannot win
+/// (see [`choose_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopping {
+    /// Stop a replay as soon as its figures so far rule it out of the
+    /// choice, the frontier and the near misses (`savings` mode only).
+    Early,
+    /// Replay every candidate to the end: the reference the early stops are
+    /// checked against.
+    Never,
+}
+
 /// The replays of one workload's fit part, memoized by knobs.
 struct Scorer<'a> {
     w: &'a WorkloadSnapshot,
@@ -371,7 +411,11 @@ struct Scorer<'a> {
     fit: DemandHistory,
     today_ready: Vec<i32>,
     today: Figures,
-    memo: HashMap<Knobs, Option<Figures>>,
+    /// The objective candidates are chosen by (tolerances scaled).
+    strict: Objective,
+    /// Whether replays may stop early.
+    stopping: Stopping,
+    memo: HashMap<Knobs, Scored>,
     order: Vec<Knobs>,
 }
 
@@ -380,22 +424,189 @@ impl Scorer<'_> {
         replay::model_config(&self.w.config, &k.change_from(today), self.request)
     }
 
-    fn score(&mut self, today: &Knobs, k: Knobs) -> Option<Figures> {
-        if let Some(f) = self.memo.get(&k) {
-            return *f;
+    /// The whole replay of `k`'s figures, if it can be replayed: from the
+    /// memo, else replayed to the end.
+    fn complete(&self, k: &Knobs) -> Option<Figures> {
+        match self.memo.get(k) {
+            Some(Scored::Complete(f)) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// `k`'s figures when it could beat `incumbent` (the rank of the best
+    /// config so far). Its replay stops as soon as it cannot (in `savings`
+    /// mode with [`Stopping::Early`]): a guardrail already broken, or more
+    /// replica-hours so far than the incumbent's cost. `None` for a config
+    /// that cannot be replayed, one stopped, or when [`MAX_REPLAYS`] are
+    /// used up.
+    fn score(&mut self, today: &Knobs, k: Knobs, incumbent: Ranked) -> Option<Figures> {
+        if let Some(scored) = self.memo.get(&k) {
+            // A stopped config could not beat an incumbent at most as good
+            // as today's.
+            return match scored {
+                Scored::Complete(f) => Some(*f),
+                Scored::Failed | Scored::Stopped(_) => None,
+            };
         }
         if self.memo.len() >= MAX_REPLAYS {
             return None;
         }
-        let f = self.config(today, &k).and_then(|c| {
-            replay::replay_figures(&self.fit, &c, Some(&self.today_ready))
-                .ok()
-                .map(|(f, _)| f)
-        });
-        self.memo.insert(k, f);
+        let early = self.stopping == Stopping::Early && self.strict.mode == Mode::Savings;
+        let (o, t) = (self.strict, self.today);
+        let scored = self.scored();
+        // Stopped only when nothing the search reports could list it: it
+        // cannot beat the incumbent (a guardrail broken, or more cost), it
+        // costs more than the incumbent or breaks what a near miss must
+        // keep, and it cannot have the least saturation.
+        let hopeless = |so_far: &Figures| {
+            let costlier = incumbent.is_some_and(|b| cost_units(so_far, &t) > b.0 + 0.5);
+            early
+                && (costlier || !o.keeps_guardrails(so_far, &t))
+                && (costlier || !near_miss_possible(&o, so_far, &t))
+                && ruled_out_of_least_saturation(&o, so_far, &t, &scored)
+        };
+        let scored = self.replay(today, &k, hopeless);
+        self.memo.insert(k, scored);
         self.order.push(k);
-        f
+        match scored {
+            Scored::Complete(f) => Some(f),
+            _ => None,
+        }
     }
+
+    /// Replay `k` on the fit part, stopped when `stop` says so.
+    fn replay(&self, today: &Knobs, k: &Knobs, stop: impl FnMut(&Figures) -> bool) -> Scored {
+        let Some(c) = self.config(today, k) else {
+            return Scored::Failed;
+        };
+        match replay::replay_figures_bounded(&self.fit, &c, &self.today_ready, stop) {
+            Ok(BoundedFigures::Complete(f, _)) => Scored::Complete(f),
+            Ok(BoundedFigures::Stopped(f)) => Scored::Stopped(f),
+            Err(_) => Scored::Failed,
+        }
+    }
+
+    /// The replayed configs with their whole figures, in the order they
+    /// were tried.
+    fn scored(&self) -> Vec<(Knobs, Figures)> {
+        self.order
+            .iter()
+            .filter_map(|k| self.complete(k).map(|f| (*k, f)))
+            .collect()
+    }
+
+    /// Replay to the end every stopped config that could still be listed in
+    /// the frontier ([`frontier`]) or among the near misses, so that both
+    /// are what replaying every candidate to the end would give. A stopped
+    /// config can never be the choice, the cheapest within the guardrails,
+    /// or a cheaper config worth a change ([`worth_a_change`]): it breaks a
+    /// guardrail or costs more than the choice.
+    fn settle(&mut self, today: &Knobs, best: &Knobs, best_fit: &Figures) {
+        for k in self.order.clone() {
+            let Some(Scored::Stopped(so_far)) = self.memo.get(&k).copied() else {
+                continue;
+            };
+            let scored = self.scored();
+            let t = self.today;
+            let o = &self.strict;
+            let cheaper_near_misses = scored
+                .iter()
+                .filter(|(m, f)| {
+                    near_miss(o, m, f, &t, best, best_fit)
+                        && f.replica_hours_per_day < so_far.replica_hours_per_day
+                })
+                .count();
+            let ruled_out_of_near_misses = !near_miss(o, &k, &so_far, &t, best, best_fit)
+                || cheaper_near_misses >= NEAR_MISSES;
+            if !(ruled_out_of_least_saturation(o, &so_far, &t, &scored) && ruled_out_of_near_misses)
+            {
+                let whole = self.replay(today, &k, |_| false);
+                self.memo.insert(k, whole);
+            }
+        }
+    }
+}
+
+/// Whether a config whose figures so far are `so_far` cannot be either of
+/// the frontier's least-saturation alternatives, however its replay goes on,
+/// against the whole replays in `scored`.
+fn ruled_out_of_least_saturation(
+    o: &Objective,
+    so_far: &Figures,
+    today: &Figures,
+    scored: &[(Knobs, Figures)],
+) -> bool {
+    least_saturation_caps(o, today).iter().all(|cap| {
+        !saturation_eligible(o, so_far, today, *cap)
+            || scored
+                .iter()
+                .filter(|(_, f)| saturation_eligible(o, f, today, *cap))
+                .min_by(|a, b| saturation_order(&a.1, &b.1))
+                .is_some_and(|(_, m)| surely_more_saturated(so_far, m))
+    })
+}
+
+/// The part of [`near_miss`] that does not depend on the choice.
+fn near_miss_possible(o: &Objective, f: &Figures, today: &Figures) -> bool {
+    o.keeps_churn_and_censoring(f, today)
+        && f.over_target_minutes_per_day
+            <= today.over_target_minutes_per_day + o.over_target_tolerance_minutes_per_day
+}
+
+/// Whether `f` may be listed as a near miss: cheaper than the choice
+/// (`best`), failing at most the saturation guardrails — churn and
+/// censored-demand capacity kept, over target within the tolerance.
+/// Monotone: when figures so far fail, the whole replay's fail too.
+fn near_miss(
+    o: &Objective,
+    k: &Knobs,
+    f: &Figures,
+    today: &Figures,
+    best: &Knobs,
+    best_fit: &Figures,
+) -> bool {
+    k != best
+        && f.replica_hours_per_day < best_fit.replica_hours_per_day
+        && near_miss_possible(o, f, today)
+}
+
+/// The cost caps of the frontier's two least-saturation alternatives:
+/// today's cost (+2 %), and the most a change may add.
+fn least_saturation_caps(o: &Objective, today: &Figures) -> [f64; 2] {
+    [
+        today.replica_hours_per_day * 1.02,
+        today.replica_hours_per_day * (1.0 + o.max_extra_cost_percent / 100.0),
+    ]
+}
+
+/// Whether `f` competes for the least saturation under `cap`.
+fn saturation_eligible(o: &Objective, f: &Figures, today: &Figures, cap: f64) -> bool {
+    f.replica_hours_per_day <= cap && o.keeps_churn_and_censoring(f, today)
+}
+
+/// Least saturation first, then least time over target, then least cost.
+fn saturation_order(a: &Figures, b: &Figures) -> std::cmp::Ordering {
+    a.saturated_minutes_per_day
+        .total_cmp(&b.saturated_minutes_per_day)
+        .then(
+            a.over_target_minutes_per_day
+                .total_cmp(&b.over_target_minutes_per_day),
+        )
+        .then(a.replica_hours_per_day.total_cmp(&b.replica_hours_per_day))
+}
+
+/// Whether a config whose figures so far are `so_far` ends after `m` in
+/// [`saturation_order`], however its replay goes on (its figures only grow).
+fn surely_more_saturated(so_far: &Figures, m: &Figures) -> bool {
+    let (s, o, c) = (
+        so_far.saturated_minutes_per_day,
+        so_far.over_target_minutes_per_day,
+        so_far.replica_hours_per_day,
+    );
+    s > m.saturated_minutes_per_day
+        || s >= m.saturated_minutes_per_day
+            && (o > m.over_target_minutes_per_day
+                || o >= m.over_target_minutes_per_day && c > m.replica_hours_per_day)
 }
 
 /// Sorted copy of the finite values.
@@ -593,6 +804,22 @@ pub fn choose(
     seeds: &[ConfigChange],
     objective: &Objective,
 ) -> Result<Choice, SearchError> {
+    choose_with(w, current, seeds, objective, Stopping::Early)
+}
+
+/// [`choose`], with or without stopping the replays of candidates that can
+/// no longer win. Both give the same choice, frontier and near misses (a
+/// test compares them on real series); [`Stopping::Early`] replays less.
+///
+/// # Errors
+/// As [`choose`].
+pub fn choose_with(
+    w: &WorkloadSnapshot,
+    current: &CurrentConfig,
+    seeds: &[ConfigChange],
+    objective: &Objective,
+    stopping: Stopping,
+) -> Result<Choice, SearchError> {
     let today = Knobs::of(current).ok_or(SearchError::NotCpu)?;
     let request = replay::request_cores(w);
     let history = replay::demand_history(w);
@@ -608,21 +835,23 @@ pub fn choose(
         .map_err(|e| SearchError::Replay(e.to_string()))?;
     let demand_sorted = sorted(&fit.series.cores);
     let room = PolicyRoom::of(&w.config);
+    let strict = objective.with_tolerances_scaled(SELECTION_MARGIN);
     let mut s = Scorer {
         w,
         request,
         fit,
         today_ready,
         today: today_fit,
+        strict,
+        stopping,
         memo: HashMap::new(),
         order: Vec::new(),
     };
-    s.memo.insert(today, Some(today_fit));
+    s.memo.insert(today, Scored::Complete(today_fit));
     s.order.push(today);
 
     // Seeds: the best of today and the rules' proposals (scale-down windows
     // capped, scale-up never slowed, as in the grid).
-    let strict = objective.with_tolerances_scaled(SELECTION_MARGIN);
     let mut best = today;
     let mut best_rank = ranked(&strict, &today_fit, &today_fit, &today, &today);
     for seed in seeds {
@@ -632,7 +861,7 @@ pub fn choose(
         k.cooldown = k
             .cooldown
             .map(|c| c.min(MAX_SCALE_DOWN_WINDOW_SECONDS.max(today.cooldown.unwrap_or(0))));
-        if let Some(f) = s.score(&today, k) {
+        if let Some(f) = s.score(&today, k, best_rank) {
             let r = ranked(&strict, &f, &s.today, &k, &today);
             if better(r, best_rank) {
                 best = k;
@@ -645,7 +874,7 @@ pub fn choose(
         let before = best;
         for knob in 0..KNOBS {
             for k in values_for(knob, &best, &today, seeds, &demand_sorted, request, room) {
-                if let Some(f) = s.score(&today, k) {
+                if let Some(f) = s.score(&today, k, best_rank) {
                     let r = ranked(&strict, &f, &s.today, &k, &today);
                     if better(r, best_rank) {
                         best = k;
@@ -663,14 +892,10 @@ pub fn choose(
     // wins; when that one saves too little to be worth a change, the
     // cheapest candidate within the guardrails that does is chosen instead.
     if objective.mode == Mode::Savings {
-        let scored: Vec<(Knobs, Figures)> = s
-            .order
-            .iter()
-            .filter_map(|k| s.memo.get(k).copied().flatten().map(|f| (*k, f)))
-            .collect();
-        best = worth_a_change(best, &scored, &today_fit, objective, &strict);
+        best = worth_a_change(best, &s.scored(), &today_fit, objective, &strict);
     }
-    let best_fit = s.memo.get(&best).copied().flatten().unwrap_or(today_fit);
+    let best_fit = s.complete(&best).unwrap_or(today_fit);
+    s.settle(&today, &best, &best_fit);
     let total_days = history.days();
     let fit_days = s.fit.days();
     let fit_period = PeriodFigures {
@@ -681,20 +906,17 @@ pub fn choose(
     };
     let frontier = frontier(&strict, &s, &today, &best);
     let candidates_replayed = s.memo.len() as u32;
+    let candidates_stopped_early = s
+        .memo
+        .values()
+        .filter(|v| matches!(v, Scored::Stopped(_)))
+        .count() as u32;
     // Cheaper than the choice, and failing only on saturation: churn and
     // censored-demand capacity kept, over target within the tolerance.
     let mut near: Vec<(Knobs, Figures)> = s
-        .order
-        .iter()
-        .filter_map(|k| s.memo.get(k).copied().flatten().map(|f| (*k, f)))
-        .filter(|(k, f)| {
-            *k != best
-                && f.replica_hours_per_day < best_fit.replica_hours_per_day
-                && strict.keeps_churn_and_censoring(f, &today_fit)
-                && f.over_target_minutes_per_day
-                    <= today_fit.over_target_minutes_per_day
-                        + strict.over_target_tolerance_minutes_per_day
-        })
+        .scored()
+        .into_iter()
+        .filter(|(k, f)| near_miss(&strict, k, f, &today_fit, &best, &best_fit))
         .collect();
     near.sort_by(|a, b| {
         a.1.replica_hours_per_day
@@ -791,6 +1013,7 @@ pub fn choose(
         verdict,
         frontier,
         candidates_replayed,
+        candidates_stopped_early,
         best: change,
         near_misses,
         best_fit: Some(best_fit),
@@ -877,11 +1100,7 @@ pub fn buys(p: &Figures, t: &Figures) -> String {
 /// cap.
 fn frontier(o: &Objective, s: &Scorer<'_>, today: &Knobs, best: &Knobs) -> Vec<Alternative> {
     let t = s.today;
-    let scored: Vec<(Knobs, Figures)> = s
-        .order
-        .iter()
-        .filter_map(|k| s.memo.get(k).copied().flatten().map(|f| (*k, f)))
-        .collect();
+    let scored = s.scored();
     let mut out: Vec<Alternative> = Vec::new();
     let mut add = |label: &str, pick: Option<&(Knobs, Figures)>| {
         if let Some((k, f)) = pick {
@@ -915,27 +1134,15 @@ fn frontier(o: &Objective, s: &Scorer<'_>, today: &Knobs, best: &Knobs) -> Vec<A
     let least_saturation = |cap: f64| {
         scored
             .iter()
-            .filter(|(_, f)| f.replica_hours_per_day <= cap && o.keeps_churn_and_censoring(f, &t))
-            .min_by(|a, b| {
-                a.1.saturated_minutes_per_day
-                    .total_cmp(&b.1.saturated_minutes_per_day)
-                    .then(
-                        a.1.over_target_minutes_per_day
-                            .total_cmp(&b.1.over_target_minutes_per_day),
-                    )
-                    .then(
-                        a.1.replica_hours_per_day
-                            .total_cmp(&b.1.replica_hours_per_day),
-                    )
-            })
+            .filter(|(_, f)| saturation_eligible(o, f, &t, cap))
+            .min_by(|a, b| saturation_order(&a.1, &b.1))
     };
+    let [same_cost, most_cost] = least_saturation_caps(o, &t);
     add(
         "today's cost, least saturation",
-        least_saturation(t.replica_hours_per_day * 1.02),
+        least_saturation(same_cost),
     );
-    let safest =
-        least_saturation(t.replica_hours_per_day * (1.0 + o.max_extra_cost_percent / 100.0));
-    add("least saturation", safest);
+    add("least saturation", least_saturation(most_cost));
     out
 }
 

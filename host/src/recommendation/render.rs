@@ -71,9 +71,10 @@ pub fn table(recs: &[Recommendation]) -> String {
         if let Some(c) = &r.choice {
             let _ = writeln!(
                 out,
-                "  chosen:   {} mode, {} configs replayed; {}",
+                "  chosen:   {} mode, {} configs replayed ({} stopped early: they could not win); {}",
                 c.objective.mode.as_str(),
                 c.candidates_replayed,
+                c.candidates_stopped_early,
                 c.verdict
             );
             let _ = writeln!(

@@ -244,10 +244,11 @@ fn section(r: &Recommendation, w: &WorkloadSnapshot) -> String {
     if let Some(c) = &r.choice {
         let _ = write!(
             s,
-            "<h3>How it was chosen</h3><p>{}</p><p class=\"note\">Objective: {}. {} configs replayed ({}).</p><table>{FIGURE_HEAD}",
+            "<h3>How it was chosen</h3><p>{}</p><p class=\"note\">Objective: {}. {} configs replayed, {} of them stopped early once they could not win ({}).</p><table>{FIGURE_HEAD}",
             escape(&c.verdict),
             escape(&c.statement),
             c.candidates_replayed,
+            c.candidates_stopped_early,
             escape(&c.method)
         );
         s.push_str(&figures_row(
