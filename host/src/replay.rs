@@ -203,9 +203,18 @@ pub fn replay_figures(
 /// What a bounded replay ([`replay_figures_bounded`]) produced.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BoundedFigures {
-    /// It ran to the end: its figures and its ready pods per sample, as
-    /// [`replay_figures`] gives them.
-    Complete(Figures, Vec<i32>),
+    /// It ran to the end.
+    Complete {
+        /// Its figures, as [`replay_figures`] gives them.
+        figures: Figures,
+        /// Its ready pods per sample.
+        ready: Vec<i32>,
+        /// The lowest and highest count its floor and ceiling were compared
+        /// with (`None` under KEDA): a floor below and a ceiling above it
+        /// never acted, so any other floor and ceiling outside it replay the
+        /// same (see `HorizontalController::counts_bounded`).
+        counts_bounded: Option<(i32, i32)>,
+    },
     /// It was stopped: its figures so far, per day of the whole part, the
     /// replica-hours with the config's floor counted for the rest of the
     /// part. Each is a lower bound on the figure a whole replay would give
@@ -224,7 +233,7 @@ pub enum BoundedFigures {
 pub fn replay_figures_bounded(
     part: &DemandHistory,
     config: &AutoscalerConfig,
-    today_ready: &[i32],
+    today_ready: Option<&[i32]>,
     mut stop: impl FnMut(&Figures) -> bool,
 ) -> Result<BoundedFigures, SimError> {
     let options = SimOptions {
@@ -257,15 +266,24 @@ pub fn replay_figures_bounded(
     };
     let mut ask = |p: &Progress<'_>| {
         let ready = p.trajectory.iter().map(|q| q.ready);
-        short += shortfall(&part.censored, counted, ready.skip(counted), today_ready);
+        if let Some(today) = today_ready {
+            short += shortfall(&part.censored, counted, ready.skip(counted), today);
+        }
         counted = p.trajectory.len();
         stop(&so_far(p, short))
     };
     Ok(
         match simulate_runs_bounded(&part.series, config, &options, &mut ask)? {
-            Bounded::Complete(report) => {
-                let (f, ready) = summarize(part, &report, Some(today_ready));
-                BoundedFigures::Complete(f, ready)
+            Bounded::Complete {
+                report,
+                counts_bounded,
+            } => {
+                let (figures, ready) = summarize(part, &report, today_ready);
+                BoundedFigures::Complete {
+                    figures,
+                    ready,
+                    counts_bounded,
+                }
             }
             Bounded::Stopped(p) => BoundedFigures::Stopped(so_far(&p, short)),
         },

@@ -37,7 +37,7 @@ pub fn simulate_runs(
     options: &SimOptions,
 ) -> Result<SimReport, SimError> {
     match simulate_runs_bounded(series, config, options, &mut |_| false)? {
-        Bounded::Complete(report) => Ok(report),
+        Bounded::Complete { report, .. } => Ok(report),
         // The check above never stops the replay.
         Bounded::Stopped { .. } => Err(SimError::InvalidConfig(
             "the replay stopped without being asked to".into(),
@@ -216,7 +216,15 @@ pub fn simulate_runs_bounded(
         }
         t = r.next_sync(t);
     }
-    Ok(Bounded::Complete(r.finish()))
+    let counts_bounded = if hpa_only {
+        r.controller.counts_bounded()
+    } else {
+        None
+    };
+    Ok(Bounded::Complete {
+        report: r.finish(),
+        counts_bounded,
+    })
 }
 
 /// `(x * 1000.0).round() as i64` (what `Replay::pod_view` reports), with

@@ -396,7 +396,14 @@ impl Progress<'_> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Bounded {
     /// It ran to the end.
-    Complete(SimReport),
+    Complete {
+        /// The report, as [`simulate`] gives it.
+        report: SimReport,
+        /// The lowest and highest count the floor and ceiling were compared
+        /// with ([`HorizontalController::counts_bounded`]); `None` for a
+        /// KEDA ScaledObject, whose executor also reads the floor.
+        counts_bounded: Option<(i32, i32)>,
+    },
     /// Its caller stopped it; the totals up to then.
     Stopped(Progress<'static>),
 }

@@ -168,7 +168,10 @@ fn a_bounded_replay_stops_where_asked_with_totals_below_the_whole_replay() {
             false
         })
         .expect("bounded replay");
-        assert_eq!(never, Bounded::Complete(whole.clone()), "{cname}");
+        let Bounded::Complete { report, .. } = never else {
+            panic!("{cname}: stopped without being asked");
+        };
+        assert_eq!(report, whole, "{cname}");
         // Asked once per hour of replayed time, first after an hour.
         assert_eq!(asked.first(), Some(&(s.start_s + CHECK_EVERY_S)), "{cname}");
         assert!(asked.windows(2).all(|w| w[1] - w[0] >= CHECK_EVERY_S));
@@ -200,4 +203,64 @@ fn a_bounded_replay_stops_where_asked_with_totals_below_the_whole_replay() {
         // Two days in, the totals are a real part of the whole.
         assert!(p.replica_seconds > 0.0, "{cname}");
     }
+}
+
+/// The counts the floor and ceiling were compared with bound where they can
+/// act: a replay whose floor and ceiling lie outside that range gives the
+/// same report under any other floor and ceiling outside it, and a floor
+/// raised into the range changes the replay.
+#[test]
+fn a_floor_and_ceiling_outside_the_counts_they_bounded_change_nothing() {
+    let series = [
+        nab("cpu_utilization_asg_misconfiguration.csv", 5, 0.04),
+        nab("nyc_taxi.csv", 7, 1.0 / 2000.0),
+        nab("ec2_cpu_utilization_ac20cd.csv", 7, 0.05),
+    ];
+    let options = SimOptions {
+        record_trajectory: true,
+        ..SimOptions::default()
+    };
+    let (mut same, mut changed) = (0, 0);
+    for s in &series {
+        for (cname, c) in configs() {
+            let Bounded::Complete {
+                report,
+                counts_bounded,
+            } = simulate_runs_bounded(s, &c, &options, &mut |_| false).expect("replay")
+            else {
+                panic!("{cname}: stopped without being asked");
+            };
+            let Some((lo, hi)) = counts_bounded else {
+                assert!(c.keda.is_some(), "{cname}: a plain HPA reports its range");
+                continue;
+            };
+            assert!(lo <= hi && lo >= 0, "{cname}: {lo}..{hi}");
+            if c.min_replicas < lo && c.max_replicas > hi {
+                for (min, max) in [(1, hi + 1), (lo - 1, hi + 7), (1.max(lo / 2), 500)] {
+                    let mut other = c.clone();
+                    other.min_replicas = min.max(1);
+                    other.max_replicas = max;
+                    let r = simulate(s, &other, &options).expect("replay");
+                    assert_eq!(r, report, "{cname}: floor {min}, ceiling {max}");
+                    same += 1;
+                }
+            }
+            // A floor above the lowest count, still inside the range.
+            let floor = c.min_replicas.max(lo) + 1;
+            if floor < hi {
+                let mut raised = c.clone();
+                raised.min_replicas = floor;
+                raised.max_replicas = raised.max_replicas.max(floor);
+                let r = simulate(s, &raised, &options).expect("replay");
+                assert_ne!(
+                    r, report,
+                    "{cname}: a floor inside the range {lo}..{hi} acts (floor {}, ceiling {})",
+                    c.min_replicas, c.max_replicas
+                );
+                changed += 1;
+            }
+        }
+    }
+    assert!(same >= 6, "only {same} floor and ceiling swaps compared");
+    assert!(changed >= 6, "only {changed} raised floors compared");
 }

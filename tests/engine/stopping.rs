@@ -7,7 +7,7 @@
 
 use stepscale_engine::snapshot::ScalingPolicy;
 use stepscale_engine::ConfigChange;
-use stepscale_operator::objective::search::{choose_with, Stopping};
+use stepscale_operator::objective::search::{choose_with, Shortcuts};
 use stepscale_operator::objective::Objective;
 use stepscale_operator::recommendation::CurrentConfig;
 use stepscale_rules_sdk::harness::traces;
@@ -48,9 +48,9 @@ fn stopping_hopeless_replays_early_changes_nothing_the_search_reports() {
             .expect("snapshot");
             let current = CurrentConfig::of(&w);
             let seeds = &seed_sets[(cases as usize + i) % seed_sets.len()];
-            let early = choose_with(&w, &current, seeds, &objective, Stopping::Early)
+            let early = choose_with(&w, &current, seeds, &objective, Shortcuts::Take)
                 .expect("search with early stops");
-            let mut whole = choose_with(&w, &current, seeds, &objective, Stopping::Never)
+            let mut whole = choose_with(&w, &current, seeds, &objective, Shortcuts::Never)
                 .expect("search without");
             assert_eq!(whole.candidates_stopped_early, 0);
             stopped += early.candidates_stopped_early;

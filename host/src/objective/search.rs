@@ -17,16 +17,19 @@
 //!    is proposed only if it keeps the guardrails there too and, in `savings`
 //!    mode, still saves.
 //!
-//! **Early stops** ([`Stopping`]). Every replay figure only grows as a replay
+//! **Early stops** ([`Shortcuts`]). Every replay figure only grows as a replay
 //! goes on, so in `savings` mode a candidate's replay is stopped, once an
 //! hour of replayed time, as soon as its figures so far (with its floor
 //! counted for the rest) show it can no longer be chosen (a guardrail already
 //! broken, or more cost than the best so far), listed as a near miss, or
 //! listed in the frontier's least-saturation alternatives. Stopped
 //! candidates that could still be listed once the choice is known are
-//! replayed to the end. The result is the same as replaying every candidate
-//! to the end (a test compares both on every NAB series); half of the
-//! candidates stop early.
+//! replayed to the end. And a candidate that differs from a config already
+//! replayed only in a floor and ceiling that never acted there (the counts
+//! they were compared with lie strictly between both configs' floor and
+//! ceiling) reuses that replay. The result is the same as replaying every
+//! candidate to the end (a test compares both on every NAB series); about
+//! half of the candidates stop early.
 //!
 //! Every step is deterministic: the same history and objective give the same
 //! choice.
@@ -269,7 +272,7 @@ pub struct Choice {
     pub candidates_replayed: u32,
     /// Of those, the replays stopped before the end of the fit part once
     /// their figures so far showed they could neither be chosen nor be
-    /// listed (see [`Stopping::Early`]).
+    /// listed.
     #[serde(default)]
     pub candidates_stopped_early: u32,
     /// The best config the search found (may be withheld, see `confirmed`).
@@ -385,21 +388,25 @@ pub(crate) fn better(a: Ranked, b: Ranked) -> bool {
 enum Scored {
     /// The config could not be replayed.
     Failed,
-    /// The whole part was replayed.
-    Complete(Figures),
+    /// The whole part was replayed (or a replay that could not differ was
+    /// reused); the lowest and highest count the floor and ceiling were
+    /// compared with, when known.
+    Complete(Figures, Option<(i32, i32)>),
     /// The replay was stopped once its figures so far showed it could not
     /// beat the incumbent; they are lower bounds on the whole replay's.
     Stopped(Figures),
 }
 
-/// Whether the search may stop a candidate's replay once it cannot win
-/// (see [`choose_with`]).
+/// Whether the search may take the shortcuts that replay less without
+/// changing its result (see [`choose_with`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stopping {
+pub enum Shortcuts {
     /// Stop a replay as soon as its figures so far rule it out of the
-    /// choice, the frontier and the near misses (`savings` mode only).
-    Early,
-    /// Replay every candidate to the end: the reference the early stops are
+    /// choice, the frontier and the near misses (`savings` mode only), and
+    /// reuse a replay for a config that differs from it only in a floor or
+    /// ceiling that never acted there.
+    Take,
+    /// Replay every candidate to the end: the reference the shortcuts are
     /// checked against.
     Never,
 }
@@ -413,8 +420,8 @@ struct Scorer<'a> {
     today: Figures,
     /// The objective candidates are chosen by (tolerances scaled).
     strict: Objective,
-    /// Whether replays may stop early.
-    stopping: Stopping,
+    /// Whether replays may be stopped or reused.
+    shortcuts: Shortcuts,
     memo: HashMap<Knobs, Scored>,
     order: Vec<Knobs>,
 }
@@ -428,14 +435,14 @@ impl Scorer<'_> {
     /// memo, else replayed to the end.
     fn complete(&self, k: &Knobs) -> Option<Figures> {
         match self.memo.get(k) {
-            Some(Scored::Complete(f)) => Some(*f),
+            Some(Scored::Complete(f, _)) => Some(*f),
             _ => None,
         }
     }
 
     /// `k`'s figures when it could beat `incumbent` (the rank of the best
     /// config so far). Its replay stops as soon as it cannot (in `savings`
-    /// mode with [`Stopping::Early`]): a guardrail already broken, or more
+    /// mode with [`Shortcuts::Take`]): a guardrail already broken, or more
     /// replica-hours so far than the incumbent's cost. `None` for a config
     /// that cannot be replayed, one stopped, or when [`MAX_REPLAYS`] are
     /// used up.
@@ -444,14 +451,22 @@ impl Scorer<'_> {
             // A stopped config could not beat an incumbent at most as good
             // as today's.
             return match scored {
-                Scored::Complete(f) => Some(*f),
+                Scored::Complete(f, _) => Some(*f),
                 Scored::Failed | Scored::Stopped(_) => None,
             };
         }
         if self.memo.len() >= MAX_REPLAYS {
             return None;
         }
-        let early = self.stopping == Stopping::Early && self.strict.mode == Mode::Savings;
+        if let Some(f) = self.same_as_replayed(&k) {
+            self.memo.insert(k, f);
+            self.order.push(k);
+            return match f {
+                Scored::Complete(f, _) => Some(f),
+                _ => None,
+            };
+        }
+        let early = self.shortcuts == Shortcuts::Take && self.strict.mode == Mode::Savings;
         let (o, t) = (self.strict, self.today);
         let scored = self.scored();
         // Stopped only when nothing the search reports could list it: it
@@ -469,7 +484,7 @@ impl Scorer<'_> {
         self.memo.insert(k, scored);
         self.order.push(k);
         match scored {
-            Scored::Complete(f) => Some(f),
+            Scored::Complete(f, _) => Some(f),
             _ => None,
         }
     }
@@ -479,11 +494,45 @@ impl Scorer<'_> {
         let Some(c) = self.config(today, k) else {
             return Scored::Failed;
         };
-        match replay::replay_figures_bounded(&self.fit, &c, &self.today_ready, stop) {
-            Ok(BoundedFigures::Complete(f, _)) => Scored::Complete(f),
+        match replay::replay_figures_bounded(&self.fit, &c, Some(&self.today_ready), stop) {
+            Ok(BoundedFigures::Complete {
+                figures,
+                counts_bounded,
+                ..
+            }) => Scored::Complete(figures, counts_bounded),
             Ok(BoundedFigures::Stopped(f)) => Scored::Stopped(f),
             Err(_) => Scored::Failed,
         }
+    }
+
+    /// With [`Shortcuts::Take`]: the whole replay of a config already
+    /// replayed that differs from `k` only in its floor and ceiling, where
+    /// neither its floor and ceiling nor `k`'s reach the counts they were
+    /// compared with. Neither ever acted, so `k`'s replay is the same, pod
+    /// for pod.
+    fn same_as_replayed(&self, k: &Knobs) -> Option<Scored> {
+        if self.shortcuts != Shortcuts::Take {
+            return None;
+        }
+        let unbounded = |x: &Knobs| Knobs {
+            min: 0,
+            max: 0,
+            ..*x
+        };
+        // The floor and ceiling as the replay applies them.
+        let bounds = |x: &Knobs| (i64::from(x.min.max(1)), i64::from(x.max.max(x.min).max(1)));
+        let outside = |x: &Knobs, (lo, hi): (i32, i32)| {
+            let (min, max) = bounds(x);
+            min < i64::from(lo) && max > i64::from(hi)
+        };
+        self.order.iter().find_map(|x| match self.memo.get(x) {
+            Some(&Scored::Complete(f, Some(range)))
+                if unbounded(x) == unbounded(k) && outside(x, range) && outside(k, range) =>
+            {
+                Some(Scored::Complete(f, Some(range)))
+            }
+            _ => None,
+        })
     }
 
     /// The replayed configs with their whole figures, in the order they
@@ -804,12 +853,12 @@ pub fn choose(
     seeds: &[ConfigChange],
     objective: &Objective,
 ) -> Result<Choice, SearchError> {
-    choose_with(w, current, seeds, objective, Stopping::Early)
+    choose_with(w, current, seeds, objective, Shortcuts::Take)
 }
 
 /// [`choose`], with or without stopping the replays of candidates that can
 /// no longer win. Both give the same choice, frontier and near misses (a
-/// test compares them on real series); [`Stopping::Early`] replays less.
+/// test compares them on real series); [`Shortcuts::Take`] replays less.
 ///
 /// # Errors
 /// As [`choose`].
@@ -818,7 +867,7 @@ pub fn choose_with(
     current: &CurrentConfig,
     seeds: &[ConfigChange],
     objective: &Objective,
-    stopping: Stopping,
+    shortcuts: Shortcuts,
 ) -> Result<Choice, SearchError> {
     let today = Knobs::of(current).ok_or(SearchError::NotCpu)?;
     let request = replay::request_cores(w);
@@ -831,8 +880,18 @@ pub fn choose_with(
     let held = history.part(split.fit_samples..history.len());
     let today_cfg = replay::model_config(&w.config, &ConfigChange::default(), request)
         .ok_or(SearchError::NotCpu)?;
-    let (today_fit, today_ready) = replay::replay_figures(&fit, &today_cfg, None)
-        .map_err(|e| SearchError::Replay(e.to_string()))?;
+    let (today_fit, today_ready, today_bounded) =
+        match replay::replay_figures_bounded(&fit, &today_cfg, None, |_| false) {
+            Ok(BoundedFigures::Complete {
+                figures,
+                ready,
+                counts_bounded,
+            }) => (figures, ready, counts_bounded),
+            Ok(BoundedFigures::Stopped(_)) => {
+                return Err(SearchError::Replay("today's replay stopped".into()))
+            }
+            Err(e) => return Err(SearchError::Replay(e.to_string())),
+        };
     let demand_sorted = sorted(&fit.series.cores);
     let room = PolicyRoom::of(&w.config);
     let strict = objective.with_tolerances_scaled(SELECTION_MARGIN);
@@ -843,11 +902,12 @@ pub fn choose_with(
         today_ready,
         today: today_fit,
         strict,
-        stopping,
+        shortcuts,
         memo: HashMap::new(),
         order: Vec::new(),
     };
-    s.memo.insert(today, Scored::Complete(today_fit));
+    s.memo
+        .insert(today, Scored::Complete(today_fit, today_bounded));
     s.order.push(today);
 
     // Seeds: the best of today and the rules' proposals (scale-down windows

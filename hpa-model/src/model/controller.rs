@@ -285,6 +285,17 @@ pub struct HorizontalController {
     /// Set by [`HorizontalController::with_sliding_windows`]: the
     /// recommendations live here instead of in `history`.
     sliding: Option<SlidingRecommendations>,
+    /// The lowest and highest count the floor and ceiling were applied to
+    /// (see [`HorizontalController::counts_bounded`]).
+    bounded: Option<(i32, i32)>,
+}
+
+/// Widen `range` to hold `count`.
+fn widen(range: &mut Option<(i32, i32)>, count: i32) {
+    *range = Some(match *range {
+        Some((lo, hi)) => (lo.min(count), hi.max(count)),
+        None => (count, count),
+    });
 }
 
 /// A behavior with its resolved scale-up and scale-down rules.
@@ -304,7 +315,19 @@ impl HorizontalController {
             history: ScalingHistory::default(),
             resolved: None,
             sliding: None,
+            bounded: None,
         }
+    }
+
+    /// The lowest and highest count the floor and ceiling (`minReplicas`,
+    /// `maxReplicas`) were compared with in the reconciles so far: every
+    /// current count and every stabilized recommendation; `None` before the
+    /// first reconcile. Those are the only values the floor and ceiling
+    /// touch (recommendations are remembered before they are bounded), so a
+    /// floor below and a ceiling above this range never acted: any other
+    /// floor and ceiling outside it give the same reconciles.
+    pub fn counts_bounded(&self) -> Option<(i32, i32)> {
+        self.bounded
     }
 
     /// This controller with its recommendations held as sliding windows
@@ -593,6 +616,11 @@ impl HorizontalController {
     /// Without a behavior: a proposal equal to the count, when no higher
     /// recommendation is still in the window.
     pub fn keep_count(&mut self, spec: &HpaSpec, current: i32, proposal: i32, now_ms: i64) -> bool {
+        if self.sliding.is_none() {
+            return false;
+        }
+        // A count kept is the stabilized recommendation too.
+        widen(&mut self.bounded, current);
         let Some(sliding) = self.sliding.as_mut() else {
             return false;
         };
@@ -664,6 +692,7 @@ impl HorizontalController {
             error: None,
         };
         let desired;
+        widen(&mut self.bounded, current);
         if current == 0 && spec.min_replicas != 0 {
             out.desired_replicas = 0;
             out.scaling_disabled = true;
@@ -689,6 +718,7 @@ impl HorizontalController {
                                 Some(s) => s.stabilize_legacy(proposal, window_ms, now),
                                 None => self.history.stabilize_legacy(proposal, window_ms, now),
                             };
+                            widen(&mut self.bounded, stabilized);
                             out.able_to_scale = Some(if stabilized != proposal {
                                 "ScaleDownStabilized"
                             } else {
@@ -737,6 +767,7 @@ impl HorizontalController {
                                     now,
                                 ),
                             };
+                            widen(&mut self.bounded, stabilized);
                             out.able_to_scale = Some(if stabilized != proposal {
                                 reason
                             } else {
