@@ -448,8 +448,8 @@ impl Scorer<'_> {
     /// used up.
     fn score(&mut self, today: &Knobs, k: Knobs, incumbent: Ranked) -> Option<Figures> {
         if let Some(scored) = self.memo.get(&k) {
-            // A stopped config could not beat an incumbent at most as good
-            // as today's.
+            // A stopped config could not beat the incumbent it was stopped
+            // against, and the incumbent only gets better.
             return match scored {
                 Scored::Complete(f, _) => Some(*f),
                 Scored::Failed | Scored::Stopped(_) => None,
