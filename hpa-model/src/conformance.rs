@@ -904,7 +904,10 @@ fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, C
             let per_container = case
                 .f64_list("pod_cpu_request_cores_per_container")?
                 .unwrap_or_default();
-            let containers = case.opt_i64("containers_per_pod")?.unwrap_or(1).max(1);
+            let containers = case.opt_i64("containers_per_pod")?.unwrap_or(1);
+            if !(1..=100).contains(&containers) {
+                return Err(case.err("containers_per_pod", "expected 1 to 100"));
+            }
             let only = case
                 .opt_str("container")?
                 .map(|c| container_index(case, c))
@@ -914,18 +917,25 @@ fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, C
                 .cloned()
                 .unwrap_or_default();
             let names = case.str_list("pod_names_in_metrics")?;
-            let mut readings: Vec<PodReading> = (0..pod_count)
-                .map(|i| PodReading {
-                    request_milli: per_container.get(i).map(|c| {
-                        if only.is_some() {
-                            milli(*c)
-                        } else {
-                            milli(*c) * containers
-                        }
-                    }),
+            let mut readings: Vec<PodReading> = Vec::with_capacity(pod_count);
+            for i in 0..pod_count {
+                let request_milli = match per_container.get(i) {
+                    None => None,
+                    Some(c) if only.is_some() => Some(milli(*c)),
+                    Some(c) => Some(milli(*c).checked_mul(containers).ok_or_else(|| {
+                        case.err(
+                            "pod_cpu_request_cores_per_container",
+                            format!(
+                                "element {i}: {c} cores × {containers} containers is out of range"
+                            ),
+                        )
+                    })?),
+                };
+                readings.push(PodReading {
+                    request_milli,
                     sample: None,
-                })
-                .collect();
+                });
+            }
             let mut unmatched = Vec::new();
             for (k, u) in usage.iter().enumerate() {
                 let levels: Vec<i64> = u

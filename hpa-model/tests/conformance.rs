@@ -157,6 +157,31 @@ fn extreme_values_are_evaluated_without_panicking() {
     }
 }
 
+/// A request so large that it overflows once multiplied by the containers,
+/// and a container count out of range, are errors of their case (found by
+/// the `conformance` fuzz target: the multiplication used to overflow).
+#[test]
+fn a_request_or_container_count_out_of_range_is_an_error_of_its_case() {
+    for (request, containers, field) in [
+        (1.8e130, 2, "pod_cpu_request_cores_per_container"),
+        (1.0, 1_000_000_000_000_000_000_i64, "containers_per_pod"),
+        (1.0, 0, "containers_per_pod"),
+    ] {
+        let doc = serde_json::json!({"replica_calculator_cases": [
+            {"test": "hostile", "current_replicas": 3, "expected_replicas": null,
+             "expected_error": "no metrics returned matched known pods",
+             "metric": "resource_cpu_utilization", "target_utilization_pct": 100,
+             "pod_cpu_request_cores_per_container": [request],
+             "usage_millicores_per_container": [[1, 0, 100]],
+             "containers_per_pod": containers}
+        ]});
+        let report = stepscale_hpa::conformance::run_value(&doc).expect("a document of sections");
+        assert_eq!(report.errors(), 1, "{:?}", report.lines());
+        let line = report.lines().join("\n");
+        assert!(line.contains(field), "{line}");
+    }
+}
+
 #[test]
 fn missing_file_is_an_error() {
     assert!(run_file("/nonexistent/hpa_conformance_cases.json").is_err());
