@@ -469,6 +469,7 @@ impl Scorer<'_> {
         let early = self.shortcuts == Shortcuts::Take && self.strict.mode == Mode::Savings;
         let (o, t) = (self.strict, self.today);
         let scored = self.scored();
+        let least = least_saturated(&o, &t, &scored);
         // Stopped only when nothing the search reports could list it: it
         // cannot beat the incumbent (a guardrail broken, or more cost), it
         // costs more than the incumbent or breaks what a near miss must
@@ -478,7 +479,7 @@ impl Scorer<'_> {
             early
                 && (costlier || !o.keeps_guardrails(so_far, &t))
                 && (costlier || !near_miss_possible(&o, so_far, &t))
-                && ruled_out_of_least_saturation(&o, so_far, &t, &scored)
+                && ruled_out_of_least_saturation(&o, so_far, &t, &least)
         };
         let scored = self.replay(today, &k, hopeless);
         self.memo.insert(k, scored);
@@ -567,7 +568,8 @@ impl Scorer<'_> {
                 .count();
             let ruled_out_of_near_misses = !near_miss(o, &k, &so_far, &t, best, best_fit)
                 || cheaper_near_misses >= NEAR_MISSES;
-            if !(ruled_out_of_least_saturation(o, &so_far, &t, &scored) && ruled_out_of_near_misses)
+            let least = least_saturated(o, &t, &scored);
+            if !(ruled_out_of_least_saturation(o, &so_far, &t, &least) && ruled_out_of_near_misses)
             {
                 let whole = self.replay(today, &k, |_| false);
                 self.memo.insert(k, whole);
@@ -576,23 +578,37 @@ impl Scorer<'_> {
     }
 }
 
+/// The frontier's two least-saturation alternatives among `scored` (see
+/// [`least_saturation_caps`] and [`saturation_order`]).
+fn least_saturated<'a>(
+    o: &Objective,
+    today: &Figures,
+    scored: &'a [(Knobs, Figures)],
+) -> [Option<&'a (Knobs, Figures)>; 2] {
+    least_saturation_caps(o, today).map(|cap| {
+        scored
+            .iter()
+            .filter(|(_, f)| saturation_eligible(o, f, today, cap))
+            .min_by(|a, b| saturation_order(&a.1, &b.1))
+    })
+}
+
 /// Whether a config whose figures so far are `so_far` cannot be either of
 /// the frontier's least-saturation alternatives, however its replay goes on,
-/// against the whole replays in `scored`.
+/// against `least` (those among the whole replays, [`least_saturated`]).
 fn ruled_out_of_least_saturation(
     o: &Objective,
     so_far: &Figures,
     today: &Figures,
-    scored: &[(Knobs, Figures)],
+    least: &[Option<&(Knobs, Figures)>; 2],
 ) -> bool {
-    least_saturation_caps(o, today).iter().all(|cap| {
-        !saturation_eligible(o, so_far, today, *cap)
-            || scored
-                .iter()
-                .filter(|(_, f)| saturation_eligible(o, f, today, *cap))
-                .min_by(|a, b| saturation_order(&a.1, &b.1))
-                .is_some_and(|(_, m)| surely_more_saturated(so_far, m))
-    })
+    least_saturation_caps(o, today)
+        .iter()
+        .zip(least)
+        .all(|(cap, m)| {
+            !saturation_eligible(o, so_far, today, *cap)
+                || m.is_some_and(|(_, m)| surely_more_saturated(so_far, m))
+        })
 }
 
 /// The part of [`near_miss`] that does not depend on the choice.
@@ -1191,18 +1207,9 @@ fn frontier(o: &Objective, s: &Scorer<'_>, today: &Knobs, best: &Knobs) -> Vec<A
     add("cheapest within the guardrails", cheapest);
     // The least saturation (then over target, then cost) among those
     // costing at most `cap` replica-hours a day.
-    let least_saturation = |cap: f64| {
-        scored
-            .iter()
-            .filter(|(_, f)| saturation_eligible(o, f, &t, cap))
-            .min_by(|a, b| saturation_order(&a.1, &b.1))
-    };
-    let [same_cost, most_cost] = least_saturation_caps(o, &t);
-    add(
-        "today's cost, least saturation",
-        least_saturation(same_cost),
-    );
-    add("least saturation", least_saturation(most_cost));
+    let [same_cost, most_cost] = least_saturated(o, &t, &scored);
+    add("today's cost, least saturation", same_cost);
+    add("least saturation", most_cost);
     out
 }
 

@@ -616,10 +616,8 @@ impl HorizontalController {
     /// Without a behavior: a proposal equal to the count, when no higher
     /// recommendation is still in the window.
     pub fn keep_count(&mut self, spec: &HpaSpec, current: i32, proposal: i32, now_ms: i64) -> bool {
-        if self.sliding.is_none() {
-            return false;
-        }
-        // A count kept is the stabilized recommendation too.
+        // A count kept is the stabilized recommendation too (and one not
+        // kept is recorded again by the reconcile that follows).
         widen(&mut self.bounded, current);
         let Some(sliding) = self.sliding.as_mut() else {
             return false;
