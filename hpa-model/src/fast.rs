@@ -89,6 +89,25 @@ pub fn simulate_runs_bounded(
         SettledBand::new(target, r.request_milli(), &r.controller.config.tolerances)
     });
     let hpa_only = r.hpa_only();
+    // Syncs the controller keeps are fast-forwarded for a plain CPU HPA
+    // whose metric window spans a few syncs.
+    let window_syncs = if options.metric_window_s > 0 {
+        (options.metric_window_s + options.sync_period_s - 1) / options.sync_period_s
+    } else {
+        0
+    };
+    let forward = match band {
+        Some(band) if hpa_only && (1..=MAX_WINDOW_SYNCS as i64).contains(&window_syncs) => {
+            Some(Forward {
+                band,
+                window_syncs: window_syncs as usize,
+            })
+        }
+        _ => None,
+    };
+    // Since when the ready count has been `last_ready`.
+    let mut last_ready: i64 = -1;
+    let mut ready_since = r.start;
     let mut t = r.start;
     while t < r.end {
         if t >= next_check {
@@ -108,6 +127,28 @@ pub fn simulate_runs_bounded(
             .take_while(|(at, _)| *at <= t)
             .map(|(_, n)| i64::from(*n))
             .sum();
+        if ready != last_ready {
+            last_ready = ready;
+            ready_since = t;
+        }
+        if let Some(f) = &forward {
+            // Every pod settled, and the same pods ready at every sync the
+            // metric window holds.
+            let whole_window = t - (f.window_syncs as i64 - 1) * options.sync_period_s;
+            if runs.len() == 1
+                && runs[0].0 <= t - settle_s
+                && ready == total
+                && ready_since <= whole_window
+            {
+                let until = next_check.min(r.end);
+                if let Some(next) =
+                    f.kept_syncs(&mut r, series, options, &mut shares, t, total, until)
+                {
+                    t = next;
+                    continue;
+                }
+            }
+        }
         let (demand, share) = r.account(t, total, ready);
         shares.push_back((t, share));
         while shares
@@ -225,6 +266,181 @@ pub fn simulate_runs_bounded(
         report: r.finish(),
         counts_bounded,
     })
+}
+
+/// The longest metric window, in syncs, whose kept syncs are fast-forwarded.
+const MAX_WINDOW_SYNCS: usize = 16;
+
+/// Relative margin by which a window's demand must clear the edge of the
+/// readings the controller keeps before a sync is fast-forwarded: far
+/// above the rounding of the replay's own sums (about 1e-15), so a reading
+/// the margin lets through rounds to the same milli-units either way.
+const KEEP_MARGIN: f64 = 1e-9;
+
+/// Fast-forwards the syncs at which a plain CPU HPA keeps its count.
+///
+/// Most syncs of a replay change nothing: the pods are settled and the
+/// reading lies inside the tolerance band (or below it at minReplicas, or
+/// above it at maxReplicas), so the controller keeps the count and records
+/// it as its recommendation ([`crate::model::HorizontalController::keep_count`]).
+/// Such a sync needs no reading per pod: with the same `n` pods ready over
+/// the whole metric window and none saturated, each pod's reading is the
+/// window's demand over `n`, so whether the count is kept is a comparison
+/// of the window's summed demand with bounds worked out once. A sum within
+/// [`KEEP_MARGIN`] of a bound is left to the sync-by-sync replay, which
+/// then decides it exactly. A run of kept syncs records the same
+/// recommendation each time, which the sliding windows hold as one entry,
+/// so recording it at the run's first and last sync leaves the controller
+/// as the run would; the totals are added in whole seconds.
+struct Forward {
+    band: SettledBand,
+    window_syncs: usize,
+}
+
+impl Forward {
+    /// Fast-forwards the syncs from `t` (before `until`) at which the
+    /// controller keeps `count` settled pods, every one ready over the
+    /// whole metric window; the time of the first sync not taken, or
+    /// `None` when the sync at `t` is not one of them.
+    #[allow(clippy::too_many_arguments)]
+    fn kept_syncs(
+        &self,
+        r: &mut Replay<'_>,
+        series: &DemandSeries,
+        options: &SimOptions,
+        shares: &mut Window<(i64, f64)>,
+        t: i64,
+        count: i64,
+        until: i64,
+    ) -> Option<i64> {
+        let sync = options.sync_period_s;
+        let n = i32::try_from(count).ok()?;
+        let (min, max) = (r.spec.min_replicas, r.spec.max_replicas);
+        if n <= 0 || n < min || n > max {
+            return None;
+        }
+        let w = self.window_syncs;
+        let window_start = t - (w as i64 - 1) * sync;
+        if window_start < r.start {
+            return None;
+        }
+        let capacity = count as f64 * r.limit();
+        // Readings times the count stay far inside i64, as the band's test
+        // asks (`SettledBand::holds`).
+        let bounded = capacity * 1000.0 < 1e18;
+        if !bounded || r.request_milli().checked_mul(count).is_none() {
+            return None;
+        }
+        // The window's summed demand for which the reading is kept: inside
+        // the band, or any lower one at the floor, any higher at the ceiling.
+        let (lo, hi) = self.band.range();
+        let pods = (w as i64 * count) as f64;
+        let sum_lo = if n == min {
+            f64::NEG_INFINITY
+        } else {
+            (lo as f64 - 0.5) / 1000.0 * pods * (1.0 + KEEP_MARGIN)
+        };
+        let sum_hi = if n == max {
+            f64::INFINITY
+        } else {
+            (hi as f64 + 0.5) / 1000.0 * pods * (1.0 - KEEP_MARGIN)
+        };
+        // The demand at each sync of the window, oldest first, then in turn.
+        let mut ring = [0.0f64; MAX_WINDOW_SYNCS];
+        for (j, slot) in ring.iter_mut().take(w - 1).enumerate() {
+            let d = series.at(window_start + j as i64 * sync);
+            // A saturated sync's share is capped: left to the replay.
+            let served = d <= capacity;
+            if !served {
+                return None;
+            }
+            *slot = d;
+        }
+        let mut slot = w - 1;
+        let mut sample = usize::try_from((t - series.start_s) / series.step_s).ok()?;
+        let mut sample_ends = series.start_s + (sample as i64 + 1) * series.step_s;
+        let mut demand = series.cores.get(sample).copied().unwrap_or(0.0);
+        let mut over = r.load(demand, count).over_target;
+        let (mut at, mut syncs, mut seconds, mut seconds_over) = (t, 0u64, 0i64, 0i64);
+        while at < until {
+            if at >= sample_ends {
+                while at >= sample_ends {
+                    sample += 1;
+                    sample_ends += series.step_s;
+                }
+                demand = series.cores.get(sample).copied().unwrap_or(0.0);
+                over = r.load(demand, count).over_target;
+            }
+            let served = demand <= capacity;
+            if !served {
+                break;
+            }
+            ring[slot] = demand;
+            let sum = window_sum(&ring, w);
+            if !(sum >= sum_lo && sum < sum_hi) {
+                break;
+            }
+            if syncs == 0 && !r.controller.keep_count(&r.spec, n, n, at * 1000) {
+                // A higher recommendation still in the legacy window.
+                return None;
+            }
+            let dt = sync.min(r.end - at);
+            seconds += dt;
+            if over {
+                seconds_over += dt;
+            }
+            syncs += 1;
+            slot += 1;
+            if slot == w {
+                slot = 0;
+            }
+            at += sync;
+        }
+        if syncs == 0 {
+            return None;
+        }
+        let last = at - sync;
+        if syncs > 1 {
+            let kept = r.controller.keep_count(&r.spec, n, n, last * 1000);
+            debug_assert!(
+                kept,
+                "a count kept at the run's first sync is kept at its last"
+            );
+        }
+        r.account_unseen(syncs, last, count, count, seconds, seconds_over, 0);
+        // The metric window as the replay would have left it.
+        let first = (syncs as usize).saturating_sub(w);
+        if first > 0 {
+            while shares.front().is_some() {
+                shares.pop_front();
+            }
+        }
+        for j in first..syncs as usize {
+            let ts = t + j as i64 * sync;
+            shares.push_back((ts, r.load(series.at(ts), count).share));
+            while shares
+                .front()
+                .is_some_and(|(s, _)| *s <= ts - options.metric_window_s)
+            {
+                shares.pop_front();
+            }
+        }
+        Some(at)
+    }
+}
+
+/// The sum of the first `w` demands of `ring` (the rest are zero), added
+/// pairwise: the order does not matter at the margin the sum is compared
+/// with, and a shallow tree keeps a fast-forwarded sync short.
+fn window_sum(ring: &[f64; MAX_WINDOW_SYNCS], w: usize) -> f64 {
+    let quad = |i: usize| (ring[i] + ring[i + 1]) + (ring[i + 2] + ring[i + 3]);
+    if w <= 4 {
+        quad(0)
+    } else if w <= 8 {
+        quad(0) + quad(4)
+    } else {
+        (quad(0) + quad(4)) + (quad(8) + quad(12))
+    }
 }
 
 /// `(x * 1000.0).round() as i64` (what `Replay::pod_view` reports), with

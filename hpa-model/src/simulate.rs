@@ -544,13 +544,13 @@ pub(crate) struct Replay<'a> {
 
 /// One sync's demand against its ready pods.
 #[derive(Clone, Copy, Debug)]
-struct SyncLoad {
+pub(crate) struct SyncLoad {
     /// Each ready pod's share of the served demand, cores.
-    share: f64,
+    pub(crate) share: f64,
     /// Demand above what the ready pods can use.
-    saturated: bool,
+    pub(crate) saturated: bool,
     /// Utilization above the target and its tolerance.
-    over_target: bool,
+    pub(crate) over_target: bool,
 }
 
 impl<'a> Replay<'a> {
@@ -710,9 +710,47 @@ impl<'a> Replay<'a> {
         (demand, share)
     }
 
+    /// Account syncs that [`Replay::account`] was not called for, the last
+    /// at `last`, all with `total` pods of which `ready` are ready: `syncs`
+    /// of them, `seconds` long in all, of which `seconds_over` over the
+    /// target and `seconds_saturated` saturated.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn account_unseen(
+        &mut self,
+        syncs: u64,
+        last: i64,
+        total: i64,
+        ready: i64,
+        seconds: i64,
+        seconds_over: i64,
+        seconds_saturated: i64,
+    ) {
+        if let Some(traj) = self.report.trajectory.as_mut() {
+            while self.next_sample <= last {
+                traj.push(TrajectoryPoint {
+                    t: self.next_sample,
+                    replicas: total as i32,
+                    ready: ready as i32,
+                    demand_cores: self.series.cores.get(traj.len()).copied().unwrap_or(0.0),
+                });
+                self.next_sample += self.series.step_s;
+            }
+        }
+        // Whole replica-seconds: exact in any order below 2^53.
+        self.replica_seconds += (total * seconds) as f64;
+        self.over_s += seconds_over;
+        self.saturated_s += seconds_saturated;
+        self.report.syncs += syncs;
+    }
+
+    /// What a pod serves at most, cores.
+    pub(crate) fn limit(&self) -> f64 {
+        self.limit
+    }
+
     /// What `demand` means for `ready` pods: each one's share of the served
     /// demand, and whether they are saturated or over the target.
-    fn load(&self, demand: f64, ready: i64) -> SyncLoad {
+    pub(crate) fn load(&self, demand: f64, ready: i64) -> SyncLoad {
         let capacity = ready as f64 * self.limit;
         let share = if ready > 0 {
             demand.min(capacity) / ready as f64

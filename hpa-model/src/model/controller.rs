@@ -604,17 +604,26 @@ impl HorizontalController {
 
     /// A reconcile whose metric proposal (`proposal`) is known to leave the
     /// count at `current`, taken without the normalization: records the
-    /// recommendation as [`HorizontalController::reconcile_with`] would and
-    /// returns true. Returns false, having recorded nothing, when a full
-    /// reconcile is needed: no sliding windows, `current` outside the
-    /// bounds, or a case not covered below.
+    /// recommendation and returns true. Returns false, having recorded
+    /// nothing, when a full reconcile is needed: no sliding windows,
+    /// `current` outside the bounds, or a case not covered below.
     ///
-    /// Covered, with a behavior: a proposal equal to the count (both
-    /// stabilization bounds contain it and no rate limit applies); a lower
-    /// proposal at minReplicas, or a higher one at maxReplicas (whatever the
-    /// stabilization makes of it, the rate limits' bounds clamp it back).
-    /// Without a behavior: a proposal equal to the count, when no higher
-    /// recommendation is still in the window.
+    /// Covered: a proposal that minReplicas and maxReplicas bound to the
+    /// count (equal to it; lower at minReplicas; higher at maxReplicas).
+    /// With a behavior that is enough: both stabilization bounds then lie
+    /// on the same side of the count as the proposal, or contain it, and
+    /// the rate limits' bounds clamp the result back. Without one, no
+    /// recommendation above the count may still be in the window (one
+    /// above maxReplicas counts as maxReplicas), and the scale-up limit
+    /// must allow the count.
+    ///
+    /// The recommendation is recorded bounded to `[minReplicas,
+    /// maxReplicas]`. That changes no later count: stabilization takes
+    /// minima and maxima of recommendations, which commute with any
+    /// monotone map such as the bounding, and the normalization bounds its
+    /// input to the same range before anything else reads it. So a run of
+    /// kept syncs records the count itself, again and again, which
+    /// [`SlidingRecommendations`] holds as one entry.
     pub fn keep_count(&mut self, spec: &HpaSpec, current: i32, proposal: i32, now_ms: i64) -> bool {
         // A count kept is the stabilized recommendation too (and one not
         // kept is recorded again by the reconcile that follows).
@@ -625,23 +634,17 @@ impl HorizontalController {
         if current <= 0 || current < spec.min_replicas || current > spec.max_replicas {
             return false;
         }
-        let proposal = proposal.max(0);
-        if spec.behavior.is_some() {
-            let keeps = proposal == current
-                || proposal < current && current == spec.min_replicas
-                || proposal > current && current == spec.max_replicas;
-            if keeps {
-                sliding.record(proposal, now_ms);
-            }
-            return keeps;
-        }
-        if proposal != current {
+        if proposal.max(0).clamp(spec.min_replicas, spec.max_replicas) != current {
             return false;
+        }
+        if spec.behavior.is_some() {
+            sliding.record(current, now_ms);
+            return true;
         }
         let window_ms = self.config.downscale_stabilization_s * 1000;
         if sliding
             .max_after(now_ms - window_ms)
-            .is_some_and(|m| m > current)
+            .is_some_and(|m| m.min(spec.max_replicas) > current)
         {
             return false;
         }

@@ -353,6 +353,11 @@ impl SettledBand {
         })
     }
 
+    /// The lowest and highest reading inside the band, milli-units.
+    pub fn range(&self) -> (i64, i64) {
+        (self.lo, self.hi)
+    }
+
     /// Whether `count` settled pods reading `value_milli` each (against the
     /// band's request) propose the current count.
     pub fn holds(&self, value_milli: i64, request_milli: i64, count: i64) -> bool {
