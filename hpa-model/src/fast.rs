@@ -107,6 +107,9 @@ pub fn simulate_runs_bounded(
     };
     // Since when the ready count has been `last_ready`.
     let mut last_ready: i64 = -1;
+    // Whether the last sync kept the count: a run of kept syncs is tried
+    // from the next one on.
+    let mut kept = false;
     let mut ready_since = r.start;
     let mut t = r.start;
     while t < r.end {
@@ -131,7 +134,8 @@ pub fn simulate_runs_bounded(
             last_ready = ready;
             ready_since = t;
         }
-        if let Some(f) = &forward {
+        if let Some(f) = forward.as_ref().filter(|_| kept) {
+            kept = false;
             // Every pod settled, and the same pods ready at every sync the
             // metric window holds.
             let whole_window = t - (f.window_syncs as i64 - 1) * options.sync_period_s;
@@ -144,6 +148,8 @@ pub fn simulate_runs_bounded(
                 if let Some(next) =
                     f.kept_syncs(&mut r, series, options, &mut shares, t, total, until)
                 {
+                    // Stopped for the check, not by a sync it could not keep.
+                    kept = next >= until;
                     t = next;
                     continue;
                 }
@@ -186,6 +192,7 @@ pub fn simulate_runs_bounded(
                     if band.is_some_and(|b| b.holds(value_milli, request_milli, count))
                         && r.controller.keep_count(spec, current, current, now_ms)
                     {
+                        kept = true;
                         current
                     } else {
                         let p = settled_utilization_replicas(
@@ -197,6 +204,7 @@ pub fn simulate_runs_bounded(
                             &tolerances,
                         );
                         if r.controller.keep_count(spec, current, p.replicas, now_ms) {
+                            kept = true;
                             current
                         } else {
                             r.controller
@@ -268,8 +276,9 @@ pub fn simulate_runs_bounded(
     })
 }
 
-/// The longest metric window, in syncs, whose kept syncs are fast-forwarded.
-const MAX_WINDOW_SYNCS: usize = 16;
+/// The longest metric window, in syncs, whose kept syncs are fast-forwarded
+/// (the default 60 s window at the default 15 s sync is 4).
+const MAX_WINDOW_SYNCS: usize = 4;
 
 /// Relative margin by which a window's demand must clear the edge of the
 /// readings the controller keeps before a sync is fast-forwarded: far
@@ -345,21 +354,23 @@ impl Forward {
         } else {
             (hi as f64 + 0.5) / 1000.0 * pods * (1.0 - KEEP_MARGIN)
         };
-        // The demand at each sync of the window, oldest first, then in turn.
-        let mut ring = [0.0f64; MAX_WINDOW_SYNCS];
-        for (j, slot) in ring.iter_mut().take(w - 1).enumerate() {
-            let d = series.at(window_start + j as i64 * sync);
+        // The demand at the window's earlier syncs, oldest first; zero in
+        // the places beyond a shorter window. Held in locals, so each sync
+        // adds four values without a trip through memory.
+        let mut older = [0.0f64; MAX_WINDOW_SYNCS - 1];
+        for j in 1..w {
+            let d = series.at(t - j as i64 * sync);
             // A saturated sync's share is capped: left to the replay.
             let served = d <= capacity;
             if !served {
                 return None;
             }
-            *slot = d;
+            older[MAX_WINDOW_SYNCS - 1 - j] = d;
         }
-        let mut slot = w - 1;
         let mut sample = usize::try_from((t - series.start_s) / series.step_s).ok()?;
         let mut sample_ends = series.start_s + (sample as i64 + 1) * series.step_s;
         let mut demand = series.cores.get(sample).copied().unwrap_or(0.0);
+        let mut served = demand <= capacity;
         let mut over = r.load(demand, count).over_target;
         let (mut at, mut syncs, mut seconds, mut seconds_over) = (t, 0u64, 0i64, 0i64);
         while at < until {
@@ -369,14 +380,13 @@ impl Forward {
                     sample_ends += series.step_s;
                 }
                 demand = series.cores.get(sample).copied().unwrap_or(0.0);
+                served = demand <= capacity;
                 over = r.load(demand, count).over_target;
             }
-            let served = demand <= capacity;
             if !served {
                 break;
             }
-            ring[slot] = demand;
-            let sum = window_sum(&ring, w);
+            let sum = (older[0] + older[1]) + (older[2] + demand);
             if !(sum >= sum_lo && sum < sum_hi) {
                 break;
             }
@@ -390,10 +400,11 @@ impl Forward {
                 seconds_over += dt;
             }
             syncs += 1;
-            slot += 1;
-            if slot == w {
-                slot = 0;
-            }
+            older = [
+                if w >= 4 { older[1] } else { 0.0 },
+                if w >= 3 { older[2] } else { 0.0 },
+                if w >= 2 { demand } else { 0.0 },
+            ];
             at += sync;
         }
         if syncs == 0 {
@@ -426,20 +437,6 @@ impl Forward {
             }
         }
         Some(at)
-    }
-}
-
-/// The sum of the first `w` demands of `ring` (the rest are zero), added
-/// pairwise: the order does not matter at the margin the sum is compared
-/// with, and a shallow tree keeps a fast-forwarded sync short.
-fn window_sum(ring: &[f64; MAX_WINDOW_SYNCS], w: usize) -> f64 {
-    let quad = |i: usize| (ring[i] + ring[i + 1]) + (ring[i + 2] + ring[i + 3]);
-    if w <= 4 {
-        quad(0)
-    } else if w <= 8 {
-        quad(0) + quad(4)
-    } else {
-        (quad(0) + quad(4)) + (quad(8) + quad(12))
     }
 }
 
