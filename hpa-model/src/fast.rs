@@ -98,9 +98,10 @@ pub fn simulate_runs_bounded(
     };
     let forward = match band {
         Some(band) if hpa_only && (1..=MAX_WINDOW_SYNCS as i64).contains(&window_syncs) => {
-            Some(Forward {
+            cpu_only_target.map(|target_pct| Forward {
                 band,
                 window_syncs: window_syncs as usize,
+                target_pct,
             })
         }
         _ => None,
@@ -203,7 +204,9 @@ pub fn simulate_runs_bounded(
                             count,
                             &tolerances,
                         );
-                        if r.controller.keep_count(spec, current, p.replicas, now_ms) {
+                        if r.controller.keep_count(spec, current, p.replicas, now_ms)
+                            || r.controller.hold_count(spec, current, p.replicas, now_ms)
+                        {
                             kept = true;
                             current
                         } else {
@@ -289,21 +292,26 @@ const KEEP_MARGIN: f64 = 1e-9;
 /// Fast-forwards the syncs at which a plain CPU HPA keeps its count.
 ///
 /// Most syncs of a replay change nothing: the pods are settled and the
-/// reading lies inside the tolerance band (or below it at minReplicas, or
-/// above it at maxReplicas), so the controller keeps the count and records
-/// it as its recommendation ([`crate::model::HorizontalController::keep_count`]).
-/// Such a sync needs no reading per pod: with the same `n` pods ready over
-/// the whole metric window and none saturated, each pod's reading is the
-/// window's demand over `n`, so whether the count is kept is a comparison
-/// of the window's summed demand with bounds worked out once. A sum within
-/// [`KEEP_MARGIN`] of a bound is left to the sync-by-sync replay, which
-/// then decides it exactly. A run of kept syncs records the same
-/// recommendation each time, which the sliding windows hold as one entry,
-/// so recording it at the run's first and last sync leaves the controller
-/// as the run would; the totals are added in whole seconds.
+/// controller keeps the count, either because the reading lies inside the
+/// tolerance band (or below it at minReplicas, or above it at maxReplicas;
+/// [`crate::model::HorizontalController::keep_count`]) or because a lower
+/// proposal is held by the scale-down stabilization
+/// ([`crate::model::HorizontalController::hold_count`]). Such a sync needs
+/// no reading per pod: with the same `n` pods ready over the whole metric
+/// window and none saturated, each pod's reading is the window's demand
+/// over `n`. Whether the reading is kept is then a comparison of the
+/// window's summed demand with bounds worked out once; a held proposal
+/// needs the reading in milli-units, which the sum gives unless it lies
+/// within [`KEEP_MARGIN`] of a rounding edge. Anything near an edge is
+/// left to the sync-by-sync replay, which decides it exactly. A run of
+/// kept syncs records the same recommendation each time, which the sliding
+/// windows hold as one entry, so recording it at the run's first and last
+/// sync leaves the controller as the run would; the totals are added in
+/// whole seconds.
 struct Forward {
     band: SettledBand,
     window_syncs: usize,
+    target_pct: i32,
 }
 
 impl Forward {
@@ -334,10 +342,11 @@ impl Forward {
             return None;
         }
         let capacity = count as f64 * r.limit();
+        let request_milli = r.request_milli();
         // Readings times the count stay far inside i64, as the band's test
-        // asks (`SettledBand::holds`).
-        let bounded = capacity * 1000.0 < 1e18;
-        if !bounded || r.request_milli().checked_mul(count).is_none() {
+        // asks (`SettledBand::holds`), and below 2^52 milli-units.
+        let bounded = capacity * 1000.0 < 1e15;
+        if !bounded || request_milli.checked_mul(count).is_none() {
             return None;
         }
         // The window's summed demand for which the reading is kept: inside
@@ -354,6 +363,9 @@ impl Forward {
         } else {
             (hi as f64 + 0.5) / 1000.0 * pods * (1.0 - KEEP_MARGIN)
         };
+        // Each pod's reading, milli-units, from the window's summed demand.
+        let to_milli = 1000.0 / pods;
+        let tolerances = r.controller.config.tolerances;
         // The demand at the window's earlier syncs, oldest first; zero in
         // the places beyond a shorter window. Held in locals, so each sync
         // adds four values without a trip through memory.
@@ -373,6 +385,8 @@ impl Forward {
         let mut served = demand <= capacity;
         let mut over = r.load(demand, count).over_target;
         let (mut at, mut syncs, mut seconds, mut seconds_over) = (t, 0u64, 0i64, 0i64);
+        // The run of kept syncs under way: its first and last sync.
+        let mut keeping: Option<(i64, i64)> = None;
         while at < until {
             if at >= sample_ends {
                 while at >= sample_ends {
@@ -387,12 +401,48 @@ impl Forward {
                 break;
             }
             let sum = (older[0] + older[1]) + (older[2] + demand);
-            if !(sum >= sum_lo && sum < sum_hi) {
+            if sum >= sum_lo && sum < sum_hi {
+                match &mut keeping {
+                    Some((_, last)) => *last = at,
+                    None => {
+                        // A run starts: the legacy controller checks that
+                        // no higher recommendation is still in its window,
+                        // which stays so while the run lasts.
+                        if !r.controller.keep_count(&r.spec, n, n, at * 1000) {
+                            break;
+                        }
+                        keeping = Some((at, at));
+                    }
+                }
+            } else if sum < sum_lo {
+                // A proposal below the count, unless the reading rounds
+                // the other way in the replay or the tolerance test keeps
+                // it after all.
+                let x = sum * to_milli;
+                let whole = x as i64;
+                let fraction = x - whole as f64;
+                if (fraction - 0.5).abs() <= KEEP_MARGIN * (x + 1.0) {
+                    break;
+                }
+                let value_milli = whole + i64::from(fraction > 0.5);
+                let p = settled_utilization_replicas(
+                    n,
+                    self.target_pct,
+                    value_milli,
+                    request_milli,
+                    count,
+                    &tolerances,
+                )
+                .replicas;
+                if p >= n {
+                    break;
+                }
+                Self::end_keeping(r, n, &mut keeping);
+                if !r.controller.hold_count(&r.spec, n, p, at * 1000) {
+                    break;
+                }
+            } else {
                 break;
-            }
-            if syncs == 0 && !r.controller.keep_count(&r.spec, n, n, at * 1000) {
-                // A higher recommendation still in the legacy window.
-                return None;
             }
             let dt = sync.min(r.end - at);
             seconds += dt;
@@ -407,17 +457,11 @@ impl Forward {
             ];
             at += sync;
         }
+        Self::end_keeping(r, n, &mut keeping);
         if syncs == 0 {
             return None;
         }
         let last = at - sync;
-        if syncs > 1 {
-            let kept = r.controller.keep_count(&r.spec, n, n, last * 1000);
-            debug_assert!(
-                kept,
-                "a count kept at the run's first sync is kept at its last"
-            );
-        }
         r.account_unseen(syncs, last, count, count, seconds, seconds_over, 0);
         // The metric window as the replay would have left it.
         let first = (syncs as usize).saturating_sub(w);
@@ -437,6 +481,20 @@ impl Forward {
             }
         }
         Some(at)
+    }
+
+    /// Ends the run of kept syncs under way: records the count at its last
+    /// sync (its first recorded it already).
+    fn end_keeping(r: &mut Replay<'_>, n: i32, keeping: &mut Option<(i64, i64)>) {
+        if let Some((first, last)) = keeping.take() {
+            if last > first {
+                let kept = r.controller.keep_count(&r.spec, n, n, last * 1000);
+                debug_assert!(
+                    kept,
+                    "a count kept at a run's first sync is kept at its last"
+                );
+            }
+        }
     }
 }
 

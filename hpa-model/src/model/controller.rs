@@ -663,6 +663,88 @@ impl HorizontalController {
         true
     }
 
+    /// A reconcile whose metric proposal (`proposal`, below `current`) the
+    /// scale-down stabilization holds at `current`: records the
+    /// recommendation as [`HorizontalController::reconcile_with`] would and
+    /// returns true. Returns false, having recorded nothing, otherwise: no
+    /// sliding windows, `current` outside the bounds or at minReplicas (see
+    /// [`HorizontalController::keep_count`]), a proposal not below it, or
+    /// no recommendation at `current` or above left in the window.
+    ///
+    /// With a behavior the scale-up bound is at most the proposal, so the
+    /// count is held exactly when the scale-down bound reaches it, and the
+    /// rate limits leave an unchanged count alone. Without one the
+    /// stabilized recommendation is the window's maximum, held when that is
+    /// the count itself and the scale-up limit allows it.
+    pub fn hold_count(&mut self, spec: &HpaSpec, current: i32, proposal: i32, now_ms: i64) -> bool {
+        let proposal = proposal.max(0);
+        if self.sliding.is_none()
+            || current <= 0
+            || current <= spec.min_replicas
+            || current > spec.max_replicas
+            || proposal >= current
+        {
+            return false;
+        }
+        match &spec.behavior {
+            Some(b) => {
+                let window = self.config.downscale_stabilization_s;
+                let down = Self::resolve(&mut self.resolved, window, b)
+                    .down
+                    .stabilization_window_seconds;
+                let cutoff = now_ms - i64::from(down.unwrap_or(0)) * 1000;
+                let Some(sliding) = self.sliding.as_mut() else {
+                    return false;
+                };
+                if !sliding.max_after(cutoff).is_some_and(|m| m >= current) {
+                    return false;
+                }
+                sliding.record(proposal, now_ms);
+            }
+            None => {
+                let (desired, _) = convert_desired_replicas_with_rules(
+                    current,
+                    current,
+                    spec.min_replicas,
+                    spec.max_replicas,
+                    self.config.scale_up_limit_factor,
+                    self.config.scale_up_limit_minimum,
+                );
+                let cutoff = now_ms - self.config.downscale_stabilization_s * 1000;
+                let Some(sliding) = self.sliding.as_mut() else {
+                    return false;
+                };
+                if desired != current || sliding.max_after(cutoff) != Some(current) {
+                    return false;
+                }
+                sliding.record_max(proposal, now_ms);
+            }
+        }
+        widen(&mut self.bounded, current);
+        true
+    }
+
+    /// The behavior's resolved rules, kept in `resolved` and resolved again
+    /// only when the behavior or the downscale window changed.
+    fn resolve<'a>(
+        resolved: &'a mut Option<ResolvedRules>,
+        downscale_window_s: i64,
+        b: &Behavior,
+    ) -> &'a ResolvedRules {
+        let cached = resolved
+            .as_ref()
+            .is_some_and(|r| r.downscale_window_s == downscale_window_s && r.behavior == *b);
+        if !cached {
+            *resolved = None;
+        }
+        resolved.get_or_insert_with(|| ResolvedRules {
+            behavior: b.clone(),
+            downscale_window_s,
+            up: b.scale_up_rules(),
+            down: b.scale_down_rules(downscale_window_s),
+        })
+    }
+
     /// One reconcile: computes the desired count, normalizes it, and, when it changes
     /// the scale, records the scale event. The caller applies `desired_replicas`.
     pub fn reconcile(&mut self, spec: &HpaSpec, input: &ReconcileInput) -> Reconciliation {
@@ -738,18 +820,7 @@ impl HorizontalController {
                         }
                         Some(b) => {
                             let window = self.config.downscale_stabilization_s;
-                            let cached = self.resolved.as_ref().is_some_and(|r| {
-                                r.downscale_window_s == window && r.behavior == *b
-                            });
-                            if !cached {
-                                self.resolved = None;
-                            }
-                            let rules = self.resolved.get_or_insert_with(|| ResolvedRules {
-                                behavior: b.clone(),
-                                downscale_window_s: window,
-                                up: b.scale_up_rules(),
-                                down: b.scale_down_rules(window),
-                            });
+                            let rules = Self::resolve(&mut self.resolved, window, b);
                             let up_window = rules.up.stabilization_window_seconds.unwrap_or(0);
                             let down_window = rules.down.stabilization_window_seconds.unwrap_or(0);
                             let (stabilized, reason) = match self.sliding.as_mut() {
