@@ -696,7 +696,7 @@ impl HorizontalController {
                 let Some(sliding) = self.sliding.as_mut() else {
                     return false;
                 };
-                if !sliding.max_after(cutoff).is_some_and(|m| m >= current) {
+                if sliding.max_after(cutoff).is_none_or(|m| m < current) {
                     return false;
                 }
                 sliding.record(proposal, now_ms);
