@@ -106,12 +106,9 @@ pub fn simulate_runs_bounded(
         }
         _ => None,
     };
-    // Since when the ready count has been `last_ready`.
-    let mut last_ready: i64 = -1;
     // Whether the last sync kept the count: a run of kept syncs is tried
     // from the next one on.
     let mut kept = false;
-    let mut ready_since = r.start;
     let mut t = r.start;
     while t < r.end {
         if t >= next_check {
@@ -131,20 +128,10 @@ pub fn simulate_runs_bounded(
             .take_while(|(at, _)| *at <= t)
             .map(|(_, n)| i64::from(*n))
             .sum();
-        if ready != last_ready {
-            last_ready = ready;
-            ready_since = t;
-        }
         if let Some(f) = forward.as_ref().filter(|_| kept) {
             kept = false;
-            // Every pod settled, and the same pods ready at every sync the
-            // metric window holds.
-            let whole_window = t - (f.window_syncs as i64 - 1) * options.sync_period_s;
-            if runs.len() == 1
-                && runs[0].0 <= t - settle_s
-                && ready == total
-                && ready_since <= whole_window
-            {
+            // Every pod settled and ready.
+            if runs.len() == 1 && runs[0].0 <= t - settle_s && ready == total {
                 let until = next_check.min(r.end);
                 if let Some(next) =
                     f.kept_syncs(&mut r, series, options, &mut shares, t, total, until)
@@ -283,10 +270,11 @@ pub fn simulate_runs_bounded(
 /// (the default 60 s window at the default 15 s sync is 4).
 const MAX_WINDOW_SYNCS: usize = 4;
 
-/// Relative margin by which a window's demand must clear the edge of the
-/// readings the controller keeps before a sync is fast-forwarded: far
-/// above the rounding of the replay's own sums (about 1e-15), so a reading
-/// the margin lets through rounds to the same milli-units either way.
+/// Relative margin by which a window's summed shares must clear the edge
+/// of the readings the controller keeps before a sync is fast-forwarded:
+/// far above the rounding of the replay's own sums (about 1e-15), so a
+/// reading the margin lets through rounds to the same milli-units either
+/// way.
 const KEEP_MARGIN: f64 = 1e-9;
 
 /// Fast-forwards the syncs at which a plain CPU HPA keeps its count.
@@ -297,17 +285,16 @@ const KEEP_MARGIN: f64 = 1e-9;
 /// [`crate::model::HorizontalController::keep_count`]) or because a lower
 /// proposal is held by the scale-down stabilization
 /// ([`crate::model::HorizontalController::hold_count`]). Such a sync needs
-/// no reading per pod: with the same `n` pods ready over the whole metric
-/// window and none saturated, each pod's reading is the window's demand
-/// over `n`. Whether the reading is kept is then a comparison of the
-/// window's summed demand with bounds worked out once; a held proposal
-/// needs the reading in milli-units, which the sum gives unless it lies
-/// within [`KEEP_MARGIN`] of a rounding edge. Anything near an edge is
+/// no reading per pod: every settled pod reads the mean of the shares the
+/// metric window holds. Whether the reading is kept is then a comparison
+/// of the window's summed shares with bounds worked out once; a held
+/// proposal needs the reading in milli-units, which the sum gives unless it
+/// lies within [`KEEP_MARGIN`] of a rounding edge. Anything near an edge is
 /// left to the sync-by-sync replay, which decides it exactly. A run of
 /// kept syncs records the same recommendation each time, which the sliding
 /// windows hold as one entry, so recording it at the run's first and last
 /// sync leaves the controller as the run would; the totals are added in
-/// whole seconds.
+/// whole seconds, and the shares per sample as the replay computes them.
 struct Forward {
     band: SettledBand,
     window_syncs: usize,
@@ -316,9 +303,9 @@ struct Forward {
 
 impl Forward {
     /// Fast-forwards the syncs from `t` (before `until`) at which the
-    /// controller keeps `count` settled pods, every one ready over the
-    /// whole metric window; the time of the first sync not taken, or
-    /// `None` when the sync at `t` is not one of them.
+    /// controller keeps `count` settled pods, all ready; the time of the
+    /// first sync not taken, or `None` when the sync at `t` is not one of
+    /// them.
     #[allow(clippy::too_many_arguments)]
     fn kept_syncs(
         &self,
@@ -337,53 +324,49 @@ impl Forward {
             return None;
         }
         let w = self.window_syncs;
-        let window_start = t - (w as i64 - 1) * sync;
-        if window_start < r.start {
+        // The shares the metric window holds from the syncs before `t`
+        // (what the replay averages with this sync's), oldest first; zero
+        // in the places beyond a shorter window. Held in locals, so each
+        // sync adds four values without a trip through memory.
+        let held = shares.as_slice();
+        let from = held.partition_point(|(ts, _)| *ts <= t - options.metric_window_s);
+        if held.len() - from != w - 1 {
             return None;
         }
-        let capacity = count as f64 * r.limit();
+        let mut older = [0.0f64; MAX_WINDOW_SYNCS - 1];
+        for (slot, (_, share)) in older[MAX_WINDOW_SYNCS - w..].iter_mut().zip(&held[from..]) {
+            *slot = *share;
+        }
         let request_milli = r.request_milli();
-        // Readings times the count stay far inside i64, as the band's test
-        // asks (`SettledBand::holds`), and below 2^52 milli-units.
-        let bounded = capacity * 1000.0 < 1e15;
+        // Readings (at most the limit) stay below 2^52 milli-units, and
+        // times the count far inside i64, as the band's test asks
+        // (`SettledBand::holds`).
+        let most_milli = r.limit() * 1000.0;
+        let bounded = most_milli < 1e15 && most_milli * (count as f64) < 1e18;
         if !bounded || request_milli.checked_mul(count).is_none() {
             return None;
         }
-        // The window's summed demand for which the reading is kept: inside
+        // The window's summed shares for which the reading is kept: inside
         // the band, or any lower one at the floor, any higher at the ceiling.
         let (lo, hi) = self.band.range();
-        let pods = (w as i64 * count) as f64;
+        let syncs_held = w as f64;
         let sum_lo = if n == min {
             f64::NEG_INFINITY
         } else {
-            (lo as f64 - 0.5) / 1000.0 * pods * (1.0 + KEEP_MARGIN)
+            (lo as f64 - 0.5) / 1000.0 * syncs_held * (1.0 + KEEP_MARGIN)
         };
         let sum_hi = if n == max {
             f64::INFINITY
         } else {
-            (hi as f64 + 0.5) / 1000.0 * pods * (1.0 - KEEP_MARGIN)
+            (hi as f64 + 0.5) / 1000.0 * syncs_held * (1.0 - KEEP_MARGIN)
         };
-        // Each pod's reading, milli-units, from the window's summed demand.
-        let to_milli = 1000.0 / pods;
+        // Each pod's reading, milli-units, from the window's summed shares.
+        let to_milli = 1000.0 / syncs_held;
         let tolerances = r.controller.config.tolerances;
-        // The demand at the window's earlier syncs, oldest first; zero in
-        // the places beyond a shorter window. Held in locals, so each sync
-        // adds four values without a trip through memory.
-        let mut older = [0.0f64; MAX_WINDOW_SYNCS - 1];
-        for j in 1..w {
-            let d = series.at(t - j as i64 * sync);
-            // A saturated sync's share is capped: left to the replay.
-            let served = d <= capacity;
-            if !served {
-                return None;
-            }
-            older[MAX_WINDOW_SYNCS - 1 - j] = d;
-        }
         let mut sample = usize::try_from((t - series.start_s) / series.step_s).ok()?;
         let mut sample_ends = series.start_s + (sample as i64 + 1) * series.step_s;
-        let mut demand = series.cores.get(sample).copied().unwrap_or(0.0);
-        let mut served = demand <= capacity;
-        let mut over = r.load(demand, count).over_target;
+        let mut load = r.load(series.cores.get(sample).copied().unwrap_or(0.0), count);
+        let mut seconds_saturated = 0i64;
         let (mut at, mut syncs, mut seconds, mut seconds_over) = (t, 0u64, 0i64, 0i64);
         // The run of kept syncs under way: its first and last sync.
         let mut keeping: Option<(i64, i64)> = None;
@@ -393,14 +376,9 @@ impl Forward {
                     sample += 1;
                     sample_ends += series.step_s;
                 }
-                demand = series.cores.get(sample).copied().unwrap_or(0.0);
-                served = demand <= capacity;
-                over = r.load(demand, count).over_target;
+                load = r.load(series.cores.get(sample).copied().unwrap_or(0.0), count);
             }
-            if !served {
-                break;
-            }
-            let sum = (older[0] + older[1]) + (older[2] + demand);
+            let sum = (older[0] + older[1]) + (older[2] + load.share);
             if sum >= sum_lo && sum < sum_hi {
                 match &mut keeping {
                     Some((_, last)) => *last = at,
@@ -446,14 +424,17 @@ impl Forward {
             }
             let dt = sync.min(r.end - at);
             seconds += dt;
-            if over {
+            if load.over_target {
                 seconds_over += dt;
+            }
+            if load.saturated {
+                seconds_saturated += dt;
             }
             syncs += 1;
             older = [
                 if w >= 4 { older[1] } else { 0.0 },
                 if w >= 3 { older[2] } else { 0.0 },
-                if w >= 2 { demand } else { 0.0 },
+                if w >= 2 { load.share } else { 0.0 },
             ];
             at += sync;
         }
@@ -462,7 +443,15 @@ impl Forward {
             return None;
         }
         let last = at - sync;
-        r.account_unseen(syncs, last, count, count, seconds, seconds_over, 0);
+        r.account_unseen(
+            syncs,
+            last,
+            count,
+            count,
+            seconds,
+            seconds_over,
+            seconds_saturated,
+        );
         // The metric window as the replay would have left it.
         let first = (syncs as usize).saturating_sub(w);
         if first > 0 {
