@@ -149,6 +149,15 @@ impl Behavior {
         }
     }
 
+    /// The resolved scale-down stabilization window, seconds, without
+    /// resolving the rest (what [`Behavior::scale_down_rules`] holds).
+    pub fn scale_down_window_s(&self, downscale_window_s: i64) -> i32 {
+        self.scale_down
+            .as_ref()
+            .and_then(|r| r.stabilization_window_seconds)
+            .unwrap_or(downscale_window_s as i32)
+    }
+
     /// Resolved scale-down rules; a missing window takes `downscale_window_s`
     /// (`maybeInitScaleDownStabilizationWindow`).
     pub fn scale_down_rules(&self, downscale_window_s: i64) -> ScalingRules {

@@ -688,11 +688,8 @@ impl HorizontalController {
         }
         match &spec.behavior {
             Some(b) => {
-                let window = self.config.downscale_stabilization_s;
-                let down = Self::resolve(&mut self.resolved, window, b)
-                    .down
-                    .stabilization_window_seconds;
-                let cutoff = now_ms - i64::from(down.unwrap_or(0)) * 1000;
+                let down = b.scale_down_window_s(self.config.downscale_stabilization_s);
+                let cutoff = now_ms - i64::from(down) * 1000;
                 let Some(sliding) = self.sliding.as_mut() else {
                     return false;
                 };
