@@ -370,6 +370,15 @@ impl Forward {
         let (mut at, mut syncs, mut seconds, mut seconds_over) = (t, 0u64, 0i64, 0i64);
         // The run of kept syncs under way: its first and last sync.
         let mut keeping: Option<(i64, i64)> = None;
+        // Syncs per sample, when samples start on syncs and hold at least a
+        // metric window each.
+        let per_sample = (series.step_s % sync == 0 && series.step_s / sync >= w as i64)
+            .then_some(series.step_s / sync);
+        // The window's sum with `share` in each place it holds.
+        let filled = |share: f64| {
+            let at = |w_min: usize| if w >= w_min { share } else { 0.0 };
+            (at(4) + at(3)) + (at(2) + share)
+        };
         while at < until {
             if at >= sample_ends {
                 while at >= sample_ends {
@@ -377,6 +386,40 @@ impl Forward {
                     sample_ends += series.step_s;
                 }
                 load = r.load(series.cores.get(sample).copied().unwrap_or(0.0), count);
+                // A whole sample at once, inside a run of kept syncs: when
+                // the window held one share before it, its sums move in a
+                // straight line from the first sync's to the last's (which
+                // holds this sample's share only), so both kept means every
+                // one kept.
+                if let (Some(m), Some((_, last))) = (per_sample, keeping.as_mut()) {
+                    let prev = older[MAX_WINDOW_SYNCS - 2];
+                    let whole_sample = at + (m - 1) * sync < until
+                        && at == sample_ends - series.step_s
+                        && older[MAX_WINDOW_SYNCS - w..]
+                            .iter()
+                            .all(|v| v.to_bits() == prev.to_bits());
+                    if whole_sample {
+                        let first_sum = (older[0] + older[1]) + (older[2] + load.share);
+                        let last_sum = filled(load.share);
+                        let kept = |s: f64| s >= sum_lo && s < sum_hi;
+                        if kept(first_sum) && kept(last_sum) {
+                            *last = at + (m - 1) * sync;
+                            let dt = m * sync;
+                            seconds += dt;
+                            if load.over_target {
+                                seconds_over += dt;
+                            }
+                            if load.saturated {
+                                seconds_saturated += dt;
+                            }
+                            syncs += m as u64;
+                            let f = |w_min: usize| if w >= w_min { load.share } else { 0.0 };
+                            older = [f(4), f(3), f(2)];
+                            at += dt;
+                            continue;
+                        }
+                    }
+                }
             }
             let sum = (older[0] + older[1]) + (older[2] + load.share);
             if sum >= sum_lo && sum < sum_hi {
