@@ -534,7 +534,7 @@ impl Forward {
 /// the rounding done by a truncating conversion where that is exact: the
 /// baseline x86-64 target has no rounding instruction, and the library call
 /// was a tenth of a replay.
-fn round_to_milli(x: f64) -> i64 {
+pub(crate) fn round_to_milli(x: f64) -> i64 {
     let m = x * 1000.0;
     // Below 2^52 every non-negative double's fractional part is exact.
     if (0.0..4_503_599_627_370_496.0).contains(&m) {

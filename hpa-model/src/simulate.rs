@@ -830,7 +830,7 @@ impl<'a> Replay<'a> {
                 PodReading {
                     request_milli: Some(self.request_milli),
                     sample: Some(MetricSample {
-                        value_milli: (mean * 1000.0).round() as i64,
+                        value_milli: crate::fast::round_to_milli(mean),
                         timestamp_ms: t * 1000,
                         window_ms: self.options.metric_window_s * 1000,
                     }),
