@@ -16,7 +16,9 @@
 
 use crate::window::Window;
 
-use crate::model::replica::{settled_utilization_replicas, SettledBand};
+use crate::model::replica::{
+    settled_utilization_replicas, settled_with_unready_replicas, SettledBand,
+};
 use crate::model::{MetricTarget, PodRun};
 use crate::simulate::{
     AutoscalerConfig, Bounded, DemandSeries, Progress, Replay, SimError, SimOptions, SimReport,
@@ -89,6 +91,7 @@ pub fn simulate_runs_bounded(
         SettledBand::new(target, r.request_milli(), &r.controller.config.tolerances)
     });
     let hpa_only = r.hpa_only();
+    let init_ms = r.controller.config.cpu_initialization_period_ms;
     // Syncs the controller keeps are fast-forwarded for a plain CPU HPA
     // whose metric window spans a few syncs.
     let window_syncs = if options.metric_window_s > 0 {
@@ -164,12 +167,7 @@ pub fn simulate_runs_bounded(
                 Some(target) if runs.len() == 1 && runs[0].0 <= t - settle_s => {
                     // Every pod is ready and settled: each reads the mean share
                     // of the whole window (what `pod_view` computes for it).
-                    let (sum, n) = shares
-                        .as_slice()
-                        .iter()
-                        .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
-                    let mean = if n > 0 { sum / f64::from(n) } else { 0.0 };
-                    let value_milli = round_to_milli(mean);
+                    let value_milli = settled_reading(&shares);
                     let request_milli = r.request_milli();
                     let count = i64::from(runs[0].1);
                     let now_ms = t * 1000;
@@ -203,6 +201,40 @@ pub fn simulate_runs_bounded(
                                 })
                                 .desired_replicas
                         }
+                    }
+                }
+                Some(target)
+                    if runs.len() == 2
+                        && runs[0].0 <= t - settle_s
+                        && (runs[1].0 > t
+                            || runs[1].0.saturating_mul(1000).saturating_add(init_ms)
+                                > t.saturating_mul(1000)) =>
+                {
+                    // Settled pods, and new ones the controller counts
+                    // unready: still pending, or ready for less than a
+                    // metric window inside the CPU initialization period
+                    // (`group_pod`). The settled ones read as above.
+                    let p = settled_with_unready_replicas(
+                        current,
+                        target,
+                        settled_reading(&shares),
+                        r.request_milli(),
+                        i64::from(runs[0].1),
+                        i64::from(runs[1].1),
+                        &r.controller.config.tolerances,
+                    );
+                    let now_ms = t * 1000;
+                    let spec = &r.spec;
+                    if r.controller.keep_count(spec, current, p.replicas, now_ms)
+                        || r.controller.hold_count(spec, current, p.replicas, now_ms)
+                    {
+                        current
+                    } else {
+                        r.controller
+                            .reconcile_with(spec, current, now_ms, |_| {
+                                Ok((p.replicas, Some(p.utilization_pct)))
+                            })
+                            .desired_replicas
                     }
                 }
                 _ => {
@@ -528,6 +560,17 @@ impl Forward {
             }
         }
     }
+}
+
+/// What every settled pod reads, milli-units: the mean share of the whole
+/// metric window (what `Replay::pod_view` computes for it, in its order).
+fn settled_reading(shares: &Window<(i64, f64)>) -> i64 {
+    let (sum, n) = shares
+        .as_slice()
+        .iter()
+        .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
+    let mean = if n > 0 { sum / f64::from(n) } else { 0.0 };
+    round_to_milli(mean)
 }
 
 /// `(x * 1000.0).round() as i64` (what `Replay::pod_view` reports), with

@@ -314,6 +314,57 @@ pub fn settled_utilization_replicas(
     }
 }
 
+/// [`resource_utilization_replicas_runs`] for the replay's commonest case
+/// after a scale-up: `ready` settled pods, each reading `value_milli`
+/// against a request of `request_milli` (both positive, `target_pct`
+/// positive), and `unready` pods the controller counts unready (pending, or
+/// ready too recently for a full metric window inside the CPU
+/// initialization period), each with the same request. The same
+/// arithmetic, so the same proposal; a test compares the two.
+pub fn settled_with_unready_replicas(
+    current_replicas: i32,
+    target_pct: i32,
+    value_milli: i64,
+    request_milli: i64,
+    ready: i64,
+    unready: i64,
+    tolerances: &Tolerances,
+) -> UtilizationProposal {
+    let settled = settled_utilization_replicas(
+        current_replicas,
+        target_pct,
+        value_milli,
+        request_milli,
+        ready,
+        tolerances,
+    );
+    let usage_ratio = settled.utilization_pct as f64 / target_pct as f64;
+    if unready <= 0 || usage_ratio <= 1.0 {
+        return settled;
+    }
+    // Scaling up with unready pods: they count as using nothing.
+    let metrics_total = value_milli.saturating_mul(ready);
+    let requests_total = request_milli
+        .saturating_mul(ready)
+        .saturating_add(request_milli.saturating_mul(unready));
+    let new_ratio = percent_of(metrics_total, requests_total) as f64 / target_pct as f64;
+    let current = UtilizationProposal {
+        replicas: current_replicas,
+        ..settled
+    };
+    if tolerances.is_within(new_ratio) || new_ratio < 1.0 {
+        return current;
+    }
+    let new_replicas = ceil_to_i32(new_ratio * (ready + unready) as f64);
+    if new_ratio > 1.0 && new_replicas < current_replicas {
+        return current;
+    }
+    UtilizationProposal {
+        replicas: new_replicas,
+        ..settled
+    }
+}
+
 /// The readings (milli-units per pod) for which settled pods propose no
 /// change: [`settled_utilization_replicas`] returns the current count
 /// exactly when the reading is inside, so a replay can skip its division
@@ -1010,6 +1061,106 @@ mod tests {
             }
         }
         assert!(compared > 4000);
+    }
+
+    #[test]
+    fn settled_pods_with_unready_ones_propose_what_the_pod_runs_path_proposes() {
+        // Settled pods ready for an hour, and new pods either still pending
+        // or ready for 30 s (inside the CPU initialization period, so their
+        // first sample does not cover a whole window yet).
+        let now_ms = 3_600_000;
+        let settled = PodState {
+            phase: PodPhase::Running,
+            deleting: false,
+            ready: Some(true),
+            start_time_ms: Some(0),
+            ready_transition_ms: 0,
+        };
+        let pending = (
+            PodState {
+                phase: PodPhase::Pending,
+                deleting: false,
+                ready: Some(false),
+                start_time_ms: None,
+                ready_transition_ms: 0,
+            },
+            PodReading {
+                request_milli: None,
+                sample: None,
+            },
+        );
+        let warming = (
+            PodState {
+                phase: PodPhase::Running,
+                deleting: false,
+                ready: Some(true),
+                start_time_ms: Some(now_ms - 30_000),
+                ready_transition_ms: now_ms - 30_000,
+            },
+            PodReading {
+                request_milli: None,
+                sample: Some(MetricSample {
+                    value_milli: 77,
+                    timestamp_ms: now_ms,
+                    window_ms: 60_000,
+                }),
+            },
+        );
+        let timing = PodTiming::at(now_ms);
+        let tolerances = [Tolerances::default(), Tolerances::symmetric(0.0)];
+        let (mut compared, mut moved) = (0, 0);
+        for tol in &tolerances {
+            for target in [1, 50, 70, 85, 100, 250] {
+                for request in [1, 250, 500, 1000] {
+                    for (ready, unready) in [(1u32, 1u32), (2, 2), (7, 1), (7, 9), (40, 40)] {
+                        for current in [ready as i32 + unready as i32, ready as i32 + 3] {
+                            for value in [0, 1, 120, 349, 350, 351, 499, 700, 1000, 3999] {
+                                for (pod, mut reading) in [pending, warming] {
+                                    reading.request_milli = Some(request);
+                                    let runs = [
+                                        PodRun {
+                                            pod: settled,
+                                            reading: cpu(value, request),
+                                            count: ready,
+                                        },
+                                        PodRun {
+                                            pod,
+                                            reading,
+                                            count: unready,
+                                        },
+                                    ];
+                                    let want = resource_utilization_replicas_runs(
+                                        current, target, "cpu", &runs, tol, &timing,
+                                    )
+                                    .expect("ready sampled pods");
+                                    let got = settled_with_unready_replicas(
+                                        current,
+                                        target,
+                                        value,
+                                        request,
+                                        i64::from(ready),
+                                        i64::from(unready),
+                                        tol,
+                                    );
+                                    assert_eq!(
+                                        got, want,
+                                        "{value} of {request}, {ready} ready + {unready}, target {target}"
+                                    );
+                                    compared += 1;
+                                    if got.replicas != current {
+                                        moved += 1;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            compared > 4000 && moved > 1000,
+            "{compared} compared, {moved} moved"
+        );
     }
 
     fn cpu(v: i64, req: i64) -> PodReading {
