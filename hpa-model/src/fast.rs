@@ -133,12 +133,19 @@ pub fn simulate_runs_bounded(
             .sum();
         if let Some(f) = forward.as_ref().filter(|_| kept) {
             kept = false;
-            // Every pod settled and ready.
-            if runs.len() == 1 && runs[0].0 <= t - settle_s && ready == total {
+            // Settled pods, and perhaps new ones not settled yet.
+            if runs.len() <= 2 && runs[0].0 <= t - settle_s {
                 let until = next_check.min(r.end);
-                if let Some(next) =
-                    f.kept_syncs(&mut r, series, options, &mut shares, t, total, until)
-                {
+                if let Some(next) = f.kept_syncs(
+                    &mut r,
+                    series,
+                    options,
+                    &mut shares,
+                    t,
+                    &runs,
+                    until,
+                    init_ms,
+                ) {
                     // Stopped for the check, not by a sync it could not keep.
                     kept = next >= until;
                     t = next;
@@ -228,6 +235,7 @@ pub fn simulate_runs_bounded(
                     if r.controller.keep_count(spec, current, p.replicas, now_ms)
                         || r.controller.hold_count(spec, current, p.replicas, now_ms)
                     {
+                        kept = true;
                         current
                     } else {
                         r.controller
@@ -335,9 +343,12 @@ struct Forward {
 
 impl Forward {
     /// Fast-forwards the syncs from `t` (before `until`) at which the
-    /// controller keeps `count` settled pods, all ready; the time of the
-    /// first sync not taken, or `None` when the sync at `t` is not one of
-    /// them.
+    /// controller keeps the count of `runs`: settled pods, and at most one
+    /// run of new pods it counts unready (pending, or ready for less than a
+    /// metric window inside the CPU initialization period, which ends
+    /// `init_ms` after they became ready) until they settle. The time of
+    /// the first sync not taken, or `None` when the sync at `t` is not one
+    /// of them.
     #[allow(clippy::too_many_arguments)]
     fn kept_syncs(
         &self,
@@ -346,10 +357,25 @@ impl Forward {
         options: &SimOptions,
         shares: &mut Window<(i64, f64)>,
         t: i64,
-        count: i64,
+        runs: &[(i64, u32)],
         until: i64,
+        init_ms: i64,
     ) -> Option<i64> {
         let sync = options.sync_period_s;
+        let (settled, young) = match runs {
+            [(_, a)] => (i64::from(*a), None),
+            [(_, a), (ready_at, b)] => (i64::from(*a), Some((*ready_at, i64::from(*b)))),
+            _ => return None,
+        };
+        let count = settled + young.map_or(0, |(_, b)| b);
+        // The new pods are ready from `ready_at` on and merge with the
+        // settled ones a metric window later.
+        let ready_at = |at: i64| match young {
+            Some((ready_at, b)) if ready_at > at => count - b,
+            _ => count,
+        };
+        let apart =
+            |at: i64| young.filter(|(ready_at, _)| *ready_at > at - options.metric_window_s);
         let n = i32::try_from(count).ok()?;
         let (min, max) = (r.spec.min_replicas, r.spec.max_replicas);
         if n <= 0 || n < min || n > max {
@@ -397,7 +423,9 @@ impl Forward {
         let tolerances = r.controller.config.tolerances;
         let mut sample = usize::try_from((t - series.start_s) / series.step_s).ok()?;
         let mut sample_ends = series.start_s + (sample as i64 + 1) * series.step_s;
-        let mut load = r.load(series.cores.get(sample).copied().unwrap_or(0.0), count);
+        let mut ready = ready_at(t);
+        let mut load = r.load(series.cores.get(sample).copied().unwrap_or(0.0), ready);
+        r.trace_through(t, count, ready);
         let mut seconds_saturated = 0i64;
         let (mut at, mut syncs, mut seconds, mut seconds_over) = (t, 0u64, 0i64, 0i64);
         // The run of kept syncs under way: its first and last sync.
@@ -412,18 +440,22 @@ impl Forward {
             (at(4) + at(3)) + (at(2) + share)
         };
         while at < until {
-            if at >= sample_ends {
+            let ready_now = ready_at(at);
+            if at >= sample_ends || ready_now != ready {
                 while at >= sample_ends {
                     sample += 1;
                     sample_ends += series.step_s;
                 }
-                load = r.load(series.cores.get(sample).copied().unwrap_or(0.0), count);
+                ready = ready_now;
+                load = r.load(series.cores.get(sample).copied().unwrap_or(0.0), ready);
+                r.trace_through(at, count, ready);
                 // A whole sample at once, inside a run of kept syncs: when
                 // the window held one share before it, its sums move in a
                 // straight line from the first sync's to the last's (which
                 // holds this sample's share only), so both kept means every
                 // one kept.
-                if let (Some(m), Some((_, last))) = (per_sample, keeping.as_mut()) {
+                let single = apart(at).is_none();
+                if let (Some(m), Some((_, last)), true) = (per_sample, keeping.as_mut(), single) {
                     let prev = older[MAX_WINDOW_SYNCS - 2];
                     let whole_sample = at + (m - 1) * sync < until
                         && at == sample_ends - series.step_s
@@ -453,6 +485,16 @@ impl Forward {
                     }
                 }
             }
+            // New pods still apart: unready to the controller only inside
+            // the CPU initialization period.
+            let unready = apart(at);
+            if unready.is_some_and(|(ready_at, _)| {
+                ready_at <= at
+                    && ready_at.saturating_mul(1000).saturating_add(init_ms)
+                        <= at.saturating_mul(1000)
+            }) {
+                break;
+            }
             let sum = (older[0] + older[1]) + (older[2] + load.share);
             if sum >= sum_lo && sum < sum_hi {
                 match &mut keeping {
@@ -478,14 +520,25 @@ impl Forward {
                     break;
                 }
                 let value_milli = whole + i64::from(fraction > 0.5);
-                let p = settled_utilization_replicas(
-                    n,
-                    self.target_pct,
-                    value_milli,
-                    request_milli,
-                    count,
-                    &tolerances,
-                )
+                let p = match unready {
+                    Some((_, b)) => settled_with_unready_replicas(
+                        n,
+                        self.target_pct,
+                        value_milli,
+                        request_milli,
+                        settled,
+                        b,
+                        &tolerances,
+                    ),
+                    None => settled_utilization_replicas(
+                        n,
+                        self.target_pct,
+                        value_milli,
+                        request_milli,
+                        count,
+                        &tolerances,
+                    ),
+                }
                 .replicas;
                 if p >= n {
                     break;
@@ -522,7 +575,7 @@ impl Forward {
             syncs,
             last,
             count,
-            count,
+            ready,
             seconds,
             seconds_over,
             seconds_saturated,
@@ -536,7 +589,7 @@ impl Forward {
         }
         for j in first..syncs as usize {
             let ts = t + j as i64 * sync;
-            shares.push_back((ts, r.load(series.at(ts), count).share));
+            shares.push_back((ts, r.load(series.at(ts), ready_at(ts)).share));
             while shares
                 .front()
                 .is_some_and(|(s, _)| *s <= ts - options.metric_window_s)

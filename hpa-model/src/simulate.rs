@@ -725,8 +725,20 @@ impl<'a> Replay<'a> {
         seconds_over: i64,
         seconds_saturated: i64,
     ) {
+        self.trace_through(last, total, ready);
+        // Whole replica-seconds: exact in any order below 2^53.
+        self.replica_seconds += (total * seconds) as f64;
+        self.over_s += seconds_over;
+        self.saturated_s += seconds_saturated;
+        self.report.syncs += syncs;
+    }
+
+    /// Record the trajectory's points for the samples that began by the
+    /// sync at `at` (not accounted by [`Replay::account`]), with `total`
+    /// pods of which `ready` are ready, as [`Replay::account`] would.
+    pub(crate) fn trace_through(&mut self, at: i64, total: i64, ready: i64) {
         if let Some(traj) = self.report.trajectory.as_mut() {
-            while self.next_sample <= last {
+            while self.next_sample <= at {
                 traj.push(TrajectoryPoint {
                     t: self.next_sample,
                     replicas: total as i32,
@@ -736,11 +748,6 @@ impl<'a> Replay<'a> {
                 self.next_sample += self.series.step_s;
             }
         }
-        // Whole replica-seconds: exact in any order below 2^53.
-        self.replica_seconds += (total * seconds) as f64;
-        self.over_s += seconds_over;
-        self.saturated_s += seconds_saturated;
-        self.report.syncs += syncs;
     }
 
     /// What a pod serves at most, cores.
