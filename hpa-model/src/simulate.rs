@@ -649,7 +649,9 @@ impl<'a> Replay<'a> {
                 scale_downs: 0,
                 direction_changes: 0,
                 peak_replicas: initial.max(0),
-                trajectory: options.record_trajectory.then(Vec::new),
+                trajectory: options
+                    .record_trajectory
+                    .then(|| Vec::with_capacity(series.cores.len())),
             },
             replica_seconds: 0.0,
             over_s: 0,
