@@ -13,6 +13,13 @@
 //! ([`crate::model::HorizontalController::compute_replicas_for_runs`]) sums
 //! integer milli-units, so grouping changes no result: tests compare both
 //! replays on real series.
+//!
+//! Most syncs of a plain CPU HPA change nothing: the controller keeps the
+//! count, or its scale-down stabilization holds a lower proposal. Those
+//! syncs are fast-forwarded (`Forward`): the settled pods' reading comes
+//! from the metric window's summed shares, compared with bounds worked out
+//! once, and the controller records what the reconciles would have. A sum
+//! too close to a rounding edge to decide is left to the sync-by-sync path.
 
 use crate::window::Window;
 
