@@ -24,7 +24,7 @@
 use crate::window::Window;
 
 use crate::model::replica::{
-    settled_utilization_replicas, settled_with_unready_replicas, SettledBand,
+    settled_utilization_replicas, settled_with_unready_replicas, SettledBand, UtilizationProposal,
 };
 use crate::model::{MetricTarget, PodRun};
 use crate::simulate::{
@@ -203,18 +203,9 @@ pub fn simulate_runs_bounded(
                             count,
                             &tolerances,
                         );
-                        if r.controller.keep_count(spec, current, p.replicas, now_ms)
-                            || r.controller.hold_count(spec, current, p.replicas, now_ms)
-                        {
-                            kept = true;
-                            current
-                        } else {
-                            r.controller
-                                .reconcile_with(spec, current, now_ms, |_| {
-                                    Ok((p.replicas, Some(p.utilization_pct)))
-                                })
-                                .desired_replicas
-                        }
+                        let (desired, keeps) = reconcile_settled(&mut r, current, p, now_ms);
+                        kept = keeps;
+                        desired
                     }
                 }
                 Some(target)
@@ -237,20 +228,9 @@ pub fn simulate_runs_bounded(
                         i64::from(runs[1].1),
                         &r.controller.config.tolerances,
                     );
-                    let now_ms = t * 1000;
-                    let spec = &r.spec;
-                    if r.controller.keep_count(spec, current, p.replicas, now_ms)
-                        || r.controller.hold_count(spec, current, p.replicas, now_ms)
-                    {
-                        kept = true;
-                        current
-                    } else {
-                        r.controller
-                            .reconcile_with(spec, current, now_ms, |_| {
-                                Ok((p.replicas, Some(p.utilization_pct)))
-                            })
-                            .desired_replicas
-                    }
+                    let (desired, keeps) = reconcile_settled(&mut r, current, p, t * 1000);
+                    kept = keeps;
+                    desired
                 }
                 _ => {
                     pod_runs.clear();
@@ -620,6 +600,30 @@ impl Forward {
             }
         }
     }
+}
+
+/// The reconcile of `current` pods whose metric proposal is `p`: kept or
+/// held without the normalization where the controller allows it, else a
+/// full reconcile. The desired count, and whether the count was kept.
+fn reconcile_settled(
+    r: &mut Replay<'_>,
+    current: i32,
+    p: UtilizationProposal,
+    now_ms: i64,
+) -> (i32, bool) {
+    let spec = &r.spec;
+    if r.controller.keep_count(spec, current, p.replicas, now_ms)
+        || r.controller.hold_count(spec, current, p.replicas, now_ms)
+    {
+        return (current, true);
+    }
+    let desired = r
+        .controller
+        .reconcile_with(spec, current, now_ms, |_| {
+            Ok((p.replicas, Some(p.utilization_pct)))
+        })
+        .desired_replicas;
+    (desired, false)
 }
 
 /// What every settled pod reads, milli-units: the mean share of the whole

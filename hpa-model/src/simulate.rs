@@ -689,17 +689,7 @@ impl<'a> Replay<'a> {
                 load
             }
         };
-        if let Some(traj) = self.report.trajectory.as_mut() {
-            while self.next_sample <= t {
-                traj.push(TrajectoryPoint {
-                    t: self.next_sample,
-                    replicas: total as i32,
-                    ready: ready as i32,
-                    demand_cores: self.series.cores.get(traj.len()).copied().unwrap_or(0.0),
-                });
-                self.next_sample += self.series.step_s;
-            }
-        }
+        self.trace_through(t, total, ready);
         let dt = self.options.sync_period_s.min(self.end - t);
         self.replica_seconds += total as f64 * dt as f64;
         if load.saturated {

@@ -648,19 +648,26 @@ impl HorizontalController {
         {
             return false;
         }
+        if !Self::legacy_limits_allow(&self.config, spec, current) {
+            return false;
+        }
+        sliding.record_max(current, now_ms);
+        true
+    }
+
+    /// Whether the legacy normalization (no `behavior`) leaves `current`
+    /// unchanged when it is also the stabilized recommendation: within the
+    /// bounds and the scale-up limit.
+    fn legacy_limits_allow(config: &ControllerConfig, spec: &HpaSpec, current: i32) -> bool {
         let (desired, _) = convert_desired_replicas_with_rules(
             current,
             current,
             spec.min_replicas,
             spec.max_replicas,
-            self.config.scale_up_limit_factor,
-            self.config.scale_up_limit_minimum,
+            config.scale_up_limit_factor,
+            config.scale_up_limit_minimum,
         );
-        if desired != current {
-            return false;
-        }
-        sliding.record_max(current, now_ms);
-        true
+        desired == current
     }
 
     /// A reconcile whose metric proposal (`proposal`, below `current`) the
@@ -699,19 +706,12 @@ impl HorizontalController {
                 sliding.record(proposal, now_ms);
             }
             None => {
-                let (desired, _) = convert_desired_replicas_with_rules(
-                    current,
-                    current,
-                    spec.min_replicas,
-                    spec.max_replicas,
-                    self.config.scale_up_limit_factor,
-                    self.config.scale_up_limit_minimum,
-                );
+                let allowed = Self::legacy_limits_allow(&self.config, spec, current);
                 let cutoff = now_ms - self.config.downscale_stabilization_s * 1000;
                 let Some(sliding) = self.sliding.as_mut() else {
                     return false;
                 };
-                if desired != current || sliding.max_after(cutoff) != Some(current) {
+                if !allowed || sliding.max_after(cutoff) != Some(current) {
                     return false;
                 }
                 sliding.record_max(proposal, now_ms);

@@ -1069,13 +1069,7 @@ mod tests {
         // or ready for 30 s (inside the CPU initialization period, so their
         // first sample does not cover a whole window yet).
         let now_ms = 3_600_000;
-        let settled = PodState {
-            phase: PodPhase::Running,
-            deleting: false,
-            ready: Some(true),
-            start_time_ms: Some(0),
-            ready_transition_ms: 0,
-        };
+        let settled = PodState::running_ready();
         let pending = (
             PodState {
                 phase: PodPhase::Pending,
