@@ -499,11 +499,13 @@ impl Forward {
             } else if sum < sum_lo {
                 // A proposal below the count, unless the reading rounds
                 // the other way in the replay or the tolerance test keeps
-                // it after all.
+                // it after all. (A negative reading, which no demand the
+                // replay builds gives, rounds differently: left to the
+                // replay too.)
                 let x = sum * to_milli;
                 let whole = x as i64;
                 let fraction = x - whole as f64;
-                if (fraction - 0.5).abs() <= KEEP_MARGIN * (x + 1.0) {
+                if x < 0.0 || (fraction - 0.5).abs() <= KEEP_MARGIN * (x + 1.0) {
                     break;
                 }
                 let value_milli = whole + i64::from(fraction > 0.5);
