@@ -1,0 +1,95 @@
+//! The fast replay (`stepscale_hpa::simulate`: pods held as runs, the syncs
+//! that change nothing fast-forwarded) against the reference replay (one pod
+//! at a time): any demand, under any of the configs and options the bytes
+//! pick, gives the same report from both, with and without a trajectory.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use stepscale_hpa::model::{Behavior, PolicyType, ScalingPolicy, ScalingRules, SelectPolicy};
+use stepscale_hpa::simulate::{simulate, simulate_reference, AutoscalerConfig, DemandSeries, SimOptions};
+
+/// The config the first bytes pick: floor, ceiling, target, request and a
+/// behavior (none, windows only, or windows with a rate-limit policy).
+fn config(b: &[u8; 8]) -> AutoscalerConfig {
+    let min = i32::from(b[0] % 6) + 1;
+    let max = min + i32::from(b[1] % 24);
+    let target = 20 + i32::from(b[2] % 80);
+    let request = [0.1, 0.25, 0.5, 1.0][usize::from(b[3] % 4)];
+    let mut c = AutoscalerConfig::cpu(min, max, target, request);
+    let window = |x: u8| Some(i32::from(x % 8) * 60);
+    c.behavior = match b[4] % 3 {
+        0 => None,
+        1 => Some(Behavior {
+            scale_up: Some(ScalingRules {
+                stabilization_window_seconds: window(b[5] / 8),
+                select_policy: None,
+                policies: vec![],
+            }),
+            scale_down: Some(ScalingRules {
+                stabilization_window_seconds: window(b[5]),
+                select_policy: None,
+                policies: vec![],
+            }),
+        }),
+        _ => Some(Behavior {
+            scale_up: Some(ScalingRules {
+                stabilization_window_seconds: Some(0),
+                select_policy: Some(SelectPolicy::Max),
+                policies: vec![ScalingPolicy {
+                    kind: PolicyType::Pods,
+                    value: i32::from(b[6] % 4) + 1,
+                    period_seconds: 60,
+                }],
+            }),
+            scale_down: Some(ScalingRules {
+                stabilization_window_seconds: window(b[5]),
+                select_policy: Some(SelectPolicy::Min),
+                policies: vec![ScalingPolicy {
+                    kind: PolicyType::Percent,
+                    value: i32::from(b[6] / 4 % 100) + 1,
+                    period_seconds: 60,
+                }],
+            }),
+        }),
+    };
+    c
+}
+
+/// The options the last picking byte chooses: the defaults, or a shorter
+/// metric window, a slower start-up and an initialization period that ends
+/// between syncs.
+fn options(b: u8, trajectory: bool) -> SimOptions {
+    let mut o = SimOptions {
+        record_trajectory: trajectory,
+        ..SimOptions::default()
+    };
+    if b % 2 == 1 {
+        o.metric_window_s = 40;
+        o.pod_startup_s = 95;
+        o.controller.cpu_initialization_period_ms = 100_500;
+    }
+    o
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((head, rest)) = data.split_first_chunk::<8>() else {
+        return;
+    };
+    // One demand sample a minute (at most two days), each byte a multiple of
+    // 1/32 core: flat stretches, steps and spikes all reachable.
+    let cores: Vec<f64> = rest.iter().take(2880).map(|v| f64::from(*v) / 32.0).collect();
+    if cores.is_empty() {
+        return;
+    }
+    let series = DemandSeries::from_cpu_cores(1_700_000_000, 60, cores);
+    let c = config(head);
+    for trajectory in [false, true] {
+        let o = options(head[7], trajectory);
+        let fast = simulate(&series, &c, &o);
+        let reference = simulate_reference(&series, &c, &o);
+        match (fast, reference) {
+            (Ok(f), Ok(r)) => assert_eq!(f, r, "{c:?} {o:?}"),
+            (f, r) => assert_eq!(f.is_ok(), r.is_ok(), "{c:?}"),
+        }
+    }
+});
