@@ -28,7 +28,8 @@ use crate::model::replica::{
 };
 use crate::model::{MetricTarget, PodRun};
 use crate::simulate::{
-    AutoscalerConfig, Bounded, DemandSeries, Progress, Replay, SimError, SimOptions, SimReport,
+    reading_since, AutoscalerConfig, Bounded, DemandSeries, Progress, Replay, SimError, SimOptions,
+    SimReport, SyncLoad,
 };
 
 /// Replayed time between two questions to a bounded replay's `stop`,
@@ -211,9 +212,7 @@ pub fn simulate_runs_bounded(
                 Some(target)
                     if runs.len() == 2
                         && runs[0].0 <= t - settle_s
-                        && (runs[1].0 > t
-                            || runs[1].0.saturating_mul(1000).saturating_add(init_ms)
-                                > t.saturating_mul(1000)) =>
+                        && counted_unready(runs[1].0, t, init_ms) =>
                 {
                     // Settled pods, and new ones the controller counts
                     // unready: still pending, or ready for less than a
@@ -413,19 +412,32 @@ impl Forward {
         let mut ready = ready_at(t);
         let mut load = r.load(series.cores.get(sample).copied().unwrap_or(0.0), ready);
         r.trace_through(t, count, ready);
-        let mut seconds_saturated = 0i64;
-        let (mut at, mut syncs, mut seconds, mut seconds_over) = (t, 0u64, 0i64, 0i64);
+        let mut at = t;
+        let mut taken = Taken::default();
         // The run of kept syncs under way: its first and last sync.
         let mut keeping: Option<(i64, i64)> = None;
         // Syncs per sample, when samples start on syncs and hold at least a
         // metric window each.
         let per_sample = (series.step_s % sync == 0 && series.step_s / sync >= w as i64)
             .then_some(series.step_s / sync);
-        // The window's sum with `share` in each place it holds.
-        let filled = |share: f64| {
-            let at = |w_min: usize| if w >= w_min { share } else { 0.0 };
-            (at(4) + at(3)) + (at(2) + share)
+        // The earlier shares after a sync of `share`, or after a whole
+        // window of it: zero in the places beyond a shorter window.
+        let kept_place = |w_min: usize, v: f64| if w >= w_min { v } else { 0.0 };
+        let shifted = |older: [f64; 3], share: f64| {
+            [
+                kept_place(4, older[1]),
+                kept_place(3, older[2]),
+                kept_place(2, share),
+            ]
         };
+        let filled = |share: f64| {
+            [
+                kept_place(4, share),
+                kept_place(3, share),
+                kept_place(2, share),
+            ]
+        };
+        let window_sum = |older: [f64; 3], share: f64| (older[0] + older[1]) + (older[2] + share);
         while at < until {
             let ready_now = ready_at(at);
             if at >= sample_ends || ready_now != ready {
@@ -450,22 +462,14 @@ impl Forward {
                             .iter()
                             .all(|v| v.to_bits() == prev.to_bits());
                     if whole_sample {
-                        let first_sum = (older[0] + older[1]) + (older[2] + load.share);
-                        let last_sum = filled(load.share);
+                        let first_sum = window_sum(older, load.share);
+                        let last_sum = window_sum(filled(load.share), load.share);
                         let kept = |s: f64| s >= sum_lo && s < sum_hi;
                         if kept(first_sum) && kept(last_sum) {
                             *last = at + (m - 1) * sync;
                             let dt = m * sync;
-                            seconds += dt;
-                            if load.over_target {
-                                seconds_over += dt;
-                            }
-                            if load.saturated {
-                                seconds_saturated += dt;
-                            }
-                            syncs += m as u64;
-                            let f = |w_min: usize| if w >= w_min { load.share } else { 0.0 };
-                            older = [f(4), f(3), f(2)];
+                            taken.add(m as u64, dt, &load);
+                            older = filled(load.share);
                             at += dt;
                             continue;
                         }
@@ -475,14 +479,10 @@ impl Forward {
             // New pods still apart: unready to the controller only inside
             // the CPU initialization period.
             let unready = apart(at);
-            if unready.is_some_and(|(ready_at, _)| {
-                ready_at <= at
-                    && ready_at.saturating_mul(1000).saturating_add(init_ms)
-                        <= at.saturating_mul(1000)
-            }) {
+            if unready.is_some_and(|(ready_at, _)| !counted_unready(ready_at, at, init_ms)) {
                 break;
             }
-            let sum = (older[0] + older[1]) + (older[2] + load.share);
+            let sum = window_sum(older, load.share);
             if sum >= sum_lo && sum < sum_hi {
                 match &mut keeping {
                     Some((_, last)) => *last = at,
@@ -539,37 +539,23 @@ impl Forward {
             } else {
                 break;
             }
-            let dt = sync.min(r.end - at);
-            seconds += dt;
-            if load.over_target {
-                seconds_over += dt;
-            }
-            if load.saturated {
-                seconds_saturated += dt;
-            }
-            syncs += 1;
-            older = [
-                if w >= 4 { older[1] } else { 0.0 },
-                if w >= 3 { older[2] } else { 0.0 },
-                if w >= 2 { load.share } else { 0.0 },
-            ];
+            taken.add(1, sync.min(r.end - at), &load);
+            older = shifted(older, load.share);
             at += sync;
         }
         Self::end_keeping(r, n, &mut keeping);
-        if syncs == 0 {
+        if taken.syncs == 0 {
             return None;
         }
-        let last = at - sync;
         r.account_unseen(
-            syncs,
-            last,
+            taken.syncs,
             count,
-            ready,
-            seconds,
-            seconds_over,
-            seconds_saturated,
+            taken.seconds,
+            taken.seconds_over,
+            taken.seconds_saturated,
         );
         // The metric window as the replay would have left it.
+        let syncs = taken.syncs;
         let first = (syncs as usize).saturating_sub(w);
         if first > 0 {
             while shares.front().is_some() {
@@ -604,6 +590,39 @@ impl Forward {
     }
 }
 
+/// The syncs a scan took, and their seconds in all, over the target and
+/// saturated.
+#[derive(Default)]
+struct Taken {
+    syncs: u64,
+    seconds: i64,
+    seconds_over: i64,
+    seconds_saturated: i64,
+}
+
+impl Taken {
+    /// Adds `syncs` syncs, `seconds` long in all, with `load`.
+    fn add(&mut self, syncs: u64, seconds: i64, load: &SyncLoad) {
+        self.syncs += syncs;
+        self.seconds += seconds;
+        if load.over_target {
+            self.seconds_over += seconds;
+        }
+        if load.saturated {
+            self.seconds_saturated += seconds;
+        }
+    }
+}
+
+/// Whether the controller counts pods that become ready at `ready_at`, and
+/// have not been ready for a whole metric window, unready at `t`: while
+/// pending, and once ready inside the CPU initialization period (`init_ms`
+/// from readiness; `group_pod`: their sample does not cover a whole window
+/// after readiness yet). Past that period it counts them ready.
+fn counted_unready(ready_at: i64, t: i64, init_ms: i64) -> bool {
+    ready_at > t || ready_at.saturating_mul(1000).saturating_add(init_ms) > t.saturating_mul(1000)
+}
+
 /// The reconcile of `current` pods whose metric proposal is `p`: kept or
 /// held without the normalization where the controller allows it, else a
 /// full reconcile. The desired count, and whether the count was kept.
@@ -629,14 +648,9 @@ fn reconcile_settled(
 }
 
 /// What every settled pod reads, milli-units: the mean share of the whole
-/// metric window (what `Replay::pod_view` computes for it, in its order).
+/// metric window (what `Replay::pod_view` computes for it).
 fn settled_reading(shares: &Window<(i64, f64)>) -> i64 {
-    let (sum, n) = shares
-        .as_slice()
-        .iter()
-        .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
-    let mean = if n > 0 { sum / f64::from(n) } else { 0.0 };
-    round_to_milli(mean)
+    reading_since(shares, i64::MIN)
 }
 
 /// `(x * 1000.0).round() as i64` (what `Replay::pod_view` reports), with

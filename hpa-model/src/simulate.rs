@@ -408,6 +408,18 @@ pub enum Bounded {
     Stopped(Progress<'static>),
 }
 
+/// What a pod ready since `ready_at` reads, milli-units: the mean of the
+/// shares the metric window holds from then on (0 with none).
+pub(crate) fn reading_since(shares: &Window<(i64, f64)>, ready_at: i64) -> i64 {
+    let (sum, n) = shares
+        .as_slice()
+        .iter()
+        .filter(|(ts, _)| *ts >= ready_at)
+        .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
+    let mean = if n > 0 { sum / f64::from(n) } else { 0.0 };
+    crate::fast::round_to_milli(mean)
+}
+
 /// Replays `series` under `config` with the fast replay
 /// ([`crate::fast::simulate_runs`]: pods grouped into runs of identical
 /// pods), which gives the same report as [`simulate_reference`].
@@ -702,22 +714,18 @@ impl<'a> Replay<'a> {
         (demand, share)
     }
 
-    /// Account syncs that [`Replay::account`] was not called for, the last
-    /// at `last`, all with `total` pods of which `ready` are ready: `syncs`
-    /// of them, `seconds` long in all, of which `seconds_over` over the
-    /// target and `seconds_saturated` saturated.
-    #[allow(clippy::too_many_arguments)]
+    /// Account syncs that [`Replay::account`] was not called for (their
+    /// trajectory recorded with [`Replay::trace_through`]), all with `total`
+    /// pods: `syncs` of them, `seconds` long in all, of which
+    /// `seconds_over` over the target and `seconds_saturated` saturated.
     pub(crate) fn account_unseen(
         &mut self,
         syncs: u64,
-        last: i64,
         total: i64,
-        ready: i64,
         seconds: i64,
         seconds_over: i64,
         seconds_saturated: i64,
     ) {
-        self.trace_through(last, total, ready);
         // Whole replica-seconds: exact in any order below 2^53.
         self.replica_seconds += (total * seconds) as f64;
         self.over_s += seconds_over;
@@ -812,12 +820,6 @@ impl<'a> Replay<'a> {
         shares: &Window<(i64, f64)>,
     ) -> (PodState, PodReading) {
         if ready_at <= t {
-            let (sum, n) = shares
-                .as_slice()
-                .iter()
-                .filter(|(ts, _)| *ts >= ready_at)
-                .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
-            let mean = if n > 0 { sum / f64::from(n) } else { 0.0 };
             (
                 PodState {
                     phase: PodPhase::Running,
@@ -829,7 +831,7 @@ impl<'a> Replay<'a> {
                 PodReading {
                     request_milli: Some(self.request_milli),
                     sample: Some(MetricSample {
-                        value_milli: crate::fast::round_to_milli(mean),
+                        value_milli: reading_since(shares, ready_at),
                         timestamp_ms: t * 1000,
                         window_ms: self.options.metric_window_s * 1000,
                     }),
@@ -837,13 +839,7 @@ impl<'a> Replay<'a> {
             )
         } else {
             (
-                PodState {
-                    phase: PodPhase::Pending,
-                    deleting: false,
-                    ready: Some(false),
-                    start_time_ms: None,
-                    ready_transition_ms: 0,
-                },
+                PodState::pending(),
                 PodReading {
                     request_milli: Some(self.request_milli),
                     sample: None,

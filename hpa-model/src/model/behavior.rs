@@ -162,7 +162,7 @@ impl Behavior {
     /// (`maybeInitScaleDownStabilizationWindow`).
     pub fn scale_down_rules(&self, downscale_window_s: i64) -> ScalingRules {
         let mut defaults = ScalingRules::default_scale_down();
-        defaults.stabilization_window_seconds = Some(downscale_window_s as i32);
+        defaults.stabilization_window_seconds = Some(self.scale_down_window_s(downscale_window_s));
         match &self.scale_down {
             Some(r) => r.filled(defaults),
             None => defaults,

@@ -96,6 +96,17 @@ impl PodState {
         }
     }
 
+    /// A pod still pending (scheduled or starting, not ready, no start time).
+    pub fn pending() -> Self {
+        PodState {
+            phase: PodPhase::Pending,
+            deleting: false,
+            ready: Some(false),
+            start_time_ms: None,
+            ready_transition_ms: 0,
+        }
+    }
+
     /// Whether the pod counts for `getReadyPodsCount` (Running and Ready).
     pub fn is_running_and_ready(&self) -> bool {
         self.phase == PodPhase::Running && self.ready == Some(true)
@@ -263,6 +274,12 @@ fn ceil_to_i32(x: f64) -> i32 {
         let c = if (t as f64) < x { t + 1 } else { t };
         return c as i32;
     }
+    library_ceil_to_i32(x)
+}
+
+/// The library's ceiling of `x`, bounded to i32 (NaN gives 0): what
+/// [`ceil_to_i32`] gives everywhere, by a library call.
+fn library_ceil_to_i32(x: f64) -> i32 {
     let c = x.ceil();
     if c >= i32::MAX as f64 {
         i32::MAX
@@ -916,18 +933,6 @@ pub fn average_value_replicas(
 mod tests {
     use super::*;
 
-    /// The library's ceiling, bounded to i32 as before the shortcut.
-    fn reference(x: f64) -> i32 {
-        let c = x.ceil();
-        if c >= i32::MAX as f64 {
-            i32::MAX
-        } else if c <= i32::MIN as f64 {
-            i32::MIN
-        } else {
-            c as i32
-        }
-    }
-
     #[test]
     fn the_ceiling_matches_the_library_ceil() {
         let mut values = vec![
@@ -956,7 +961,7 @@ mod tests {
             values.extend([v, v.next_up(), v.next_down()]);
         }
         for x in values {
-            assert_eq!(ceil_to_i32(x), reference(x), "{x:e}");
+            assert_eq!(ceil_to_i32(x), library_ceil_to_i32(x), "{x:e}");
         }
     }
 
@@ -1071,13 +1076,7 @@ mod tests {
         let now_ms = 3_600_000;
         let settled = PodState::running_ready();
         let pending = (
-            PodState {
-                phase: PodPhase::Pending,
-                deleting: false,
-                ready: Some(false),
-                start_time_ms: None,
-                ready_transition_ms: 0,
-            },
+            PodState::pending(),
             PodReading {
                 request_milli: None,
                 sample: None,
