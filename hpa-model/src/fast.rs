@@ -15,7 +15,8 @@
 //! replays on real series.
 //!
 //! Most syncs of a plain CPU HPA change nothing: the controller keeps the
-//! count, or its scale-down stabilization holds a lower proposal. Those
+//! count, or its stabilization holds a lower proposal (the scale-down
+//! window) or a higher one (the scale-up window). Those
 //! syncs are fast-forwarded (`Forward`): the settled pods' reading comes
 //! from the metric window's summed shares, compared with bounds worked out
 //! once, and the controller records what the reconciles would have. A sum
@@ -308,14 +309,17 @@ const KEEP_MARGIN: f64 = 1e-9;
 /// Most syncs of a replay change nothing: the pods are settled and the
 /// controller keeps the count, either because the reading lies inside the
 /// tolerance band (or below it at minReplicas, or above it at maxReplicas;
-/// [`crate::model::HorizontalController::keep_count`]) or because a lower
-/// proposal is held by the scale-down stabilization
-/// ([`crate::model::HorizontalController::hold_count`]). Such a sync needs
+/// [`crate::model::HorizontalController::keep_count`]; or outside it, with
+/// a proposal that still rounds to the count), or because a lower proposal
+/// is held by the scale-down stabilization
+/// ([`crate::model::HorizontalController::hold_count`]) or a higher one by
+/// the scale-up stabilization
+/// ([`crate::model::HorizontalController::hold_rise`]). Such a sync needs
 /// no reading per pod: every settled pod reads the mean of the shares the
 /// metric window holds. Whether the reading is kept is then a comparison
-/// of the window's summed shares with bounds worked out once; a held
-/// proposal needs the reading in milli-units, which the sum gives unless it
-/// lies within [`KEEP_MARGIN`] of a rounding edge. Anything near an edge is
+/// of the window's summed shares with bounds worked out once; outside
+/// them the proposal needs the reading in milli-units, which the sum gives
+/// unless it lies within [`KEEP_MARGIN`] of a rounding edge. Anything near an edge is
 /// left to the sync-by-sync replay, which decides it exactly. A run of
 /// kept syncs records the same recommendation each time, which the sliding
 /// windows hold as one entry, so recording it at the run's first and last
@@ -483,25 +487,13 @@ impl Forward {
                 break;
             }
             let sum = window_sum(older, load.share);
-            if sum >= sum_lo && sum < sum_hi {
-                match &mut keeping {
-                    Some((_, last)) => *last = at,
-                    None => {
-                        // A run starts: the legacy controller checks that
-                        // no higher recommendation is still in its window,
-                        // which stays so while the run lasts.
-                        if !r.controller.keep_count(&r.spec, n, n, at * 1000) {
-                            break;
-                        }
-                        keeping = Some((at, at));
-                    }
-                }
-            } else if sum < sum_lo {
-                // A proposal below the count, unless the reading rounds
-                // the other way in the replay or the tolerance test keeps
-                // it after all. (A negative reading, which no demand the
-                // replay builds gives, rounds differently: left to the
-                // replay too.)
+            // Inside the band the count is kept; outside it the proposal
+            // decides, unless the reading rounds the other way in the
+            // replay. (A negative reading, which no demand the replay
+            // builds gives, rounds differently: left to the replay too.)
+            let proposal = if sum >= sum_lo && sum < sum_hi {
+                n
+            } else {
                 let x = sum * to_milli;
                 let whole = x as i64;
                 let fraction = x - whole as f64;
@@ -509,7 +501,7 @@ impl Forward {
                     break;
                 }
                 let value_milli = whole + i64::from(fraction > 0.5);
-                let p = match unready {
+                match unready {
                     Some((_, b)) => settled_with_unready_replicas(
                         n,
                         self.target_pct,
@@ -528,16 +520,34 @@ impl Forward {
                         &tolerances,
                     ),
                 }
-                .replicas;
-                if p >= n {
-                    break;
-                }
-                Self::end_keeping(r, n, &mut keeping);
-                if !r.controller.hold_count(&r.spec, n, p, at * 1000) {
-                    break;
+                .replicas
+            };
+            if proposal == n {
+                match &mut keeping {
+                    Some((_, last)) => *last = at,
+                    None => {
+                        // A run starts: the legacy controller checks that
+                        // no higher recommendation is still in its window,
+                        // which stays so while the run lasts.
+                        if !r.controller.keep_count(&r.spec, n, n, at * 1000) {
+                            break;
+                        }
+                        keeping = Some((at, at));
+                    }
                 }
             } else {
-                break;
+                // A proposal the stabilization holds: below the count by
+                // the scale-down window, above it by the scale-up window.
+                Self::end_keeping(r, n, &mut keeping);
+                let now_ms = at * 1000;
+                let held = if proposal < n {
+                    r.controller.hold_count(&r.spec, n, proposal, now_ms)
+                } else {
+                    r.controller.hold_rise(&r.spec, n, proposal, now_ms)
+                };
+                if !held {
+                    break;
+                }
             }
             taken.add(1, sync.min(r.end - at), &load);
             older = shifted(older, load.share);
@@ -635,6 +645,7 @@ fn reconcile_settled(
     let spec = &r.spec;
     if r.controller.keep_count(spec, current, p.replicas, now_ms)
         || r.controller.hold_count(spec, current, p.replicas, now_ms)
+        || r.controller.hold_rise(spec, current, p.replicas, now_ms)
     {
         return (current, true);
     }

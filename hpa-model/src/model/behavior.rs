@@ -149,6 +149,16 @@ impl Behavior {
         }
     }
 
+    /// The resolved scale-up stabilization window, seconds, without
+    /// resolving the rest (what [`Behavior::scale_up_rules`] holds).
+    pub fn scale_up_window_s(&self) -> i32 {
+        self.scale_up
+            .as_ref()
+            .and_then(|r| r.stabilization_window_seconds)
+            .or(ScalingRules::default_scale_up().stabilization_window_seconds)
+            .unwrap_or(0)
+    }
+
     /// The resolved scale-down stabilization window, seconds, without
     /// resolving the rest (what [`Behavior::scale_down_rules`] holds).
     pub fn scale_down_window_s(&self, downscale_window_s: i64) -> i32 {
@@ -378,7 +388,7 @@ impl SlidingRecommendations {
     }
 
     /// The smallest recommendation recorded after `cutoff_ms`.
-    fn min_after(&mut self, cutoff_ms: i64) -> Option<i32> {
+    pub(crate) fn min_after(&mut self, cutoff_ms: i64) -> Option<i32> {
         while self.min.front().is_some_and(|(t, _)| *t <= cutoff_ms) {
             self.min.pop_front();
         }

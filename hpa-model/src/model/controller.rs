@@ -721,6 +721,38 @@ impl HorizontalController {
         true
     }
 
+    /// A reconcile whose metric proposal (`proposal`, above `current`) the
+    /// scale-up stabilization holds at `current`: records the
+    /// recommendation as [`HorizontalController::reconcile_with`] would and
+    /// returns true. Returns false, having recorded nothing, otherwise: no
+    /// sliding windows or no behavior (the legacy controller has no
+    /// scale-up window), `current` outside the bounds, a proposal not above
+    /// it, or no recommendation at `current` or below left in the window.
+    ///
+    /// The scale-down bound is at least the proposal, so the count is held
+    /// exactly when the scale-up bound (the window's minimum) reaches down
+    /// to it, and the rate limits leave an unchanged count alone.
+    pub fn hold_rise(&mut self, spec: &HpaSpec, current: i32, proposal: i32, now_ms: i64) -> bool {
+        let proposal = proposal.max(0);
+        if current <= 0
+            || current < spec.min_replicas
+            || current > spec.max_replicas
+            || proposal <= current
+        {
+            return false;
+        }
+        let (Some(b), Some(sliding)) = (&spec.behavior, self.sliding.as_mut()) else {
+            return false;
+        };
+        let cutoff = now_ms - i64::from(b.scale_up_window_s()) * 1000;
+        if sliding.min_after(cutoff).is_none_or(|m| m > current) {
+            return false;
+        }
+        sliding.record(proposal, now_ms);
+        widen(&mut self.bounded, current);
+        true
+    }
+
     /// The behavior's resolved rules, kept in `resolved` and resolved again
     /// only when the behavior or the downscale window changed.
     fn resolve<'a>(
