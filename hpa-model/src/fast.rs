@@ -310,11 +310,10 @@ const KEEP_MARGIN: f64 = 1e-9;
 /// controller keeps the count, either because the reading lies inside the
 /// tolerance band (or below it at minReplicas, or above it at maxReplicas;
 /// [`crate::model::HorizontalController::keep_count`]; or outside it, with
-/// a proposal that still rounds to the count), or because a lower proposal
-/// is held by the scale-down stabilization
-/// ([`crate::model::HorizontalController::hold_count`]) or a higher one by
-/// the scale-up stabilization
-/// ([`crate::model::HorizontalController::hold_rise`]). Such a sync needs
+/// a proposal that still rounds to the count), or because the
+/// stabilization holds the proposal
+/// ([`crate::model::HorizontalController::hold`]): a lower one by the
+/// scale-down window, a higher one by the scale-up window. Such a sync needs
 /// no reading per pod: every settled pod reads the mean of the shares the
 /// metric window holds. Whether the reading is kept is then a comparison
 /// of the window's summed shares with bounds worked out once; outside
@@ -442,6 +441,45 @@ impl Forward {
             ]
         };
         let window_sum = |older: [f64; 3], share: f64| (older[0] + older[1]) + (older[2] + share);
+        // The proposal at a sync whose window sums to `sum`, with `unready`
+        // new pods apart: the count inside the band; outside it the
+        // controller's, unless the reading lies so near a rounding edge
+        // that the replay may round it the other way (`None`; a negative
+        // reading, which no demand the replay builds gives, rounds
+        // differently and is left to the replay too).
+        let target_pct = self.target_pct;
+        let propose = |sum: f64, unready: Option<(i64, i64)>| -> Option<i32> {
+            if sum >= sum_lo && sum < sum_hi {
+                return Some(n);
+            }
+            let x = sum * to_milli;
+            let whole = x as i64;
+            let fraction = x - whole as f64;
+            if x < 0.0 || (fraction - 0.5).abs() <= KEEP_MARGIN * (x + 1.0) {
+                return None;
+            }
+            let value_milli = whole + i64::from(fraction > 0.5);
+            let p = match unready {
+                Some((_, b)) => settled_with_unready_replicas(
+                    n,
+                    target_pct,
+                    value_milli,
+                    request_milli,
+                    settled,
+                    b,
+                    &tolerances,
+                ),
+                None => settled_utilization_replicas(
+                    n,
+                    target_pct,
+                    value_milli,
+                    request_milli,
+                    count,
+                    &tolerances,
+                ),
+            };
+            Some(p.replicas)
+        };
         while at < until {
             let ready_now = ready_at(at);
             if at >= sample_ends || ready_now != ready {
@@ -452,13 +490,13 @@ impl Forward {
                 ready = ready_now;
                 load = r.load(series.cores.get(sample).copied().unwrap_or(0.0), ready);
                 r.trace_through(at, count, ready);
-                // A whole sample at once, inside a run of kept syncs: when
-                // the window held one share before it, its sums move in a
-                // straight line from the first sync's to the last's (which
-                // holds this sample's share only), so both kept means every
-                // one kept.
+                // A whole sample at once: when the window held one share
+                // before it, its sums move in a straight line from the
+                // first sync's to the last's (which holds this sample's
+                // share only), and the proposal with them, so the same
+                // proposal at both is the proposal at every one.
                 let single = apart(at).is_none();
-                if let (Some(m), Some((_, last)), true) = (per_sample, keeping.as_mut(), single) {
+                if let (Some(m), true) = (per_sample, single) {
                     let prev = older[MAX_WINDOW_SYNCS - 2];
                     let whole_sample = at + (m - 1) * sync < until
                         && at == sample_ends - series.step_s
@@ -466,15 +504,24 @@ impl Forward {
                             .iter()
                             .all(|v| v.to_bits() == prev.to_bits());
                     if whole_sample {
-                        let first_sum = window_sum(older, load.share);
-                        let last_sum = window_sum(filled(load.share), load.share);
-                        let kept = |s: f64| s >= sum_lo && s < sum_hi;
-                        if kept(first_sum) && kept(last_sum) {
-                            *last = at + (m - 1) * sync;
-                            let dt = m * sync;
-                            taken.add(m as u64, dt, &load);
-                            older = filled(load.share);
-                            at += dt;
+                        let first = propose(window_sum(older, load.share), None);
+                        let last = propose(window_sum(filled(load.share), load.share), None);
+                        if let (Some(p), true) = (first, first == last) {
+                            let last_at = at + (m - 1) * sync;
+                            match Self::take(r, n, p, at, last_at, &mut keeping) {
+                                None => break,
+                                Some(to) if to == last_at => {
+                                    let dt = m * sync;
+                                    taken.add(m as u64, dt, &load);
+                                    older = filled(load.share);
+                                    at += dt;
+                                }
+                                Some(_) => {
+                                    taken.add(1, sync.min(r.end - at), &load);
+                                    older = shifted(older, load.share);
+                                    at += sync;
+                                }
+                            }
                             continue;
                         }
                     }
@@ -486,68 +533,11 @@ impl Forward {
             if unready.is_some_and(|(ready_at, _)| !counted_unready(ready_at, at, init_ms)) {
                 break;
             }
-            let sum = window_sum(older, load.share);
-            // Inside the band the count is kept; outside it the proposal
-            // decides, unless the reading rounds the other way in the
-            // replay. (A negative reading, which no demand the replay
-            // builds gives, rounds differently: left to the replay too.)
-            let proposal = if sum >= sum_lo && sum < sum_hi {
-                n
-            } else {
-                let x = sum * to_milli;
-                let whole = x as i64;
-                let fraction = x - whole as f64;
-                if x < 0.0 || (fraction - 0.5).abs() <= KEEP_MARGIN * (x + 1.0) {
-                    break;
-                }
-                let value_milli = whole + i64::from(fraction > 0.5);
-                match unready {
-                    Some((_, b)) => settled_with_unready_replicas(
-                        n,
-                        self.target_pct,
-                        value_milli,
-                        request_milli,
-                        settled,
-                        b,
-                        &tolerances,
-                    ),
-                    None => settled_utilization_replicas(
-                        n,
-                        self.target_pct,
-                        value_milli,
-                        request_milli,
-                        count,
-                        &tolerances,
-                    ),
-                }
-                .replicas
+            let Some(p) = propose(window_sum(older, load.share), unready) else {
+                break;
             };
-            if proposal == n {
-                match &mut keeping {
-                    Some((_, last)) => *last = at,
-                    None => {
-                        // A run starts: the legacy controller checks that
-                        // no higher recommendation is still in its window,
-                        // which stays so while the run lasts.
-                        if !r.controller.keep_count(&r.spec, n, n, at * 1000) {
-                            break;
-                        }
-                        keeping = Some((at, at));
-                    }
-                }
-            } else {
-                // A proposal the stabilization holds: below the count by
-                // the scale-down window, above it by the scale-up window.
-                Self::end_keeping(r, n, &mut keeping);
-                let now_ms = at * 1000;
-                let held = if proposal < n {
-                    r.controller.hold_count(&r.spec, n, proposal, now_ms)
-                } else {
-                    r.controller.hold_rise(&r.spec, n, proposal, now_ms)
-                };
-                if !held {
-                    break;
-                }
+            if Self::take(r, n, p, at, at, &mut keeping).is_none() {
+                break;
             }
             taken.add(1, sync.min(r.end - at), &load);
             older = shifted(older, load.share);
@@ -583,6 +573,54 @@ impl Forward {
             }
         }
         Some(at)
+    }
+
+    /// Takes the syncs of `n` pods from `from` to `to` (inclusive), at
+    /// each of which the metric proposes `p`, into the controller: a count
+    /// kept extends the run of kept syncs under way (or starts one, if the
+    /// controller keeps it at `from`); a proposal the stabilization holds
+    /// (a lower one by the scale-down window, a higher one by the scale-up
+    /// window) is recorded at `from` and, if held there too, at `to`. The
+    /// stabilization's windows only shed recommendations in between (the
+    /// ones recorded are on the held side of the count), so held at both
+    /// ends means held at every sync, and the sliding windows hold the
+    /// repeated proposal as its last entry. The last sync taken, or `None`
+    /// when the one at `from` is neither kept nor held.
+    fn take(
+        r: &mut Replay<'_>,
+        n: i32,
+        p: i32,
+        from: i64,
+        to: i64,
+        keeping: &mut Option<(i64, i64)>,
+    ) -> Option<i64> {
+        if p == n {
+            match keeping {
+                Some((_, last)) => *last = to,
+                None => {
+                    // A run starts: the legacy controller checks that no
+                    // higher recommendation is still in its window, which
+                    // stays so while the run lasts.
+                    if !r.controller.keep_count(&r.spec, n, n, from * 1000) {
+                        return None;
+                    }
+                    *keeping = Some((from, to));
+                }
+            }
+            return Some(to);
+        }
+        Self::end_keeping(r, n, keeping);
+        if !r.controller.hold(&r.spec, n, p, from * 1000) {
+            return None;
+        }
+        // Asked ahead first: a failed hold would forget what leaves the
+        // windows by `to`, which the syncs before it still see.
+        let through = to > from && r.controller.would_hold(&r.spec, n, p, to * 1000);
+        if through && r.controller.hold(&r.spec, n, p, to * 1000) {
+            Some(to)
+        } else {
+            Some(from)
+        }
     }
 
     /// Ends the run of kept syncs under way: records the count at its last
@@ -644,8 +682,7 @@ fn reconcile_settled(
 ) -> (i32, bool) {
     let spec = &r.spec;
     if r.controller.keep_count(spec, current, p.replicas, now_ms)
-        || r.controller.hold_count(spec, current, p.replicas, now_ms)
-        || r.controller.hold_rise(spec, current, p.replicas, now_ms)
+        || r.controller.hold(spec, current, p.replicas, now_ms)
     {
         return (current, true);
     }

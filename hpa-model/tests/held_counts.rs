@@ -1,5 +1,6 @@
 //! The controller's shortcuts for reconciles that leave the count alone
-//! (`keep_count`, `hold_count`, `hold_rise`), which the fast replay takes
+//! (`keep_count`, and `hold` below and above the count, which
+//! `would_hold` answers ahead of time), which the fast replay takes
 //! instead of a full reconcile, against the full reconcile over the
 //! upstream slot list: the same count at every sync, over long sequences of
 //! proposals under behaviors with and without stabilization windows.
@@ -76,14 +77,18 @@ fn compare(spec: &HpaSpec, seed: u64, syncs: usize) -> [usize; 3] {
         let full = reference
             .reconcile_with(spec, current, now_ms, |_| Ok((proposal, None)))
             .desired_replicas;
+        // Asked ahead, `would_hold` answers what `hold` would at that time.
+        let ahead_ms = now_ms + 15_000 * rng.below(30) as i64;
+        assert_eq!(
+            fast.would_hold(spec, current, proposal, ahead_ms),
+            fast.clone().hold(spec, current, proposal, ahead_ms),
+            "sync {i} (seed {seed}): asked {ahead_ms} ms ahead"
+        );
         let shortcut = if fast.keep_count(spec, current, proposal, now_ms) {
             taken[0] += 1;
             current
-        } else if fast.hold_count(spec, current, proposal, now_ms) {
-            taken[1] += 1;
-            current
-        } else if fast.hold_rise(spec, current, proposal, now_ms) {
-            taken[2] += 1;
+        } else if fast.hold(spec, current, proposal, now_ms) {
+            taken[if proposal < current { 1 } else { 2 }] += 1;
             current
         } else {
             fast.reconcile_with(spec, current, now_ms, |_| Ok((proposal, None)))
@@ -123,7 +128,7 @@ fn the_shortcuts_give_the_counts_of_a_full_reconcile() {
         }
     }
     // Each shortcut took a share of the syncs, so each was compared.
-    for (name, n) in ["keep_count", "hold_count", "hold_rise"].iter().zip(taken) {
+    for (name, n) in ["keep_count", "hold below", "hold above"].iter().zip(taken) {
         assert!(n > 1_000, "{name} took only {n} syncs");
     }
 }

@@ -395,6 +395,22 @@ impl SlidingRecommendations {
         self.min.front().map(|(_, r)| *r)
     }
 
+    /// [`SlidingRecommendations::max_after`] that keeps the entries at or
+    /// before `cutoff_ms` (a later time's answer, asked ahead).
+    pub(crate) fn peek_max_after(&self, cutoff_ms: i64) -> Option<i32> {
+        let held = self.max.as_slice();
+        held.get(held.partition_point(|(t, _)| *t <= cutoff_ms))
+            .map(|(_, r)| *r)
+    }
+
+    /// [`SlidingRecommendations::min_after`] that keeps the entries at or
+    /// before `cutoff_ms`.
+    pub(crate) fn peek_min_after(&self, cutoff_ms: i64) -> Option<i32> {
+        let held = self.min.as_slice();
+        held.get(held.partition_point(|(t, _)| *t <= cutoff_ms))
+            .map(|(_, r)| *r)
+    }
+
     pub(crate) fn record_max(&mut self, replicas: i32, now_ms: i64) {
         while self.max.back().is_some_and(|(_, r)| *r <= replicas) {
             self.max.pop_back();

@@ -307,6 +307,31 @@ struct ResolvedRules {
     down: super::behavior::ScalingRules,
 }
 
+/// What the sliding windows must show for a proposal to be held: the
+/// recommendations after a cutoff, ms.
+#[derive(Clone, Copy)]
+enum HoldCheck {
+    /// With a behavior, a lower proposal: their maximum reaches the count.
+    MaxReaches(i64),
+    /// Without one, a lower proposal: their maximum is the count.
+    MaxIs(i64),
+    /// With a behavior, a higher proposal: their minimum reaches down to
+    /// the count.
+    MinReaches(i64),
+}
+
+impl HoldCheck {
+    /// Whether `window` (the maximum or minimum the check asks for) holds
+    /// `current`.
+    fn holds(self, current: i32, window: Option<i32>) -> bool {
+        match self {
+            HoldCheck::MaxReaches(_) => window.is_some_and(|m| m >= current),
+            HoldCheck::MaxIs(_) => window == Some(current),
+            HoldCheck::MinReaches(_) => window.is_some_and(|m| m <= current),
+        }
+    }
+}
+
 impl HorizontalController {
     /// A controller with the given flags and no history.
     pub fn new(config: ControllerConfig) -> Self {
@@ -670,87 +695,113 @@ impl HorizontalController {
         desired == current
     }
 
-    /// A reconcile whose metric proposal (`proposal`, below `current`) the
-    /// scale-down stabilization holds at `current`: records the
-    /// recommendation as [`HorizontalController::reconcile_with`] would and
-    /// returns true. Returns false, having recorded nothing, otherwise: no
-    /// sliding windows, `current` outside the bounds or at minReplicas (see
-    /// [`HorizontalController::keep_count`]), a proposal not below it, or
-    /// no recommendation at `current` or above left in the window.
-    ///
-    /// With a behavior the scale-up bound is at most the proposal, so the
-    /// count is held exactly when the scale-down bound reaches it, and the
-    /// rate limits leave an unchanged count alone. Without one the
-    /// stabilized recommendation is the window's maximum, held when that is
-    /// the count itself and the scale-up limit allows it.
-    pub fn hold_count(&mut self, spec: &HpaSpec, current: i32, proposal: i32, now_ms: i64) -> bool {
+    /// A reconcile whose metric proposal the stabilization holds at
+    /// `current`: a proposal below it held by the scale-down window, or one
+    /// above it by the scale-up window. Records the recommendation as
+    /// [`HorizontalController::reconcile_with`] would and returns true.
+    /// Returns false, having recorded nothing, otherwise (see
+    /// [`HorizontalController::would_hold`]).
+    pub fn hold(&mut self, spec: &HpaSpec, current: i32, proposal: i32, now_ms: i64) -> bool {
         let proposal = proposal.max(0);
-        if self.sliding.is_none()
-            || current <= 0
-            || current <= spec.min_replicas
-            || current > spec.max_replicas
-            || proposal >= current
-        {
+        let Some(check) = self.hold_check(spec, current, proposal, now_ms) else {
+            return false;
+        };
+        let Some(sliding) = self.sliding.as_mut() else {
+            return false;
+        };
+        let held = check.holds(
+            current,
+            match check {
+                HoldCheck::MaxReaches(cutoff) | HoldCheck::MaxIs(cutoff) => {
+                    sliding.max_after(cutoff)
+                }
+                HoldCheck::MinReaches(cutoff) => sliding.min_after(cutoff),
+            },
+        );
+        if !held {
             return false;
         }
-        match &spec.behavior {
-            Some(b) => {
-                let down = b.scale_down_window_s(self.config.downscale_stabilization_s);
-                let cutoff = now_ms - i64::from(down) * 1000;
-                let Some(sliding) = self.sliding.as_mut() else {
-                    return false;
-                };
-                if sliding.max_after(cutoff).is_none_or(|m| m < current) {
-                    return false;
-                }
-                sliding.record(proposal, now_ms);
-            }
-            None => {
-                let allowed = Self::legacy_limits_allow(&self.config, spec, current);
-                let cutoff = now_ms - self.config.downscale_stabilization_s * 1000;
-                let Some(sliding) = self.sliding.as_mut() else {
-                    return false;
-                };
-                if !allowed || sliding.max_after(cutoff) != Some(current) {
-                    return false;
-                }
-                sliding.record_max(proposal, now_ms);
-            }
+        match check {
+            HoldCheck::MaxIs(_) => sliding.record_max(proposal, now_ms),
+            _ => sliding.record(proposal, now_ms),
         }
         widen(&mut self.bounded, current);
         true
     }
 
-    /// A reconcile whose metric proposal (`proposal`, above `current`) the
-    /// scale-up stabilization holds at `current`: records the
-    /// recommendation as [`HorizontalController::reconcile_with`] would and
-    /// returns true. Returns false, having recorded nothing, otherwise: no
-    /// sliding windows or no behavior (the legacy controller has no
-    /// scale-up window), `current` outside the bounds, a proposal not above
-    /// it, or no recommendation at `current` or below left in the window.
+    /// Whether [`HorizontalController::hold`] would hold `current` at
+    /// `now_ms`, asked without recording anything and without forgetting
+    /// the recommendations that have left the windows by then: a look
+    /// ahead in time that the caller may not take.
     ///
-    /// The scale-down bound is at least the proposal, so the count is held
-    /// exactly when the scale-up bound (the window's minimum) reaches down
-    /// to it, and the rate limits leave an unchanged count alone.
-    pub fn hold_rise(&mut self, spec: &HpaSpec, current: i32, proposal: i32, now_ms: i64) -> bool {
-        let proposal = proposal.max(0);
-        if current <= 0
-            || current < spec.min_replicas
-            || current > spec.max_replicas
-            || proposal <= current
-        {
-            return false;
-        }
-        let (Some(b), Some(sliding)) = (&spec.behavior, self.sliding.as_mut()) else {
+    /// A proposal is held when the sliding windows exist, `current` is
+    /// within the bounds (and above minReplicas for a lower proposal), and:
+    /// - below `current`, with a behavior: the scale-up bound is at most
+    ///   the proposal, so the count is held exactly when the scale-down
+    ///   bound (the window's maximum) reaches it, and the rate limits
+    ///   leave an unchanged count alone; without one, the stabilized
+    ///   recommendation is the window's maximum, held when that is the
+    ///   count itself and the legacy scale-up limit allows it;
+    /// - above `current`, with a behavior: the scale-down bound is at
+    ///   least the proposal, so the count is held exactly when the
+    ///   scale-up bound (the window's minimum) reaches down to it. The
+    ///   legacy controller has no scale-up window.
+    pub fn would_hold(&self, spec: &HpaSpec, current: i32, proposal: i32, now_ms: i64) -> bool {
+        let (Some(check), Some(sliding)) = (
+            self.hold_check(spec, current, proposal.max(0), now_ms),
+            self.sliding.as_ref(),
+        ) else {
             return false;
         };
-        let cutoff = now_ms - i64::from(b.scale_up_window_s()) * 1000;
-        if sliding.min_after(cutoff).is_none_or(|m| m > current) {
-            return false;
+        check.holds(
+            current,
+            match check {
+                HoldCheck::MaxReaches(cutoff) | HoldCheck::MaxIs(cutoff) => {
+                    sliding.peek_max_after(cutoff)
+                }
+                HoldCheck::MinReaches(cutoff) => sliding.peek_min_after(cutoff),
+            },
+        )
+    }
+
+    /// What the sliding windows must show for `proposal` (not negative) to
+    /// be held at `current` at `now_ms`; `None` when nothing could hold it.
+    fn hold_check(
+        &self,
+        spec: &HpaSpec,
+        current: i32,
+        proposal: i32,
+        now_ms: i64,
+    ) -> Option<HoldCheck> {
+        if self.sliding.is_none()
+            || current <= 0
+            || current < spec.min_replicas
+            || current > spec.max_replicas
+        {
+            return None;
         }
-        sliding.record(proposal, now_ms);
-        widen(&mut self.bounded, current);
-        true
+        if proposal < current {
+            if current == spec.min_replicas {
+                return None;
+            }
+            Some(match &spec.behavior {
+                Some(b) => {
+                    let down = b.scale_down_window_s(self.config.downscale_stabilization_s);
+                    HoldCheck::MaxReaches(now_ms - i64::from(down) * 1000)
+                }
+                None => {
+                    if !Self::legacy_limits_allow(&self.config, spec, current) {
+                        return None;
+                    }
+                    HoldCheck::MaxIs(now_ms - self.config.downscale_stabilization_s * 1000)
+                }
+            })
+        } else if proposal > current {
+            let up = spec.behavior.as_ref()?.scale_up_window_s();
+            Some(HoldCheck::MinReaches(now_ms - i64::from(up) * 1000))
+        } else {
+            None
+        }
     }
 
     /// The behavior's resolved rules, kept in `resolved` and resolved again
