@@ -321,7 +321,16 @@ enum HoldCheck {
 }
 
 impl HoldCheck {
-    /// Whether `window` (the maximum or minimum the check asks for) holds
+    /// The cutoff, and whether the check reads the windows' maximum (else
+    /// their minimum).
+    fn reads(self) -> (i64, bool) {
+        match self {
+            HoldCheck::MaxReaches(cutoff) | HoldCheck::MaxIs(cutoff) => (cutoff, true),
+            HoldCheck::MinReaches(cutoff) => (cutoff, false),
+        }
+    }
+
+    /// Whether `window` (the maximum or minimum the check reads) holds
     /// `current`.
     fn holds(self, current: i32, window: Option<i32>) -> bool {
         match self {
@@ -709,16 +718,11 @@ impl HorizontalController {
         let Some(sliding) = self.sliding.as_mut() else {
             return false;
         };
-        let held = check.holds(
-            current,
-            match check {
-                HoldCheck::MaxReaches(cutoff) | HoldCheck::MaxIs(cutoff) => {
-                    sliding.max_after(cutoff)
-                }
-                HoldCheck::MinReaches(cutoff) => sliding.min_after(cutoff),
-            },
-        );
-        if !held {
+        let window = match check.reads() {
+            (cutoff, true) => sliding.max_after(cutoff),
+            (cutoff, false) => sliding.min_after(cutoff),
+        };
+        if !check.holds(current, window) {
             return false;
         }
         match check {
@@ -753,15 +757,11 @@ impl HorizontalController {
         ) else {
             return false;
         };
-        check.holds(
-            current,
-            match check {
-                HoldCheck::MaxReaches(cutoff) | HoldCheck::MaxIs(cutoff) => {
-                    sliding.peek_max_after(cutoff)
-                }
-                HoldCheck::MinReaches(cutoff) => sliding.peek_min_after(cutoff),
-            },
-        )
+        let window = match check.reads() {
+            (cutoff, true) => sliding.peek_max_after(cutoff),
+            (cutoff, false) => sliding.peek_min_after(cutoff),
+        };
+        check.holds(current, window)
     }
 
     /// What the sliding windows must show for `proposal` (not negative) to
