@@ -613,10 +613,8 @@ impl Forward {
         if !r.controller.hold(&r.spec, n, p, from * 1000) {
             return None;
         }
-        // Asked ahead first: a failed hold would forget what leaves the
-        // windows by `to`, which the syncs before it still see.
-        let through = to > from && r.controller.would_hold(&r.spec, n, p, to * 1000);
-        if through && r.controller.hold(&r.spec, n, p, to * 1000) {
+        // A hold not taken at `to` forgets nothing the syncs before it see.
+        if to > from && r.controller.hold(&r.spec, n, p, to * 1000) {
             Some(to)
         } else {
             Some(from)

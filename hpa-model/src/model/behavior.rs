@@ -49,6 +49,9 @@ pub enum SelectPolicy {
     Disabled,
 }
 
+/// Upstream's default scale-up stabilization window, seconds.
+const DEFAULT_SCALE_UP_WINDOW_S: i32 = 0;
+
 /// One direction's `HPAScalingRules`. Missing fields take the upstream defaults when
 /// resolved through [`Behavior::scale_up_rules`] / [`Behavior::scale_down_rules`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -69,7 +72,7 @@ impl ScalingRules {
     /// Upstream default scale-up rules.
     pub fn default_scale_up() -> Self {
         ScalingRules {
-            stabilization_window_seconds: Some(0),
+            stabilization_window_seconds: Some(DEFAULT_SCALE_UP_WINDOW_S),
             select_policy: Some(SelectPolicy::Max),
             policies: vec![
                 ScalingPolicy {
@@ -155,8 +158,7 @@ impl Behavior {
         self.scale_up
             .as_ref()
             .and_then(|r| r.stabilization_window_seconds)
-            .or(ScalingRules::default_scale_up().stabilization_window_seconds)
-            .unwrap_or(0)
+            .unwrap_or(DEFAULT_SCALE_UP_WINDOW_S)
     }
 
     /// The resolved scale-down stabilization window, seconds, without
@@ -388,7 +390,7 @@ impl SlidingRecommendations {
     }
 
     /// The smallest recommendation recorded after `cutoff_ms`.
-    pub(crate) fn min_after(&mut self, cutoff_ms: i64) -> Option<i32> {
+    fn min_after(&mut self, cutoff_ms: i64) -> Option<i32> {
         while self.min.front().is_some_and(|(t, _)| *t <= cutoff_ms) {
             self.min.pop_front();
         }

@@ -709,25 +709,20 @@ impl HorizontalController {
     /// above it by the scale-up window. Records the recommendation as
     /// [`HorizontalController::reconcile_with`] would and returns true.
     /// Returns false, having recorded nothing, otherwise (see
-    /// [`HorizontalController::would_hold`]).
+    /// [`HorizontalController::would_hold`]). Either way it forgets no
+    /// recommendation, so a caller may still ask about an earlier time.
     pub fn hold(&mut self, spec: &HpaSpec, current: i32, proposal: i32, now_ms: i64) -> bool {
         let proposal = proposal.max(0);
-        let Some(check) = self.hold_check(spec, current, proposal, now_ms) else {
+        if !self.would_hold(spec, current, proposal, now_ms) {
             return false;
-        };
+        }
         let Some(sliding) = self.sliding.as_mut() else {
             return false;
         };
-        let window = match check.reads() {
-            (cutoff, true) => sliding.max_after(cutoff),
-            (cutoff, false) => sliding.min_after(cutoff),
-        };
-        if !check.holds(current, window) {
-            return false;
-        }
-        match check {
-            HoldCheck::MaxIs(_) => sliding.record_max(proposal, now_ms),
-            _ => sliding.record(proposal, now_ms),
+        if spec.behavior.is_some() {
+            sliding.record(proposal, now_ms);
+        } else {
+            sliding.record_max(proposal, now_ms);
         }
         widen(&mut self.bounded, current);
         true
@@ -735,8 +730,8 @@ impl HorizontalController {
 
     /// Whether [`HorizontalController::hold`] would hold `current` at
     /// `now_ms`, asked without recording anything and without forgetting
-    /// the recommendations that have left the windows by then: a look
-    /// ahead in time that the caller may not take.
+    /// the recommendations that have left the windows by then (so it may
+    /// look ahead in time).
     ///
     /// A proposal is held when the sliding windows exist, `current` is
     /// within the bounds (and above minReplicas for a lower proposal), and:
