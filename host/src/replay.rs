@@ -26,6 +26,7 @@ use stepscale_engine::snapshot::{
 use stepscale_engine::ConfigChange;
 use stepscale_hpa::fast::simulate_runs_bounded;
 use stepscale_hpa::model::behavior as hpa;
+use stepscale_hpa::model::RateDecisions;
 use stepscale_hpa::simulate::{
     simulate, AutoscalerConfig, Bounded, CronFloor, DemandSeries, KedaConfig, Progress, SimError,
     SimOptions, SimReport,
@@ -192,12 +193,35 @@ pub fn replay_figures(
     config: &AutoscalerConfig,
     today_ready: Option<&[i32]>,
 ) -> Result<(Figures, Vec<i32>), SimError> {
-    let options = SimOptions {
+    let report = simulate(&part.series, config, &replay_options())?;
+    Ok(summarize(part, &report, today_ready))
+}
+
+/// The replay mechanics every figure here comes from ([`REPLAY_METHOD`]),
+/// recording the ready pods per sample.
+fn replay_options() -> SimOptions {
+    SimOptions {
         record_trajectory: true,
         ..SimOptions::default()
-    };
-    let report = simulate(&part.series, config, &options)?;
-    Ok(summarize(part, &report, today_ready))
+    }
+}
+
+/// Whether `other` replays a part exactly as `replayed` did, pod for pod,
+/// as the rate decisions of `replayed`'s complete bounded replay show
+/// ([`stepscale_hpa::simulate::same_replay_with_policies`]): two HPAs whose
+/// behaviors differ only in their scaling policies, and `other`'s policies
+/// decide the same count wherever `replayed`'s could act.
+pub fn same_replay_with_policies(
+    replayed: &AutoscalerConfig,
+    decisions: &RateDecisions,
+    other: &AutoscalerConfig,
+) -> bool {
+    stepscale_hpa::simulate::same_replay_with_policies(
+        replayed,
+        decisions,
+        other,
+        &replay_options(),
+    )
 }
 
 /// What a bounded replay ([`replay_figures_bounded`]) produced.
@@ -214,6 +238,10 @@ pub enum BoundedFigures {
         /// never acted, so any other floor and ceiling outside it replay the
         /// same (see `HorizontalController::counts_bounded`).
         counts_bounded: Option<(i32, i32)>,
+        /// Where its rate limits could act, for an HPA with a behavior:
+        /// other scaling policies are checked against it
+        /// ([`same_replay_with_policies`]).
+        rate_decisions: Option<RateDecisions>,
     },
     /// It was stopped: its figures so far, per day of the whole part, the
     /// replica-hours with the config's floor counted for the rest of the
@@ -236,10 +264,7 @@ pub fn replay_figures_bounded(
     today_ready: Option<&[i32]>,
     mut stop: impl FnMut(&Figures) -> bool,
 ) -> Result<BoundedFigures, SimError> {
-    let options = SimOptions {
-        record_trajectory: true,
-        ..SimOptions::default()
-    };
+    let options = replay_options();
     let days = part_days(part);
     let step_minutes = part.series.step_s as f64 / 60.0;
     let end = part.series.end_s();
@@ -277,12 +302,14 @@ pub fn replay_figures_bounded(
             Bounded::Complete {
                 report,
                 counts_bounded,
+                rate_decisions,
             } => {
                 let (figures, ready) = summarize(part, &report, today_ready);
                 BoundedFigures::Complete {
                     figures,
                     ready,
                     counts_bounded,
+                    rate_decisions,
                 }
             }
             Bounded::Stopped(p) => BoundedFigures::Stopped(so_far(&p, short)),

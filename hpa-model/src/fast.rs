@@ -73,7 +73,14 @@ pub fn simulate_runs_bounded(
 ) -> Result<Bounded, SimError> {
     let mut r = Replay::new(series, config, options)?;
     let mut next_check = r.start.saturating_add(CHECK_EVERY_S);
+    let hpa_only = r.hpa_only();
+    // With a behavior, the log other policies are checked against
+    // (`same_replay_with_policies`).
+    let log_rates = hpa_only && config.behavior.is_some();
     r.controller = std::mem::take(&mut r.controller).with_sliding_windows();
+    if log_rates {
+        r.controller = std::mem::take(&mut r.controller).with_rate_decisions();
+    }
     // A run that has been ready for a whole metric window reads like every
     // older run: the controller counts it ready even inside the CPU
     // initialization period (its sample covers a full window after the
@@ -99,7 +106,6 @@ pub fn simulate_runs_bounded(
     let band = cpu_only_target.and_then(|target| {
         SettledBand::new(target, r.request_milli(), &r.controller.config.tolerances)
     });
-    let hpa_only = r.hpa_only();
     let init_ms = r.controller.config.cpu_initialization_period_ms;
     // Syncs the controller keeps are fast-forwarded for a plain CPU HPA
     // whose metric window spans a few syncs.
@@ -287,9 +293,11 @@ pub fn simulate_runs_bounded(
     } else {
         None
     };
+    let rate_decisions = r.controller.take_rate_decisions();
     Ok(Bounded::Complete {
         report: r.finish(),
         counts_bounded,
+        rate_decisions,
     })
 }
 

@@ -41,7 +41,8 @@ use crate::keda::{
 };
 use crate::model::{
     Behavior, ControllerConfig, HorizontalController, HpaSpec, MetricReading, MetricSample,
-    MetricSource, MetricSpec, MetricTarget, PodPhase, PodReading, PodState, ReconcileInput,
+    MetricSource, MetricSpec, MetricTarget, PodPhase, PodReading, PodState, RateDecisions,
+    ReconcileInput,
 };
 
 /// The simulation could not run.
@@ -403,9 +404,49 @@ pub enum Bounded {
         /// with ([`HorizontalController::counts_bounded`]); `None` for a
         /// KEDA ScaledObject, whose executor also reads the floor.
         counts_bounded: Option<(i32, i32)>,
+        /// Where the rate limits or the bounds could change the count, for
+        /// an HPA with a behavior (`None` for one without, or a KEDA
+        /// ScaledObject): what [`same_replay_with_policies`] checks another
+        /// config's policies against.
+        rate_decisions: Option<RateDecisions>,
     },
     /// Its caller stopped it; the totals up to then.
     Stopped(Progress<'static>),
+}
+
+/// Whether a replay under `other` gives, pod for pod, the replay a bounded
+/// run under `replayed` completed with `decisions` (its
+/// [`Bounded::Complete::rate_decisions`]), on the same series with the same
+/// `options`: true when the two are plain HPAs with behaviors that differ
+/// only in their scaling policies and policy selection, and `other`'s rate
+/// limits decide the same count at every reconcile the log holds
+/// ([`RateDecisions::same_under`]). False otherwise, which says nothing
+/// either way.
+pub fn same_replay_with_policies(
+    replayed: &AutoscalerConfig,
+    decisions: &RateDecisions,
+    other: &AutoscalerConfig,
+    options: &SimOptions,
+) -> bool {
+    let (Some(a), Some(b)) = (&replayed.behavior, &other.behavior) else {
+        return false;
+    };
+    let downscale_window_s = options.controller.downscale_stabilization_s;
+    let same_rest = replayed.keda.is_none()
+        && other.keda.is_none()
+        && replayed.min_replicas == other.min_replicas
+        && replayed.max_replicas == other.max_replicas
+        && replayed.cpu_target_pct == other.cpu_target_pct
+        && replayed.cpu_request_cores.to_bits() == other.cpu_request_cores.to_bits()
+        && a.scale_up_window_s() == b.scale_up_window_s()
+        && a.scale_down_window_s(downscale_window_s) == b.scale_down_window_s(downscale_window_s);
+    same_rest
+        && decisions.same_under(
+            b,
+            downscale_window_s,
+            other.min_replicas,
+            other.max_replicas,
+        )
 }
 
 /// What a pod ready since `ready_at` reads, milli-units: the mean of the

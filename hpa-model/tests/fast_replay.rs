@@ -10,8 +10,8 @@ use stepscale_hpa::fast::{simulate_runs_bounded, CHECK_EVERY_S};
 use stepscale_hpa::model::{Behavior, PolicyType, ScalingPolicy, ScalingRules, SelectPolicy};
 use stepscale_hpa::series::load_csv_series;
 use stepscale_hpa::simulate::{
-    simulate, simulate_reference, AutoscalerConfig, Bounded, CronFloor, DemandSeries, KedaConfig,
-    SimOptions,
+    same_replay_with_policies, simulate, simulate_reference, AutoscalerConfig, Bounded, CronFloor,
+    DemandSeries, KedaConfig, SimOptions,
 };
 
 /// The first `days` days of a NAB series, `value × scale` cores.
@@ -238,6 +238,7 @@ fn a_floor_and_ceiling_outside_the_counts_they_bounded_change_nothing() {
             let Bounded::Complete {
                 report,
                 counts_bounded,
+                ..
             } = simulate_runs_bounded(s, &c, &options, &mut |_| false).expect("replay")
             else {
                 panic!("{cname}: stopped without being asked");
@@ -275,4 +276,104 @@ fn a_floor_and_ceiling_outside_the_counts_they_bounded_change_nothing() {
     }
     assert!(same >= 6, "only {same} floor and ceiling swaps compared");
     assert!(changed >= 6, "only {changed} raised floors compared");
+}
+
+/// The rate decisions a replay logs say when other scaling policies give
+/// the same replay: whenever `same_replay_with_policies` says so, the
+/// reference replay under the other policies is the logged replay, trajectory
+/// included. Checked on real series for every pair of seven policy sets
+/// (the defaults, gentler and stricter scale-down, one pod a minute, a
+/// `Min` selection, a faster scale-up, scale-down disabled) under three
+/// pairs of stabilization windows; both answers must come up often.
+#[test]
+fn policies_the_rate_decisions_clear_replay_the_same() {
+    let series = [
+        nab("cpu_utilization_asg_misconfiguration.csv", 5, 0.04),
+        nab("nyc_taxi.csv", 7, 1.0 / 2000.0),
+        nab("ec2_cpu_utilization_ac20cd.csv", 7, 0.05),
+        nab("elb_request_count_8c0756.csv", 7, 0.01),
+    ];
+    let options = SimOptions {
+        record_trajectory: true,
+        ..SimOptions::default()
+    };
+    let percent = |value, period_seconds| ScalingPolicy {
+        kind: PolicyType::Percent,
+        value,
+        period_seconds,
+    };
+    let pods = |value, period_seconds| ScalingPolicy {
+        kind: PolicyType::Pods,
+        value,
+        period_seconds,
+    };
+    let rules = |select: Option<SelectPolicy>, policies: Vec<ScalingPolicy>| ScalingRules {
+        stabilization_window_seconds: None,
+        select_policy: select,
+        policies,
+    };
+    // (scale-up rules, scale-down rules) without windows.
+    let policy_sets: Vec<(Option<ScalingRules>, Option<ScalingRules>)> = vec![
+        (None, None),
+        (None, Some(rules(None, vec![percent(10, 60)]))),
+        (None, Some(rules(None, vec![percent(50, 60)]))),
+        (None, Some(rules(None, vec![pods(1, 60)]))),
+        (
+            None,
+            Some(rules(
+                Some(SelectPolicy::Min),
+                vec![percent(25, 60), pods(2, 30)],
+            )),
+        ),
+        (Some(rules(None, vec![percent(400, 15)])), None),
+        (None, Some(rules(Some(SelectPolicy::Disabled), vec![]))),
+    ];
+    let windowed = |mut r: Option<ScalingRules>, window: Option<i32>| {
+        if window.is_some() {
+            r.get_or_insert_with(ScalingRules::default)
+                .stabilization_window_seconds = window;
+        }
+        r
+    };
+    let (mut same, mut different) = (0, 0);
+    for s in &series {
+        for (up_window, down_window) in [(None, None), (None, Some(60)), (Some(60), Some(900))] {
+            let config = |(up, down): &(Option<ScalingRules>, Option<ScalingRules>)| {
+                let mut c = AutoscalerConfig::cpu(1, 40, 60, 0.5);
+                c.behavior = Some(Behavior {
+                    scale_up: windowed(up.clone(), up_window),
+                    scale_down: windowed(down.clone(), down_window),
+                });
+                c
+            };
+            for logged in &policy_sets {
+                let replayed = config(logged);
+                let Bounded::Complete {
+                    report,
+                    rate_decisions,
+                    ..
+                } = simulate_runs_bounded(s, &replayed, &options, &mut |_| false).expect("replay")
+                else {
+                    panic!("stopped without being asked");
+                };
+                let decisions = rate_decisions.expect("an HPA with a behavior logs its decisions");
+                for other in policy_sets.iter().filter(|p| *p != logged) {
+                    let other = config(other);
+                    if same_replay_with_policies(&replayed, &decisions, &other, &options) {
+                        let r = simulate_reference(s, &other, &options).expect("replay");
+                        assert_eq!(
+                            r, report,
+                            "{:?} cleared against the log of {:?}",
+                            other.behavior, replayed.behavior
+                        );
+                        same += 1;
+                    } else {
+                        different += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(same >= 20, "only {same} policy pairs cleared");
+    assert!(different >= 20, "only {different} policy pairs told apart");
 }

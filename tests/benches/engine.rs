@@ -117,10 +117,16 @@ fn full_analyze(analyzer: &Analyzer, pool: &[Arc<WorkloadSnapshot>], subset: usi
         .filter_map(|r| r.choice.as_ref())
         .map(|c| c.candidates_stopped_early)
         .sum();
+    let reused: u32 = recs
+        .iter()
+        .filter_map(|r| r.choice.as_ref())
+        .map(|c| c.candidates_reused)
+        .sum();
     println!(
-        "full analyze (rules + checks + merge + replay search on {searched}/{subset} workloads, {:.1} replays each, {:.1} of them stopped early): {:.1} workloads/s, peak RSS {:.0} MiB",
+        "full analyze (rules + checks + merge + replay search on {searched}/{subset} workloads, {:.1} replays each, {:.1} of them stopped early, {:.1} reused): {:.1} workloads/s, peak RSS {:.0} MiB",
         f64::from(replays) / searched.max(1) as f64,
         f64::from(stopped) / searched.max(1) as f64,
+        f64::from(reused) / searched.max(1) as f64,
         subset as f64 / took.as_secs_f64(),
         peak_rss_mib()
     );

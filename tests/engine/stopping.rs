@@ -1,5 +1,6 @@
 //! The search stops a candidate's replay once its figures so far show it
-//! can neither be chosen nor be listed; that must change nothing the search
+//! can neither be chosen nor be listed, and reuses the replay of a config
+//! that provably replays the same; that must change nothing the search
 //! reports. On every NAB series under the evaluation's three hand-set
 //! configs, the search with early stops and the one that replays every
 //! candidate to the end give the same choice, frontier, near misses (what
@@ -32,7 +33,7 @@ fn stopping_hopeless_replays_early_changes_nothing_the_search_reports() {
         }],
     ];
     let objective = Objective::default();
-    let (mut cases, mut stopped, mut listed) = (0u32, 0u32, 0usize);
+    let (mut cases, mut stopped, mut reused, mut listed) = (0u32, 0u32, 0u32, 0usize);
     for name in eval::series_names(&nab).expect("NAB series") {
         let t = traces::read_csv(&nab.join(format!("{name}.csv"))).expect("series");
         let analysis = ANALYSIS_DAYS * t.samples_per_day();
@@ -53,9 +54,12 @@ fn stopping_hopeless_replays_early_changes_nothing_the_search_reports() {
             let mut whole = choose_with(&w, &current, seeds, &objective, Shortcuts::Never)
                 .expect("search without");
             assert_eq!(whole.candidates_stopped_early, 0);
+            assert_eq!(whole.candidates_reused, 0);
             stopped += early.candidates_stopped_early;
+            reused += early.candidates_reused;
             listed += early.frontier.len() + early.near_misses.len();
             whole.candidates_stopped_early = early.candidates_stopped_early;
+            whole.candidates_reused = early.candidates_reused;
             let case = format!("{name} / {}", hand.name());
             // The parts people read first, for a readable failure.
             assert_eq!(early.best, whole.best, "{case}: choice");
@@ -74,4 +78,10 @@ fn stopping_hopeless_replays_early_changes_nothing_the_search_reports() {
         "only {stopped} replays stopped in {cases} cases"
     );
     assert!(listed >= cases as usize);
+    // And only when replays were reused: mostly scaling policies that the
+    // rate decisions of a replay already run clear.
+    assert!(
+        reused >= cases,
+        "only {reused} replays reused in {cases} cases"
+    );
 }

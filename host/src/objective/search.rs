@@ -41,6 +41,7 @@ use stepscale_engine::snapshot::{
     AutoscalingConfig, ScalingPolicy, ScalingRules, SelectPolicy, WorkloadSnapshot,
 };
 use stepscale_engine::ConfigChange;
+use stepscale_hpa::model::RateDecisions;
 use stepscale_hpa::simulate::AutoscalerConfig;
 
 use super::{Figures, Mode, Objective};
@@ -268,13 +269,20 @@ pub struct Choice {
     pub verdict: String,
     /// A few alternatives with their figures.
     pub frontier: Vec<Alternative>,
-    /// Distinct configs replayed.
+    /// Distinct configs scored: replayed, or reusing a replay that
+    /// provably gives the same (`candidates_reused`).
     pub candidates_replayed: u32,
     /// Of those, the replays stopped before the end of the fit part once
     /// their figures so far showed they could neither be chosen nor be
     /// listed.
     #[serde(default)]
     pub candidates_stopped_early: u32,
+    /// Of those, the configs whose replay was not run because a config
+    /// replayed before provably replays the same, pod for pod: a floor and
+    /// ceiling that never acted there, or scaling policies that decide the
+    /// same count wherever the other's could act.
+    #[serde(default)]
+    pub candidates_reused: u32,
     /// The best config the search found (may be withheld, see `confirmed`).
     pub best: ConfigChange,
     /// Up to [`NEAR_MISSES`] configs cheaper than the best that only fail
@@ -424,6 +432,11 @@ struct Scorer<'a> {
     shortcuts: Shortcuts,
     memo: HashMap<Knobs, Scored>,
     order: Vec<Knobs>,
+    /// The rate decisions of the configs replayed to the end with a
+    /// behavior, for [`Scorer::same_as_replayed`].
+    rate_decisions: HashMap<Knobs, RateDecisions>,
+    /// Configs whose replay was reused rather than run.
+    reused: u32,
 }
 
 impl Scorer<'_> {
@@ -458,9 +471,10 @@ impl Scorer<'_> {
         if self.memo.len() >= MAX_REPLAYS {
             return None;
         }
-        if let Some(f) = self.same_as_replayed(&k) {
+        if let Some(f) = self.same_as_replayed(today, &k) {
             self.memo.insert(k, f);
             self.order.push(k);
+            self.reused += 1;
             return match f {
                 Scored::Complete(f, _) => Some(f),
                 _ => None,
@@ -481,7 +495,10 @@ impl Scorer<'_> {
                 && (costlier || !near_miss_possible(&o, so_far, &t))
                 && ruled_out_of_least_saturation(&o, so_far, &t, &least)
         };
-        let scored = self.replay(today, &k, hopeless);
+        let (scored, decisions) = self.replay(today, &k, hopeless);
+        if let Some(d) = decisions {
+            self.rate_decisions.insert(k, d);
+        }
         self.memo.insert(k, scored);
         self.order.push(k);
         match scored {
@@ -490,28 +507,38 @@ impl Scorer<'_> {
         }
     }
 
-    /// Replay `k` on the fit part, stopped when `stop` says so.
-    fn replay(&self, today: &Knobs, k: &Knobs, stop: impl FnMut(&Figures) -> bool) -> Scored {
+    /// Replay `k` on the fit part, stopped when `stop` says so; with the
+    /// rate decisions of a whole replay with a behavior.
+    fn replay(
+        &self,
+        today: &Knobs,
+        k: &Knobs,
+        stop: impl FnMut(&Figures) -> bool,
+    ) -> (Scored, Option<RateDecisions>) {
         let Some(c) = self.config(today, k) else {
-            return Scored::Failed;
+            return (Scored::Failed, None);
         };
         match replay::replay_figures_bounded(&self.fit, &c, Some(&self.today_ready), stop) {
             Ok(BoundedFigures::Complete {
                 figures,
                 counts_bounded,
+                rate_decisions,
                 ..
-            }) => Scored::Complete(figures, counts_bounded),
-            Ok(BoundedFigures::Stopped(f)) => Scored::Stopped(f),
-            Err(_) => Scored::Failed,
+            }) => (Scored::Complete(figures, counts_bounded), rate_decisions),
+            Ok(BoundedFigures::Stopped(f)) => (Scored::Stopped(f), None),
+            Err(_) => (Scored::Failed, None),
         }
     }
 
     /// With [`Shortcuts::Take`]: the whole replay of a config already
-    /// replayed that differs from `k` only in its floor and ceiling, where
-    /// neither its floor and ceiling nor `k`'s reach the counts they were
-    /// compared with. Neither ever acted, so `k`'s replay is the same, pod
-    /// for pod.
-    fn same_as_replayed(&self, k: &Knobs) -> Option<Scored> {
+    /// replayed that `k` provably replays the same as, pod for pod:
+    /// - one that differs from `k` only in its floor and ceiling, where
+    ///   neither its floor and ceiling nor `k`'s reach the counts they were
+    ///   compared with, so neither ever acted;
+    /// - one that differs from `k` only in its scaling policies, where `k`'s
+    ///   policies decide the same count wherever that replay's could act
+    ///   ([`replay::same_replay_with_policies`]).
+    fn same_as_replayed(&self, today: &Knobs, k: &Knobs) -> Option<Scored> {
         if self.shortcuts != Shortcuts::Take {
             return None;
         }
@@ -526,11 +553,22 @@ impl Scorer<'_> {
             let (min, max) = bounds(x);
             min < i64::from(lo) && max > i64::from(hi)
         };
+        let other_policies = |x: &Knobs| Knobs {
+            down_policy: k.down_policy,
+            up_policy: k.up_policy,
+            ..*x
+        };
         self.order.iter().find_map(|x| match self.memo.get(x) {
             Some(&Scored::Complete(f, Some(range)))
                 if unbounded(x) == unbounded(k) && outside(x, range) && outside(k, range) =>
             {
                 Some(Scored::Complete(f, Some(range)))
+            }
+            Some(&Scored::Complete(f, range)) if other_policies(x) == *k => {
+                let decisions = self.rate_decisions.get(x)?;
+                let (replayed, mine) = (self.config(today, x)?, self.config(today, k)?);
+                replay::same_replay_with_policies(&replayed, decisions, &mine)
+                    .then_some(Scored::Complete(f, range))
             }
             _ => None,
         })
@@ -571,7 +609,7 @@ impl Scorer<'_> {
             let least = least_saturated(o, &t, &scored);
             if !(ruled_out_of_least_saturation(o, &so_far, &t, &least) && ruled_out_of_near_misses)
             {
-                let whole = self.replay(today, &k, |_| false);
+                let (whole, _) = self.replay(today, &k, |_| false);
                 self.memo.insert(k, whole);
             }
         }
@@ -896,13 +934,14 @@ pub fn choose_with(
     let held = history.part(split.fit_samples..history.len());
     let today_cfg = replay::model_config(&w.config, &ConfigChange::default(), request)
         .ok_or(SearchError::NotCpu)?;
-    let (today_fit, today_ready, today_bounded) =
+    let (today_fit, today_ready, today_bounded, today_decisions) =
         match replay::replay_figures_bounded(&fit, &today_cfg, None, |_| false) {
             Ok(BoundedFigures::Complete {
                 figures,
                 ready,
                 counts_bounded,
-            }) => (figures, ready, counts_bounded),
+                rate_decisions,
+            }) => (figures, ready, counts_bounded, rate_decisions),
             Ok(BoundedFigures::Stopped(_)) => {
                 return Err(SearchError::Replay("today's replay stopped".into()))
             }
@@ -921,10 +960,15 @@ pub fn choose_with(
         shortcuts,
         memo: HashMap::new(),
         order: Vec::new(),
+        rate_decisions: HashMap::new(),
+        reused: 0,
     };
     s.memo
         .insert(today, Scored::Complete(today_fit, today_bounded));
     s.order.push(today);
+    if let Some(d) = today_decisions {
+        s.rate_decisions.insert(today, d);
+    }
 
     // Seeds: the best of today and the rules' proposals (scale-down windows
     // capped, scale-up never slowed, as in the grid).
@@ -1090,6 +1134,7 @@ pub fn choose_with(
         frontier,
         candidates_replayed,
         candidates_stopped_early,
+        candidates_reused: s.reused,
         best: change,
         near_misses,
         best_fit: Some(best_fit),

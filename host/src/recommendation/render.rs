@@ -71,10 +71,11 @@ pub fn table(recs: &[Recommendation]) -> String {
         if let Some(c) = &r.choice {
             let _ = writeln!(
                 out,
-                "  chosen:   {} mode, {} configs replayed ({} stopped early: they could not win); {}",
+                "  chosen:   {} mode, {} configs scored ({} stopped early: they could not win; {} reused a replay that provably gives the same); {}",
                 c.objective.mode.as_str(),
                 c.candidates_replayed,
                 c.candidates_stopped_early,
+                c.candidates_reused,
                 c.verdict
             );
             let _ = writeln!(

@@ -244,11 +244,12 @@ fn section(r: &Recommendation, w: &WorkloadSnapshot) -> String {
     if let Some(c) = &r.choice {
         let _ = write!(
             s,
-            "<h3>How it was chosen</h3><p>{}</p><p class=\"note\">Objective: {}. {} configs replayed, {} of them stopped early once they could not win ({}).</p><table>{FIGURE_HEAD}",
+            "<h3>How it was chosen</h3><p>{}</p><p class=\"note\">Objective: {}. {} configs scored, {} of them stopped early once they could not win, {} reusing a replay that provably gives the same ({}).</p><table>{FIGURE_HEAD}",
             escape(&c.verdict),
             escape(&c.statement),
             c.candidates_replayed,
             c.candidates_stopped_early,
+            c.candidates_reused,
             escape(&c.method)
         );
         s.push_str(&figures_row(

@@ -14,6 +14,7 @@ use super::behavior::{
     SlidingRecommendations, DEFAULT_DOWNSCALE_STABILIZATION_S, SCALE_UP_LIMIT_FACTOR,
     SCALE_UP_LIMIT_MINIMUM,
 };
+use super::rate_decisions::RateDecisions;
 use super::replica::{
     average_value_replicas, plain_metric_replicas, resource_utilization_replicas,
     resource_utilization_replicas_runs, value_replicas, PodReading, PodRun, PodState, PodTiming,
@@ -288,6 +289,9 @@ pub struct HorizontalController {
     /// The lowest and highest count the floor and ceiling were applied to
     /// (see [`HorizontalController::counts_bounded`]).
     bounded: Option<(i32, i32)>,
+    /// Set by [`HorizontalController::with_rate_decisions`]: the reconciles
+    /// where the rate limits or the bounds could change the count.
+    rate_decisions: Option<RateDecisions>,
 }
 
 /// Widen `range` to hold `count`.
@@ -350,6 +354,7 @@ impl HorizontalController {
             resolved: None,
             sliding: None,
             bounded: None,
+            rate_decisions: None,
         }
     }
 
@@ -362,6 +367,20 @@ impl HorizontalController {
     /// floor and ceiling outside it give the same reconciles.
     pub fn counts_bounded(&self) -> Option<(i32, i32)> {
         self.bounded
+    }
+
+    /// This controller logging the reconciles where the rate limits or the
+    /// bounds could change the count ([`RateDecisions`]), so that other
+    /// scaling policies can be checked against its replay.
+    pub fn with_rate_decisions(mut self) -> Self {
+        self.rate_decisions = Some(RateDecisions::default());
+        self
+    }
+
+    /// The log [`HorizontalController::with_rate_decisions`] asked for,
+    /// taken out of the controller (which logs no more).
+    pub fn take_rate_decisions(&mut self) -> Option<RateDecisions> {
+        self.rate_decisions.take()
     }
 
     /// This controller with its recommendations held as sliding windows
@@ -855,10 +874,15 @@ impl HorizontalController {
             out.desired_replicas = 0;
             out.scaling_disabled = true;
             return out;
-        } else if current > spec.max_replicas {
-            desired = spec.max_replicas;
-        } else if current < spec.min_replicas {
-            desired = spec.min_replicas;
+        } else if current > spec.max_replicas || current < spec.min_replicas {
+            desired = if current > spec.max_replicas {
+                spec.max_replicas
+            } else {
+                spec.min_replicas
+            };
+            if let Some(log) = self.rate_decisions.as_mut() {
+                log.rebounded(now, current, desired);
+            }
         } else {
             match proposal(self) {
                 Err(e) => {
@@ -930,6 +954,11 @@ impl HorizontalController {
                                 now,
                             );
                             out.limit = Some(reason);
+                            if stabilized != current {
+                                if let Some(log) = self.rate_decisions.as_mut() {
+                                    log.bounded(now, current, stabilized, d);
+                                }
+                            }
                             d
                         }
                     };
