@@ -1526,13 +1526,7 @@ fn store_scale_events_case(case: &Case) -> Result<Outcome, ConformanceError> {
         } else {
             h.scale_down_events = prev.clone();
         }
-        h.store_scale_event(
-            behavior.as_ref(),
-            crate::model::behavior::DEFAULT_DOWNSCALE_STABILIZATION_S,
-            10,
-            new,
-            NOW_MS,
-        );
+        h.store_scale_event(behavior.as_ref(), 10, new, NOW_MS);
         let list = if dir == "up" {
             &h.scale_up_events
         } else {

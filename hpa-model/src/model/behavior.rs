@@ -49,6 +49,27 @@ pub enum SelectPolicy {
     Disabled,
 }
 
+/// Upstream's default scale-up policies: 4 pods or 100 % per 15 s.
+const DEFAULT_SCALE_UP_POLICIES: [ScalingPolicy; 2] = [
+    ScalingPolicy {
+        kind: PolicyType::Pods,
+        value: 4,
+        period_seconds: 15,
+    },
+    ScalingPolicy {
+        kind: PolicyType::Percent,
+        value: 100,
+        period_seconds: 15,
+    },
+];
+
+/// Upstream's default scale-down policy: 100 % per 15 s.
+const DEFAULT_SCALE_DOWN_POLICIES: [ScalingPolicy; 1] = [ScalingPolicy {
+    kind: PolicyType::Percent,
+    value: 100,
+    period_seconds: 15,
+}];
+
 /// Upstream's default scale-up stabilization window, seconds.
 const DEFAULT_SCALE_UP_WINDOW_S: i32 = 0;
 
@@ -74,18 +95,7 @@ impl ScalingRules {
         ScalingRules {
             stabilization_window_seconds: Some(DEFAULT_SCALE_UP_WINDOW_S),
             select_policy: Some(SelectPolicy::Max),
-            policies: vec![
-                ScalingPolicy {
-                    kind: PolicyType::Pods,
-                    value: 4,
-                    period_seconds: 15,
-                },
-                ScalingPolicy {
-                    kind: PolicyType::Percent,
-                    value: 100,
-                    period_seconds: 15,
-                },
-            ],
+            policies: DEFAULT_SCALE_UP_POLICIES.to_vec(),
         }
     }
 
@@ -94,11 +104,7 @@ impl ScalingRules {
         ScalingRules {
             stabilization_window_seconds: Some(DEFAULT_DOWNSCALE_STABILIZATION_S as i32),
             select_policy: Some(SelectPolicy::Max),
-            policies: vec![ScalingPolicy {
-                kind: PolicyType::Percent,
-                value: 100,
-                period_seconds: 15,
-            }],
+            policies: DEFAULT_SCALE_DOWN_POLICIES.to_vec(),
         }
     }
 
@@ -129,6 +135,16 @@ impl ScalingRules {
             },
         }
     }
+}
+
+/// The longest period of `rules`' policies, or of `defaults` when it has
+/// none (how [`ScalingRules::filled`] resolves them).
+fn longest_period(rules: Option<&ScalingRules>, defaults: &[ScalingPolicy]) -> i32 {
+    let policies = match rules {
+        Some(r) if !r.policies.is_empty() => r.policies.as_slice(),
+        _ => defaults,
+    };
+    policies.iter().map(|p| p.period_seconds).max().unwrap_or(0)
 }
 
 /// `HorizontalPodAutoscalerBehavior`.
@@ -168,6 +184,19 @@ impl Behavior {
             .as_ref()
             .and_then(|r| r.stabilization_window_seconds)
             .unwrap_or(downscale_window_s as i32)
+    }
+
+    /// The longest scale-up policy period, seconds, of the resolved rules
+    /// ([`Behavior::scale_up_rules`]), without resolving (and allocating)
+    /// them: a scale event is stored at every scale.
+    pub fn scale_up_longest_policy_period(&self) -> i32 {
+        longest_period(self.scale_up.as_ref(), &DEFAULT_SCALE_UP_POLICIES)
+    }
+
+    /// The longest scale-down policy period, seconds, of the resolved rules
+    /// ([`Behavior::scale_down_rules`]), without resolving them.
+    pub fn scale_down_longest_policy_period(&self) -> i32 {
+        longest_period(self.scale_down.as_ref(), &DEFAULT_SCALE_DOWN_POLICIES)
     }
 
     /// Resolved scale-down rules; a missing window takes `downscale_window_s`
@@ -614,21 +643,23 @@ impl ScalingHistory {
     pub fn store_scale_event(
         &mut self,
         behavior: Option<&Behavior>,
-        downscale_window_s: i64,
         prev: i32,
         new: i32,
         now_ms: i64,
     ) {
         let Some(behavior) = behavior else { return };
-        let (events, rules) = if new > prev {
-            (&mut self.scale_up_events, behavior.scale_up_rules())
+        let (events, longest_s) = if new > prev {
+            (
+                &mut self.scale_up_events,
+                behavior.scale_up_longest_policy_period(),
+            )
         } else {
             (
                 &mut self.scale_down_events,
-                behavior.scale_down_rules(downscale_window_s),
+                behavior.scale_down_longest_policy_period(),
             )
         };
-        let cutoff = now_ms - i64::from(rules.longest_policy_period()) * 1000;
+        let cutoff = now_ms - i64::from(longest_s) * 1000;
         let mut old = None;
         for (i, e) in events.iter_mut().enumerate() {
             if e.timestamp_ms < cutoff || (e.timestamp_ms == cutoff && e.timestamp_ms < now_ms) {

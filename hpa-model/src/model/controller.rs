@@ -968,13 +968,8 @@ impl HorizontalController {
         out.desired_replicas = desired;
         out.rescale = desired != current;
         if out.rescale {
-            self.history.store_scale_event(
-                spec.behavior.as_ref(),
-                self.config.downscale_stabilization_s,
-                current,
-                desired,
-                now,
-            );
+            self.history
+                .store_scale_event(spec.behavior.as_ref(), current, desired, now);
         }
         out
     }

@@ -105,13 +105,7 @@ impl RateDecisions {
                 }
             }
             if d.desired != d.current {
-                history.store_scale_event(
-                    Some(behavior),
-                    downscale_window_s,
-                    d.current,
-                    d.desired,
-                    d.now_ms,
-                );
+                history.store_scale_event(Some(behavior), d.current, d.desired, d.now_ms);
             }
         }
         true
