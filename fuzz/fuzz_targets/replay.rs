@@ -2,11 +2,17 @@
 //! that change nothing fast-forwarded) against the reference replay (one pod
 //! at a time): any demand, under any of the configs and options the bytes
 //! pick, gives the same report from both, with and without a trajectory.
+//! And other scaling policies that the replay's rate decisions clear
+//! (`same_replay_with_policies`) give that report in the reference replay.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use stepscale_hpa::fast::simulate_runs_bounded;
 use stepscale_hpa::model::{Behavior, PolicyType, ScalingPolicy, ScalingRules, SelectPolicy};
-use stepscale_hpa::simulate::{simulate, simulate_reference, AutoscalerConfig, DemandSeries, SimOptions};
+use stepscale_hpa::simulate::{
+    same_replay_with_policies, simulate, simulate_reference, AutoscalerConfig, Bounded,
+    DemandSeries, SimOptions,
+};
 
 /// The config the first bytes pick: floor, ceiling, target, request and a
 /// behavior (none, windows only, or windows with a rate-limit policy).
@@ -55,6 +61,50 @@ fn config(b: &[u8; 8]) -> AutoscalerConfig {
     c
 }
 
+/// `c` with other scaling policies (and selections) in both directions,
+/// picked by `b`: the defaults, one percent policy, two policies with `Min`,
+/// or scaling disabled. The windows stay.
+fn other_policies(c: &AutoscalerConfig, b: u8) -> AutoscalerConfig {
+    let pick = |x: u8| match x % 4 {
+        0 => (None, vec![]),
+        1 => (
+            Some(SelectPolicy::Max),
+            vec![ScalingPolicy {
+                kind: PolicyType::Percent,
+                value: i32::from(x / 4 % 100) + 1,
+                period_seconds: 60,
+            }],
+        ),
+        2 => (
+            Some(SelectPolicy::Min),
+            vec![
+                ScalingPolicy {
+                    kind: PolicyType::Pods,
+                    value: i32::from(x / 4 % 4) + 1,
+                    period_seconds: 30,
+                },
+                ScalingPolicy {
+                    kind: PolicyType::Percent,
+                    value: 50,
+                    period_seconds: 15,
+                },
+            ],
+        ),
+        _ => (Some(SelectPolicy::Disabled), vec![]),
+    };
+    let mut other = c.clone();
+    if let Some(behavior) = other.behavior.as_mut() {
+        for (rules, x) in [
+            (&mut behavior.scale_up, b),
+            (&mut behavior.scale_down, b.rotate_left(4)),
+        ] {
+            let r = rules.get_or_insert_with(ScalingRules::default);
+            (r.select_policy, r.policies) = pick(x);
+        }
+    }
+    other
+}
+
 /// The options the last picking byte chooses: the defaults, or a shorter
 /// metric window, a slower start-up and an initialization period that ends
 /// between syncs.
@@ -77,7 +127,11 @@ fuzz_target!(|data: &[u8]| {
     };
     // One demand sample a minute (at most two days), each byte a multiple of
     // 1/32 core: flat stretches, steps and spikes all reachable.
-    let cores: Vec<f64> = rest.iter().take(2880).map(|v| f64::from(*v) / 32.0).collect();
+    let cores: Vec<f64> = rest
+        .iter()
+        .take(2880)
+        .map(|v| f64::from(*v) / 32.0)
+        .collect();
     if cores.is_empty() {
         return;
     }
@@ -90,6 +144,19 @@ fuzz_target!(|data: &[u8]| {
         match (fast, reference) {
             (Ok(f), Ok(r)) => assert_eq!(f, r, "{c:?} {o:?}"),
             (f, r) => assert_eq!(f.is_ok(), r.is_ok(), "{c:?}"),
+        }
+    }
+    let o = options(head[7], true);
+    if let Ok(Bounded::Complete {
+        report,
+        rate_decisions: Some(decisions),
+        ..
+    }) = simulate_runs_bounded(&series, &c, &o, &mut |_| false)
+    {
+        let other = other_policies(&c, head[7] >> 1);
+        if same_replay_with_policies(&c, &decisions, &other, &o) {
+            let r = simulate_reference(&series, &other, &o).expect("the same config replays");
+            assert_eq!(r, report, "{other:?} cleared against the log of {c:?}");
         }
     }
 });
