@@ -209,7 +209,8 @@ fn replay_options() -> SimOptions {
 /// Whether `other` replays a part exactly as `replayed` did, pod for pod,
 /// as the rate decisions of `replayed`'s complete bounded replay show
 /// ([`stepscale_hpa::simulate::same_replay_with_policies`]): two HPAs whose
-/// behaviors differ only in their scaling policies, and `other`'s policies
+/// behaviors differ only in their scaling policies (or `replayed` has none
+/// and `other` the legacy controller's windows), and `other`'s policies
 /// decide the same count wherever `replayed`'s could act.
 pub fn same_replay_with_policies(
     replayed: &AutoscalerConfig,
@@ -238,9 +239,8 @@ pub enum BoundedFigures {
         /// never acted, so any other floor and ceiling outside it replay the
         /// same (see `HorizontalController::counts_bounded`).
         counts_bounded: Option<(i32, i32)>,
-        /// Where its rate limits could act, for an HPA with a behavior:
-        /// other scaling policies are checked against it
-        /// ([`same_replay_with_policies`]).
+        /// Where its rate limits could act, for a plain HPA: other scaling
+        /// policies are checked against it ([`same_replay_with_policies`]).
         rate_decisions: Option<RateDecisions>,
     },
     /// It was stopped: its figures so far, per day of the whole part, the

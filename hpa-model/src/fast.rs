@@ -74,11 +74,9 @@ pub fn simulate_runs_bounded(
     let mut r = Replay::new(series, config, options)?;
     let mut next_check = r.start.saturating_add(CHECK_EVERY_S);
     let hpa_only = r.hpa_only();
-    // With a behavior, the log other policies are checked against
-    // (`same_replay_with_policies`).
-    let log_rates = hpa_only && config.behavior.is_some();
     r.controller = std::mem::take(&mut r.controller).with_sliding_windows();
-    if log_rates {
+    // The log other policies are checked against (`same_replay_with_policies`).
+    if hpa_only {
         r.controller = std::mem::take(&mut r.controller).with_rate_decisions();
     }
     // A run that has been ready for a whole metric window reads like every

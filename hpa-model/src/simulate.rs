@@ -405,9 +405,9 @@ pub enum Bounded {
         /// KEDA ScaledObject, whose executor also reads the floor.
         counts_bounded: Option<(i32, i32)>,
         /// Where the rate limits or the bounds could change the count, for
-        /// an HPA with a behavior (`None` for one without, or a KEDA
-        /// ScaledObject): what [`same_replay_with_policies`] checks another
-        /// config's policies against.
+        /// a plain HPA (`None` for a KEDA ScaledObject): what
+        /// [`same_replay_with_policies`] checks another config's policies
+        /// against.
         rate_decisions: Option<RateDecisions>,
     },
     /// Its caller stopped it; the totals up to then.
@@ -417,8 +417,10 @@ pub enum Bounded {
 /// Whether a replay under `other` gives, pod for pod, the replay a bounded
 /// run under `replayed` completed with `decisions` (its
 /// [`Bounded::Complete::rate_decisions`]), on the same series with the same
-/// `options`: true when the two are plain HPAs with behaviors that differ
-/// only in their scaling policies and policy selection, and `other`'s rate
+/// `options`: true when the two are plain HPAs, `other` with a behavior,
+/// that differ only in their scaling policies and policy selection (or
+/// `replayed` has no behavior and `other`'s windows are the legacy
+/// controller's: none up, the downscale flag's down), and `other`'s rate
 /// limits decide the same count at every reconcile the log holds
 /// ([`RateDecisions::same_under`]). False otherwise, which says nothing
 /// either way.
@@ -428,18 +430,26 @@ pub fn same_replay_with_policies(
     other: &AutoscalerConfig,
     options: &SimOptions,
 ) -> bool {
-    let (Some(a), Some(b)) = (&replayed.behavior, &other.behavior) else {
+    let Some(b) = &other.behavior else {
         return false;
     };
     let downscale_window_s = options.controller.downscale_stabilization_s;
+    let (up_window_s, down_window_s) = match &replayed.behavior {
+        Some(a) => (
+            a.scale_up_window_s(),
+            i64::from(a.scale_down_window_s(downscale_window_s)),
+        ),
+        None => (0, downscale_window_s),
+    };
     let same_rest = replayed.keda.is_none()
         && other.keda.is_none()
         && replayed.min_replicas == other.min_replicas
         && replayed.max_replicas == other.max_replicas
         && replayed.cpu_target_pct == other.cpu_target_pct
         && replayed.cpu_request_cores.to_bits() == other.cpu_request_cores.to_bits()
-        && a.scale_up_window_s() == b.scale_up_window_s()
-        && a.scale_down_window_s(downscale_window_s) == b.scale_down_window_s(downscale_window_s);
+        && b.scale_up_window_s() == up_window_s
+        && i64::from(b.scale_down_window_s(downscale_window_s)) == down_window_s
+        && decisions.is_legacy() == replayed.behavior.is_none();
     same_rest
         && decisions.same_under(
             b,

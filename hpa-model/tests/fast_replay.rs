@@ -284,19 +284,52 @@ fn a_floor_and_ceiling_outside_the_counts_they_bounded_change_nothing() {
 /// included. Checked on real series for every pair of seven policy sets
 /// (the defaults, gentler and stricter scale-down, one pod a minute, a
 /// `Min` selection, a faster scale-up, scale-down disabled) under three
-/// pairs of stabilization windows; both answers must come up often.
+/// pairs of stabilization windows, and for each set against the legacy
+/// controller (no behavior), whose windows the first pair are; both answers
+/// must come up often, also against the legacy controller.
 #[test]
 fn policies_the_rate_decisions_clear_replay_the_same() {
-    let series = [
-        nab("cpu_utilization_asg_misconfiguration.csv", 5, 0.04),
-        nab("nyc_taxi.csv", 7, 1.0 / 2000.0),
-        nab("ec2_cpu_utilization_ac20cd.csv", 7, 0.05),
-        nab("elb_request_count_8c0756.csv", 7, 0.01),
-    ];
     let options = SimOptions {
         record_trajectory: true,
         ..SimOptions::default()
     };
+    // Pods that may use four times their request read up to 400 %, so a
+    // proposal can outrun the legacy scale-up limit (at most double the
+    // pods per sync) and leave recommendations above the count in the
+    // window (with the default limit at the request they cannot).
+    let bursting = SimOptions {
+        pod_cpu_limit_cores: Some(2.0),
+        ..options.clone()
+    };
+    let series = [
+        (
+            nab("cpu_utilization_asg_misconfiguration.csv", 5, 0.04),
+            &options,
+        ),
+        (nab("nyc_taxi.csv", 7, 1.0 / 2000.0), &options),
+        (nab("ec2_cpu_utilization_ac20cd.csv", 7, 0.05), &options),
+        (nab("elb_request_count_8c0756.csv", 7, 0.01), &options),
+        (nab("ec2_cpu_utilization_ac20cd.csv", 7, 0.05), &bursting),
+        // Two days of sudden surges over a 5-pod base: a minute at 40
+        // pods' worth, a few at 30, a minute at 66, on bursting pods.
+        (
+            DemandSeries::from_cpu_cores(
+                1_700_000_000,
+                60,
+                (0..2 * 1440)
+                    .map(|i| match i % 90 {
+                        0..=29 => 1.5,
+                        30 => 12.0,
+                        31..=40 => 1.0,
+                        41..=44 => 9.0,
+                        45 => 20.0,
+                        _ => 2.0,
+                    })
+                    .collect(),
+            ),
+            &bursting,
+        ),
+    ];
     let percent = |value, period_seconds| ScalingPolicy {
         kind: PolicyType::Percent,
         value,
@@ -335,45 +368,59 @@ fn policies_the_rate_decisions_clear_replay_the_same() {
         }
         r
     };
-    let (mut same, mut different) = (0, 0);
-    for s in &series {
+    let (mut same, mut different, mut same_as_legacy, mut unlike_legacy) = (0, 0, 0, 0);
+    for (s, options) in &series {
         for (up_window, down_window) in [(None, None), (None, Some(60)), (Some(60), Some(900))] {
-            let config = |(up, down): &(Option<ScalingRules>, Option<ScalingRules>)| {
+            let config = |p: Option<&(Option<ScalingRules>, Option<ScalingRules>)>| {
                 let mut c = AutoscalerConfig::cpu(1, 40, 60, 0.5);
-                c.behavior = Some(Behavior {
+                c.behavior = p.map(|(up, down)| Behavior {
                     scale_up: windowed(up.clone(), up_window),
                     scale_down: windowed(down.clone(), down_window),
                 });
                 c
             };
-            for logged in &policy_sets {
+            // `None`: the legacy controller, logged once per series.
+            let logs = policy_sets
+                .iter()
+                .map(Some)
+                .chain((up_window.is_none() && down_window.is_none()).then_some(None));
+            for logged in logs {
                 let replayed = config(logged);
                 let Bounded::Complete {
                     report,
                     rate_decisions,
                     ..
-                } = simulate_runs_bounded(s, &replayed, &options, &mut |_| false).expect("replay")
+                } = simulate_runs_bounded(s, &replayed, options, &mut |_| false).expect("replay")
                 else {
                     panic!("stopped without being asked");
                 };
-                let decisions = rate_decisions.expect("an HPA with a behavior logs its decisions");
-                for other in policy_sets.iter().filter(|p| *p != logged) {
-                    let other = config(other);
-                    if same_replay_with_policies(&replayed, &decisions, &other, &options) {
-                        let r = simulate_reference(s, &other, &options).expect("replay");
+                let decisions = rate_decisions.expect("a plain HPA logs its decisions");
+                for other in policy_sets.iter().filter(|p| Some(*p) != logged) {
+                    let other = config(Some(other));
+                    let cleared = same_replay_with_policies(&replayed, &decisions, &other, options);
+                    if cleared {
+                        let r = simulate_reference(s, &other, options).expect("replay");
                         assert_eq!(
                             r, report,
                             "{:?} cleared against the log of {:?}",
                             other.behavior, replayed.behavior
                         );
-                        same += 1;
-                    } else {
-                        different += 1;
                     }
+                    let tally = match (logged.is_none(), cleared) {
+                        (false, true) => &mut same,
+                        (false, false) => &mut different,
+                        (true, true) => &mut same_as_legacy,
+                        (true, false) => &mut unlike_legacy,
+                    };
+                    *tally += 1;
                 }
             }
         }
     }
     assert!(same >= 20, "only {same} policy pairs cleared");
     assert!(different >= 20, "only {different} policy pairs told apart");
+    assert!(
+        same_as_legacy >= 3 && unlike_legacy >= 3,
+        "against the legacy controller: {same_as_legacy} cleared, {unlike_legacy} told apart"
+    );
 }

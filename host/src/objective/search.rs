@@ -432,8 +432,8 @@ struct Scorer<'a> {
     shortcuts: Shortcuts,
     memo: HashMap<Knobs, Scored>,
     order: Vec<Knobs>,
-    /// The rate decisions of the configs replayed to the end with a
-    /// behavior, for [`Scorer::same_as_replayed`].
+    /// The rate decisions of the configs replayed to the end, for
+    /// [`Scorer::same_as_replayed`].
     rate_decisions: HashMap<Knobs, RateDecisions>,
     /// Configs whose replay was reused rather than run.
     reused: u32,

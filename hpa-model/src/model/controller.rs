@@ -915,6 +915,11 @@ impl HorizontalController {
                                 self.config.scale_up_limit_minimum,
                             );
                             out.limit = Some(reason);
+                            if stabilized != current {
+                                if let Some(log) = self.rate_decisions.as_mut() {
+                                    log.bounded(true, now, current, proposal, stabilized, d);
+                                }
+                            }
                             d
                         }
                         Some(b) => {
@@ -956,7 +961,7 @@ impl HorizontalController {
                             out.limit = Some(reason);
                             if stabilized != current {
                                 if let Some(log) = self.rate_decisions.as_mut() {
-                                    log.bounded(now, current, stabilized, d);
+                                    log.bounded(false, now, current, proposal, stabilized, d);
                                 }
                             }
                             d
