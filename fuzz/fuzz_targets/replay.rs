@@ -63,7 +63,8 @@ fn config(b: &[u8; 8]) -> AutoscalerConfig {
 
 /// `c` with other scaling policies (and selections) in both directions,
 /// picked by `b`: the defaults, one percent policy, two policies with `Min`,
-/// or scaling disabled. The windows stay.
+/// or scaling disabled. The windows stay (a config without a behavior gets
+/// one with the legacy controller's).
 fn other_policies(c: &AutoscalerConfig, b: u8) -> AutoscalerConfig {
     let pick = |x: u8| match x % 4 {
         0 => (None, vec![]),
@@ -93,14 +94,14 @@ fn other_policies(c: &AutoscalerConfig, b: u8) -> AutoscalerConfig {
         _ => (Some(SelectPolicy::Disabled), vec![]),
     };
     let mut other = c.clone();
-    if let Some(behavior) = other.behavior.as_mut() {
-        for (rules, x) in [
-            (&mut behavior.scale_up, b),
-            (&mut behavior.scale_down, b.rotate_left(4)),
-        ] {
-            let r = rules.get_or_insert_with(ScalingRules::default);
-            (r.select_policy, r.policies) = pick(x);
-        }
+    // Without a behavior, one with the legacy controller's windows.
+    let behavior = other.behavior.get_or_insert_with(Behavior::default);
+    for (rules, x) in [
+        (&mut behavior.scale_up, b),
+        (&mut behavior.scale_down, b.rotate_left(4)),
+    ] {
+        let r = rules.get_or_insert_with(ScalingRules::default);
+        (r.select_policy, r.policies) = pick(x);
     }
     other
 }
