@@ -508,7 +508,7 @@ impl Scorer<'_> {
     }
 
     /// Replay `k` on the fit part, stopped when `stop` says so; with the
-    /// rate decisions of a whole replay with a behavior.
+    /// rate decisions of a whole replay of a plain HPA.
     fn replay(
         &self,
         today: &Knobs,

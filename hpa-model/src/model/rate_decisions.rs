@@ -26,6 +26,13 @@
 
 use super::behavior::{Behavior, ScalingHistory};
 
+/// The most reconciles a log holds (about half a MiB). A controller whose
+/// stabilized recommendation differs from the count at nearly every sync
+/// (scale-down disabled, say) would log them all; past this the log is
+/// dropped and answers nothing, so a search keeping dozens of logs per
+/// workload stays small.
+pub const MAX_RATE_DECISIONS: usize = 16_384;
+
 /// One reconcile where the rate limits or the bounds could change the count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct RateDecision {
@@ -51,8 +58,9 @@ enum Normalization {
     Legacy,
     /// A behavior's.
     Behavior,
-    /// Both (a spec that changed during the replay): the log answers nothing.
-    Mixed,
+    /// Both (a spec that changed during the replay), or more reconciles
+    /// than [`MAX_RATE_DECISIONS`]: the log answers nothing.
+    Unusable,
 }
 
 /// The log of a controller (see the module docs): every reconcile whose
@@ -85,9 +93,9 @@ impl RateDecisions {
         self.normalization = match self.normalization {
             Normalization::Unknown => kind,
             seen if seen == kind => kind,
-            _ => Normalization::Mixed,
+            _ => Normalization::Unusable,
         };
-        self.decisions.push(RateDecision {
+        self.push(RateDecision {
             now_ms,
             current,
             proposal,
@@ -96,10 +104,23 @@ impl RateDecisions {
         });
     }
 
+    /// Appends `d`, or drops the whole log past [`MAX_RATE_DECISIONS`].
+    fn push(&mut self, d: RateDecision) {
+        if self.normalization == Normalization::Unusable {
+            return;
+        }
+        if self.decisions.len() >= MAX_RATE_DECISIONS {
+            self.normalization = Normalization::Unusable;
+            self.decisions = Vec::new();
+            return;
+        }
+        self.decisions.push(d);
+    }
+
     /// Logs a reconcile at `now_ms` that brought a count outside the bounds
     /// back to them (no rate limit applies there).
     pub(crate) fn rebounded(&mut self, now_ms: i64, current: i32, desired: i32) {
-        self.decisions.push(RateDecision {
+        self.push(RateDecision {
             now_ms,
             current,
             proposal: desired,
@@ -108,7 +129,7 @@ impl RateDecisions {
         });
     }
 
-    /// Reconciles logged.
+    /// Reconciles logged (none once the log was dropped).
     pub fn len(&self) -> usize {
         self.decisions.len()
     }
@@ -145,7 +166,7 @@ impl RateDecisions {
         max_replicas: i32,
     ) -> bool {
         let legacy = match self.normalization {
-            Normalization::Mixed => return false,
+            Normalization::Unusable => return false,
             n => n == Normalization::Legacy,
         };
         let up = behavior.scale_up_rules();
@@ -195,6 +216,21 @@ fn behavior_stabilized(proposal: i32, current: i32, legacy_stabilized: i32) -> i
 mod tests {
     use super::*;
     use crate::model::SlidingRecommendations;
+
+    /// A log that grew past its cap is dropped: it no longer clears any
+    /// policy (and holds nothing), where one entry less still did.
+    #[test]
+    fn a_log_past_its_cap_answers_nothing() {
+        let behavior = Behavior::default();
+        let mut log = RateDecisions::default();
+        for i in 0..MAX_RATE_DECISIONS as i64 {
+            log.rebounded(i * 15_000, 12, 10);
+        }
+        assert!(log.same_under(&behavior, 300, 1, 10));
+        log.rebounded(MAX_RATE_DECISIONS as i64 * 15_000, 12, 10);
+        assert!(!log.same_under(&behavior, 300, 1, 10));
+        assert!(log.is_empty());
+    }
 
     /// The mapping from the legacy stabilization to the behavior's holds at
     /// every reconcile of long random runs: both remember the same
