@@ -269,8 +269,8 @@ pub struct Choice {
     pub verdict: String,
     /// A few alternatives with their figures.
     pub frontier: Vec<Alternative>,
-    /// Distinct configs scored: replayed, or reusing a replay that
-    /// provably gives the same (`candidates_reused`).
+    /// Distinct configs scored: replayed, or reusing another config's
+    /// replay that provably gives the same.
     pub candidates_replayed: u32,
     /// Of those, the replays stopped before the end of the fit part once
     /// their figures so far showed they could neither be chosen nor be
