@@ -47,7 +47,8 @@ pub fn simulate_runs(
     config: &AutoscalerConfig,
     options: &SimOptions,
 ) -> Result<SimReport, SimError> {
-    match simulate_runs_bounded(series, config, options, &mut |_| false)? {
+    // No rate decisions: nothing checks other policies against this replay.
+    match replay_runs(series, config, options, &mut |_| false, false)? {
         Bounded::Complete { report, .. } => Ok(report),
         // The check above never stops the replay.
         Bounded::Stopped { .. } => Err(SimError::InvalidConfig(
@@ -57,7 +58,9 @@ pub fn simulate_runs(
 }
 
 /// [`simulate_runs`] that asks `stop` once per [`CHECK_EVERY_S`] of replayed
-/// time how far the replay has come, and stops when it says so.
+/// time how far the replay has come, and stops when it says so; a replay
+/// of a plain HPA that runs to the end also returns its rate decisions
+/// (what `same_replay_with_policies` checks other policies against).
 ///
 /// Every figure of a [`Progress`] only grows as the replay goes on, so a
 /// caller that only needs to know whether the final report could beat
@@ -71,12 +74,23 @@ pub fn simulate_runs_bounded(
     options: &SimOptions,
     stop: &mut dyn FnMut(&Progress<'_>) -> bool,
 ) -> Result<Bounded, SimError> {
+    replay_runs(series, config, options, stop, true)
+}
+
+/// [`simulate_runs_bounded`], logging the rate decisions of a plain HPA
+/// only when `log_rates` asks for them.
+fn replay_runs(
+    series: &DemandSeries,
+    config: &AutoscalerConfig,
+    options: &SimOptions,
+    stop: &mut dyn FnMut(&Progress<'_>) -> bool,
+    log_rates: bool,
+) -> Result<Bounded, SimError> {
     let mut r = Replay::new(series, config, options)?;
     let mut next_check = r.start.saturating_add(CHECK_EVERY_S);
     let hpa_only = r.hpa_only();
     r.controller = std::mem::take(&mut r.controller).with_sliding_windows();
-    // The log other policies are checked against (`same_replay_with_policies`).
-    if hpa_only {
+    if log_rates && hpa_only {
         r.controller = std::mem::take(&mut r.controller).with_rate_decisions();
     }
     // A run that has been ready for a whole metric window reads like every

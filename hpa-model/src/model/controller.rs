@@ -893,7 +893,7 @@ impl HorizontalController {
                     out.metric_proposal = Some(proposal);
                     out.utilization_pct = util;
                     let proposal = proposal.max(0);
-                    desired = match &spec.behavior {
+                    let (stabilized, d) = match &spec.behavior {
                         None => {
                             let window_ms = self.config.downscale_stabilization_s * 1000;
                             let stabilized = match self.sliding.as_mut() {
@@ -915,12 +915,7 @@ impl HorizontalController {
                                 self.config.scale_up_limit_minimum,
                             );
                             out.limit = Some(reason);
-                            if stabilized != current {
-                                if let Some(log) = self.rate_decisions.as_mut() {
-                                    log.bounded(true, now, current, proposal, stabilized, d);
-                                }
-                            }
-                            d
+                            (stabilized, d)
                         }
                         Some(b) => {
                             let window = self.config.downscale_stabilization_s;
@@ -959,14 +954,16 @@ impl HorizontalController {
                                 now,
                             );
                             out.limit = Some(reason);
-                            if stabilized != current {
-                                if let Some(log) = self.rate_decisions.as_mut() {
-                                    log.bounded(false, now, current, proposal, stabilized, d);
-                                }
-                            }
-                            d
+                            (stabilized, d)
                         }
                     };
+                    if stabilized != current {
+                        if let Some(log) = self.rate_decisions.as_mut() {
+                            let legacy = spec.behavior.is_none();
+                            log.bounded(legacy, now, current, proposal, stabilized, d);
+                        }
+                    }
+                    desired = d;
                 }
             }
         }
