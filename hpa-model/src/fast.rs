@@ -24,10 +24,11 @@
 
 use crate::window::Window;
 
+use crate::model::controller::combine_proposals;
 use crate::model::replica::{
     settled_utilization_replicas, settled_with_unready_replicas, SettledBand, UtilizationProposal,
 };
-use crate::model::{MetricTarget, PodRun};
+use crate::model::{MetricSource, MetricTarget, PodRun};
 use crate::simulate::{
     reading_since, AutoscalerConfig, Bounded, DemandSeries, Progress, Replay, SimError, SimOptions,
     SimReport, SyncLoad,
@@ -106,16 +107,33 @@ fn replay_runs(
     let mut total: i64 = i64::from(r.initial.max(0));
     let mut shares: Window<(i64, f64)> = Window::default();
     let mut pod_runs: Vec<PodRun> = Vec::new();
+    // This sync's cron metric totals, milli-units (none for a plain HPA).
     let mut cron_totals: Vec<i64> = Vec::new();
-    // The shortcut for one settled run applies when CPU is the only metric.
-    let cpu_only_target = match r.spec.metrics.as_slice() {
-        [m] => match m.target {
-            MetricTarget::Utilization(pct) if pct > 0 && r.request_milli() > 0 => Some(pct),
-            _ => None,
-        },
+    // The shortcuts for settled runs apply when the first metric is CPU
+    // utilization and any others are the cron floors' External
+    // `AverageValue` metrics, whose proposals the controller combines with
+    // the CPU one (`with_external_proposals`).
+    let cpu_target = match r.spec.metrics.split_first() {
+        Some((m, crons))
+            if crons.iter().all(|c| {
+                matches!(
+                    (&c.source, c.target),
+                    (MetricSource::External { .. }, MetricTarget::AverageValue(_))
+                )
+            }) =>
+        {
+            match (&m.source, m.target) {
+                (MetricSource::Resource { .. }, MetricTarget::Utilization(pct))
+                    if pct > 0 && r.request_milli() > 0 =>
+                {
+                    Some(pct)
+                }
+                _ => None,
+            }
+        }
         _ => None,
     };
-    let band = cpu_only_target.and_then(|target| {
+    let band = cpu_target.and_then(|target| {
         SettledBand::new(target, r.request_milli(), &r.controller.config.tolerances)
     });
     let init_ms = r.controller.config.cpu_initialization_period_ms;
@@ -126,9 +144,13 @@ fn replay_runs(
     } else {
         0
     };
+    // KEDA's executor must leave those syncs to the HPA.
     let forward = match band {
-        Some(band) if hpa_only && (1..=MAX_WINDOW_SYNCS as i64).contains(&window_syncs) => {
-            cpu_only_target.map(|target_pct| Forward {
+        Some(band)
+            if r.executor_idle_above_floor()
+                && (1..=MAX_WINDOW_SYNCS as i64).contains(&window_syncs) =>
+        {
+            cpu_target.map(|target_pct| Forward {
                 band,
                 window_syncs: window_syncs as usize,
                 target_pct,
@@ -162,7 +184,14 @@ fn replay_runs(
             kept = false;
             // Settled pods, and perhaps new ones not settled yet.
             if runs.len() <= 2 && runs[0].0 <= t - settle_s {
-                let until = next_check.min(r.end);
+                // Cron floors hold their values until one starts or ends.
+                let mut until = next_check.min(r.end);
+                if !hpa_only {
+                    r.crons_at(t)?;
+                    until = until.min(r.crons_unchanged_until());
+                    cron_totals.clear();
+                    cron_totals.extend(r.cron_values.iter().map(|v| v * 1000));
+                }
                 if let Some(next) = f.kept_syncs(
                     &mut r,
                     series,
@@ -170,6 +199,7 @@ fn replay_runs(
                     &mut shares,
                     t,
                     &runs,
+                    &cron_totals,
                     until,
                     init_ms,
                 ) {
@@ -193,11 +223,14 @@ fn replay_runs(
         let keda = if hpa_only {
             None
         } else {
-            r.keda(t, current, demand)?
+            let keda = r.keda(t, current, demand)?;
+            cron_totals.clear();
+            cron_totals.extend(r.cron_values.iter().map(|v| v * 1000));
+            keda
         };
         let desired = match keda {
             Some(d) => d,
-            None => match cpu_only_target {
+            None => match cpu_target {
                 Some(target) if runs.len() == 1 && runs[0].0 <= t - settle_s => {
                     // Every pod is ready and settled: each reads the mean share
                     // of the whole window (what `pod_view` computes for it).
@@ -207,9 +240,20 @@ fn replay_runs(
                     let now_ms = t * 1000;
                     let tolerances = r.controller.config.tolerances;
                     let spec = &r.spec;
-                    // Inside the band the proposal is the current count; the
-                    // replay never reads the utilization, so it is not computed.
+                    // Inside the band the CPU proposal is the current count;
+                    // the replay never reads the utilization, so it is not
+                    // computed.
                     if band.is_some_and(|b| b.holds(value_milli, request_milli, count))
+                        && (cron_totals.is_empty()
+                            || r.controller
+                                .with_external_proposals(
+                                    spec,
+                                    Ok((current, None)),
+                                    &cron_totals,
+                                    current,
+                                    current,
+                                )
+                                .is_ok_and(|(p, _)| p == current))
                         && r.controller.keep_count(spec, current, current, now_ms)
                     {
                         kept = true;
@@ -223,7 +267,8 @@ fn replay_runs(
                             count,
                             &tolerances,
                         );
-                        let (desired, keeps) = reconcile_settled(&mut r, current, p, now_ms);
+                        let (desired, keeps) =
+                            reconcile_settled(&mut r, current, p, &cron_totals, now_ms);
                         kept = keeps;
                         desired
                     }
@@ -246,7 +291,8 @@ fn replay_runs(
                         i64::from(runs[1].1),
                         &r.controller.config.tolerances,
                     );
-                    let (desired, keeps) = reconcile_settled(&mut r, current, p, t * 1000);
+                    let (desired, keeps) =
+                        reconcile_settled(&mut r, current, p, &cron_totals, t * 1000);
                     kept = keeps;
                     desired
                 }
@@ -260,8 +306,6 @@ fn replay_runs(
                             count,
                         });
                     }
-                    cron_totals.clear();
-                    cron_totals.extend(r.cron_values.iter().map(|v| v * 1000));
                     let now_ms = t * 1000;
                     let spec = &r.spec;
                     r.controller
@@ -367,6 +411,7 @@ impl Forward {
         shares: &mut Window<(i64, f64)>,
         t: i64,
         runs: &[(i64, u32)],
+        cron_totals: &[i64],
         until: i64,
         init_ms: i64,
     ) -> Option<i64> {
@@ -387,9 +432,16 @@ impl Forward {
             |at: i64| young.filter(|(ready_at, _)| *ready_at > at - options.metric_window_s);
         let n = i32::try_from(count).ok()?;
         let (min, max) = (r.spec.min_replicas, r.spec.max_replicas);
-        if n <= 0 || n < min || n > max {
+        if n <= 0 || n < min || n > max || cron_totals.len() + 1 != r.spec.metrics.len() {
             return None;
         }
+        // The cron floors' proposals, the same at every sync taken: their
+        // totals and the count do not change before `until`.
+        let crons: Vec<Result<(i32, Option<i32>), String>> = r
+            .controller
+            .external_proposals(&r.spec, cron_totals, n)
+            .collect();
+        let metrics = r.spec.metrics.len();
         let w = self.window_syncs;
         // The shares the metric window holds from the syncs before `t`
         // (what the replay averages with this sync's), oldest first; zero
@@ -468,9 +520,23 @@ impl Forward {
         // reading, which no demand the replay builds gives, rounds
         // differently and is left to the replay too).
         let target_pct = self.target_pct;
+        // The CPU proposal `cpu` combined with the cron floors' (`None`
+        // where the controller would fail: left to the replay).
+        let with_crons = |cpu: i32| -> Option<i32> {
+            if crons.is_empty() {
+                return Some(cpu);
+            }
+            combine_proposals(
+                std::iter::once(Ok((cpu, None))).chain(crons.iter().cloned()),
+                metrics,
+                n,
+            )
+            .ok()
+            .map(|(p, _)| p)
+        };
         let propose = |sum: f64, unready: Option<(i64, i64)>| -> Option<i32> {
             if sum >= sum_lo && sum < sum_hi {
-                return Some(n);
+                return with_crons(n);
             }
             let x = sum * to_milli;
             let whole = x as i64;
@@ -498,7 +564,7 @@ impl Forward {
                     &tolerances,
                 ),
             };
-            Some(p.replicas)
+            with_crons(p.replicas)
         };
         while at < until {
             let ready_now = ready_at(at);
@@ -689,26 +755,35 @@ fn counted_unready(ready_at: i64, t: i64, init_ms: i64) -> bool {
     ready_at > t || ready_at.saturating_mul(1000).saturating_add(init_ms) > t.saturating_mul(1000)
 }
 
-/// The reconcile of `current` pods whose metric proposal is `p`: kept or
-/// held without the normalization where the controller allows it, else a
-/// full reconcile. The desired count, and whether the count was kept.
+/// The reconcile of `current` pods whose CPU proposal is `p`, combined
+/// with the cron floors' proposals for `cron_totals`: kept or held without
+/// the normalization where the controller allows it, else a full
+/// reconcile. The desired count, and whether the count was kept.
 fn reconcile_settled(
     r: &mut Replay<'_>,
     current: i32,
     p: UtilizationProposal,
+    cron_totals: &[i64],
     now_ms: i64,
 ) -> (i32, bool) {
     let spec = &r.spec;
-    if r.controller.keep_count(spec, current, p.replicas, now_ms)
-        || r.controller.hold(spec, current, p.replicas, now_ms)
-    {
-        return (current, true);
+    let cpu = (p.replicas, Some(p.utilization_pct));
+    let proposal = if cron_totals.is_empty() {
+        Ok(cpu)
+    } else {
+        r.controller
+            .with_external_proposals(spec, Ok(cpu), cron_totals, current, current)
+    };
+    if let Ok((replicas, _)) = proposal {
+        if r.controller.keep_count(spec, current, replicas, now_ms)
+            || r.controller.hold(spec, current, replicas, now_ms)
+        {
+            return (current, true);
+        }
     }
     let desired = r
         .controller
-        .reconcile_with(spec, current, now_ms, |_| {
-            Ok((p.replicas, Some(p.utilization_pct)))
-        })
+        .reconcile_with(spec, current, now_ms, |_| proposal)
         .desired_replicas;
     (desired, false)
 }

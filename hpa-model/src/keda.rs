@@ -229,6 +229,16 @@ pub struct CronCursor {
     next_end: Option<i64>,
 }
 
+impl CronCursor {
+    /// The time until which [`CronTrigger::is_active_at`], asked at any
+    /// later time from the last one asked, answers as it did then without
+    /// computing anything: the earlier of the next start and the next end
+    /// (`None` before the first question).
+    pub fn unchanged_until(&self) -> Option<i64> {
+        Some(self.next_start?.min(self.next_end?))
+    }
+}
+
 /// A KEDA cron trigger.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CronTrigger {

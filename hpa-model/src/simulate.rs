@@ -838,6 +838,25 @@ impl<'a> Replay<'a> {
         current: i32,
         demand: f64,
     ) -> Result<Option<i32>, SimError> {
+        let cron_active = self.crons_at(t)?;
+        let (Some(s), Some(k)) = (&self.settings, &self.config.keda) else {
+            return Ok(None);
+        };
+        let active = demand > k.activation_cores || cron_active;
+        Ok(match self.executor.poll(s, current, active, t) {
+            Activation::HpaControls => None,
+            Activation::Activate(n) | Activation::RaiseToMin(n) => Some(n),
+            Activation::ScaleToZero => Some(0),
+            Activation::StayAtZero => Some(current),
+        })
+    }
+
+    /// Evaluates every cron floor at `t` into `cron_values`; whether any is
+    /// active.
+    ///
+    /// # Errors
+    /// [`SimError::Cron`] for a schedule that never fires.
+    pub(crate) fn crons_at(&mut self, t: i64) -> Result<bool, SimError> {
         self.cron_values.clear();
         let mut cron_active = false;
         for (c, cursor) in self.crons.iter().zip(self.cron_cursors.iter_mut()) {
@@ -850,16 +869,28 @@ impl<'a> Replay<'a> {
             self.cron_values.push(v);
             cron_active |= a;
         }
-        let (Some(s), Some(k)) = (&self.settings, &self.config.keda) else {
-            return Ok(None);
-        };
-        let active = demand > k.activation_cores || cron_active;
-        Ok(match self.executor.poll(s, current, active, t) {
-            Activation::HpaControls => None,
-            Activation::Activate(n) | Activation::RaiseToMin(n) => Some(n),
-            Activation::ScaleToZero => Some(0),
-            Activation::StayAtZero => Some(current),
-        })
+        Ok(cron_active)
+    }
+
+    /// After [`Replay::crons_at`] at some time: until when every cron
+    /// floor's value and activity stay as they were then (no end for a
+    /// replay without cron floors).
+    pub(crate) fn crons_unchanged_until(&self) -> i64 {
+        self.cron_cursors
+            .iter()
+            .map(|c| c.unchanged_until().unwrap_or(i64::MIN))
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+
+    /// Whether KEDA's executor leaves every sync to the HPA while the
+    /// count is at least the HPA's floor: no executor, or one that never
+    /// scales to zero (it then only raises a count below its floor, and
+    /// its memory of the last activity is read only for scaling to zero).
+    pub(crate) fn executor_idle_above_floor(&self) -> bool {
+        self.settings
+            .as_ref()
+            .is_none_or(|s| s.min_replica_count >= 1)
     }
 
     /// How the controller sees a pod that is ready at `ready_at`, at `t`:

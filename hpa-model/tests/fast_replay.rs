@@ -1,8 +1,9 @@
 //! The fast replay (pods held as runs, kept syncs fast-forwarded) gives
 //! exactly the reference replay's report — trajectory included — on real
-//! NAB series, under plain HPAs,
-//! behaviors with windows and policies, scale-to-zero KEDA ScaledObjects and
-//! cron floors. Demand is each series scaled as documented per case.
+//! NAB series, under plain HPAs, behaviors with windows and policies,
+//! scale-to-zero KEDA ScaledObjects, ScaledObjects with a floor, and cron
+//! floors (one, or two that overlap). Demand is each series scaled as
+//! documented per case.
 
 use std::path::PathBuf;
 
@@ -96,6 +97,37 @@ fn configs() -> Vec<(&'static str, AutoscalerConfig)> {
             desired_replicas: 12,
         }],
     });
+    // Two floors that overlap, one on a half-hour zone's wall clock, over
+    // a ScaledObject that never scales to zero: the fast replay
+    // fast-forwards its kept syncs between the floors' starts and ends.
+    let mut crons = AutoscalerConfig::cpu(1, 30, 70, 0.5);
+    crons.keda = Some(KedaConfig {
+        min_replica_count: 1,
+        cooldown_period_s: 300,
+        activation_cores: 0.0,
+        cron_floors: vec![
+            CronFloor {
+                timezone: "Asia/Kolkata".into(),
+                start: "30 9 * * 1-5".into(),
+                end: "0 17 * * 1-5".into(),
+                desired_replicas: 6,
+            },
+            CronFloor {
+                timezone: "UTC".into(),
+                start: "0 */6 * * *".into(),
+                end: "45 */6 * * *".into(),
+                desired_replicas: 9,
+            },
+        ],
+    });
+    // A ScaledObject with a floor and no cron trigger.
+    let mut keda_floor = AutoscalerConfig::cpu(3, 30, 60, 0.5);
+    keda_floor.keda = Some(KedaConfig {
+        min_replica_count: 3,
+        cooldown_period_s: 300,
+        activation_cores: 0.0,
+        cron_floors: vec![],
+    });
     vec![
         ("plain HPA", plain),
         ("behavior windows and policies", windows),
@@ -104,6 +136,8 @@ fn configs() -> Vec<(&'static str, AutoscalerConfig)> {
         ("pinned, no behavior", pinned_legacy),
         ("KEDA scale to zero", to_zero),
         ("KEDA cron floor", cron),
+        ("KEDA overlapping cron floors", crons),
+        ("KEDA floor, no cron", keda_floor),
     ]
 }
 

@@ -236,7 +236,7 @@ pub struct Reconciliation {
 /// combines them: an error when every metric failed, or when some failed and
 /// the others would scale below `spec_replicas`. The utilization is the
 /// first one reported.
-fn combine_proposals(
+pub(crate) fn combine_proposals(
     results: impl Iterator<Item = Result<(i32, Option<i32>), String>>,
     total: usize,
     spec_replicas: i32,
@@ -603,14 +603,50 @@ impl HorizontalController {
         status_replicas: i32,
         now_ms: i64,
     ) -> Result<(i32, Option<i32>), ReconcileError> {
+        let cpu = match spec.metrics.first() {
+            Some(MetricSpec {
+                source,
+                target: MetricTarget::Utilization(pct),
+            }) => {
+                let name = match source {
+                    MetricSource::Resource { name, .. } => name.as_str(),
+                    _ => "cpu",
+                };
+                let timing = self.timing(now_ms);
+                let tol = &self.config.tolerances;
+                resource_utilization_replicas_runs(spec_replicas, *pct, name, runs, tol, &timing)
+                    .map(|p| (p.replicas, Some(p.utilization_pct)))
+                    .map_err(|e| e.to_string())
+            }
+            _ => Err("not a CPU or cron metric".to_string()),
+        };
+        self.with_external_proposals(spec, cpu, external_totals, spec_replicas, status_replicas)
+    }
+
+    /// The proposal [`HorizontalController::compute_replicas_for_runs`]
+    /// returns when its first metric (CPU utilization) proposes `cpu`:
+    /// `cpu` combined, as the controller combines metrics, with the
+    /// proposals of the External `AverageValue` metrics after it for
+    /// `external_totals` (KEDA's cron triggers; none for a plain CPU HPA).
+    /// A replay that knows the CPU proposal without pod views takes it here.
+    ///
+    /// # Errors
+    /// As [`HorizontalController::compute_replicas_for_runs`].
+    pub fn with_external_proposals(
+        &self,
+        spec: &HpaSpec,
+        cpu: Result<(i32, Option<i32>), String>,
+        external_totals: &[i64],
+        spec_replicas: i32,
+        status_replicas: i32,
+    ) -> Result<(i32, Option<i32>), ReconcileError> {
+        let mismatch = || ReconcileError::MetricCountMismatch {
+            specs: spec.metrics.len(),
+            readings: external_totals.len() + 1,
+        };
         if spec.metrics.len() != external_totals.len() + 1 {
-            return Err(ReconcileError::MetricCountMismatch {
-                specs: spec.metrics.len(),
-                readings: external_totals.len() + 1,
-            });
+            return Err(mismatch());
         }
-        let tol = &self.config.tolerances;
-        let timing = self.timing(now_ms);
         let shaped = spec.metrics.iter().enumerate().all(|(i, m)| {
             matches!(
                 (&m.source, m.target, i),
@@ -626,33 +662,42 @@ impl HorizontalController {
             )
         });
         if !shaped {
-            return Err(ReconcileError::MetricCountMismatch {
-                specs: spec.metrics.len(),
-                readings: external_totals.len() + 1,
-            });
+            return Err(mismatch());
         }
-        let results = spec
-            .metrics
+        combine_proposals(
+            std::iter::once(cpu).chain(self.external_proposals(
+                spec,
+                external_totals,
+                status_replicas,
+            )),
+            spec.metrics.len(),
+            spec_replicas,
+        )
+    }
+
+    /// The proposals of `spec`'s metrics after the first, each an External
+    /// `AverageValue` metric whose total is in `external_totals`, with
+    /// `status_replicas` pods (what
+    /// [`HorizontalController::with_external_proposals`] combines).
+    pub(crate) fn external_proposals<'s>(
+        &'s self,
+        spec: &'s HpaSpec,
+        external_totals: &'s [i64],
+        status_replicas: i32,
+    ) -> impl Iterator<Item = Result<(i32, Option<i32>), String>> + 's {
+        let tol = &self.config.tolerances;
+        spec.metrics
             .iter()
-            .enumerate()
-            .map(|(i, m)| match m.target {
-                MetricTarget::Utilization(pct) => {
-                    let name = match &m.source {
-                        MetricSource::Resource { name, .. } => name.as_str(),
-                        _ => "cpu",
-                    };
-                    resource_utilization_replicas_runs(spec_replicas, pct, name, runs, tol, &timing)
-                        .map(|p| (p.replicas, Some(p.utilization_pct)))
-                        .map_err(|e| e.to_string())
-                }
+            .skip(1)
+            .zip(external_totals)
+            .map(move |(m, total)| match m.target {
                 MetricTarget::AverageValue(t) => {
-                    average_value_replicas(status_replicas, external_totals[i - 1], t, tol)
+                    average_value_replicas(status_replicas, *total, t, tol)
                         .map(|p| (p.replicas, None))
                         .map_err(|e| e.to_string())
                 }
-                MetricTarget::Value(_) => Err("not a CPU or cron metric".to_string()),
-            });
-        combine_proposals(results, spec.metrics.len(), spec_replicas)
+                _ => Err("not a CPU or cron metric".to_string()),
+            })
     }
 
     /// A reconcile whose metric proposal (`proposal`) is known to leave the
