@@ -1,7 +1,8 @@
 //! The fast replay (`stepscale_hpa::simulate`: pods held as runs, the syncs
 //! that change nothing fast-forwarded) against the reference replay (one pod
 //! at a time): any demand, under any of the configs and options the bytes
-//! pick, gives the same report from both, with and without a trajectory.
+//! pick (plain HPAs, ScaledObjects with a floor and cron floors), gives the
+//! same report from both, with and without a trajectory.
 //! And other scaling policies that the replay's rate decisions clear
 //! (`same_replay_with_policies`) give that report in the reference replay.
 #![no_main]
@@ -11,11 +12,13 @@ use stepscale_hpa::fast::simulate_runs_bounded;
 use stepscale_hpa::model::{Behavior, PolicyType, ScalingPolicy, ScalingRules, SelectPolicy};
 use stepscale_hpa::simulate::{
     same_replay_with_policies, simulate, simulate_reference, AutoscalerConfig, Bounded,
-    DemandSeries, SimOptions,
+    CronFloor, DemandSeries, KedaConfig, SimOptions,
 };
 
-/// The config the first bytes pick: floor, ceiling, target, request and a
-/// behavior (none, windows only, or windows with a rate-limit policy).
+/// The config the first bytes pick: floor, ceiling, target, request, a
+/// behavior (none, windows only, or windows with a rate-limit policy), and
+/// an HPA or a ScaledObject that never scales to zero, with no cron floor,
+/// one, or two that may overlap.
 fn config(b: &[u8; 8]) -> AutoscalerConfig {
     let min = i32::from(b[0] % 6) + 1;
     let max = min + i32::from(b[1] % 24);
@@ -56,6 +59,28 @@ fn config(b: &[u8; 8]) -> AutoscalerConfig {
                     period_seconds: 60,
                 }],
             }),
+        }),
+    };
+    c.keda = match b[3] / 4 % 4 {
+        0 => None,
+        floors => Some(KedaConfig {
+            min_replica_count: min,
+            cooldown_period_s: 300,
+            activation_cores: 0.0,
+            cron_floors: (1..floors)
+                .map(|i| {
+                    // Every 1-6 hours, open for a minute to most of the hour.
+                    let every = (b[5] >> i) % 6 + 1;
+                    let from = (b[4] >> 2) % 60;
+                    let to = (from + b[6] % 59 + 1) % 60;
+                    CronFloor {
+                        timezone: if i == 1 { "UTC" } else { "Asia/Kolkata" }.into(),
+                        start: format!("{from} */{every} * * *"),
+                        end: format!("{to} */{every} * * *"),
+                        desired_replicas: i64::from((b[6] >> i) % 12) + 1,
+                    }
+                })
+                .collect(),
         }),
     };
     c
