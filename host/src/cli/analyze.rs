@@ -41,8 +41,9 @@ pub struct AnalyzeArgs {
     /// Deadline per rule call, milliseconds.
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub deadline_ms: u64,
-    /// Memory cap per rule call, MiB.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    /// Memory cap per rule call, MiB (at least 4: the builtin rules start
+    /// with 4 MiB of linear memory).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(4..=4096))]
     pub memory_mib: u64,
     /// Do not run the forecaster (no predictive schedules).
     #[arg(long)]
