@@ -24,7 +24,6 @@
 
 use crate::window::Window;
 
-use crate::model::controller::combine_proposals;
 use crate::model::replica::{
     settled_utilization_replicas, settled_with_unready_replicas, SettledBand, UtilizationProposal,
 };
@@ -435,13 +434,18 @@ impl Forward {
         if n <= 0 || n < min || n > max || cron_totals.len() + 1 != r.spec.metrics.len() {
             return None;
         }
-        // The cron floors' proposals, the same at every sync taken: their
-        // totals and the count do not change before `until`.
-        let crons: Vec<Result<(i32, Option<i32>), String>> = r
-            .controller
-            .external_proposals(&r.spec, cron_totals, n)
-            .collect();
-        let metrics = r.spec.metrics.len();
+        // The largest of the cron floors' proposals, the same at every sync
+        // taken (their totals and the count do not change before `until`).
+        // With none negative, and a CPU proposal that is not either, the
+        // controller takes the largest of all (`combine_proposals`); a
+        // failing one is left to the replay.
+        let mut cron_top = i32::MIN;
+        for p in r.controller.external_proposals(&r.spec, cron_totals, n) {
+            match p {
+                Ok((p, _)) if p >= 0 => cron_top = cron_top.max(p),
+                _ => return None,
+            }
+        }
         let w = self.window_syncs;
         // The shares the metric window holds from the syncs before `t`
         // (what the replay averages with this sync's), oldest first; zero
@@ -520,20 +524,9 @@ impl Forward {
         // reading, which no demand the replay builds gives, rounds
         // differently and is left to the replay too).
         let target_pct = self.target_pct;
-        // The CPU proposal `cpu` combined with the cron floors' (`None`
-        // where the controller would fail: left to the replay).
-        let with_crons = |cpu: i32| -> Option<i32> {
-            if crons.is_empty() {
-                return Some(cpu);
-            }
-            combine_proposals(
-                std::iter::once(Ok((cpu, None))).chain(crons.iter().cloned()),
-                metrics,
-                n,
-            )
-            .ok()
-            .map(|(p, _)| p)
-        };
+        // The CPU proposal `cpu` combined with the cron floors' (a negative
+        // one, which a count never is, is left to the replay).
+        let with_crons = |cpu: i32| (cpu >= 0).then_some(cpu.max(cron_top));
         let propose = |sum: f64, unready: Option<(i64, i64)>| -> Option<i32> {
             if sum >= sum_lo && sum < sum_hi {
                 return with_crons(n);
