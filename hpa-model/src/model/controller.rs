@@ -236,7 +236,7 @@ pub struct Reconciliation {
 /// combines them: an error when every metric failed, or when some failed and
 /// the others would scale below `spec_replicas`. The utilization is the
 /// first one reported.
-pub(crate) fn combine_proposals(
+fn combine_proposals(
     results: impl Iterator<Item = Result<(i32, Option<i32>), String>>,
     total: usize,
     spec_replicas: i32,
