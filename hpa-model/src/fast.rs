@@ -27,7 +27,7 @@ use crate::window::Window;
 use crate::model::replica::{
     settled_utilization_replicas, settled_with_unready_replicas, SettledBand, UtilizationProposal,
 };
-use crate::model::{MetricSource, MetricTarget, PodRun};
+use crate::model::PodRun;
 use crate::simulate::{
     reading_since, AutoscalerConfig, Bounded, DemandSeries, Progress, Replay, SimError, SimOptions,
     SimReport, SyncLoad,
@@ -106,32 +106,14 @@ fn replay_runs(
     let mut total: i64 = i64::from(r.initial.max(0));
     let mut shares: Window<(i64, f64)> = Window::default();
     let mut pod_runs: Vec<PodRun> = Vec::new();
-    // This sync's cron metric totals, milli-units (none for a plain HPA).
-    let mut cron_totals: Vec<i64> = Vec::new();
     // The shortcuts for settled runs apply when the first metric is CPU
     // utilization and any others are the cron floors' External
     // `AverageValue` metrics, whose proposals the controller combines with
     // the CPU one (`with_external_proposals`).
-    let cpu_target = match r.spec.metrics.split_first() {
-        Some((m, crons))
-            if crons.iter().all(|c| {
-                matches!(
-                    (&c.source, c.target),
-                    (MetricSource::External { .. }, MetricTarget::AverageValue(_))
-                )
-            }) =>
-        {
-            match (&m.source, m.target) {
-                (MetricSource::Resource { .. }, MetricTarget::Utilization(pct))
-                    if pct > 0 && r.request_milli() > 0 =>
-                {
-                    Some(pct)
-                }
-                _ => None,
-            }
-        }
-        _ => None,
-    };
+    let cpu_target = r
+        .spec
+        .utilization_then_external()
+        .filter(|pct| *pct > 0 && r.request_milli() > 0);
     let band = cpu_target.and_then(|target| {
         SettledBand::new(target, r.request_milli(), &r.controller.config.tolerances)
     });
@@ -188,8 +170,6 @@ fn replay_runs(
                 if !hpa_only {
                     r.crons_at(t)?;
                     until = until.min(r.crons_unchanged_until());
-                    cron_totals.clear();
-                    cron_totals.extend(r.cron_values.iter().map(|v| v * 1000));
                 }
                 if let Some(next) = f.kept_syncs(
                     &mut r,
@@ -198,7 +178,6 @@ fn replay_runs(
                     &mut shares,
                     t,
                     &runs,
-                    &cron_totals,
                     until,
                     init_ms,
                 ) {
@@ -222,10 +201,7 @@ fn replay_runs(
         let keda = if hpa_only {
             None
         } else {
-            let keda = r.keda(t, current, demand)?;
-            cron_totals.clear();
-            cron_totals.extend(r.cron_values.iter().map(|v| v * 1000));
-            keda
+            r.keda(t, current, demand)?
         };
         let desired = match keda {
             Some(d) => d,
@@ -243,12 +219,12 @@ fn replay_runs(
                     // the replay never reads the utilization, so it is not
                     // computed.
                     if band.is_some_and(|b| b.holds(value_milli, request_milli, count))
-                        && (cron_totals.is_empty()
+                        && (r.cron_totals.is_empty()
                             || r.controller
                                 .with_external_proposals(
                                     spec,
                                     Ok((current, None)),
-                                    &cron_totals,
+                                    &r.cron_totals,
                                     current,
                                     current,
                                 )
@@ -266,8 +242,7 @@ fn replay_runs(
                             count,
                             &tolerances,
                         );
-                        let (desired, keeps) =
-                            reconcile_settled(&mut r, current, p, &cron_totals, now_ms);
+                        let (desired, keeps) = reconcile_settled(&mut r, current, p, now_ms);
                         kept = keeps;
                         desired
                     }
@@ -290,8 +265,7 @@ fn replay_runs(
                         i64::from(runs[1].1),
                         &r.controller.config.tolerances,
                     );
-                    let (desired, keeps) =
-                        reconcile_settled(&mut r, current, p, &cron_totals, t * 1000);
+                    let (desired, keeps) = reconcile_settled(&mut r, current, p, t * 1000);
                     kept = keeps;
                     desired
                 }
@@ -312,7 +286,7 @@ fn replay_runs(
                             c.compute_replicas_for_runs(
                                 spec,
                                 &pod_runs,
-                                &cron_totals,
+                                &r.cron_totals,
                                 current,
                                 current,
                                 now_ms,
@@ -410,7 +384,6 @@ impl Forward {
         shares: &mut Window<(i64, f64)>,
         t: i64,
         runs: &[(i64, u32)],
-        cron_totals: &[i64],
         until: i64,
         init_ms: i64,
     ) -> Option<i64> {
@@ -431,7 +404,7 @@ impl Forward {
             |at: i64| young.filter(|(ready_at, _)| *ready_at > at - options.metric_window_s);
         let n = i32::try_from(count).ok()?;
         let (min, max) = (r.spec.min_replicas, r.spec.max_replicas);
-        if n <= 0 || n < min || n > max || cron_totals.len() + 1 != r.spec.metrics.len() {
+        if n <= 0 || n < min || n > max || r.cron_totals.len() + 1 != r.spec.metrics.len() {
             return None;
         }
         // The largest of the cron floors' proposals, the same at every sync
@@ -440,7 +413,7 @@ impl Forward {
         // controller takes the largest of all (`combine_proposals`); a
         // failing one is left to the replay.
         let mut cron_top = i32::MIN;
-        for p in r.controller.external_proposals(&r.spec, cron_totals, n) {
+        for p in r.controller.external_proposals(&r.spec, &r.cron_totals, n) {
             match p {
                 Ok((p, _)) if p >= 0 => cron_top = cron_top.max(p),
                 _ => return None,
@@ -749,23 +722,22 @@ fn counted_unready(ready_at: i64, t: i64, init_ms: i64) -> bool {
 }
 
 /// The reconcile of `current` pods whose CPU proposal is `p`, combined
-/// with the cron floors' proposals for `cron_totals`: kept or held without
+/// with the cron floors' proposals for this sync's totals: kept or held without
 /// the normalization where the controller allows it, else a full
 /// reconcile. The desired count, and whether the count was kept.
 fn reconcile_settled(
     r: &mut Replay<'_>,
     current: i32,
     p: UtilizationProposal,
-    cron_totals: &[i64],
     now_ms: i64,
 ) -> (i32, bool) {
     let spec = &r.spec;
     let cpu = (p.replicas, Some(p.utilization_pct));
-    let proposal = if cron_totals.is_empty() {
+    let proposal = if r.cron_totals.is_empty() {
         Ok(cpu)
     } else {
         r.controller
-            .with_external_proposals(spec, Ok(cpu), cron_totals, current, current)
+            .with_external_proposals(spec, Ok(cpu), &r.cron_totals, current, current)
     };
     if let Ok((replicas, _)) = proposal {
         if r.controller.keep_count(spec, current, replicas, now_ms)

@@ -543,8 +543,8 @@ pub fn simulate_reference(
                     readings,
                     unmatched: Vec::new(),
                 });
-                for v in &r.cron_values {
-                    input.metrics.push(MetricReading::External(vec![v * 1000]));
+                for total in &r.cron_totals {
+                    input.metrics.push(MetricReading::External(vec![*total]));
                 }
                 r.controller.reconcile(&r.spec, &input).desired_replicas
             }
@@ -587,8 +587,9 @@ pub(crate) struct Replay<'a> {
     pub(crate) end: i64,
     /// Pods at the start, all ready.
     pub(crate) initial: i32,
-    /// This sync's cron metric values (replicas), one per cron floor.
-    pub(crate) cron_values: Vec<i64>,
+    /// This sync's cron metric totals as the HPA reads them (the replicas
+    /// each floor asks for, milli-units), one per cron floor.
+    pub(crate) cron_totals: Vec<i64>,
     /// Each cron floor's next start and end (sync times never go back).
     cron_cursors: Vec<CronCursor>,
     report: SimReport,
@@ -676,7 +677,7 @@ impl<'a> Replay<'a> {
             series,
             config,
             options,
-            cron_values: Vec::with_capacity(crons.len()),
+            cron_totals: Vec::with_capacity(crons.len()),
             cron_cursors: vec![CronCursor::default(); crons.len()],
             crons,
             limit: options
@@ -851,22 +852,22 @@ impl<'a> Replay<'a> {
         })
     }
 
-    /// Evaluates every cron floor at `t` into `cron_values`; whether any is
+    /// Evaluates every cron floor at `t` into `cron_totals`; whether any is
     /// active.
     ///
     /// # Errors
     /// [`SimError::Cron`] for a schedule that never fires.
     pub(crate) fn crons_at(&mut self, t: i64) -> Result<bool, SimError> {
-        self.cron_values.clear();
+        self.cron_totals.clear();
         let mut cron_active = false;
         for (c, cursor) in self.crons.iter().zip(self.cron_cursors.iter_mut()) {
             let (v, a) = c
                 .metric_and_activity_at(t, cursor, 0, i64::from(self.config.max_replicas))
                 .map_err(|source| SimError::Cron {
-                    index: self.cron_values.len(),
+                    index: self.cron_totals.len(),
                     source,
                 })?;
-            self.cron_values.push(v);
+            self.cron_totals.push(v * 1000);
             cron_active |= a;
         }
         Ok(cron_active)

@@ -19,7 +19,8 @@ pub const RULE_TARGET: &str = "wasm32-wasip2";
 /// measured), so such a call never grows its memory. The engine gives each
 /// call a fresh instance, which starts again from this size, and every
 /// growth past it is an `mprotect` (with a TLB flush on every core); from
-/// the default of about 1 MiB, a call grew about nine times. A call's
+/// the default of about 1 MiB, a call took about nine `mprotect` calls
+/// (its growths, and shrinking the slot back for the next). A call's
 /// memory cap must allow at least this much.
 pub const INITIAL_MEMORY_BYTES: u64 = 4 << 20;
 

@@ -146,6 +146,28 @@ pub struct HpaSpec {
     pub behavior: Option<Behavior>,
 }
 
+impl HpaSpec {
+    /// The target, percent of request, of a spec whose first metric is the
+    /// pods' resource utilization and whose others are all External
+    /// `AverageValue` metrics (a CPU HPA, with one per KEDA cron trigger):
+    /// the shape [`HorizontalController::compute_replicas_for_runs`] takes.
+    pub fn utilization_then_external(&self) -> Option<i32> {
+        let (first, rest) = self.metrics.split_first()?;
+        let external = rest.iter().all(|m| {
+            matches!(
+                (&m.source, m.target),
+                (MetricSource::External { .. }, MetricTarget::AverageValue(_))
+            )
+        });
+        match (&first.source, first.target) {
+            (MetricSource::Resource { .. }, MetricTarget::Utilization(pct)) if external => {
+                Some(pct)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Controller flags.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -640,29 +662,13 @@ impl HorizontalController {
         spec_replicas: i32,
         status_replicas: i32,
     ) -> Result<(i32, Option<i32>), ReconcileError> {
-        let mismatch = || ReconcileError::MetricCountMismatch {
-            specs: spec.metrics.len(),
-            readings: external_totals.len() + 1,
-        };
-        if spec.metrics.len() != external_totals.len() + 1 {
-            return Err(mismatch());
-        }
-        let shaped = spec.metrics.iter().enumerate().all(|(i, m)| {
-            matches!(
-                (&m.source, m.target, i),
-                (
-                    MetricSource::Resource { .. },
-                    MetricTarget::Utilization(_),
-                    0
-                ) | (
-                    MetricSource::External { .. },
-                    MetricTarget::AverageValue(_),
-                    1..
-                )
-            )
-        });
-        if !shaped {
-            return Err(mismatch());
+        if spec.metrics.len() != external_totals.len() + 1
+            || spec.utilization_then_external().is_none()
+        {
+            return Err(ReconcileError::MetricCountMismatch {
+                specs: spec.metrics.len(),
+                readings: external_totals.len() + 1,
+            });
         }
         combine_proposals(
             std::iter::once(cpu).chain(self.external_proposals(
