@@ -57,6 +57,12 @@ impl<T: Copy> Window<T> {
         }
     }
 
+    /// Drops every entry.
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.head = 0;
+    }
+
     /// Drops the newest live entry.
     pub fn pop_back(&mut self) {
         if self.items.len() > self.head {
@@ -104,6 +110,10 @@ mod tests {
                 3 => {
                     w.pop_back();
                     d.pop_back();
+                }
+                4 if x.is_multiple_of(97) => {
+                    w.clear();
+                    d.clear();
                 }
                 _ => {
                     w.push_back(i);

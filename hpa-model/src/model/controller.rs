@@ -781,6 +781,8 @@ impl HorizontalController {
     /// Returns false, having recorded nothing, otherwise (see
     /// [`HorizontalController::would_hold`]). Either way it forgets no
     /// recommendation, so a caller may still ask about an earlier time.
+    // Inlined into the fast replay's scan (see `Forward::take` there).
+    #[inline(always)]
     pub fn hold(&mut self, spec: &HpaSpec, current: i32, proposal: i32, now_ms: i64) -> bool {
         let proposal = proposal.max(0);
         if !self.would_hold(spec, current, proposal, now_ms) {

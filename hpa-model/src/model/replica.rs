@@ -324,10 +324,18 @@ pub fn settled_utilization_replicas(
     } else {
         ceil_to_i32(usage_ratio * count as f64)
     };
+    // The mean of `count` equal readings is the reading: the quotient
+    // below, without a division on the replay's path, unless the product
+    // saturated (or there is no pod).
+    let raw_average_milli = if count >= 1 && value_milli.checked_mul(count).is_some() {
+        value_milli
+    } else {
+        metrics_total / count.max(1)
+    };
     UtilizationProposal {
         replicas,
         utilization_pct: utilization,
-        raw_average_milli: metrics_total / count.max(1),
+        raw_average_milli,
     }
 }
 
