@@ -25,7 +25,7 @@
 use crate::window::Window;
 
 use crate::model::replica::{
-    settled_utilization_replicas, settled_with_unready_replicas, SettledBand, UtilizationProposal,
+    settled_replicas, settled_with_unready_replicas, SettledBand, Tolerances,
 };
 use crate::model::PodRun;
 use crate::simulate::{
@@ -234,7 +234,7 @@ fn replay_runs(
                         kept = true;
                         current
                     } else {
-                        let p = settled_utilization_replicas(
+                        let p = settled_replicas(
                             current,
                             target,
                             value_milli,
@@ -265,6 +265,7 @@ fn replay_runs(
                         i64::from(runs[1].1),
                         &r.controller.config.tolerances,
                     );
+                    let p = (p.replicas, p.utilization_pct);
                     let (desired, keeps) = reconcile_settled(&mut r, current, p, t * 1000);
                     kept = keeps;
                     desired
@@ -490,48 +491,19 @@ impl Forward {
             ]
         };
         let window_sum = |older: [f64; 3], share: f64| (older[0] + older[1]) + (older[2] + share);
-        // The proposal at a sync whose window sums to `sum`, with `unready`
-        // new pods apart: the count inside the band; outside it the
-        // controller's, unless the reading lies so near a rounding edge
-        // that the replay may round it the other way (`None`; a negative
-        // reading, which no demand the replay builds gives, rounds
-        // differently and is left to the replay too).
-        let target_pct = self.target_pct;
-        // The CPU proposal `cpu` combined with the cron floors' (a negative
-        // one, which a count never is, is left to the replay).
-        let with_crons = |cpu: i32| (cpu >= 0).then_some(cpu.max(cron_top));
-        let propose = |sum: f64, unready: Option<(i64, i64)>| -> Option<i32> {
-            if sum >= sum_lo && sum < sum_hi {
-                return with_crons(n);
-            }
-            let x = sum * to_milli;
-            let whole = x as i64;
-            let fraction = x - whole as f64;
-            if x < 0.0 || (fraction - 0.5).abs() <= KEEP_MARGIN * (x + 1.0) {
-                return None;
-            }
-            let value_milli = whole + i64::from(fraction > 0.5);
-            let p = match unready {
-                Some((_, b)) => settled_with_unready_replicas(
-                    n,
-                    target_pct,
-                    value_milli,
-                    request_milli,
-                    settled,
-                    b,
-                    &tolerances,
-                ),
-                None => settled_utilization_replicas(
-                    n,
-                    target_pct,
-                    value_milli,
-                    request_milli,
-                    count,
-                    &tolerances,
-                ),
-            };
-            with_crons(p.replicas)
+        let proposer = Proposer {
+            sum_lo,
+            sum_hi,
+            to_milli,
+            n,
+            target_pct: self.target_pct,
+            request_milli,
+            settled,
+            count,
+            tolerances,
+            cron_top,
         };
+        let propose = |sum: f64, unready: Option<(i64, i64)>| proposer.at(sum, unready);
         while at < until {
             let ready_now = ready_at(at);
             if at >= sample_ends || ready_now != ready {
@@ -713,6 +685,81 @@ fn refill_window(shares: &mut Window<(i64, f64)>, oldest: (i64, f64), newer: &[f
     }
 }
 
+/// The proposal at the syncs of one fast-forward ([`Forward::kept_syncs`]),
+/// from the metric window's summed shares: its bounds and constants, worked
+/// out once per scan.
+struct Proposer {
+    /// The sums for which the count is kept (the band, or open at the
+    /// floor and the ceiling), with [`KEEP_MARGIN`] inside.
+    sum_lo: f64,
+    sum_hi: f64,
+    /// Milli-units per pod for one unit of summed shares.
+    to_milli: f64,
+    /// The count.
+    n: i32,
+    target_pct: i32,
+    request_milli: i64,
+    /// Settled pods, and all pods.
+    settled: i64,
+    count: i64,
+    tolerances: Tolerances,
+    /// The largest of the cron floors' proposals (`i32::MIN` without any).
+    cron_top: i32,
+}
+
+impl Proposer {
+    /// The proposal at a sync whose window sums to `sum`, with `unready`
+    /// new pods apart: the count inside the band; outside it the
+    /// controller's, unless the reading lies so near a rounding edge that
+    /// the replay may round it the other way (`None`; a negative reading,
+    /// which no demand the replay builds gives, rounds differently and is
+    /// left to the replay too). The CPU proposal is combined with the cron
+    /// floors' (a negative one, which a count never is, is left to the
+    /// replay).
+    // Inlined into the scan: as a closure the compiler left it out of line
+    // once it grew, for about 10 % more instructions of `analyze`'s replays.
+    #[inline(always)]
+    fn at(&self, sum: f64, unready: Option<(i64, i64)>) -> Option<i32> {
+        let with_crons = |cpu: i32| (cpu >= 0).then_some(cpu.max(self.cron_top));
+        if sum >= self.sum_lo && sum < self.sum_hi {
+            return with_crons(self.n);
+        }
+        let x = sum * self.to_milli;
+        let whole = x as i64;
+        let fraction = x - whole as f64;
+        if x < 0.0 || (fraction - 0.5).abs() <= KEEP_MARGIN * (x + 1.0) {
+            return None;
+        }
+        let value_milli = whole + i64::from(fraction > 0.5);
+        let p = match unready {
+            Some((_, b)) => {
+                settled_with_unready_replicas(
+                    self.n,
+                    self.target_pct,
+                    value_milli,
+                    self.request_milli,
+                    self.settled,
+                    b,
+                    &self.tolerances,
+                )
+                .replicas
+            }
+            None => {
+                settled_replicas(
+                    self.n,
+                    self.target_pct,
+                    value_milli,
+                    self.request_milli,
+                    self.count,
+                    &self.tolerances,
+                )
+                .0
+            }
+        };
+        with_crons(p)
+    }
+}
+
 /// The syncs a scan took, and their seconds in all, over the target and
 /// saturated.
 #[derive(Default)]
@@ -746,18 +793,19 @@ fn counted_unready(ready_at: i64, t: i64, init_ms: i64) -> bool {
     ready_at > t || ready_at.saturating_mul(1000).saturating_add(init_ms) > t.saturating_mul(1000)
 }
 
-/// The reconcile of `current` pods whose CPU proposal is `p`, combined
+/// The reconcile of `current` pods whose CPU proposal is `replicas` (at
+/// `utilization_pct` of their request), combined
 /// with the cron floors' proposals for this sync's totals: kept or held without
 /// the normalization where the controller allows it, else a full
 /// reconcile. The desired count, and whether the count was kept.
 fn reconcile_settled(
     r: &mut Replay<'_>,
     current: i32,
-    p: UtilizationProposal,
+    (replicas, utilization_pct): (i32, i32),
     now_ms: i64,
 ) -> (i32, bool) {
     let spec = &r.spec;
-    let cpu = (p.replicas, Some(p.utilization_pct));
+    let cpu = (replicas, Some(utilization_pct));
     let proposal = if r.cron_totals.is_empty() {
         Ok(cpu)
     } else {

@@ -318,12 +318,8 @@ pub fn settled_utilization_replicas(
     let metrics_total = value_milli.saturating_mul(count);
     let requests_total = request_milli.saturating_mul(count);
     let utilization = percent_of(metrics_total, requests_total);
-    let usage_ratio = utilization as f64 / target_pct as f64;
-    let replicas = if tolerances.is_within(usage_ratio) {
-        current_replicas
-    } else {
-        ceil_to_i32(usage_ratio * count as f64)
-    };
+    let replicas =
+        replicas_for_utilization(current_replicas, utilization, target_pct, count, tolerances);
     // The mean of `count` equal readings is the reading: the quotient
     // below, without a division on the replay's path, unless the product
     // saturated (or there is no pod).
@@ -336,6 +332,46 @@ pub fn settled_utilization_replicas(
         replicas,
         utilization_pct: utilization,
         raw_average_milli,
+    }
+}
+
+/// The count and the utilization (integer percent) that
+/// [`settled_utilization_replicas`] proposes: the same arithmetic, without
+/// the raw average the replay never reads, and inlined into its loops.
+#[inline(always)]
+pub fn settled_replicas(
+    current_replicas: i32,
+    target_pct: i32,
+    value_milli: i64,
+    request_milli: i64,
+    count: i64,
+    tolerances: &Tolerances,
+) -> (i32, i32) {
+    let utilization = percent_of(
+        value_milli.saturating_mul(count),
+        request_milli.saturating_mul(count),
+    );
+    (
+        replicas_for_utilization(current_replicas, utilization, target_pct, count, tolerances),
+        utilization,
+    )
+}
+
+/// The count `count` pods at `utilization` percent of their request
+/// propose against `target_pct`: the current one inside the tolerance.
+#[inline(always)]
+fn replicas_for_utilization(
+    current_replicas: i32,
+    utilization: i32,
+    target_pct: i32,
+    count: i64,
+    tolerances: &Tolerances,
+) -> i32 {
+    let usage_ratio = utilization as f64 / target_pct as f64;
+    if tolerances.is_within(usage_ratio) {
+        current_replicas
+    } else {
+        ceil_to_i32(usage_ratio * count as f64)
     }
 }
 
@@ -1065,6 +1101,18 @@ mod tests {
                                 assert_eq!(
                                     got, want,
                                     "{value} of {request} x{count}, target {target}"
+                                );
+                                assert_eq!(
+                                    settled_replicas(
+                                        current,
+                                        target,
+                                        value,
+                                        request,
+                                        i64::from(count),
+                                        tol,
+                                    ),
+                                    (want.replicas, want.utilization_pct),
+                                    "count alone: {value} of {request} x{count}, target {target}"
                                 );
                                 compared += 1;
                             }
