@@ -136,16 +136,24 @@ fn main() {
     let nab_path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data/traces/nab/cpu_utilization_asg_misconfiguration.csv");
     let nab = traces::read_csv(&nab_path).unwrap_or_else(|e| panic!("{}: {e}", nab_path.display()));
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
+    // The model name alone ("AMD EPYC" on a VM) does not tell CPU
+    // generations apart; family and model do.
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        cpuinfo
+            .lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .map_or(String::new(), |l| {
+                l.split(':').nth(1).unwrap_or("").trim().to_string()
+            })
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("machine: {cpu}, {cores} cores");
+    println!(
+        "machine: {}, cpu family {}, model {}, {cores} cores",
+        field("model name"),
+        field("cpu family"),
+        field("model")
+    );
 
     // `STEPSCALE_BENCH_ONLY=analyze`: only the full `analyze` figure, over
     // `STEPSCALE_BENCH_WORKLOADS` workloads (default 100).

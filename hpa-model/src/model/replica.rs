@@ -315,18 +315,20 @@ pub fn settled_utilization_replicas(
     count: i64,
     tolerances: &Tolerances,
 ) -> UtilizationProposal {
-    let metrics_total = value_milli.saturating_mul(count);
-    let requests_total = request_milli.saturating_mul(count);
-    let utilization = percent_of(metrics_total, requests_total);
-    let replicas =
-        replicas_for_utilization(current_replicas, utilization, target_pct, count, tolerances);
-    // The mean of `count` equal readings is the reading: the quotient
-    // below, without a division on the replay's path, unless the product
+    let (replicas, utilization) = settled_replicas(
+        current_replicas,
+        target_pct,
+        value_milli,
+        request_milli,
+        count,
+        tolerances,
+    );
+    // The mean of `count` equal readings is the reading, unless their sum
     // saturated (or there is no pod).
     let raw_average_milli = if count >= 1 && value_milli.checked_mul(count).is_some() {
         value_milli
     } else {
-        metrics_total / count.max(1)
+        value_milli.saturating_mul(count) / count.max(1)
     };
     UtilizationProposal {
         replicas,
@@ -351,28 +353,13 @@ pub fn settled_replicas(
         value_milli.saturating_mul(count),
         request_milli.saturating_mul(count),
     );
-    (
-        replicas_for_utilization(current_replicas, utilization, target_pct, count, tolerances),
-        utilization,
-    )
-}
-
-/// The count `count` pods at `utilization` percent of their request
-/// propose against `target_pct`: the current one inside the tolerance.
-#[inline(always)]
-fn replicas_for_utilization(
-    current_replicas: i32,
-    utilization: i32,
-    target_pct: i32,
-    count: i64,
-    tolerances: &Tolerances,
-) -> i32 {
     let usage_ratio = utilization as f64 / target_pct as f64;
-    if tolerances.is_within(usage_ratio) {
+    let replicas = if tolerances.is_within(usage_ratio) {
         current_replicas
     } else {
         ceil_to_i32(usage_ratio * count as f64)
-    }
+    };
+    (replicas, utilization)
 }
 
 /// [`resource_utilization_replicas_runs`] for the replay's commonest case
