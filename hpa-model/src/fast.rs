@@ -503,7 +503,6 @@ impl Forward {
             tolerances,
             cron_top,
         };
-        let propose = |sum: f64, unready: Option<(i64, i64)>| proposer.at(sum, unready);
         while at < until {
             let ready_now = ready_at(at);
             if at >= sample_ends || ready_now != ready {
@@ -528,8 +527,8 @@ impl Forward {
                             .iter()
                             .all(|v| v.to_bits() == prev.to_bits());
                     if whole_sample {
-                        let first = propose(window_sum(older, load.share), None);
-                        let last = propose(window_sum(filled(load.share), load.share), None);
+                        let first = proposer.at(window_sum(older, load.share), None);
+                        let last = proposer.at(window_sum(filled(load.share), load.share), None);
                         if let (Some(p), true) = (first, first == last) {
                             let last_at = at + (m - 1) * sync;
                             match Self::take(r, n, p, at, last_at, &mut keeping) {
@@ -557,7 +556,7 @@ impl Forward {
             if unready.is_some_and(|(ready_at, _)| !counted_unready(ready_at, at, init_ms)) {
                 break;
             }
-            let Some(p) = propose(window_sum(older, load.share), unready) else {
+            let Some(p) = proposer.at(window_sum(older, load.share), unready) else {
                 break;
             };
             if Self::take(r, n, p, at, at, &mut keeping).is_none() {
@@ -689,8 +688,9 @@ fn refill_window(shares: &mut Window<(i64, f64)>, oldest: (i64, f64), newer: &[f
 /// from the metric window's summed shares: its bounds and constants, worked
 /// out once per scan.
 struct Proposer {
-    /// The sums for which the count is kept (the band, or open at the
-    /// floor and the ceiling), with [`KEEP_MARGIN`] inside.
+    /// The sums for which the count is kept, from `sum_lo` up to (not
+    /// including) `sum_hi`: the band, or open at the floor and the ceiling,
+    /// with [`KEEP_MARGIN`] inside.
     sum_lo: f64,
     sum_hi: f64,
     /// Milli-units per pod for one unit of summed shares.

@@ -142,10 +142,9 @@ fn main() {
     let field = |name: &str| {
         cpuinfo
             .lines()
-            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
-            .map_or(String::new(), |l| {
-                l.split(':').nth(1).unwrap_or("").trim().to_string()
-            })
+            .filter_map(|l| l.split_once(':'))
+            .find(|(key, _)| key.trim() == name)
+            .map_or("", |(_, value)| value.trim())
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
