@@ -27,10 +27,11 @@ use stepscale_engine::snapshot::{AutoscalingConfig, WorkloadSnapshot};
 use stepscale_engine::ConfigChange;
 use stepscale_hpa::simulate::{simulate, AutoscalerConfig, DemandSeries, SimOptions, SimReport};
 use stepscale_operator::analysis::Analyzer;
+use stepscale_operator::objective::search::{self, Knobs, PolicyRoom};
 use stepscale_operator::recommendation::{
     describe_change, CurrentConfig, PredictiveSchedule, Recommendation,
 };
-use stepscale_operator::replay::model_config;
+use stepscale_operator::replay::{self, model_config};
 use stepscale_operator::schedule::size::with_schedule;
 use stepscale_rules_sdk::harness::traces::{self, Trace};
 use stepscale_rules_sdk::stats;
@@ -142,7 +143,22 @@ pub struct Row {
     pub after: Judged,
     /// The trivial baseline rule on the judged part.
     pub trivial: Judged,
+    /// With a predictive schedule: the recommended config without it on
+    /// the judged part (what the schedule saved or cost).
+    pub without_schedule: Option<Judged>,
+    /// Today's config replayed over the analysis part from the snapshot
+    /// (the demand the analyzer reconstructs).
+    pub fidelity_snapshot: Judged,
+    /// Today's config replayed over the analysis part with the true demand.
+    pub fidelity_true: Judged,
+    /// The cheapest config of the search's own grid on the judged part
+    /// with at most [`HINDSIGHT_SATURATION_MINUTES`] more saturated
+    /// minutes/day than today's: its change and figures.
+    pub hindsight: (ConfigChange, Judged),
 }
+
+/// Saturated minutes/day over today's a hindsight config may add.
+pub const HINDSIGHT_SATURATION_MINUTES: f64 = 2.0;
 
 impl Row {
     /// Replica-hours change, percent (negative = saves).
@@ -153,6 +169,18 @@ impl Row {
     /// Replica-hours change of the trivial rule, percent.
     pub fn trivial_delta_percent(&self) -> f64 {
         pct(&self.trivial, &self.before)
+    }
+
+    /// Replica-hours the best config in hindsight saves, percent.
+    pub fn hindsight_saving_percent(&self) -> f64 {
+        -pct(&self.hindsight.1, &self.before)
+    }
+
+    /// Our saving ÷ the hindsight saving, percent (`None` when hindsight
+    /// saves nothing).
+    pub fn capture_percent(&self) -> Option<f64> {
+        let h = self.hindsight_saving_percent();
+        (h > 1e-9).then(|| -self.delta_percent() / h * 100.0)
     }
 }
 
@@ -263,9 +291,19 @@ pub fn series_names(nab_dir: &Path) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-/// One workload of the evaluation before analysis: series, hand-set config,
-/// judged demand (pods), judged start, step, snapshot.
-type Case = (String, HandConfig, Vec<f64>, i64, u32, WorkloadSnapshot);
+/// One workload of the evaluation before analysis.
+struct Case {
+    series: String,
+    hand: HandConfig,
+    /// Demand of the analysis part, pods.
+    analyzed: Vec<f64>,
+    /// Demand of the judged part, pods.
+    judged: Vec<f64>,
+    /// Start of the judged part, seconds since the epoch.
+    judged_start: i64,
+    step: u32,
+    snapshot: WorkloadSnapshot,
+}
 
 /// Evaluate `names` under every hand-set config with `analyzer`.
 ///
@@ -296,21 +334,47 @@ pub fn evaluate(analyzer: &Analyzer, nab_dir: &Path, names: &[String]) -> Result
                 hand.name()
             ));
             let judged_start = t.start_unix_seconds + analysis as i64 * i64::from(t.step_seconds);
-            cases.push((
-                name.clone(),
+            cases.push(Case {
+                series: name.clone(),
                 hand,
-                demand[analysis..judged_end].to_vec(),
+                analyzed: demand[..analysis].to_vec(),
+                judged: demand[analysis..judged_end].to_vec(),
                 judged_start,
-                t.step_seconds,
-                w,
-            ));
+                step: t.step_seconds,
+                snapshot: w,
+            });
         }
     }
     let workloads: Vec<Arc<WorkloadSnapshot>> =
-        cases.iter().map(|c| Arc::new(c.5.clone())).collect();
+        cases.iter().map(|c| Arc::new(c.snapshot.clone())).collect();
     let recs = analyzer.analyze(&workloads, 0);
     let mut rows = Vec::new();
-    for ((name, hand, later, start, step, w), rec) in cases.into_iter().zip(recs) {
+    for (c, rec) in cases.into_iter().zip(recs) {
+        let Case {
+            series: name,
+            hand,
+            analyzed,
+            judged: later,
+            judged_start: start,
+            step,
+            snapshot: w,
+        } = c;
+        let fidelity_true = judge(
+            &analyzed,
+            w.history.start_unix_seconds,
+            step,
+            &w.config,
+            &ConfigChange::default(),
+            None,
+        )?;
+        let fidelity_snapshot = {
+            let cfg = model_config(&w.config, &ConfigChange::default(), REQUEST_CORES)
+                .ok_or("the config has no CPU target")?;
+            let history = replay::demand_history(&w);
+            let r = simulate(&history.series, &cfg, &history.mechanics.options())
+                .map_err(|e| e.to_string())?;
+            Judged::of(&r)
+        };
         let before = judge(
             &later,
             start,
@@ -327,6 +391,11 @@ pub fn evaluate(analyzer: &Analyzer, nab_dir: &Path, names: &[String]) -> Result
             &rec.proposed,
             rec.predictive_schedule.as_ref(),
         )?;
+        let without_schedule = match rec.predictive_schedule {
+            Some(_) => Some(judge(&later, start, step, &w.config, &rec.proposed, None)?),
+            None => None,
+        };
+        let hindsight = hindsight(&later, start, step, &w, &before)?;
         let seen = recorded_demand(&w);
         let trivial_floor =
             ((quantile(&seen, 0.1) / 0.7).ceil() as u32).clamp(1, w.config.max_replicas);
@@ -369,9 +438,66 @@ pub fn evaluate(analyzer: &Analyzer, nab_dir: &Path, names: &[String]) -> Result
             before,
             after,
             trivial,
+            without_schedule,
+            fidelity_snapshot,
+            fidelity_true,
+            hindsight,
         });
     }
     Ok(rows)
+}
+
+/// The best config in hindsight: every combination of the values the
+/// search tries for the CPU target, the floor and the scale-down window
+/// ([`search::values_for`], from today's config and the snapshot's demand),
+/// replayed on the judged part with the true demand; the cheapest with at
+/// most [`HINDSIGHT_SATURATION_MINUTES`] more saturated minutes/day than
+/// `today` (today's config when none is cheaper).
+fn hindsight(
+    judged: &[f64],
+    start: i64,
+    step: u32,
+    w: &WorkloadSnapshot,
+    today: &Judged,
+) -> Result<(ConfigChange, Judged), String> {
+    let current = CurrentConfig::of(w);
+    let base = Knobs::of(&current).ok_or("the config has no CPU target")?;
+    let mut demand: Vec<f64> = replay::demand(w).cores;
+    demand.sort_by(f64::total_cmp);
+    let room = PolicyRoom::of(&w.config);
+    let grid = |knob: usize, k: &Knobs| {
+        let mut v = vec![*k];
+        v.extend(search::values_for(
+            knob,
+            k,
+            &base,
+            &[],
+            &demand,
+            REQUEST_CORES,
+            room,
+        ));
+        v
+    };
+    let mut best = (ConfigChange::default(), *today);
+    let mut seen = std::collections::HashSet::new();
+    for t in grid(0, &base) {
+        for f in grid(1, &t) {
+            for d in grid(2, &f) {
+                if !seen.insert(d) {
+                    continue;
+                }
+                let change = d.change_from(&base);
+                let j = judge(judged, start, step, &w.config, &change, None)?;
+                if j.saturated_minutes_per_day
+                    <= today.saturated_minutes_per_day + HINDSIGHT_SATURATION_MINUTES
+                    && j.replica_hours_per_day < best.1.replica_hours_per_day
+                {
+                    best = (change, j);
+                }
+            }
+        }
+    }
+    Ok(best)
 }
 
 /// Demand in pods as the snapshot shows it (utilization × ready pods).
@@ -395,13 +521,13 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| series | config | change | replica-h Δ | saturated min/day | over target min/day | direction changes/day | trivial rule Δ, sat. |"
+        "| series | config | change | replica-h Δ | saturated min/day | over target min/day | direction changes/day | schedule: replica-h Δ, sat. Δ | hindsight Δ, sat. | capture | trivial rule Δ, sat. |"
     );
-    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:+.1} % | {:.1} → {:.1} | {:.1} → {:.1} | {:.1} → {:.1} | {:+.1} %, {:.1} |",
+            "| {} | {} | {} | {:+.1} % | {:.1} → {:.1} | {:.1} → {:.1} | {:.1} → {:.1} | {} | {:+.1} %, {:.1} | {} | {:+.1} %, {:.1} |",
             r.series,
             r.config.name(),
             r.change,
@@ -412,6 +538,15 @@ pub fn table(rows: &[Row]) -> String {
             r.after.over_target_minutes_per_day,
             r.before.direction_changes_per_day,
             r.after.direction_changes_per_day,
+            r.without_schedule.map_or("none".to_string(), |w| format!(
+                "{:+.1} %, {:+.1}",
+                pct(&r.after, &w),
+                r.after.saturated_minutes_per_day - w.saturated_minutes_per_day
+            )),
+            -r.hindsight_saving_percent(),
+            r.hindsight.1.saturated_minutes_per_day,
+            r.capture_percent()
+                .map_or("—".to_string(), |c| format!("{c:.0} %")),
             r.trivial_delta_percent(),
             r.trivial.saturated_minutes_per_day,
         );
@@ -446,6 +581,46 @@ pub fn table(rows: &[Row]) -> String {
         out,
         "- most saturation added on the judged days: {worst:+.1} min/day (target ≤ +2)"
     );
+    let capture = |rs: &[&Row]| {
+        let v: Vec<f64> = rs.iter().filter_map(|r| r.capture_percent()).collect();
+        (median(&v), v.len())
+    };
+    let (c_generous, n_generous) = capture(&generous);
+    let worth: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.hindsight_saving_percent() >= 5.0)
+        .collect();
+    let (c_worth, n_worth) = capture(&worth);
+    let _ = writeln!(
+        out,
+        "- hindsight: median saving {:.1} % over all, {:.1} % over the generous configs",
+        median(
+            &rows
+                .iter()
+                .map(Row::hindsight_saving_percent)
+                .collect::<Vec<_>>()
+        ),
+        median(
+            &generous
+                .iter()
+                .map(|r| r.hindsight_saving_percent())
+                .collect::<Vec<_>>()
+        ),
+    );
+    let _ = writeln!(
+        out,
+        "- median capture, generous configs: {c_generous:.0} % of {n_generous} (target ≥ 60 %)"
+    );
+    let _ = writeln!(
+        out,
+        "- median capture, workloads whose hindsight saves ≥ 5 %: {c_worth:.0} % of {n_worth} (target ≥ 50 %)"
+    );
+    let _ = writeln!(
+        out,
+        "- changes that cost more on the judged days: {}; schedules proposed: {}",
+        rows.iter().filter(|r| r.delta_percent() > 0.05).count(),
+        rows.iter().filter(|r| r.without_schedule.is_some()).count()
+    );
     let _ = writeln!(
         out,
         "- changes proposed: {} of {}; trivial rule: median saving {:.1} %, {} workload(s) more than 2 saturated min/day worse",
@@ -453,6 +628,58 @@ pub fn table(rows: &[Row]) -> String {
         rows.len(),
         median(&rows.iter().map(|r| -r.trivial_delta_percent()).collect::<Vec<_>>()),
         trivial_worse
+    );
+    out
+}
+
+impl Row {
+    /// Whether the replay of today's config from the snapshot reproduces
+    /// the true-demand replay of the same config over the analysis part:
+    /// replica-hours within ±3 % and saturated minutes/day within ±1 or
+    /// ±25 %, whichever is larger.
+    pub fn replay_is_faithful(&self) -> bool {
+        let (s, t) = (&self.fidelity_snapshot, &self.fidelity_true);
+        let rh = pct(s, t).abs() <= 3.0;
+        let sat_tol = (t.saturated_minutes_per_day * 0.25).max(1.0);
+        let sat = (s.saturated_minutes_per_day - t.saturated_minutes_per_day).abs() <= sat_tol;
+        rh && sat
+    }
+}
+
+/// The fidelity table (Markdown): today's config replayed over the analysis
+/// part from the snapshot vs with the true demand, per workload, and how
+/// many reproduce it.
+pub fn fidelity_table(rows: &[Row]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| series | config | replica-h/day snapshot vs true | saturated min/day snapshot vs true | over target min/day snapshot vs true | within ±3 % and ±1 (or ±25 %) |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---|");
+    for r in rows {
+        let (s, t) = (&r.fidelity_snapshot, &r.fidelity_true);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.1} vs {:.1} ({:+.1} %) | {:.1} vs {:.1} | {:.1} vs {:.1} | {} |",
+            r.series,
+            r.config.name(),
+            s.replica_hours_per_day,
+            t.replica_hours_per_day,
+            pct(s, t),
+            s.saturated_minutes_per_day,
+            t.saturated_minutes_per_day,
+            s.over_target_minutes_per_day,
+            t.over_target_minutes_per_day,
+            if r.replay_is_faithful() { "yes" } else { "no" },
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "- replays from the snapshot that reproduce the true-demand replay: {} of {} (target ≥ 32 of 36)",
+        rows.iter().filter(|r| r.replay_is_faithful()).count(),
+        rows.len()
     );
     out
 }

@@ -58,6 +58,8 @@ fn main() {
                     stepscale_operator::recommendation::render::table(&recs)
                 );
             }
+            print!("{}", eval::fidelity_table(&rows));
+            println!();
             println!("objective mode: {}\n", mode.as_str());
             print!("{}", eval::table(&rows));
             println!(

@@ -446,7 +446,8 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
             choice.verdict.trim_end_matches('.')
         );
     }
-    if let Some(Ok(backtest)) = earned {
+    let faithful = choice.fidelity.as_ref().is_none_or(|f| f.reproduces);
+    if let Some(Ok(backtest)) = earned.filter(|_| faithful) {
         match schedule_pass(w, &choice, objective) {
             Ok(Some(s)) => {
                 // The proposal is now the config with its schedule, which
@@ -530,7 +531,7 @@ fn fix_cost(w: &WorkloadSnapshot, fix: &ConfigChange) -> Option<ProjectedSavings
         percent: (f.savings_percent(&t) * 10.0).round() / 10.0,
         method: format!(
             "{}, today's config vs the fix over the last {:.1} day(s), scaled to one week",
-            replay::REPLAY_METHOD,
+            replay::method(&history),
             part.days()
         ),
     })

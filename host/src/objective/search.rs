@@ -283,6 +283,11 @@ pub struct Choice {
     /// same count wherever the other's could act.
     #[serde(default)]
     pub candidates_reused: u32,
+    /// Today's config replayed over the whole history against what the
+    /// history recorded; a change is proposed only when the replay
+    /// reproduces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<replay::Fidelity>,
     /// The best config the search found (may be withheld, see `confirmed`).
     pub best: ConfigChange,
     /// Up to [`NEAR_MISSES`] configs cheaper than the best that only fail
@@ -1052,10 +1057,19 @@ pub fn choose_with(
     // Confirmation on the held-out days.
     let saving_fit = best_fit.savings_percent(&today_fit);
     let mut holdout = None;
+    let fidelity = replay::fidelity(w, &history, &today_cfg).ok();
     let (confirmed, verdict) = if change.is_empty() {
         (
             false,
             "today's config is already the best the search found under the objective".to_string(),
+        )
+    } else if let Some(f) = fidelity.as_ref().filter(|f| !f.reproduces) {
+        (
+            false,
+            format!(
+                "not proposed: the replay of today's config does not reproduce this workload's history, so it cannot judge a change: {}",
+                f.reason
+            ),
         )
     } else if objective.mode == Mode::Savings && saving_fit < objective.min_savings_percent {
         (
@@ -1126,7 +1140,7 @@ pub fn choose_with(
     Ok(Choice {
         objective: *objective,
         statement: objective.statement(),
-        method: replay::REPLAY_METHOD.to_string(),
+        method: replay::method(&history),
         fit: fit_period,
         holdout,
         confirmed,
@@ -1135,6 +1149,7 @@ pub fn choose_with(
         candidates_replayed,
         candidates_stopped_early,
         candidates_reused: s.reused,
+        fidelity,
         best: change,
         near_misses,
         best_fit: Some(best_fit),

@@ -94,6 +94,9 @@ pub fn table(recs: &[Recommendation]) -> String {
                     figures(&h.proposed)
                 );
             }
+            if let Some(f) = &c.fidelity {
+                let _ = writeln!(out, "  fidelity: {}", f.line());
+            }
             for a in &c.frontier {
                 let change = describe_change(&r.current, &a.change);
                 let _ = writeln!(

@@ -317,6 +317,7 @@ mod tests {
         DemandHistory {
             censored: vec![false; cores.len()],
             series: DemandSeries::from_cpu_cores(1_700_006_400, 60, cores),
+            mechanics: Default::default(),
         }
     }
 
@@ -374,6 +375,7 @@ mod tests {
         let d = DemandHistory {
             censored: vec![false; cores.len()],
             series: DemandSeries::from_cpu_cores(start, 60, cores),
+            mechanics: Default::default(),
         };
         let cfg = AutoscalerConfig::cpu(2, 20, 70, 1.0);
         let s = size(&d, &cfg, &berlin, 5, 2, 20).expect("a schedule");
@@ -425,6 +427,7 @@ mod tests {
         let flat = DemandHistory {
             censored: vec![false; 5 * 1440],
             series: DemandSeries::from_cpu_cores(0, 60, vec![1.0; 5 * 1440]),
+            mechanics: Default::default(),
         };
         assert!(size(&flat, &cfg, &TimeZone::utc(), 5, 2, 20).is_none());
     }

@@ -34,14 +34,25 @@ use stepscale_hpa::simulate::{
 
 use crate::objective::Figures;
 
+pub mod fidelity;
+pub mod mechanics;
+
+pub use fidelity::Fidelity;
+pub use mechanics::Mechanics;
+
 /// A sample is censored when its utilization is within this fraction of the
 /// history's highest utilization (see the module docs).
 pub const CENSOR_MARGIN: f64 = 0.03;
 /// The highest utilization must reach this (percent of request) for any
 /// sample to count as censored: below it the pods were not at a cap.
 pub const CENSOR_MIN_UTILIZATION_PERCENT: f64 = 95.0;
-/// The replay mechanics, as stated in every recommendation.
-pub const REPLAY_METHOD: &str = "replay of the history through the HPA model (15 s sync, 60 s metric window, 45 s pod start-up)";
+/// The replay mechanics of `history`, as stated in every recommendation.
+pub fn method(history: &DemandHistory) -> String {
+    format!(
+        "replay of the history through the HPA model (15 s sync, {} s metric window, {} s pod start-up)",
+        history.mechanics.metric_window_seconds, history.mechanics.pod_startup_seconds
+    )
+}
 
 /// CPU request of one pod, cores (sum over containers; 1 when unknown).
 pub fn request_cores(w: &WorkloadSnapshot) -> f64 {
@@ -85,6 +96,8 @@ pub struct DemandHistory {
     pub series: DemandSeries,
     /// True where the pods were at their cap (demand is a lower bound).
     pub censored: Vec<bool>,
+    /// The replay mechanics of this workload.
+    pub mechanics: Mechanics,
 }
 
 impl DemandHistory {
@@ -114,6 +127,7 @@ impl DemandHistory {
                 cores: self.series.cores[start..end].to_vec(),
             },
             censored: self.censored[start..end].to_vec(),
+            mechanics: self.mechanics.clone(),
         }
     }
 }
@@ -144,6 +158,7 @@ pub fn demand_history(w: &WorkloadSnapshot) -> DemandHistory {
             cores,
         ),
         censored,
+        mechanics: Mechanics::calibrate(w),
     }
 }
 
@@ -193,17 +208,28 @@ pub fn replay_figures(
     config: &AutoscalerConfig,
     today_ready: Option<&[i32]>,
 ) -> Result<(Figures, Vec<i32>), SimError> {
-    let report = simulate(&part.series, config, &replay_options())?;
+    let report = simulate(&part.series, config, &part.mechanics.options())?;
     Ok(summarize(part, &report, today_ready))
 }
 
-/// The replay mechanics every figure here comes from ([`REPLAY_METHOD`]),
-/// recording the ready pods per sample.
+/// The default replay mechanics ([`Mechanics::default`]), recording the ready
+/// pods per sample: what the policy check reads the controller's flags from.
 fn replay_options() -> SimOptions {
-    SimOptions {
-        record_trajectory: true,
-        ..SimOptions::default()
-    }
+    Mechanics::default().options()
+}
+
+/// Today's config `today` replayed over the whole `history` of `w`,
+/// compared with what the history recorded ([`Fidelity`]).
+///
+/// # Errors
+/// The simulator rejects the series or the config.
+pub fn fidelity(
+    w: &WorkloadSnapshot,
+    history: &DemandHistory,
+    today: &AutoscalerConfig,
+) -> Result<Fidelity, SimError> {
+    let report = simulate(&history.series, today, &history.mechanics.options())?;
+    Ok(Fidelity::of(w, history, &report))
 }
 
 /// Whether `other` replays a part exactly as `replayed` did, pod for pod,
@@ -264,7 +290,7 @@ pub fn replay_figures_bounded(
     today_ready: Option<&[i32]>,
     mut stop: impl FnMut(&Figures) -> bool,
 ) -> Result<BoundedFigures, SimError> {
-    let options = replay_options();
+    let options = part.mechanics.options();
     let days = part_days(part);
     let step_minutes = part.series.step_s as f64 / 60.0;
     let end = part.series.end_s();
