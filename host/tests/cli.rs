@@ -30,9 +30,10 @@ fn temp_file(name: &str, text: &str) -> PathBuf {
     p
 }
 
-const DEMO_WORKLOADS: [&str; 8] = [
+const DEMO_WORKLOADS: [&str; 9] = [
     "shop/checkout",
     "rides/dispatch",
+    "web/storefront",
     "batch/ingest",
     "api/gateway ",
     "api/gateway-cpu",
@@ -56,11 +57,39 @@ fn analyze_without_a_file_reports_every_demo_workload_with_its_real_source() {
     ] {
         assert!(text.contains(series), "history source {series} not cited");
     }
-    assert!(text.contains("8 workload(s) analyzed"), "{text}");
+    assert!(text.contains("9 workload(s) analyzed"), "{text}");
     assert!(
         !stderr(&out).contains("warning"),
         "builtin rules must all load: {}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn the_demo_proposes_a_predictive_schedule_confirmed_on_held_out_days_with_its_fidelity() {
+    let out = stepscale(&["analyze", "-o", "json"]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let recs: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("-o json prints JSON");
+    let recs = recs.as_array().expect("an array");
+    let scheduled: Vec<&serde_json::Value> = recs
+        .iter()
+        .filter(|r| r.get("predictiveSchedule").is_some())
+        .collect();
+    assert!(!scheduled.is_empty(), "no demo workload has a schedule");
+    for r in scheduled {
+        // The schedule pays on days the choice did not see, and the replay
+        // it was judged by reproduces the workload's own history.
+        let saved = r["projectedSavings"]["percent"].as_f64().unwrap_or(0.0);
+        assert!(saved > 0.0, "{r}");
+        let method = r["projectedSavings"]["method"].as_str().unwrap_or("");
+        assert!(method.contains("with its schedule"), "{method}");
+        assert_eq!(r["choice"]["fidelity"]["reproduces"], true, "{r}");
+    }
+    // Every replayed workload states its fidelity in the text report.
+    let text = stdout(&stepscale(&["analyze"]));
+    assert!(
+        text.contains("  fidelity: today's config replayed over"),
+        "{text}"
     );
 }
 

@@ -28,6 +28,7 @@ fn taxi_week() -> DemandHistory {
     DemandHistory {
         censored: vec![false; cores.len()],
         series: DemandSeries::from_cpu_cores(start, step, cores),
+        mechanics: Default::default(),
     }
 }
 

@@ -8,8 +8,9 @@
 //! Sampled every `step`, the samples see `Σ (current − ready) × step` of it
 //! (unbiased when scale-ups fall at random within a sample), so
 //! `start-up ≈ step × Σ (current − ready) / pods added`. It needs the ready
-//! replicas (not only current) and at least [`MIN_PODS_ADDED`] pods added;
-//! the estimate is rounded to the controller's 15 s sync.
+//! replicas (not only current), samples at most
+//! [`MAX_STEP_FOR_STARTUP_SECONDS`] apart and at least [`MIN_PODS_ADDED`]
+//! pods added; the estimate is rounded to the controller's 15 s sync.
 //!
 //! **Metric window.** Telling how utilization lags demand needs demand
 //! measured independently of the utilization, which a snapshot does not
@@ -19,6 +20,11 @@ use serde::{Deserialize, Serialize};
 use stepscale_engine::snapshot::WorkloadSnapshot;
 use stepscale_hpa::simulate::SimOptions;
 
+/// Longest sample step a start-up estimate is made at, seconds: at longer
+/// steps most scale-ups finish between two samples, and where demand
+/// changes at the sample boundaries (as in a replayed or resampled series)
+/// none is seen starting at all.
+pub const MAX_STEP_FOR_STARTUP_SECONDS: i64 = 120;
 /// Least pods added over the history for a start-up estimate.
 pub const MIN_PODS_ADDED: f64 = 10.0;
 /// Longest start-up the calibration accepts, seconds (longer ones are
@@ -57,6 +63,15 @@ impl Mechanics {
     pub fn calibrate(w: &WorkloadSnapshot) -> Mechanics {
         let h = &w.history;
         let window = format!("metric window {DEFAULT_METRIC_WINDOW_SECONDS} s (default)");
+        if i64::from(h.step_seconds) > MAX_STEP_FOR_STARTUP_SECONDS {
+            return Mechanics {
+                source: format!(
+                    "start-up {DEFAULT_STARTUP_SECONDS} s (default: samples {} s apart cannot resolve it), {window}",
+                    h.step_seconds
+                ),
+                ..Mechanics::default()
+            };
+        }
         let Some(ready) = h.replicas_ready.as_deref() else {
             return Mechanics {
                 source: format!(
@@ -114,8 +129,8 @@ mod tests {
         // sample shows 2 of them not yet ready (2 pod-samples × 60 s over 4
         // pods = 30 s each).
         let mut w = workload();
-        let n = w.history.len();
         w.history.step_seconds = 60;
+        let n = w.history.len();
         let mut current = Vec::with_capacity(n);
         let mut ready = Vec::with_capacity(n);
         let mut c = 2.0;
@@ -137,9 +152,14 @@ mod tests {
     #[test]
     fn without_ready_replicas_the_default_is_used_and_said() {
         let mut w = workload();
+        w.history.step_seconds = 60;
         w.history.replicas_ready = None;
         let m = Mechanics::calibrate(&w);
         assert_eq!(m.pod_startup_seconds, DEFAULT_STARTUP_SECONDS);
         assert!(m.source.contains("no ready replicas"), "{}", m.source);
+        // Samples 5 minutes apart cannot resolve a start-up of seconds.
+        w.history.step_seconds = 300;
+        let m = Mechanics::calibrate(&w);
+        assert!(m.source.contains("cannot resolve"), "{}", m.source);
     }
 }

@@ -132,13 +132,47 @@ impl DemandHistory {
     }
 }
 
+/// Demand at censored samples, from the controller's own reaction: while
+/// the pods are at their cap the HPA keeps scaling up until the utilization
+/// falls below the cap, and then settles at the pods the demand needs at the
+/// target. The desired replicas at the first sample after a run of censored
+/// samples (or the next sample, if higher) show where it settled: `n` pods
+/// at the target carry demand in `((n - 1) × per_pod, n × per_pod]`, so the
+/// estimate is the middle, `(n - 0.5) × per_pod`. It only ever raises a
+/// censored sample above the lower bound the utilization gives.
+fn estimate_censored(cores: &mut [f64], censored: &[bool], desired: &[f64], per_pod: f64) {
+    let n = cores.len();
+    let settled = |i: usize| {
+        desired
+            .get(i)
+            .filter(|d| d.is_finite())
+            .map_or(0.0, |d| (d - 0.5).max(0.0) * per_pod)
+    };
+    let mut i = 0;
+    while i < n {
+        if !censored[i] {
+            i += 1;
+            continue;
+        }
+        let mut end = i;
+        while end < n && censored[end] {
+            end += 1;
+        }
+        let after = settled(end);
+        for k in i..end {
+            cores[k] = cores[k].max(after).max(settled(k + 1));
+        }
+        i = end;
+    }
+}
+
 /// Reconstruct demand and censoring from a workload's history.
 pub fn demand_history(w: &WorkloadSnapshot) -> DemandHistory {
     let req = request_cores(w);
     let h = &w.history;
     let util = forward_fill(&h.cpu_utilization);
     let ready = forward_fill(h.ready());
-    let cores = util
+    let mut cores: Vec<f64> = util
         .iter()
         .zip(&ready)
         .map(|(u, r)| u / 100.0 * r * req)
@@ -151,6 +185,15 @@ pub fn demand_history(w: &WorkloadSnapshot) -> DemandHistory {
     } else {
         vec![false; util.len()]
     };
+    if let Some(target) = w.config.cpu_target_percent {
+        let desired = forward_fill(&h.replicas_desired);
+        estimate_censored(
+            &mut cores,
+            &censored,
+            &desired,
+            req * f64::from(target) / 100.0,
+        );
+    }
     DemandHistory {
         series: DemandSeries::from_cpu_cores(
             h.start_unix_seconds,
