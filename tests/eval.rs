@@ -683,3 +683,33 @@ pub fn fidelity_table(rows: &[Row]) -> String {
     );
     out
 }
+
+/// The best config in hindsight per workload (Markdown): its change, its
+/// replica-hours against today's and its saturation on the judged part.
+pub fn hindsight_table(rows: &[Row]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| series | config | best in hindsight | replica-h Δ | saturated min/day |"
+    );
+    let _ = writeln!(out, "|---|---|---|---:|---:|");
+    for r in rows {
+        let change = describe_change(&r.recommendation.current, &r.hindsight.0);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:+.1} % | {:.1} → {:.1} |",
+            r.series,
+            r.config.name(),
+            if change.is_empty() {
+                "today's config"
+            } else {
+                &change
+            },
+            -r.hindsight_saving_percent(),
+            r.before.saturated_minutes_per_day,
+            r.hindsight.1.saturated_minutes_per_day,
+        );
+    }
+    out
+}

@@ -245,7 +245,7 @@ fn configmap_test_and_bench_work_on_a_real_component() {
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(
-        t.contains("thrashing 0.1.0 (detector) on 8 workloads"),
+        t.contains("thrashing 0.1.0 (detector) on 9 workloads"),
         "{t}"
     );
     assert!(t.contains("shop/checkout:"), "{t}");

@@ -23,10 +23,26 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // STEPSCALE_EVAL_SATURATION_TOLERANCE=N judges another saturation
+    // tolerance (minutes/day; the default objective's otherwise).
+    let defaults = Objective::default();
+    let tolerance = match std::env::var("STEPSCALE_EVAL_SATURATION_TOLERANCE") {
+        Ok(v) => {
+            match v.parse::<f64>() {
+                Ok(t) if t.is_finite() && t >= 0.0 => t,
+                _ => {
+                    eprintln!("eval: STEPSCALE_EVAL_SATURATION_TOLERANCE={v:?}: use minutes/day, 0 or more");
+                    std::process::exit(2);
+                }
+            }
+        }
+        Err(_) => defaults.saturation_tolerance_minutes_per_day,
+    };
     let analyzer = match Analyzer::with_builtin_rules(EngineConfig::default()) {
         Ok(a) => a.with_objective(Objective {
             mode,
-            ..Objective::default()
+            saturation_tolerance_minutes_per_day: tolerance,
+            ..defaults
         }),
         Err(e) => {
             eprintln!("eval: the rule engine does not start: {e}");
@@ -60,7 +76,12 @@ fn main() {
             }
             print!("{}", eval::fidelity_table(&rows));
             println!();
-            println!("objective mode: {}\n", mode.as_str());
+            print!("{}", eval::hindsight_table(&rows));
+            println!();
+            println!(
+                "objective mode: {}, saturation tolerance {tolerance} min/day\n",
+                mode.as_str()
+            );
             print!("{}", eval::table(&rows));
             println!(
                 "- analyzed {} workloads in {:.1} s ({} thread(s))",

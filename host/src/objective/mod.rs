@@ -190,10 +190,11 @@ impl Objective {
     }
 
     /// The same objective with every tolerance multiplied by `factor` (the
-    /// budgets unchanged). The search chooses under
-    /// [`search::SELECTION_MARGIN`] of the tolerances, so that a choice made at
-    /// the edge of the tolerance on the fit part does not fail confirmation
-    /// by a hair on the held-out part.
+    /// budgets unchanged). When the search's first choice does not hold on
+    /// the held-out part, it chooses again under [`search::SELECTION_MARGIN`]
+    /// of the tolerances, so that a choice made at the edge of the tolerance
+    /// on the fit part and failing confirmation by a hair is followed by one
+    /// with room to spare; the schedule pass chooses under that share too.
     pub fn with_tolerances_scaled(&self, factor: f64) -> Objective {
         Objective {
             saturation_tolerance_minutes_per_day: self.saturation_tolerance_minutes_per_day
@@ -537,6 +538,19 @@ fn fix_cost(w: &WorkloadSnapshot, fix: &ConfigChange) -> Option<ProjectedSavings
     })
 }
 
+/// Lower static floors the schedule pass tries under a floor of `floor`
+/// (each with a schedule sized to what it runs short of): 1, a quarter, a
+/// half and three quarters of it.
+fn lower_floors(floor: u32) -> Vec<u32> {
+    let mut v: Vec<u32> = [1, floor / 4, floor / 2, floor * 3 / 4]
+        .into_iter()
+        .filter(|f| *f >= 1 && *f < floor)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// A config with a predictive schedule that passed the objective.
 struct ScheduleOutcome {
     /// The config change that runs with the schedule.
@@ -605,13 +619,50 @@ fn schedule_pass(
         Some(f) => f,
         None => t_fit,
     };
-    let mut best: search::Ranked = search::rank(&strict, &plain_fit, &t_fit)
+    // Both ranked by the objective; a schedule's config must also keep the
+    // guardrails within the search's cautious share of each tolerance.
+    let mut best: search::Ranked = search::rank(objective, &plain_fit, &t_fit)
         .map(|(a, b, c)| (a, b, c, 0.0))
         .filter(|_| choice.confirmed);
     let mut picked: Option<(ConfigChange, PredictiveSchedule, Figures)> = None;
     let mut sized = 0usize;
     let mut bases = vec![(plain, plain_fit)];
     bases.extend(choice.near_misses.iter().copied());
+    // The plain choice with a lower static floor: the floor a recurring
+    // peak holds up is what a schedule can take over.
+    // Between its windows such a config relies on the autoscaler alone, so
+    // each floor is also tried with no scale-up stabilization (the fastest
+    // scale-up the search may propose).
+    let fast_up = ConfigChange {
+        scale_up_stabilization_seconds: Some(0),
+        ..plain
+    };
+    let scale_ups = if w
+        .config
+        .scale_up
+        .as_ref()
+        .and_then(|r| r.stabilization_window_seconds)
+        .unwrap_or(0)
+        > 0
+    {
+        vec![plain, fast_up]
+    } else {
+        vec![plain]
+    };
+    for floor in lower_floors(plain.min_replicas.unwrap_or(w.config.min_replicas)) {
+        for knobs in &scale_ups {
+            let base = ConfigChange {
+                min_replicas: Some(floor),
+                ..*knobs
+            };
+            if bases.iter().any(|(b, _)| *b == base) {
+                continue;
+            }
+            if let Some(f) = fit_of(&base) {
+                bases.push((base, f));
+            }
+        }
+    }
     for (base, b_fit) in bases {
         // A schedule can only remove saturation the base has; in savings
         // mode it only adds cost, so the base must already save enough.
@@ -646,7 +697,9 @@ fn schedule_pass(
         {
             continue;
         }
-        let r = search::rank(&strict, &s_fit, &t_fit).map(|(a, b, c)| (a, b, c, 1.0));
+        let r = search::rank(objective, &s_fit, &t_fit)
+            .filter(|_| search::rank(&strict, &s_fit, &t_fit).is_some())
+            .map(|(a, b, c)| (a, b, c, 1.0));
         if search::better(r, best) {
             best = r;
             picked = Some((base, sched, s_fit));

@@ -17,6 +17,12 @@
 //!    is proposed only if it keeps the guardrails there too and, in `savings`
 //!    mode, still saves.
 //!
+//! Steps 2–3 choose within the objective's whole tolerances. When that
+//! choice does not hold on the held-out days, the search runs again choosing
+//! within [`SELECTION_MARGIN`] of each tolerance (a choice with room to
+//! spare), and that one is confirmed the same way. The held-out part judges
+//! at most these two choices.
+//!
 //! **Early stops** ([`Shortcuts`]). Every replay figure only grows as a replay
 //! goes on, so in `savings` mode a candidate's replay is stopped, once an
 //! hour of replayed time, as soon as its figures so far (with its floor
@@ -45,11 +51,14 @@ use stepscale_hpa::model::RateDecisions;
 use stepscale_hpa::simulate::AutoscalerConfig;
 
 use super::{Figures, Mode, Objective};
-use crate::recommendation::CurrentConfig;
+use crate::recommendation::{describe_change, CurrentConfig};
 use crate::replay::{self, BoundedFigures, DemandHistory};
 
-/// Share of each tolerance the choice may use on the fit part; the
-/// held-out confirmation allows the whole tolerance.
+/// Share of each tolerance a second, cautious choice may use on the fit
+/// part when the first (within the whole tolerance) does not hold on the
+/// held-out part, so that a choice made at the edge of the tolerance that
+/// fails confirmation by a hair is followed by one with room to spare; the
+/// held-out confirmation always allows the whole tolerance.
 pub const SELECTION_MARGIN: f64 = 0.5;
 /// Costs within this share of today's replica-hours rank as equal, so that
 /// among near-equal candidates the one with less saturation, then the
@@ -928,6 +937,38 @@ pub fn choose_with(
     objective: &Objective,
     shortcuts: Shortcuts,
 ) -> Result<Choice, SearchError> {
+    let bold = search_at(w, current, seeds, objective, shortcuts, 1.0)?;
+    if bold.confirmed || bold.holdout.is_none() {
+        return Ok(bold);
+    }
+    let cautious = search_at(w, current, seeds, objective, shortcuts, SELECTION_MARGIN)?;
+    if !cautious.confirmed {
+        return Ok(bold);
+    }
+    let mut choice = cautious;
+    choice.verdict = format!(
+        "{}. Chosen within {} of each tolerance on the fit part: the cheapest candidate within the whole tolerance, {}, did not hold on the held-out days",
+        choice.verdict.trim_end_matches('.'),
+        SELECTION_MARGIN,
+        describe_change(current, &bold.best)
+    );
+    choice.candidates_replayed += bold.candidates_replayed;
+    choice.candidates_stopped_early += bold.candidates_stopped_early;
+    choice.candidates_reused += bold.candidates_reused;
+    Ok(choice)
+}
+
+/// One search ([`choose_with`]) choosing on the fit part within `margin` of
+/// each tolerance, and its confirmation on the held-out part (which always
+/// allows the whole tolerance).
+fn search_at(
+    w: &WorkloadSnapshot,
+    current: &CurrentConfig,
+    seeds: &[ConfigChange],
+    objective: &Objective,
+    shortcuts: Shortcuts,
+    margin: f64,
+) -> Result<Choice, SearchError> {
     let today = Knobs::of(current).ok_or(SearchError::NotCpu)?;
     let request = replay::request_cores(w);
     let history = replay::demand_history(w);
@@ -954,7 +995,7 @@ pub fn choose_with(
         };
     let demand_sorted = sorted(&fit.series.cores);
     let room = PolicyRoom::of(&w.config);
-    let strict = objective.with_tolerances_scaled(SELECTION_MARGIN);
+    let strict = objective.with_tolerances_scaled(margin);
     let mut s = Scorer {
         w,
         request,

@@ -159,8 +159,8 @@ fn estimate_censored(cores: &mut [f64], censored: &[bool], desired: &[f64], per_
             end += 1;
         }
         let after = settled(end);
-        for k in i..end {
-            cores[k] = cores[k].max(after).max(settled(k + 1));
+        for (k, c) in cores.iter_mut().enumerate().take(end).skip(i) {
+            *c = c.max(after).max(settled(k + 1));
         }
         i = end;
     }
