@@ -545,8 +545,10 @@ pub fn table(rows: &[Row]) -> String {
             )),
             -r.hindsight_saving_percent(),
             r.hindsight.1.saturated_minutes_per_day,
-            r.capture_percent()
-                .map_or("—".to_string(), |c| format!("{c:.0} %")),
+            r.capture_percent().map_or("—".to_string(), |c| format!(
+                "{:.0} %",
+                if c.abs() < 0.5 { 0.0 } else { c }
+            )),
             r.trivial_delta_percent(),
             r.trivial.saturated_minutes_per_day,
         );
