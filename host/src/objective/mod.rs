@@ -457,6 +457,12 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
                 rec.predictive_schedule = Some(s.schedule);
                 choice.best = s.change;
                 choice.confirmed = true;
+                // The figures shown are the proposal's: with its schedule.
+                choice.fit.proposed = s.with_fit.rounded();
+                if let Some(h) = choice.holdout.as_mut() {
+                    h.current = s.today_held.rounded();
+                    h.proposed = s.with_held.rounded();
+                }
                 choice.verdict = format!(
                     "{}. With a predictive schedule: {} on the held-out {} (confirmed).{} The forecast earns it: {backtest}.",
                     choice.verdict.trim_end_matches('.'),
@@ -561,6 +567,8 @@ struct ScheduleOutcome {
     today_held: Figures,
     /// The change with its schedule on the held-out part.
     with_held: Figures,
+    /// The change with its schedule on the fit part.
+    with_fit: Figures,
     /// The held-out period, in words.
     period: String,
     /// For the reviewer.
@@ -782,6 +790,7 @@ fn schedule_pass(
         schedule: sched,
         today_held: t_held,
         with_held: s_held,
+        with_fit: s_fit,
         period,
         note,
     }))
