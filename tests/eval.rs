@@ -133,6 +133,8 @@ pub struct Row {
     pub config: HandConfig,
     /// The recommendation (from the analysis part only).
     pub recommendation: Recommendation,
+    /// The snapshot the analyzer saw.
+    pub snapshot: WorkloadSnapshot,
     /// The change in words ("none" when nothing is proposed).
     pub change: String,
     /// Days judged.
@@ -434,6 +436,7 @@ pub fn evaluate(analyzer: &Analyzer, nab_dir: &Path, names: &[String]) -> Result
                 }
             },
             recommendation: rec,
+            snapshot: w,
             judged_days: later.len() as f64 * f64::from(step) / 86_400.0,
             before,
             after,

@@ -67,6 +67,22 @@ fn main() {
     let started = Instant::now();
     match eval::evaluate(&analyzer, &nab, &names) {
         Ok(rows) => {
+            // STEPSCALE_EVAL_SNAPSHOT=FILE writes the analyzed snapshots, to
+            // replay one with `stepscale analyze FILE` or `stepscale
+            // simulate --snapshot FILE --workload traces/NAME`.
+            if let Ok(path) = std::env::var("STEPSCALE_EVAL_SNAPSHOT") {
+                let snapshot = stepscale_engine::Snapshot {
+                    api_version: stepscale_engine::snapshot::SNAPSHOT_API_VERSION.to_string(),
+                    workloads: rows.iter().map(|r| r.snapshot.clone()).collect(),
+                };
+                let written = serde_json::to_string(&snapshot)
+                    .map_err(|e| e.to_string())
+                    .and_then(|j| std::fs::write(&path, j).map_err(|e| e.to_string()));
+                if let Err(e) = written {
+                    eprintln!("eval: {path}: {e}");
+                    std::process::exit(1);
+                }
+            }
             if only.is_some() {
                 let recs: Vec<_> = rows.iter().map(|r| r.recommendation.clone()).collect();
                 print!(
