@@ -12,9 +12,12 @@
 //!   when today already breaks it;
 //! - scale direction changes per day no worse than today's plus
 //!   [`Objective::direction_change_tolerance_per_day`];
-//! - never less ready capacity than today where the history's demand is
-//!   censored (the pods were at their CPU cap, so the true demand is unknown:
-//!   see [`crate::replay::DemandHistory`]).
+//! - where the history's demand is censored (the pods were at their CPU cap,
+//!   so the true demand is only estimated: see
+//!   [`crate::replay::DemandHistory`]), fewer ready pods than today's config
+//!   count as saturated minutes on top of the replay's, within the same
+//!   tolerance ([`Objective::charged_saturation`]); `balanced` outside the
+//!   budget and `reliability` never take capacity away there.
 //!
 //! The modes ([`Mode`]) say what to do with that: `savings` (the default)
 //! never accepts a config worse than today and saves as much as it can;
@@ -214,7 +217,7 @@ impl Objective {
             Mode::Reliability => "minimize saturated minutes, then replica-hours",
         };
         format!(
-            "{} ({}): saturation ≤ today +{} min/day and ≤ {} min/day (or no worse than today), over target ≤ today +{} min/day and ≤ {} min/day, direction changes ≤ today +{}/day, no less capacity where demand was censored",
+            "{} ({}): saturation ≤ today +{} min/day and ≤ {} min/day (or no worse than today), over target ≤ today +{} min/day and ≤ {} min/day, direction changes ≤ today +{}/day, fewer ready pods than today where demand was censored count as saturated",
             self.mode.as_str(),
             what,
             self.saturation_tolerance_minutes_per_day,
@@ -229,16 +232,31 @@ impl Objective {
     /// (savings semantics: never meaningfully worse than today).
     pub fn keeps_guardrails(&self, f: &Figures, today: &Figures) -> bool {
         let eps = 1e-9;
-        let no_worse = f.saturated_minutes_per_day
+        let no_worse = Self::charged_saturation(f)
             <= today.saturated_minutes_per_day + self.saturation_tolerance_minutes_per_day + eps
             && f.over_target_minutes_per_day
                 <= today.over_target_minutes_per_day
                     + self.over_target_tolerance_minutes_per_day
                     + eps;
-        let budget = self.within_budget(f)
-            || f.saturated_minutes_per_day <= today.saturated_minutes_per_day + eps
+        let charged = Figures {
+            saturated_minutes_per_day: Self::charged_saturation(f),
+            ..*f
+        };
+        let budget = self.within_budget(&charged)
+            || Self::charged_saturation(f) <= today.saturated_minutes_per_day + eps
                 && f.over_target_minutes_per_day <= today.over_target_minutes_per_day + eps;
-        no_worse && budget && self.keeps_churn_and_censoring(f, today)
+        no_worse
+            && budget
+            && f.direction_changes_per_day
+                <= today.direction_changes_per_day + self.direction_change_tolerance_per_day + 1e-9
+    }
+
+    /// Saturated minutes per day the guardrails charge `f` with: the
+    /// replay's, plus every censored sample at which `f` has fewer ready pods
+    /// than today's config (the demand there is only estimated, so fewer pods
+    /// are taken to saturate for the whole sample).
+    pub fn charged_saturation(f: &Figures) -> f64 {
+        f.saturated_minutes_per_day + f.censored_shortfall_minutes_per_day
     }
 
     /// Direction changes and censored-demand capacity no worse than today.
@@ -253,12 +271,28 @@ impl Objective {
     pub fn violations(&self, f: &Figures, today: &Figures) -> Vec<String> {
         let mut out = Vec::new();
         let eps = 1e-9;
-        let sat = f.saturated_minutes_per_day - today.saturated_minutes_per_day;
+        // `savings` (and `balanced` inside the budget) charge a censored
+        // shortfall as saturation; the other modes refuse it.
+        let charged =
+            self.mode == Mode::Savings || self.mode == Mode::Balanced && self.within_budget(today);
+        let shortfall = f.censored_shortfall_minutes_per_day;
+        let sat = if charged {
+            Self::charged_saturation(f)
+        } else {
+            f.saturated_minutes_per_day
+        } - today.saturated_minutes_per_day;
         let over = f.over_target_minutes_per_day - today.over_target_minutes_per_day;
         let dir = f.direction_changes_per_day - today.direction_changes_per_day;
         if sat > self.saturation_tolerance_minutes_per_day + eps {
             out.push(format!(
-                "saturation {sat:+.1} min/day (tolerance {})",
+                "saturation {sat:+.1} min/day{} (tolerance {})",
+                if charged && shortfall > eps {
+                    format!(
+                        ", {shortfall:.1} of them where demand was censored and it has fewer ready pods than today"
+                    )
+                } else {
+                    String::new()
+                },
                 self.saturation_tolerance_minutes_per_day
             ));
         }
@@ -283,7 +317,7 @@ impl Objective {
                 self.direction_change_tolerance_per_day
             ));
         }
-        if f.censored_shortfall_minutes_per_day > eps {
+        if !charged && shortfall > eps {
             out.push(format!(
                 "fewer ready pods than today for {:.1} min/day where demand was censored",
                 f.censored_shortfall_minutes_per_day
@@ -819,9 +853,18 @@ mod tests {
         assert!(!o.keeps_guardrails(&f(80.0, 3.5, 20.0, 4.0), &today));
         assert!(!o.keeps_guardrails(&f(80.0, 2.0, 31.0, 4.0), &today));
         assert!(!o.keeps_guardrails(&f(80.0, 2.0, 20.0, 8.5), &today));
+        // Fewer ready pods than today where demand was censored count as
+        // saturated minutes: within the tolerance with the rest, not beyond.
         let mut censored = f(80.0, 2.0, 20.0, 4.0);
         censored.censored_shortfall_minutes_per_day = 0.5;
+        assert!(o.keeps_guardrails(&censored, &today));
+        censored.saturated_minutes_per_day = 2.6;
         assert!(!o.keeps_guardrails(&censored, &today));
+        let why = o.violations(&censored, &today).join("; ");
+        assert!(
+            why.contains("+1.1 min/day, 0.5 of them where demand was censored"),
+            "{why}"
+        );
     }
 
     #[test]
