@@ -493,10 +493,7 @@ pub fn decide(rec: &mut Recommendation, w: &WorkloadSnapshot, objective: &Object
                 choice.confirmed = true;
                 // The figures shown are the proposal's: with its schedule.
                 choice.fit.proposed = s.with_fit.rounded();
-                if let Some(h) = choice.holdout.as_mut() {
-                    h.current = s.today_held.rounded();
-                    h.proposed = s.with_held.rounded();
-                }
+                choice.holdout = Some(s.held_period.clone());
                 choice.verdict = format!(
                     "{}. With a predictive schedule: {} on the held-out {} (confirmed).{} The forecast earns it: {backtest}.",
                     choice.verdict.trim_end_matches('.'),
@@ -603,6 +600,8 @@ struct ScheduleOutcome {
     with_held: Figures,
     /// The change with its schedule on the fit part.
     with_fit: Figures,
+    /// The held-out part's figures, as the choice shows them.
+    held_period: search::PeriodFigures,
     /// The held-out period, in words.
     period: String,
     /// For the reviewer.
@@ -825,6 +824,12 @@ fn schedule_pass(
         today_held: t_held,
         with_held: s_held,
         with_fit: s_fit,
+        held_period: search::PeriodFigures {
+            period: search::days_label(fit.days(), history.days(), history.days()),
+            days: search::round1(held.days()),
+            current: t_held.rounded(),
+            proposed: s_held.rounded(),
+        },
         period,
         note,
     }))

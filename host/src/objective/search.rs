@@ -900,7 +900,7 @@ pub fn values_for(
     out
 }
 
-fn days_label(from_day: f64, to_day: f64, total: f64) -> String {
+pub(crate) fn days_label(from_day: f64, to_day: f64, total: f64) -> String {
     format!(
         "days {}–{} of {}",
         from_day.round() as i64 + 1,
@@ -1225,7 +1225,7 @@ fn worth_a_change(
         .map_or(best, |(k, _)| *k)
 }
 
-fn round1(v: f64) -> f64 {
+pub(crate) fn round1(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 

@@ -607,6 +607,39 @@ mod tests {
     }
 
     #[test]
+    fn a_censored_sample_takes_the_demand_the_controller_settled_on() {
+        // At sample 10 the 2 ready pods sit at 100 % (1 core, a lower
+        // bound); by the next sample the HPA at a 60 % target settled on 6
+        // pods: 6 pods at 60 % of 500m carry (5, 6] × 0.3 cores, so the
+        // estimate is the middle, 1.65 cores.
+        let mut w = workload();
+        let n = w.history.len();
+        w.history.cpu_utilization = vec![40.0; n];
+        w.history.replicas_current = vec![2.0; n];
+        w.history.replicas_desired = vec![2.0; n];
+        w.history.cpu_utilization[10] = 100.0;
+        w.history.replicas_desired[11] = 6.0;
+        w.history.replicas_current[11] = 6.0;
+        let d = demand_history(&w);
+        assert!(d.censored[10]);
+        assert!(
+            (d.series.cores[10] - 1.65).abs() < 1e-9,
+            "{}",
+            d.series.cores[10]
+        );
+        // Uncensored samples keep what the utilization says.
+        assert!((d.series.cores[9] - 0.4).abs() < 1e-9);
+        // A count that did not rise says nothing more than the bound.
+        w.history.replicas_desired[11] = 2.0;
+        let d = demand_history(&w);
+        assert!(
+            (d.series.cores[10] - 1.0).abs() < 1e-9,
+            "{}",
+            d.series.cores[10]
+        );
+    }
+
+    #[test]
     fn the_held_out_part_is_the_last_whole_days() {
         let per_day = 288;
         assert_eq!(split(per_day * 2, 300).holdout_days, 0);
