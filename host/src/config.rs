@@ -6,7 +6,8 @@
 //! - `intervalSeconds`: 300 (seconds between reconcile ticks);
 //! - `leaderElection.enabled`: true; `.leaseName`:
 //!   `stepscale-autoscaler-leader`; `.namespace`: `$POD_NAMESPACE`, else
-//!   `default`; `.leaseDurationSeconds`: 3 × `intervalSeconds`;
+//!   `default`; `.leaseDurationSeconds`: 45 (kept by its own task, see
+//!   [`crate::leader`]);
 //! - `namespaces`: `[]` (all namespaces);
 //! - `prometheus.url`: `""` (off: HPA-status fallback); `.lookbackSeconds`
 //!   604800 (7 days); `.stepSeconds` 300; `.timeoutSeconds` 10;
@@ -361,12 +362,12 @@ impl Values {
         let lease_seconds = self
             .leader_election
             .lease_duration_seconds
-            .unwrap_or(3 * interval);
+            .unwrap_or(crate::leader::DEFAULT_LEASE_SECONDS);
         if lease_seconds < 3 {
             return Err(ConfigError::Invalid {
                 field: "leaderElection.leaseDurationSeconds",
                 problem: format!("is {lease_seconds}"),
-                fix: "use at least 3 seconds (default 3 × intervalSeconds)",
+                fix: "use at least 3 seconds (default 45)",
             });
         }
         let probation = match (
@@ -611,7 +612,7 @@ mod tests {
     fn the_defaults_are_the_documented_ones() {
         let c = OperatorConfig::defaults("pod-0");
         assert_eq!(c.interval, Duration::from_secs(300));
-        assert_eq!(c.leader_election.lease_duration, Duration::from_secs(900));
+        assert_eq!(c.leader_election.lease_duration, Duration::from_secs(45));
         assert_eq!(c.leader_election.lease_name, "stepscale-autoscaler-leader");
         assert!(c.leader_election.enabled);
         assert!(c.namespaces.is_empty());
@@ -632,7 +633,8 @@ mod tests {
             .into_config("x".into(), Some("ops".into()))
             .expect("valid");
         assert_eq!(c.interval, Duration::from_secs(2));
-        assert_eq!(c.leader_election.lease_duration, Duration::from_secs(6));
+        // The lease does not follow the interval: it is kept on its own.
+        assert_eq!(c.leader_election.lease_duration, Duration::from_secs(45));
         assert_eq!(c.leader_election.namespace, "ops");
         assert_eq!(c.namespaces, ["a", "b"]);
         assert_eq!(

@@ -749,6 +749,13 @@ impl Operator {
                 }))
             })
             .collect();
+        // The lease is kept on its own task, so a long tick never lets it
+        // lapse and a follower takes over as soon as it may. The task ends
+        // with this loop, however the loop ends (dropped with it).
+        let became_leader = Arc::new(tokio::sync::Notify::new());
+        let lease_keeper = self.ctx.leader.clone().map(|l| {
+            tokio_util::task::AbortOnDropHandle::new(tokio::spawn(l.keep(became_leader.clone())))
+        });
         tokio::pin!(shutdown);
         let interval = self.ctx.config.interval;
         let mut next_tick = Instant::now();
@@ -768,6 +775,13 @@ impl Operator {
                         let _ = self.reconcile_recommendations().await;
                     }
                 }
+                _ = became_leader.notified() => {
+                    // Lead now: the mutating pass runs at once, not at the
+                    // next analysis tick.
+                    if let Err(e) = self.reconcile_recommendations().await {
+                        tracing::debug!("recommendation pass failed: {e}");
+                    }
+                }
                 _ = rules_changed.notified() => {
                     // Debounce: an apply often updates a ConfigMap twice.
                     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -782,6 +796,7 @@ impl Operator {
                 }
             }
         }
+        drop(lease_keeper);
         for watch in watches.into_iter().chain(rule_watches) {
             watch.abort();
         }
