@@ -2,7 +2,9 @@
 # Provision a real control plane for the cluster integration tests (tests/cluster/).
 #
 #   bash .ci/k8s.sh up     build (once, cached) and start kube-apiserver v1.20.2 + etcd +
-#                          kube-controller-manager on loopback, with RBAC authorization and a
+#                          kube-controller-manager + kube-scheduler on loopback and one real
+#                          node (containerd, runc, kubelet; CONTAINERD_ADDRESS=... is printed
+#                          for loading images), with RBAC authorization and a
 #                          static token for the chart's ServiceAccount identity
 #                          (system:serviceaccount:stepscale-rbac:rel-stepscale-autoscaler, for
 #                          tests/cluster/rbac.rs); prints KUBECONFIG=/abs/path,
@@ -26,11 +28,12 @@ case "${1:-}" in
         OPERATOR_TOKEN=stepscale-operator-token
         printf '%s,system:serviceaccount:%s:rel-stepscale-autoscaler,stepscale-operator,"system:serviceaccounts,system:serviceaccounts:%s"\n' \
             "$OPERATOR_TOKEN" "$OPERATOR_NS" "$OPERATOR_NS" > "$RUNDIR.operator-token.csv"
-        out=$(AUTHZ=RBAC EXTRA_TOKENS_FILE="$RUNDIR.operator-token.csv" bash "$TOOLS/k8s/up.sh" "$RUNDIR" --with-kcm)
+        out=$(AUTHZ=RBAC EXTRA_TOKENS_FILE="$RUNDIR.operator-token.csv" bash "$TOOLS/k8s/up.sh" "$RUNDIR" --with-node)
         echo "$out" >&2
         line=$(printf '%s\n' "$out" | grep '^KUBECONFIG=' | tail -n1)
         [ -n "$line" ] || { echo "k8s.sh: up.sh printed no KUBECONFIG line; see $RUNDIR/*.log" >&2; exit 1; }
         echo "$line"
+        printf '%s\n' "$out" | grep '^CONTAINERD_ADDRESS=' | tail -n1
         echo "STEPSCALE_TEST_OPERATOR_TOKEN=$OPERATOR_TOKEN"
         echo "STEPSCALE_TEST_OPERATOR_NAMESPACE=$OPERATOR_NS"
         ;;

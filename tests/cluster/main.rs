@@ -19,6 +19,7 @@
 //!   clock (HPA floor transitions, ScaledObject cron triggers, DST);
 //! - `helm`: the chart installed, upgraded and uninstalled with real helm;
 //! - `image`: the container image, checked and run with runc;
+//! - `node`: the chart's Pods on a real node, with the image loaded into it;
 //! - `rbac`: the operator held to the chart's own RBAC (API server with RBAC
 //!   authorization, a token for the chart's ServiceAccount).
 
@@ -29,6 +30,7 @@ mod image;
 mod keda;
 mod leader;
 mod lifecycle;
+mod node;
 mod rbac;
 mod rules;
 mod run_loop;

@@ -1,0 +1,251 @@
+//! The chart as users run it: its Pods on a real node (containerd, runc,
+//! kubelet), with the image `.ci/image.sh` built loaded into the node, in
+//! their in-cluster identity, read through `kubectl logs`.
+//!
+//! Needs the node from `bash .ci/k8s.sh up` (`CONTAINERD_ADDRESS`), the
+//! image (`STEPSCALE_TEST_IMAGE`), `helm`, `kubectl` and `ctr` on PATH.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+
+use crate::common::{cluster, TestNamespace};
+use crate::helm::{chart, helm, run};
+
+/// The node's containerd socket and the image's OCI archive with its tag;
+/// skipped (failed under CI=true) without them.
+fn node_and_image(test: &str) -> Option<(String, PathBuf, String)> {
+    let containerd = std::env::var("CONTAINERD_ADDRESS").ok();
+    let image = std::env::var("STEPSCALE_TEST_IMAGE").ok();
+    match (containerd, image) {
+        (Some(c), Some(i)) if i.contains(':') => {
+            let (dir, tag) = i.rsplit_once(':').expect("DIR:TAG");
+            let archive = Path::new(dir)
+                .parent()
+                .expect("the layout's parent")
+                .join(format!("stepscale-{tag}.oci.tar"));
+            Some((c, archive, tag.to_string()))
+        }
+        _ => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{test}: CI=true but CONTAINERD_ADDRESS or STEPSCALE_TEST_IMAGE is not set; `bash .ci/k8s.sh up` starts the node and `bash .ci/image.sh` builds the image"
+            );
+            eprintln!(
+                "{test}: skipped: no node (CONTAINERD_ADDRESS) or no image (STEPSCALE_TEST_IMAGE)"
+            );
+            None
+        }
+    }
+}
+
+/// Run a command from PATH and return its output (stdout then stderr).
+fn sh(cmd: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd} runs: {e}"));
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+async fn eventually<F, Fut>(what: &str, timeout: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("{what}: not within {timeout:?}");
+}
+
+fn ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// The host PID of a running container, from containerd's task list.
+fn container_pid(containerd: &str, container_id: &str) -> Option<u32> {
+    let (ok, out) = sh(
+        "ctr",
+        &["--address", containerd, "-n", "k8s.io", "tasks", "ls"],
+    );
+    assert!(ok, "ctr tasks ls: {out}");
+    out.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&container_id))
+        .and_then(|f| f.get(1)?.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
+    let test = "chart-on-node";
+    let Some(client) = cluster(test).await else {
+        return;
+    };
+    let Some((containerd, archive, tag)) = node_and_image(test) else {
+        return;
+    };
+    let Some(helm) = helm(test) else {
+        return;
+    };
+    let repo = "local.test/stepscale-autoscaler";
+    let (ok, out) = sh(
+        "ctr",
+        &[
+            "--address",
+            &containerd,
+            "-n",
+            "k8s.io",
+            "images",
+            "import",
+            "--base-name",
+            repo,
+            "--digests",
+            &archive.to_string_lossy(),
+        ],
+    );
+    assert!(ok, "ctr images import: {out}");
+
+    let ns = TestNamespace::new(client.clone(), "node").await;
+    let release = format!("n{}", &ns.name[ns.name.len() - 6..]);
+    let chart = chart();
+    run(
+        &helm,
+        &[
+            "install",
+            &release,
+            &chart.to_string_lossy(),
+            "--namespace",
+            &ns.name,
+            "--set",
+            &format!("image.repository={repo}"),
+            "--set",
+            &format!("image.tag={tag}"),
+            "--set",
+            "replicaCount=2",
+        ],
+    );
+    let deploy = format!("{release}-stepscale-autoscaler");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns.name);
+    let selector = format!("app.kubernetes.io/instance={release}");
+    let started = Instant::now();
+    eventually("two Ready operator pods", Duration::from_secs(120), || {
+        let pods = pods.clone();
+        let selector = selector.clone();
+        async move {
+            pods.list(&ListParams::default().labels(&selector))
+                .await
+                .is_ok_and(|l| l.items.len() == 2 && l.items.iter().all(ready))
+        }
+    })
+    .await;
+    println!(
+        "two operator pods Ready through the chart's probes in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let list = pods
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .expect("pods");
+
+    for pod in &list.items {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let spec = pod.spec.as_ref().expect("spec");
+        // In-cluster config: the chart's ServiceAccount, no kubeconfig.
+        assert_eq!(spec.service_account_name.as_deref(), Some(deploy.as_str()));
+        let c = &spec.containers[0];
+        assert!(
+            c.env.iter().flatten().all(|e| e.name != "KUBECONFIG"),
+            "{name}: no kubeconfig"
+        );
+        // Read from the running container: its process's uid and root mount.
+        let id = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .and_then(|c| c.first())
+            .and_then(|c| c.container_id.clone())
+            .expect("a container id");
+        let id = id.trim_start_matches("containerd://");
+        let pid = container_pid(&containerd, id).expect("a running task");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        let uid = status
+            .lines()
+            .find(|l| l.starts_with("Uid:"))
+            .expect("Uid line");
+        assert!(
+            uid.split_whitespace().skip(1).all(|u| u == "65532"),
+            "{name}: {uid}"
+        );
+        let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).expect("mountinfo");
+        let root = mounts
+            .lines()
+            .find(|l| l.split_whitespace().nth(4) == Some("/"))
+            .expect("a root mount");
+        let options = root.split_whitespace().nth(5).unwrap_or("");
+        assert!(options.split(',').any(|o| o == "ro"), "{name}: root {root}");
+    }
+
+    // Both took part in the election with their own tokens: one holds the
+    // Lease, and it is one of these pods.
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns.name);
+    let names: Vec<String> = list
+        .items
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    eventually("a pod holds the Lease", Duration::from_secs(30), || {
+        let leases = leases.clone();
+        let names = names.clone();
+        async move {
+            leases
+                .get_opt("stepscale-autoscaler-leader")
+                .await
+                .ok()
+                .flatten()
+                .and_then(|l| l.spec?.holder_identity)
+                .is_some_and(|h| names.contains(&h))
+        }
+    })
+    .await;
+
+    // The manual's command, and each pod's own log.
+    let (ok, logs) = sh(
+        "kubectl",
+        &["logs", "-n", &ns.name, &format!("deploy/{deploy}")],
+    );
+    assert!(ok, "kubectl logs: {logs}");
+    assert!(logs.contains("operator starting"), "{logs}");
+    assert!(logs.contains("reconcile tick"), "{logs}");
+    let mut follower_said = false;
+    for name in &names {
+        let (ok, l) = sh("kubectl", &["logs", "-n", &ns.name, name]);
+        assert!(ok, "kubectl logs {name}: {l}");
+        follower_said |= l.contains("not leader; skipping mutating pass");
+    }
+    assert!(
+        follower_said,
+        "the follower says it skips the mutating pass"
+    );
+
+    run(&helm, &["uninstall", &release, "--namespace", &ns.name]);
+    ns.cleanup().await;
+}
