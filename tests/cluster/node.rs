@@ -246,6 +246,101 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
         "the follower says it skips the mutating pass"
     );
 
+    // Failover on the node. Graceful: `kubectl delete pod` on the leader
+    // (SIGTERM: it releases the Lease); the standby takes it at its next
+    // look, not at its next tick (or the Deployment's replacement pod, if it
+    // starts first).
+    let lease_now = || {
+        let leases = leases.clone();
+        async move {
+            leases
+                .get_opt("stepscale-autoscaler-leader")
+                .await
+                .ok()
+                .flatten()
+                .and_then(|l| l.spec)
+                .map(|s| (s.holder_identity, s.renew_time.map(|t| t.0)))
+                .unwrap_or((None, None))
+        }
+    };
+    let leader = lease_now().await.0.expect("a holder");
+    let deleted = Instant::now();
+    let (ok, out) = sh(
+        "kubectl",
+        &["delete", "pod", "-n", &ns.name, &leader, "--wait=false"],
+    );
+    assert!(ok, "kubectl delete pod: {out}");
+    eventually(
+        "another pod takes the Lease",
+        Duration::from_secs(40),
+        || {
+            let leader = leader.clone();
+            let now = lease_now();
+            async move { now.await.0.is_some_and(|h| !h.is_empty() && h != leader) }
+        },
+    )
+    .await;
+    let graceful = deleted.elapsed();
+    let successor = lease_now().await.0.unwrap_or_default();
+    println!(
+        "on the node, failover after the leader pod was deleted: {:.1} s (to {})",
+        graceful.as_secs_f64(),
+        if names.contains(&successor) {
+            "the standby"
+        } else {
+            "the replacement pod"
+        }
+    );
+    assert!(graceful < Duration::from_secs(10), "{graceful:?}");
+
+    // Crash: SIGKILL the new leader's container; it releases nothing.
+    // Leadership resumes once a live process renews the Lease: the standby
+    // after a lease duration, or the same pod's restarted container (same
+    // identity) as soon as it starts.
+    let pod = pods.get(&successor).await.expect("the new leader's pod");
+    let id = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.first())
+        .and_then(|c| c.container_id.clone())
+        .expect("a container id");
+    let id = id.trim_start_matches("containerd://").to_string();
+    let before = lease_now().await.1;
+    let killed = Instant::now();
+    let (ok, out) = sh(
+        "ctr",
+        &[
+            "--address",
+            &containerd,
+            "-n",
+            "k8s.io",
+            "tasks",
+            "kill",
+            "-s",
+            "SIGKILL",
+            &id,
+        ],
+    );
+    assert!(ok, "ctr tasks kill: {out}");
+    eventually(
+        "a live process renews the Lease",
+        Duration::from_secs(60),
+        || {
+            let now = lease_now();
+            let before = before;
+            async move { now.await.1 != before }
+        },
+    )
+    .await;
+    let crash = killed.elapsed();
+    let by = lease_now().await.0.unwrap_or_default();
+    println!(
+        "on the node, leadership resumed {:.1} s after the leader's container was killed (by {by})",
+        crash.as_secs_f64()
+    );
+    assert!(crash < Duration::from_secs(50), "{crash:?}");
+
     run(&helm, &["uninstall", &release, "--namespace", &ns.name]);
     ns.cleanup().await;
 }
