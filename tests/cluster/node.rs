@@ -328,7 +328,6 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
         Duration::from_secs(60),
         || {
             let now = lease_now();
-            let before = before;
             async move { now.await.1 != before }
         },
     )
