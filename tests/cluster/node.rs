@@ -141,6 +141,10 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
             &format!("image.tag={tag}"),
             "--set",
             "replicaCount=2",
+            // Only this namespace, as the README's fuller example does, so
+            // the pods never touch the other tests' namespaces.
+            "--set",
+            &format!("namespaces={{{}}}", ns.name),
         ],
     );
     let deploy = format!("{release}-stepscale-autoscaler");
@@ -297,13 +301,31 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
     // Leadership resumes once a live process renews the Lease: the standby
     // after a lease duration, or the same pod's restarted container (same
     // identity) as soon as it starts.
-    let pod = pods.get(&successor).await.expect("the new leader's pod");
-    let id = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|c| c.first())
-        .and_then(|c| c.container_id.clone())
+    // A replacement pod can hold the Lease before the kubelet has reported
+    // its container: wait for the id.
+    let container_of = |name: String| {
+        let pods = pods.clone();
+        async move {
+            pods.get(&name)
+                .await
+                .ok()
+                .and_then(|p| p.status)
+                .and_then(|s| s.container_statuses)
+                .and_then(|c| c.into_iter().next())
+                .and_then(|c| c.container_id)
+        }
+    };
+    eventually(
+        "the new leader's container",
+        Duration::from_secs(30),
+        || {
+            let found = container_of(successor.clone());
+            async move { found.await.is_some() }
+        },
+    )
+    .await;
+    let id = container_of(successor.clone())
+        .await
         .expect("a container id");
     let id = id.trim_start_matches("containerd://").to_string();
     let before = lease_now().await.1;
