@@ -13,7 +13,7 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 
-use crate::common::{cluster, TestNamespace};
+use crate::common::{cluster, eventually, TestNamespace};
 use crate::helm::{chart, helm, run};
 
 /// The node's containerd socket and the image's OCI archive with its tag;
@@ -59,21 +59,6 @@ fn sh(cmd: &str, args: &[&str]) -> (bool, String) {
     )
 }
 
-async fn eventually<F, Fut>(what: &str, timeout: Duration, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!("{what}: not within {timeout:?}");
-}
-
 fn ready(p: &Pod) -> bool {
     p.status
         .as_ref()
@@ -81,12 +66,30 @@ fn ready(p: &Pod) -> bool {
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
+/// `ctr` against the node's containerd, in the kubelet's namespace.
+fn ctr(containerd: &str, args: &[&str]) -> (bool, String) {
+    let mut all = vec!["--address", containerd, "-n", "k8s.io"];
+    all.extend_from_slice(args);
+    sh("ctr", &all)
+}
+
+/// The containerd id of a pod's (only) container, once the kubelet has
+/// reported it.
+fn container_id(pod: &Pod) -> Option<String> {
+    let id = pod
+        .status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .first()?
+        .container_id
+        .clone()?;
+    Some(id.trim_start_matches("containerd://").to_string())
+}
+
 /// The host PID of a running container, from containerd's task list.
 fn container_pid(containerd: &str, container_id: &str) -> Option<u32> {
-    let (ok, out) = sh(
-        "ctr",
-        &["--address", containerd, "-n", "k8s.io", "tasks", "ls"],
-    );
+    let (ok, out) = ctr(containerd, &["tasks", "ls"]);
     assert!(ok, "ctr tasks ls: {out}");
     out.lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
@@ -107,13 +110,9 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
         return;
     };
     let repo = "local.test/stepscale-autoscaler";
-    let (ok, out) = sh(
-        "ctr",
+    let (ok, out) = ctr(
+        &containerd,
         &[
-            "--address",
-            &containerd,
-            "-n",
-            "k8s.io",
             "images",
             "import",
             "--base-name",
@@ -181,15 +180,8 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
             "{name}: no kubeconfig"
         );
         // Read from the running container: its process's uid and root mount.
-        let id = pod
-            .status
-            .as_ref()
-            .and_then(|s| s.container_statuses.as_ref())
-            .and_then(|c| c.first())
-            .and_then(|c| c.container_id.clone())
-            .expect("a container id");
-        let id = id.trim_start_matches("containerd://");
-        let pid = container_pid(&containerd, id).expect("a running task");
+        let id = container_id(pod).expect("a container id");
+        let pid = container_pid(&containerd, &id).expect("a running task");
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
         let uid = status
             .lines()
@@ -305,15 +297,7 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
     // its container: wait for the id.
     let container_of = |name: String| {
         let pods = pods.clone();
-        async move {
-            pods.get(&name)
-                .await
-                .ok()
-                .and_then(|p| p.status)
-                .and_then(|s| s.container_statuses)
-                .and_then(|c| c.into_iter().next())
-                .and_then(|c| c.container_id)
-        }
+        async move { pods.get(&name).await.ok().as_ref().and_then(container_id) }
     };
     eventually(
         "the new leader's container",
@@ -327,23 +311,9 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
     let id = container_of(successor.clone())
         .await
         .expect("a container id");
-    let id = id.trim_start_matches("containerd://").to_string();
     let before = lease_now().await.1;
     let killed = Instant::now();
-    let (ok, out) = sh(
-        "ctr",
-        &[
-            "--address",
-            &containerd,
-            "-n",
-            "k8s.io",
-            "tasks",
-            "kill",
-            "-s",
-            "SIGKILL",
-            &id,
-        ],
-    );
+    let (ok, out) = ctr(&containerd, &["tasks", "kill", "-s", "SIGKILL", &id]);
     assert!(ok, "ctr tasks kill: {out}");
     eventually(
         "a live process renews the Lease",

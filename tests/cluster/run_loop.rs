@@ -11,7 +11,7 @@ use stepscale_operator::license::LicenseState;
 use stepscale_operator::lifecycle::phase::Phase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{analyzer, cluster, healthy, week, SeriesSource, TestNamespace};
+use crate::common::{analyzer, cluster, eventually, healthy, week, SeriesSource, TestNamespace};
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
@@ -24,21 +24,6 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out).await;
     out
-}
-
-async fn eventually<F, Fut>(what: &str, timeout: Duration, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("{what}: not within {timeout:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -232,23 +232,21 @@ impl Objective {
     /// (savings semantics: never meaningfully worse than today).
     pub fn keeps_guardrails(&self, f: &Figures, today: &Figures) -> bool {
         let eps = 1e-9;
-        let no_worse = Self::charged_saturation(f)
+        let charged = Figures {
+            saturated_minutes_per_day: Self::charged_saturation(f),
+            ..*f
+        };
+        let sat = charged.saturated_minutes_per_day;
+        let no_worse = sat
             <= today.saturated_minutes_per_day + self.saturation_tolerance_minutes_per_day + eps
             && f.over_target_minutes_per_day
                 <= today.over_target_minutes_per_day
                     + self.over_target_tolerance_minutes_per_day
                     + eps;
-        let charged = Figures {
-            saturated_minutes_per_day: Self::charged_saturation(f),
-            ..*f
-        };
         let budget = self.within_budget(&charged)
-            || Self::charged_saturation(f) <= today.saturated_minutes_per_day + eps
+            || sat <= today.saturated_minutes_per_day + eps
                 && f.over_target_minutes_per_day <= today.over_target_minutes_per_day + eps;
-        no_worse
-            && budget
-            && f.direction_changes_per_day
-                <= today.direction_changes_per_day + self.direction_change_tolerance_per_day + 1e-9
+        no_worse && budget && self.keeps_churn(f, today)
     }
 
     /// Saturated minutes per day the guardrails charge `f` with: the
@@ -259,11 +257,15 @@ impl Objective {
         f.saturated_minutes_per_day + f.censored_shortfall_minutes_per_day
     }
 
-    /// Direction changes and censored-demand capacity no worse than today.
-    pub fn keeps_churn_and_censoring(&self, f: &Figures, today: &Figures) -> bool {
+    /// Direction changes no worse than today's plus the tolerance.
+    fn keeps_churn(&self, f: &Figures, today: &Figures) -> bool {
         f.direction_changes_per_day
             <= today.direction_changes_per_day + self.direction_change_tolerance_per_day + 1e-9
-            && f.censored_shortfall_minutes_per_day <= 1e-9
+    }
+
+    /// Direction changes and censored-demand capacity no worse than today.
+    pub fn keeps_churn_and_censoring(&self, f: &Figures, today: &Figures) -> bool {
+        self.keeps_churn(f, today) && f.censored_shortfall_minutes_per_day <= 1e-9
     }
 
     /// The guardrails `f` breaks against `today`, in words (empty when it

@@ -937,11 +937,34 @@ pub fn choose_with(
     objective: &Objective,
     shortcuts: Shortcuts,
 ) -> Result<Choice, SearchError> {
-    let bold = search_at(w, current, seeds, objective, shortcuts, 1.0)?;
+    // The history and its fidelity, read once for both choices.
+    let history = replay::demand_history(w);
+    if history.is_empty() {
+        return Err(SearchError::Replay("the history is empty".into()));
+    }
+    let fidelity = replay::model_config(
+        &w.config,
+        &ConfigChange::default(),
+        replay::request_cores(w),
+    )
+    .and_then(|today| replay::fidelity(w, &history, &today).ok());
+    let search = |margin: f64| {
+        search_at(
+            w,
+            current,
+            seeds,
+            objective,
+            shortcuts,
+            margin,
+            &history,
+            fidelity.as_ref(),
+        )
+    };
+    let bold = search(1.0)?;
     if bold.confirmed || bold.holdout.is_none() {
         return Ok(bold);
     }
-    let cautious = search_at(w, current, seeds, objective, shortcuts, SELECTION_MARGIN)?;
+    let cautious = search(SELECTION_MARGIN)?;
     if !cautious.confirmed {
         return Ok(bold);
     }
@@ -958,9 +981,11 @@ pub fn choose_with(
     Ok(choice)
 }
 
-/// One search ([`choose_with`]) choosing on the fit part within `margin` of
-/// each tolerance, and its confirmation on the held-out part (which always
-/// allows the whole tolerance).
+/// One search ([`choose_with`]) over `history` (not empty) choosing on the
+/// fit part within `margin` of each tolerance, and its confirmation on the
+/// held-out part (which always allows the whole tolerance), proposed only
+/// where `fidelity` says the replay reproduces the history.
+#[allow(clippy::too_many_arguments)]
 fn search_at(
     w: &WorkloadSnapshot,
     current: &CurrentConfig,
@@ -968,13 +993,11 @@ fn search_at(
     objective: &Objective,
     shortcuts: Shortcuts,
     margin: f64,
+    history: &DemandHistory,
+    fidelity: Option<&replay::Fidelity>,
 ) -> Result<Choice, SearchError> {
     let today = Knobs::of(current).ok_or(SearchError::NotCpu)?;
     let request = replay::request_cores(w);
-    let history = replay::demand_history(w);
-    if history.is_empty() {
-        return Err(SearchError::Replay("the history is empty".into()));
-    }
     let split = replay::split(history.len(), history.series.step_s);
     let fit = history.part(0..split.fit_samples);
     let held = history.part(split.fit_samples..history.len());
@@ -1098,13 +1121,12 @@ fn search_at(
     // Confirmation on the held-out days.
     let saving_fit = best_fit.savings_percent(&today_fit);
     let mut holdout = None;
-    let fidelity = replay::fidelity(w, &history, &today_cfg).ok();
     let (confirmed, verdict) = if change.is_empty() {
         (
             false,
             "today's config is already the best the search found under the objective".to_string(),
         )
-    } else if let Some(f) = fidelity.as_ref().filter(|f| !f.reproduces) {
+    } else if let Some(f) = fidelity.filter(|f| !f.reproduces) {
         (
             false,
             format!(
@@ -1181,7 +1203,7 @@ fn search_at(
     Ok(Choice {
         objective: *objective,
         statement: objective.statement(),
-        method: replay::method(&history),
+        method: replay::method(history),
         fit: fit_period,
         holdout,
         confirmed,
@@ -1190,7 +1212,7 @@ fn search_at(
         candidates_replayed,
         candidates_stopped_early,
         candidates_reused: s.reused,
-        fidelity,
+        fidelity: fidelity.cloned(),
         best: change,
         near_misses,
         best_fit: Some(best_fit),

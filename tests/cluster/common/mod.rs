@@ -54,6 +54,23 @@ pub async fn cluster(test: &str) -> Option<Client> {
 }
 
 /// Every log line of the process, for the checks on the manual's lines.
+/// Poll `f` every 250 ms until it holds; panic naming `what` after
+/// `timeout`.
+pub async fn eventually<F, Fut>(what: &str, timeout: std::time::Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("{what}: not within {timeout:?}");
+}
+
 pub fn logs() -> String {
     String::from_utf8_lossy(
         &LOGS
