@@ -20,10 +20,14 @@
 //! - `helm`: the chart installed, upgraded and uninstalled with real helm;
 //! - `image`: the container image, checked and run with runc;
 //! - `node`: the chart's Pods on a real node, with the image loaded into it;
+//! - `day2`: the manual's day-2 flow from the chart's Pod on the node (real
+//!   Prometheus, license Secret, approve → apply → probation), through
+//!   `helm upgrade`, `helm rollback` and uninstall;
 //! - `rbac`: the operator held to the chart's own RBAC (API server with RBAC
 //!   authorization, a token for the chart's ServiceAccount).
 
 mod common;
+mod day2;
 mod helm;
 mod hostile;
 mod image;

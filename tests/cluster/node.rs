@@ -18,7 +18,7 @@ use crate::helm::{chart, helm, run};
 
 /// The node's containerd socket and the image's OCI archive with its tag;
 /// skipped (failed under CI=true) without them.
-fn node_and_image(test: &str) -> Option<(String, PathBuf, String)> {
+pub(crate) fn node_and_image(test: &str) -> Option<(String, PathBuf, String)> {
     let containerd = std::env::var("CONTAINERD_ADDRESS").ok();
     let image = std::env::var("STEPSCALE_TEST_IMAGE").ok();
     match (containerd, image) {
@@ -43,8 +43,29 @@ fn node_and_image(test: &str) -> Option<(String, PathBuf, String)> {
     }
 }
 
+/// The repository the image is loaded into the node under.
+pub(crate) const IMAGE_REPOSITORY: &str = "local.test/stepscale-autoscaler";
+
+/// Load the image's OCI archive into the node (no registry: as the tools
+/// README shows) and return its repository.
+pub(crate) fn import_image(containerd: &str, archive: &Path) -> &'static str {
+    let (ok, out) = ctr(
+        containerd,
+        &[
+            "images",
+            "import",
+            "--base-name",
+            IMAGE_REPOSITORY,
+            "--digests",
+            &archive.to_string_lossy(),
+        ],
+    );
+    assert!(ok, "ctr images import: {out}");
+    IMAGE_REPOSITORY
+}
+
 /// Run a command from PATH and return its output (stdout then stderr).
-fn sh(cmd: &str, args: &[&str]) -> (bool, String) {
+pub(crate) fn sh(cmd: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(cmd)
         .args(args)
         .output()
@@ -59,7 +80,7 @@ fn sh(cmd: &str, args: &[&str]) -> (bool, String) {
     )
 }
 
-fn ready(p: &Pod) -> bool {
+pub(crate) fn ready(p: &Pod) -> bool {
     p.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
@@ -67,7 +88,7 @@ fn ready(p: &Pod) -> bool {
 }
 
 /// `ctr` against the node's containerd, in the kubelet's namespace.
-fn ctr(containerd: &str, args: &[&str]) -> (bool, String) {
+pub(crate) fn ctr(containerd: &str, args: &[&str]) -> (bool, String) {
     let mut all = vec!["--address", containerd, "-n", "k8s.io"];
     all.extend_from_slice(args);
     sh("ctr", &all)
@@ -75,7 +96,7 @@ fn ctr(containerd: &str, args: &[&str]) -> (bool, String) {
 
 /// The containerd id of a pod's (only) container, once the kubelet has
 /// reported it.
-fn container_id(pod: &Pod) -> Option<String> {
+pub(crate) fn container_id(pod: &Pod) -> Option<String> {
     let id = pod
         .status
         .as_ref()?
@@ -88,7 +109,7 @@ fn container_id(pod: &Pod) -> Option<String> {
 }
 
 /// The host PID of a running container, from containerd's task list.
-fn container_pid(containerd: &str, container_id: &str) -> Option<u32> {
+pub(crate) fn container_pid(containerd: &str, container_id: &str) -> Option<u32> {
     let (ok, out) = ctr(containerd, &["tasks", "ls"]);
     assert!(ok, "ctr tasks ls: {out}");
     out.lines()
@@ -109,19 +130,7 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
     let Some(helm) = helm(test) else {
         return;
     };
-    let repo = "local.test/stepscale-autoscaler";
-    let (ok, out) = ctr(
-        &containerd,
-        &[
-            "images",
-            "import",
-            "--base-name",
-            repo,
-            "--digests",
-            &archive.to_string_lossy(),
-        ],
-    );
-    assert!(ok, "ctr images import: {out}");
+    let repo = import_image(&containerd, &archive);
 
     let ns = TestNamespace::new(client.clone(), "node").await;
     let release = format!("n{}", &ns.name[ns.name.len() - 6..]);

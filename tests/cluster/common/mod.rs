@@ -141,6 +141,37 @@ impl TestNamespace {
         TestNamespace { client, name }
     }
 
+    /// The namespace `name` exactly (a fixture's history is labelled with
+    /// it), created afresh: one left by an earlier run is deleted first.
+    pub async fn named(client: Client, name: &str) -> TestNamespace {
+        install_crd(&client).await;
+        let api = Api::<Namespace>::all(client.clone());
+        let _ = api.delete(name, &DeleteParams::default()).await;
+        eventually(
+            &format!("namespace {name} from an earlier run is gone"),
+            std::time::Duration::from_secs(120),
+            || {
+                let api = api.clone();
+                async move { api.get_opt(name).await.is_ok_and(|n| n.is_none()) }
+            },
+        )
+        .await;
+        let ns = Namespace {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.to_string()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        api.create(&PostParams::default(), &ns)
+            .await
+            .expect("create the test namespace");
+        TestNamespace {
+            client,
+            name: name.to_string(),
+        }
+    }
+
     /// Delete the namespace (best effort).
     pub async fn cleanup(self) {
         let _ = Api::<Namespace>::all(self.client.clone())
