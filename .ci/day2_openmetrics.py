@@ -23,9 +23,12 @@ description and the CSVs, never from the code under test.
   week never passes 60 % x 1.1, so today's config holds 4 pods).
 - After END, three more hours for "shop" only (what a scrape would record
   during the test's probation): the same NAB series continues (rows
-  2017..2052), healthy under any target. "cart" has no samples after END,
-  as if its metrics stopped: its probation has nothing to judge, and the
-  operator rolls the change back once one more probation window has passed.
+  2017..2052), healthy under any target. "cart"'s series stop 30 minutes
+  before END, as if its metrics stopped (Prometheus still answers for 5
+  minutes after a series' last sample, so 30 keeps the test's probation, which
+  starts after END, clear of them): its probation has nothing to judge, and
+  the operator rolls the change back once one more probation window has
+  passed.
 """
 
 import csv
@@ -37,6 +40,7 @@ WEEK_MINUTES = 7 * 24 * 60
 AFTER_MINUTES = 3 * 60
 REQUEST_CORES = 0.2  # four pods x 0.05
 REPLICAS = 4
+CART_STOPS_MINUTES_BEFORE_END = 30
 
 
 def nab(data, name):
@@ -68,7 +72,7 @@ def main():
     times = [start + 60 * i for i in range(WEEK_MINUTES + AFTER_MINUTES + 1)]
     workloads = {
         "shop": ("shop-7c9d8b6f5-x4k2p", history + after_shop),
-        "cart": ("cart-5b8f9d7c6-m2q7z", history),
+        "cart": ("cart-5b8f9d7c6-m2q7z", history[:-CART_STOPS_MINUTES_BEFORE_END]),
     }
 
     added = {}  # family -> lines

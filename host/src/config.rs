@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::history::prometheus::PrometheusConfig;
+use crate::history::prometheus::{PrometheusConfig, Queries};
 use crate::leader::DEFAULT_LEASE_NAME;
 
 /// A configuration that cannot be used.
@@ -173,6 +173,22 @@ pub struct QueryValues {
     pub replicas_current: Option<String>,
     /// `requestRate`.
     pub request_rate: Option<String>,
+}
+
+impl QueryValues {
+    /// The PromQL templates: each override that is set and not blank, the
+    /// documented default for the rest (`requestRate` is only queried when
+    /// set).
+    pub fn into_queries(self) -> Queries {
+        let set = |v: Option<String>| v.filter(|q| !q.trim().is_empty());
+        let defaults = Queries::default();
+        Queries {
+            cpu_utilization: set(self.cpu_utilization).unwrap_or(defaults.cpu_utilization),
+            replicas_desired: set(self.replicas_desired).unwrap_or(defaults.replicas_desired),
+            replicas_current: set(self.replicas_current).unwrap_or(defaults.replicas_current),
+            request_rate: set(self.request_rate),
+        }
+    }
 }
 
 /// `forecasting.*`.
@@ -461,6 +477,7 @@ impl Values {
                     lookback_seconds: self.prometheus.lookback_seconds.unwrap_or(7 * 86_400),
                     step_seconds: self.prometheus.step_seconds.unwrap_or(300),
                     timeout_seconds: self.prometheus.timeout_seconds.unwrap_or(10),
+                    queries: self.prometheus.queries.into_queries(),
                     ..PrometheusConfig::default()
                 })
             }

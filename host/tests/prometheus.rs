@@ -180,6 +180,56 @@ fn the_default_queries_select_the_namespace_and_the_targets_pods_only() {
 }
 
 #[test]
+fn query_overrides_from_the_values_are_sent_and_their_answers_read() {
+    let Some(url) =
+        prometheus_url("query_overrides_from_the_values_are_sent_and_their_answers_read")
+    else {
+        return;
+    };
+    // As a user sets them in the chart's values: the CPU from the pod-level
+    // cgroup series (container=""), desired replicas from another
+    // namespace's HPA (the fixture holds it at 9); currentReplicas left
+    // blank keeps the default.
+    let values = format!(
+        r#"
+prometheus:
+  url: {url}
+  queries:
+    cpuUtilization: '50 * sum(rate(container_cpu_usage_seconds_total{{namespace="{{namespace}}", pod=~"{{pod_regex}}", container=""}}[5m])) / 0.25'
+    desiredReplicas: 'max(kube_horizontalpodautoscaler_status_desired_replicas{{namespace="other", horizontalpodautoscaler="{{autoscaler}}"}})'
+    currentReplicas: ""
+"#
+    );
+    let values: stepscale_operator::config::Values =
+        serde_yaml::from_str(&values).expect("values parse");
+    let config = values
+        .into_config("op".into(), Some("ops".into()))
+        .expect("valid values")
+        .prometheus
+        .expect("Prometheus configured");
+    let rows = nab_rows();
+    let h = block_on(backfill(&config, &key("nab"), rows[ROWS - 1].0)).expect("backfill");
+    // The override's answer: the two pods' pod-level usage, summed and
+    // halved over 0.25 cores each, is the NAB value (as the default is).
+    let last = h.len() - 1;
+    let u = rows[ROWS - 1].1;
+    assert!(
+        (h.cpu_utilization[last] - u).abs() < 1e-6,
+        "cpu {} vs {u}",
+        h.cpu_utilization[last]
+    );
+    assert!(
+        h.replicas_desired.iter().all(|v| *v == 9.0),
+        "desired replicas come from the overridden query"
+    );
+    let current = (rows[ROWS - 2].1 / 25.0).ceil().max(1.0);
+    assert_eq!(
+        h.replicas_current[last], current,
+        "a blank override keeps the default query"
+    );
+}
+
+#[test]
 fn history_for_logs_the_prometheus_source() {
     let Some(url) = prometheus_url("history_for_logs_the_prometheus_source") else {
         return;

@@ -537,6 +537,35 @@ impl<'a> Case<'a> {
         i32::try_from(self.i64(field)?).map_err(|_| self.err(field, "out of range for int32"))
     }
 
+    /// A replica count: an int32 no larger than [`crate::limits::MAX_REPLICAS`], so
+    /// no case makes the runner allocate per replica beyond the model's
+    /// limit (negative counts are kept: some cases test them).
+    fn replicas(&self, field: &str) -> Result<i32, ConformanceError> {
+        let v = self.i32(field)?;
+        self.within_replica_limit(field, v)
+    }
+
+    /// [`Case::replicas`] of an optional field.
+    fn opt_replicas(&self, field: &str) -> Result<Option<i32>, ConformanceError> {
+        if self.get(field).is_none() {
+            return Ok(None);
+        }
+        self.replicas(field).map(Some)
+    }
+
+    fn within_replica_limit(&self, field: &str, v: i32) -> Result<i32, ConformanceError> {
+        if i64::from(v) > i64::from(crate::limits::MAX_REPLICAS) {
+            return Err(self.err(
+                field,
+                format!(
+                    "{v} replicas is over the model's limit of {}",
+                    crate::limits::MAX_REPLICAS
+                ),
+            ));
+        }
+        Ok(v)
+    }
+
     fn opt_i64(&self, field: &str) -> Result<Option<i64>, ConformanceError> {
         self.get(field)
             .map(|v| {
@@ -860,7 +889,7 @@ fn pods_for(case: &Case, count: usize) -> Result<Vec<PodState>, ConformanceError
 }
 
 fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, ConformanceError> {
-    let current = case.i32("current_replicas")?;
+    let current = case.replicas("current_replicas")?;
     let metric = case.str("metric")?;
     let phases = case.str_list("pod_phase")?.map(|p| p.len()).unwrap_or(0);
     let pod_count = (current.max(0) as usize).max(phases);
@@ -1074,12 +1103,11 @@ fn failing_metrics_in_words(note: &str) -> usize {
 }
 
 fn controller_case(case: &Case, consts: &Constants) -> Result<Outcome, ConformanceError> {
-    let min = case.i32("min_replicas")?;
-    let max = case.i32("max_replicas")?;
-    let spec_replicas = case.i32("spec_replicas")?;
+    let min = case.replicas("min_replicas")?;
+    let max = case.replicas("max_replicas")?;
+    let spec_replicas = case.replicas("spec_replicas")?;
     let status_replicas = case
-        .opt_i64("status_replicas")?
-        .map(|v| v as i32)
+        .opt_replicas("status_replicas")?
         .unwrap_or(spec_replicas);
     let metric = case.str("metric")?;
     let requests = case.f64_list("pod_cpu_request_cores")?;

@@ -182,6 +182,37 @@ fn a_request_or_container_count_out_of_range_is_an_error_of_its_case() {
     }
 }
 
+/// Replica counts past the model's limit (150,000) are errors of their
+/// case, named, without a pod per replica: `current_replicas` at i32::MAX
+/// used to allocate 4 GiB and abort the runner.
+#[test]
+fn a_replica_count_past_the_models_limit_is_an_error_of_its_case() {
+    for (section, case) in [
+        (
+            "replica_calculator_cases",
+            serde_json::json!({"test": "huge", "current_replicas": i32::MAX, "expected_replicas": 4,
+             "metric": "resource_cpu_utilization", "target_utilization_pct": 30,
+             "pod_cpu_request_cores_per_container": [1.0], "usage_millicores_per_container": [[0, 300]],
+             "containers_per_pod": 1}),
+        ),
+        (
+            "controller_cases",
+            serde_json::json!({"test": "huge", "min_replicas": 1, "max_replicas": 5, "spec_replicas": 3,
+             "status_replicas": 150_001, "metric": "resource_cpu_utilization",
+             "target_utilization_pct": 30, "expected_replicas": 3}),
+        ),
+    ] {
+        let doc = serde_json::json!({ section: [case] });
+        let report = stepscale_hpa::conformance::run_value(&doc).expect("a document of sections");
+        assert_eq!(report.errors(), 1, "{:?}", report.lines());
+        let line = report.lines().join("\n");
+        assert!(
+            line.starts_with("ERROR") && line.contains("over the model's limit of 150000"),
+            "{line}"
+        );
+    }
+}
+
 #[test]
 fn missing_file_is_an_error() {
     assert!(run_file("/nonexistent/hpa_conformance_cases.json").is_err());
