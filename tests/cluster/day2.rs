@@ -281,11 +281,7 @@ async fn the_manuals_day_2_flow_runs_from_the_pod_through_upgrades_and_rollback(
                 let s = tokio::task::spawn_blocking(move || kubelet_stats(&ns))
                     .await
                     .unwrap_or_default();
-                usage
-                    .lock()
-                    .expect("usage")
-                    .samples
-                    .extend(s.into_values());
+                usage.lock().expect("usage").samples.extend(s.into_values());
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         })
@@ -495,7 +491,8 @@ async fn the_manuals_day_2_flow_runs_from_the_pod_through_upgrades_and_rollback(
         .event_notes("ScalingRecommendation", "cart-hpa", "RolledBack")
         .await;
     assert!(
-        why.iter().any(|n| n.contains("usable health sample")),
+        why.iter()
+            .any(|n| n.contains("no health samples during probation")),
         "the rollback says why: {why:?}"
     );
     assert_eq!(
@@ -549,16 +546,12 @@ async fn the_manuals_day_2_flow_runs_from_the_pod_through_upgrades_and_rollback(
     rolled_out(&client, &ns.name, &release, 1, &tag).await;
     let pods = pods_of(&client, &ns.name, &release).await;
     let only = pods[0].metadata.name.clone().expect("a name");
-    eventually(
-        "the rolled-back pod leads",
-        Duration::from_secs(60),
-        || {
-            let only = only.clone();
-            let client = client.clone();
-            let ns = ns.name.clone();
-            async move { leader(&client, &ns).await == Some(only) }
-        },
-    )
+    eventually("the rolled-back pod leads", Duration::from_secs(60), || {
+        let only = only.clone();
+        let client = client.clone();
+        let ns = ns.name.clone();
+        async move { leader(&client, &ns).await == Some(only) }
+    })
     .await;
     assert_eq!(phase("shop-hpa").await, Some(Phase::Verified));
     assert_eq!(phase("cart-hpa").await, Some(Phase::RolledBack));
