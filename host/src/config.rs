@@ -478,7 +478,6 @@ impl Values {
                     step_seconds: self.prometheus.step_seconds.unwrap_or(300),
                     timeout_seconds: self.prometheus.timeout_seconds.unwrap_or(10),
                     queries: self.prometheus.queries.into_queries(),
-                    ..PrometheusConfig::default()
                 })
             }
         };
