@@ -557,7 +557,7 @@ async fn the_manuals_day_2_flow_runs_from_the_pod_through_upgrades_and_rollback(
     assert_eq!(phase("cart-hpa").await, Some(Phase::RolledBack));
 
     sampler.abort();
-    let usage = usage.lock().expect("usage");
+    let usage = std::mem::take(&mut *usage.lock().expect("usage"));
     assert!(
         !usage.samples.is_empty(),
         "the kubelet reported the operator pods' stats"
@@ -571,7 +571,6 @@ async fn the_manuals_day_2_flow_runs_from_the_pod_through_upgrades_and_rollback(
         peak < 512 * 1_048_576,
         "the operator stays under the chart's 512Mi memory limit: {peak} bytes"
     );
-    drop(usage);
 
     // Uninstall keeps the CRD and the recommendations, as the chart README says.
     run(&helm, &["uninstall", &release, "--namespace", &ns.name]);
