@@ -592,7 +592,7 @@ fn rules_config(v: RulesValues, release_namespace: &str) -> Result<RulesConfig, 
         return Err(ConfigError::Invalid {
             field: "rules.params",
             problem,
-            fix: "use the parameter names and values in the README's table of rule parameters",
+            fix: "use the parameter names and values in docs/rules.md's table of rule parameters",
         });
     }
     Ok(RulesConfig {

@@ -52,8 +52,7 @@ pub struct AnalyzeArgs {
     /// `rules.params.<rule-id>.<name>` sets in the operator.
     #[arg(long = "param", value_name = "RULE-ID.NAME=VALUE", value_parser = parse_param)]
     pub params: Vec<(String, String, f64)>,
-    /// What the search optimizes for (see README "How a recommendation is
-    /// chosen").
+    /// What the search optimizes for (see docs/recommendations.md).
     #[arg(long, value_enum, default_value = "savings")]
     pub mode: Mode,
     /// Absolute budget of saturated minutes per day.
