@@ -1,5 +1,5 @@
 //! Builds the builtin rule crates (builtin-rules/*) into wasm32-wasip2
-//! components and embeds them in the binary (see `src/builtin.rs`).
+//! components and embeds them in the binary (see `src/analysis/builtin.rs`).
 use std::path::PathBuf;
 
 /// The builtin rules, in the order they are run and reported.

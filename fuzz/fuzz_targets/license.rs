@@ -7,7 +7,7 @@
 // The host's license module, compiled here on its own: the fuzz build must
 // not compile the whole operator (kube, wasmtime) a second time.
 #[allow(dead_code, missing_docs)]
-#[path = "../../host/src/license.rs"]
+#[path = "../../host/src/license/mod.rs"]
 mod license;
 
 use base64::engine::general_purpose::STANDARD as BASE64;

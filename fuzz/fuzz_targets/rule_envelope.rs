@@ -7,7 +7,7 @@
 // The host's pure modules, compiled here on their own: the fuzz build must
 // not compile the whole operator (kube, wasmtime) a second time.
 #[allow(dead_code, missing_docs)]
-#[path = "../../host/src/license.rs"]
+#[path = "../../host/src/license/mod.rs"]
 mod license;
 #[allow(dead_code, missing_docs)]
 #[path = "../../host/src/rules/signing.rs"]

@@ -583,7 +583,7 @@ fn the_operator_accepts_the_values_file_the_chart_mounts() {
         let docs = documents(&render(&helm, values.as_deref()));
         let cm = find(&docs, "ConfigMap", "rel-stepscale-autoscaler-config", "ops");
         let text = s(cm, &["data", "values.yaml"]);
-        let parsed: stepscale_operator::config::Values =
+        let parsed: stepscale_operator::operator::config::Values =
             serde_yaml::from_str(text).expect("the operator parses the mounted values");
         let c = parsed
             .into_config("rel-stepscale-autoscaler-0".into(), Some("ops".into()))

@@ -200,7 +200,7 @@ prometheus:
     currentReplicas: ""
 "#
     );
-    let values: stepscale_operator::config::Values =
+    let values: stepscale_operator::operator::config::Values =
         serde_yaml::from_str(&values).expect("values parse");
     let config = values
         .into_config("op".into(), Some("ops".into()))

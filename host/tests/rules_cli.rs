@@ -32,7 +32,7 @@ fn dir(name: &str) -> PathBuf {
 }
 
 fn component(dir: &Path, builtin: &str) -> PathBuf {
-    let bytes = stepscale_operator::builtin::COMPONENTS
+    let bytes = stepscale_operator::analysis::builtin::COMPONENTS
         .iter()
         .find(|(n, _)| *n == builtin)
         .map(|(_, b)| *b)

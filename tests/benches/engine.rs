@@ -176,7 +176,7 @@ fn main() {
 
     // 1. wasm vs native, per rule.
     let engine = RuleEngine::new(EngineConfig::default().with_cache_dir(None)).expect("engine");
-    let rules: Vec<_> = stepscale_operator::builtin::load_all(&engine)
+    let rules: Vec<_> = stepscale_operator::analysis::builtin::load_all(&engine)
         .into_iter()
         .collect::<Result<_, _>>()
         .expect("builtin rules load");
@@ -296,7 +296,7 @@ fn main() {
     let load_all = |cache: Option<std::path::PathBuf>| {
         let started = Instant::now();
         let e = RuleEngine::new(EngineConfig::default().with_cache_dir(cache)).expect("engine");
-        let n = stepscale_operator::builtin::load_all(&e)
+        let n = stepscale_operator::analysis::builtin::load_all(&e)
             .into_iter()
             .filter(|r| r.is_ok())
             .count();

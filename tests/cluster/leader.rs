@@ -132,13 +132,13 @@ fn run(
     lease_seconds: u64,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<Result<(), stepscale_operator::controller::ControllerError>>,
+    tokio::task::JoinHandle<Result<(), stepscale_operator::operator::controller::ControllerError>>,
 ) {
     let mut config = ns.config(identity, lease_seconds, 600);
     // Ticks far apart: a takeover must not wait for one.
     config.interval = Duration::from_secs(300);
     let src = source();
-    let op = stepscale_operator::controller::Operator::new(
+    let op = stepscale_operator::operator::controller::Operator::new(
         ns.client.clone(),
         config,
         crate::common::analyzer(),

@@ -294,7 +294,7 @@ async fn unlicensed_approval_is_blocked_with_the_reason() {
     ns.deployment("web", 4).await;
     let before = ns.hpa("web", "web", 4, 20, 60).await;
     let source = Arc::new(SeriesSource::default().with_history("web", week(), 4.0));
-    let op = stepscale_operator::controller::Operator::new(
+    let op = stepscale_operator::operator::controller::Operator::new(
         ns.client.clone(),
         ns.config("op-a", 6, 600),
         crate::common::analyzer(),

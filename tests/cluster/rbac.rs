@@ -16,9 +16,9 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube::Client;
 use stepscale_engine::EngineConfig;
 use stepscale_operator::analysis::Analyzer;
-use stepscale_operator::controller::Operator;
 use stepscale_operator::license::LicenseState;
 use stepscale_operator::lifecycle::phase::Phase;
+use stepscale_operator::operator::controller::Operator;
 use stepscale_operator::rules::configmap::{manifest, DEFAULT_SELECTOR};
 use stepscale_operator::rules::signing::{self, SignedRule};
 use stepscale_tests::test_rules;
@@ -59,7 +59,7 @@ fn sa_config(
     identity: &str,
     release_ns: &str,
     lease: &str,
-) -> stepscale_operator::config::OperatorConfig {
+) -> stepscale_operator::operator::config::OperatorConfig {
     let mut config = ns.config(identity, 6, 2);
     config.namespaces = vec![ns.name.clone()];
     config.leader_election.namespace = release_ns.to_string();
@@ -331,8 +331,8 @@ impl FlowOutcome {
 
 fn record(
     r: Result<
-        stepscale_operator::controller::TickReport,
-        stepscale_operator::controller::ControllerError,
+        stepscale_operator::operator::controller::TickReport,
+        stepscale_operator::operator::controller::ControllerError,
     >,
     out: &mut FlowOutcome,
 ) {
@@ -577,7 +577,7 @@ async fn check_needed(
             let line = new_logs()
                 .lines()
                 .find(|l| {
-                    l.contains(stepscale_operator::controller::LOG_WATCH_FAILED)
+                    l.contains(stepscale_operator::operator::controller::LOG_WATCH_FAILED)
                         && l.contains(&want)
                 })
                 .map(str::to_string);

@@ -16,8 +16,8 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use stepscale_engine::EngineConfig;
 use stepscale_operator::analysis::Analyzer;
 use stepscale_operator::cli::{Cli, Command};
-use stepscale_operator::controller::Operator;
 use stepscale_operator::license::LicenseState;
+use stepscale_operator::operator::controller::Operator;
 use stepscale_tests::test_rules;
 
 use crate::common::{cluster, nab, SeriesSource, TestNamespace};

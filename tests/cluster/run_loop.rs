@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stepscale_operator::controller::Operator;
-use stepscale_operator::http::{self, HttpState};
 use stepscale_operator::license::LicenseState;
 use stepscale_operator::lifecycle::phase::Phase;
+use stepscale_operator::operator::controller::Operator;
+use stepscale_operator::operator::http::{self, HttpState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{analyzer, cluster, eventually, healthy, week, SeriesSource, TestNamespace};

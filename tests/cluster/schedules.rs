@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
-use stepscale_operator::controller::Operator;
 use stepscale_operator::crd::ScalingRecommendation;
 use stepscale_operator::lifecycle::phase::Phase;
+use stepscale_operator::operator::controller::Operator;
 
 use crate::common::{
     cluster, degraded, dynamic, healthy, install_keda_and_scaler_crds, logs, operator,
@@ -46,7 +46,7 @@ impl TestClock {
         self.0.store(t, Ordering::SeqCst);
     }
 
-    fn clock(&self) -> stepscale_operator::controller::Clock {
+    fn clock(&self) -> stepscale_operator::operator::controller::Clock {
         let c = self.0.clone();
         Arc::new(move || c.load(Ordering::SeqCst))
     }

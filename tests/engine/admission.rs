@@ -105,7 +105,7 @@ fn hostile_rule_configmaps_are_rejected_before_running_with_a_fix() {
     let wrong_abi = component("stepscale-test-rule-wrong-abi-version");
     let wrong_sig = component("stepscale-test-rule-wrong-signature");
     let unknown = component("stepscale-test-rule-unknown-import");
-    let thrashing = stepscale_operator::builtin::COMPONENTS
+    let thrashing = stepscale_operator::analysis::builtin::COMPONENTS
         .iter()
         .find(|(n, _)| *n == "stepscale-rule-thrashing")
         .map(|(_, b)| b.to_vec())

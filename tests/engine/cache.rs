@@ -14,7 +14,7 @@ fn temp_cache(name: &str) -> std::path::PathBuf {
 }
 
 fn builtin(name: &str) -> &'static [u8] {
-    stepscale_operator::builtin::COMPONENTS
+    stepscale_operator::analysis::builtin::COMPONENTS
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, b)| *b)

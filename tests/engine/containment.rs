@@ -209,7 +209,7 @@ fn hostile_rules_do_not_stop_the_builtin_rules_from_reporting() {
     .iter()
     .map(|n| engine.load(n, component(n)).expect("hostile rules load"))
     .collect();
-    let builtins: Vec<_> = stepscale_operator::builtin::load_all(&engine)
+    let builtins: Vec<_> = stepscale_operator::analysis::builtin::load_all(&engine)
         .into_iter()
         .collect::<Result<_, _>>()
         .expect("builtin rules load");

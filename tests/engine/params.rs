@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use stepscale_engine::{EngineConfig, RuleEngine};
+use stepscale_operator::analysis::builtin::PARAMS;
 use stepscale_operator::analysis::Analyzer;
-use stepscale_operator::builtin::PARAMS;
 use stepscale_tests::test_rules::component;
 
 fn demo() -> Vec<Arc<stepscale_engine::WorkloadSnapshot>> {

@@ -133,7 +133,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
     for (rule, name, value) in args.params {
         params.entry(rule).or_default().insert(name, value);
     }
-    crate::builtin::check_params(&params).map_err(|e| anyhow::anyhow!("--param: {e}"))?;
+    crate::analysis::builtin::check_params(&params).map_err(|e| anyhow::anyhow!("--param: {e}"))?;
     let analyzer = Analyzer::with_builtin_rules(config)?
         .with_forecasting(!args.no_forecast)
         .with_objective(objective)

@@ -1,6 +1,6 @@
 //! `stepscale operator`: run the operator in the cluster. Settings come
 //! from a Helm values file (`--values`), overridden by flags or their
-//! environment variables; see [`crate::config`] for defaults and units.
+//! environment variables; see [`crate::operator::config`] for defaults and units.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,11 +10,11 @@ use clap::Args;
 use stepscale_engine::EngineConfig;
 
 use crate::analysis::Analyzer;
-use crate::config::Values;
-use crate::controller::Operator;
 use crate::history::prometheus;
-use crate::http::{self, HttpState};
 use crate::license::LicenseState;
+use crate::operator::config::Values;
+use crate::operator::controller::Operator;
+use crate::operator::http::{self, HttpState};
 
 /// Arguments of `operator`.
 #[derive(Debug, Args)]

@@ -28,12 +28,12 @@ use serde_json::{json, Value};
 use stepscale_engine::snapshot::AutoscalerKind;
 
 use crate::cluster::{kind_from_name, kind_name, ClusterError, ClusterReader};
-use crate::config::SafetyConfig;
 use crate::crd::{Condition, ScalingRecommendation, ScalingRecommendationStatus, RETRY_ANNOTATION};
 use crate::history::HistoryKey;
-use crate::leader::LeaderElector;
 use crate::license::LicenseState;
-use crate::metrics::Metrics;
+use crate::operator::config::SafetyConfig;
+use crate::operator::leader::LeaderElector;
+use crate::operator::metrics::Metrics;
 use events::{reason, Notifier};
 use phase::{Action, Observation, Phase};
 use verify::{HealthRule, HealthSource};

@@ -8,9 +8,9 @@ use kube::{Api, Client};
 
 use super::loader::{Decision, RuleLoader};
 use crate::analysis::Analyzer;
-use crate::config::RulesConfig;
 use crate::lifecycle::events::{reason, Notifier};
-use crate::metrics::Metrics;
+use crate::operator::config::RulesConfig;
+use crate::operator::metrics::Metrics;
 
 /// What one sync did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -22,12 +22,12 @@ use stepscale_engine::snapshot::MetricHistory;
 use stepscale_engine::EngineConfig;
 use stepscale_operator::analysis::Analyzer;
 use stepscale_operator::cluster::history::HistorySource;
-use stepscale_operator::config::{OperatorConfig, Values};
-use stepscale_operator::controller::Operator;
 use stepscale_operator::crd::ScalingRecommendation;
 use stepscale_operator::history::{HistoryKey, MetricsSource, SourcedHistory};
 use stepscale_operator::license::LicenseState;
 use stepscale_operator::lifecycle::verify::HealthSource;
+use stepscale_operator::operator::config::{OperatorConfig, Values};
+use stepscale_operator::operator::controller::Operator;
 
 /// The cluster to test against, or `None` (after saying why) when the test
 /// must be skipped. With `CI=true` a missing cluster is a failure.

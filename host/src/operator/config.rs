@@ -7,7 +7,7 @@
 //! - `leaderElection.enabled`: true; `.leaseName`:
 //!   `stepscale-autoscaler-leader`; `.namespace`: `$POD_NAMESPACE`, else
 //!   `default`; `.leaseDurationSeconds`: 45 (kept by its own task, see
-//!   [`crate::leader`]);
+//!   [`crate::operator::leader`]);
 //! - `namespaces`: `[]` (all namespaces);
 //! - `prometheus.url`: `""` (off: HPA-status fallback); `.lookbackSeconds`
 //!   604800 (7 days); `.stepSeconds` 300; `.timeoutSeconds` 10;
@@ -38,7 +38,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::history::prometheus::{PrometheusConfig, Queries};
-use crate::leader::DEFAULT_LEASE_NAME;
+use crate::operator::leader::DEFAULT_LEASE_NAME;
 
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -378,7 +378,7 @@ impl Values {
         let lease_seconds = self
             .leader_election
             .lease_duration_seconds
-            .unwrap_or(crate::leader::DEFAULT_LEASE_SECONDS);
+            .unwrap_or(crate::operator::leader::DEFAULT_LEASE_SECONDS);
         if lease_seconds < 3 {
             return Err(ConfigError::Invalid {
                 field: "leaderElection.leaseDurationSeconds",
@@ -588,7 +588,7 @@ fn rules_config(v: RulesValues, release_namespace: &str) -> Result<RulesConfig, 
         })
         .collect::<Result<Vec<_>, _>>()?;
     let params = v.params.unwrap_or_default();
-    if let Err(problem) = crate::builtin::check_params(&params) {
+    if let Err(problem) = crate::analysis::builtin::check_params(&params) {
         return Err(ConfigError::Invalid {
             field: "rules.params",
             problem,

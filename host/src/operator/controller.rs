@@ -1,6 +1,6 @@
 //! The operator's reconcile loop: wiring only, the work is done by
 //! [`crate::cluster`] (reads), [`crate::analysis`] (rules),
-//! [`crate::lifecycle`] (writes) and [`crate::leader`].
+//! [`crate::lifecycle`] (writes) and [`crate::operator::leader`].
 //!
 //! Each tick ([`Operator::tick`], every `intervalSeconds`):
 //! 1. acquire or renew the leader lease; log `reconcile tick` (license=…,
@@ -36,16 +36,16 @@ use crate::analysis::Analyzer;
 use crate::cluster::autoscaler::{config_of, scale_target, status_sample};
 use crate::cluster::history::{ClusterHistory, HistorySource};
 use crate::cluster::{kind_name, Autoscaler, ClusterError, ClusterReader};
-use crate::config::OperatorConfig;
 use crate::crd::ScalingRecommendation;
 use crate::history::{MetricsSource, LOG_HPA_STATUS, LOG_PROMETHEUS};
-use crate::leader::LeaderElector;
 use crate::license::LicenseState;
 use crate::lifecycle::events::{reason, Notifier};
 use crate::lifecycle::publish::{name_of, Analyzed, PublishReport};
 use crate::lifecycle::verify::{HealthSource, HistoryHealth};
 use crate::lifecycle::{unix_seconds, Lifecycle, PassReport, WriteGate};
-use crate::metrics::Metrics;
+use crate::operator::config::OperatorConfig;
+use crate::operator::leader::LeaderElector;
+use crate::operator::metrics::Metrics;
 
 /// Logged at startup (SPEC §5).
 pub const LOG_STARTING: &str = "operator starting";

@@ -3,6 +3,9 @@
 //! sandbox per call), add the host checks, and build one recommendation per
 //! workload.
 
+pub mod builtin;
+pub mod checks;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -12,7 +15,6 @@ use stepscale_engine::{
     WorkloadSnapshot,
 };
 
-use crate::checks;
 use crate::objective::{self, Objective};
 use crate::recommendation::{recommend, Recommendation, WorkloadFindings};
 
@@ -82,7 +84,7 @@ impl Analyzer {
         let engine = RuleEngine::new(config)?;
         let mut builtins = Vec::new();
         let mut load_failures = Vec::new();
-        for loaded in crate::builtin::load_all(&engine) {
+        for loaded in crate::analysis::builtin::load_all(&engine) {
             match loaded {
                 Ok(rule) => builtins.push(rule),
                 Err(e) => load_failures.push(e),

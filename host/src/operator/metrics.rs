@@ -1,5 +1,5 @@
 //! The operator's Prometheus metric families, served on `/metrics` by
-//! [`crate::http`]. Labels are low-cardinality (phase, result, error kind);
+//! [`crate::operator::http`]. Labels are low-cardinality (phase, result, error kind);
 //! no object names.
 
 use std::sync::atomic::AtomicU64;

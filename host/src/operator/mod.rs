@@ -1,0 +1,11 @@
+//! The operator's wiring: the reconcile loop ([`controller`]), leader
+//! election ([`leader`]), its HTTP endpoints ([`http`]) and metric families
+//! ([`metrics`]), and its configuration from Helm values ([`config`]). The
+//! work itself is done by the modules the data flows through: cluster,
+//! history, analysis, objective, recommendation, lifecycle.
+
+pub mod config;
+pub mod controller;
+pub mod http;
+pub mod leader;
+pub mod metrics;
