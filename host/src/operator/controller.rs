@@ -51,6 +51,10 @@ use crate::operator::metrics::Metrics;
 pub const LOG_STARTING: &str = "operator starting";
 /// Logged at every tick (SPEC §5).
 pub const LOG_TICK: &str = "reconcile tick";
+/// Logged after each tick's analysis, with the counts: analyzed, with a
+/// change or finding, nothing to propose, waiting for history (the first
+/// few named), skipped for their spec.
+pub const LOG_ANALYSIS: &str = "analysis";
 /// Logged by followers (SPEC §5).
 pub const LOG_NOT_LEADER: &str = "not leader; skipping mutating pass";
 /// Logged (debug) each tick when the API server does not serve KEDA's
@@ -105,6 +109,10 @@ pub struct TickReport {
     /// Autoscalers skipped for an unreadable or out-of-limit spec (each got
     /// an `AutoscalerSkipped` Event from the leader).
     pub skipped: usize,
+    /// Autoscalers not analyzed yet: their history is too short.
+    pub waiting_for_history: usize,
+    /// Analyzed workloads with a change or a finding to publish.
+    pub actionable: usize,
     /// What publishing recommendations did.
     pub published: PublishReport,
     /// What the lifecycle pass did.
@@ -116,6 +124,50 @@ pub struct TickReport {
     pub malformed: usize,
     /// What loading rule ConfigMaps did.
     pub rules: crate::rules::sync::SyncReport,
+}
+
+/// What a tick gathered from the cluster for the analysis.
+struct Gathered {
+    /// One snapshot per workload to analyze.
+    workloads: Vec<Arc<WorkloadSnapshot>>,
+    /// The autoscaler (index into the tick's list) of each snapshot.
+    index: Vec<usize>,
+    /// Autoscalers not analyzed this tick, by (namespace, name).
+    unanalyzed: HashSet<(String, String)>,
+    /// Autoscalers skipped for their spec, with why (index, reason).
+    skipped: Vec<(usize, String)>,
+    /// Autoscalers whose history is too short yet (display names).
+    waiting: Vec<String>,
+}
+
+/// Most autoscalers named in the analysis line's list of those waiting for
+/// history.
+const WAITING_NAMED: usize = 5;
+
+/// The analysis line of a tick ([`LOG_ANALYSIS`]): how many autoscalers
+/// were seen, analyzed, have something to publish, have nothing to propose,
+/// wait for history (the first few named) or were skipped for their spec.
+fn log_analysis(report: &TickReport, waiting: &[String]) {
+    let mut named = waiting
+        .iter()
+        .take(WAITING_NAMED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if waiting.len() > WAITING_NAMED {
+        named.push_str(&format!(", … {} more", waiting.len() - WAITING_NAMED));
+    }
+    tracing::info!(
+        autoscalers = report.autoscalers,
+        analyzed = report.analyzed,
+        with_change_or_finding = report.actionable,
+        nothing_to_propose = report.analyzed.saturating_sub(report.actionable),
+        waiting_for_history = waiting.len(),
+        skipped_for_spec = report.skipped,
+        waiting = %named,
+        "{}",
+        LOG_ANALYSIS
+    );
 }
 
 /// Shared state of the operator (the web server reads `metrics` and `ready`).
@@ -321,10 +373,16 @@ impl Operator {
         }
         let autoscalers = reader.autoscalers().await?;
         report.autoscalers = autoscalers.len();
-        let (workloads, analyzed_of, unanalyzed, skipped) =
-            self.snapshots(&reader, &autoscalers, now).await;
+        let Gathered {
+            workloads,
+            index: analyzed_of,
+            unanalyzed,
+            skipped,
+            waiting,
+        } = self.snapshots(&reader, &autoscalers, now).await;
         report.analyzed = workloads.len();
         report.skipped = skipped.len();
+        report.waiting_for_history = waiting.len();
         if leader {
             for (i, why) in &skipped {
                 let a = &autoscalers[*i];
@@ -350,6 +408,8 @@ impl Operator {
         ctx.metrics
             .rule_evaluation_seconds
             .observe(started.elapsed().as_secs_f64());
+        report.actionable = recs.iter().filter(|r| r.is_actionable()).count();
+        log_analysis(&report, &waiting);
         // A rule call the host could not run is our failure, not the rule's.
         for f in recs.iter().flat_map(|r| &r.rule_failures) {
             if f.is_host_error() {
@@ -528,24 +588,17 @@ impl Operator {
         Ok((recs, malformed))
     }
 
-    /// One snapshot per autoscaler with enough history. Returns the
-    /// snapshots, the index of each one's autoscaler, the recommendation
-    /// names of autoscalers that exist but were not analyzed, and the
-    /// autoscalers skipped for an unreadable or out-of-limit spec (index and
-    /// why: the field and the limit).
+    /// One snapshot per autoscaler with enough history, with what was left
+    /// out and why ([`Gathered`]).
     async fn snapshots(
         &self,
         reader: &ClusterReader,
         autoscalers: &[Autoscaler],
         now: i64,
-    ) -> (
-        Vec<Arc<WorkloadSnapshot>>,
-        Vec<usize>,
-        HashSet<(String, String)>,
-        Vec<(usize, String)>,
-    ) {
+    ) -> Gathered {
         let ctx = &self.ctx;
         let mut skipped = Vec::new();
+        let mut waiting = Vec::new();
         let mut workloads = Vec::new();
         let mut index = Vec::new();
         let mut unanalyzed = HashSet::new();
@@ -610,6 +663,7 @@ impl Operator {
             let Some(sourced) = ctx.history.history(&key, now).await else {
                 tracing::debug!(autoscaler = %a.display_name(), "not enough metric history yet; skipping analysis");
                 unanalyzed.insert(name_of(a));
+                waiting.push(a.display_name());
                 continue;
             };
             match sourced.source {
@@ -656,7 +710,13 @@ impl Operator {
         }
         let keep: HashSet<_> = keys.into_iter().collect();
         ctx.history.retain(&|k| keep.contains(k));
-        (workloads, index, unanalyzed, skipped)
+        Gathered {
+            workloads,
+            index,
+            unanalyzed,
+            skipped,
+            waiting,
+        }
     }
 
     /// Log the startup line (SPEC §5).
