@@ -22,10 +22,10 @@ use super::{
 use crate::cluster::autoscaler::config_of;
 use crate::cluster::{kind_name, Autoscaler};
 use crate::crd::{SavedConfig, ScalingRecommendation};
+use crate::lifecycle::schedule;
 use crate::recommendation::{
     describe_change, CurrentConfig, DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS,
 };
-use crate::schedule::apply as schedule;
 
 /// The field manager of every write the operator makes to an autoscaler.
 pub const FIELD_MANAGER: &str = "stepscale";

@@ -16,6 +16,7 @@ pub mod patch;
 pub mod phase;
 pub mod publish;
 pub mod rollback;
+pub mod schedule;
 pub mod verify;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -283,7 +284,7 @@ impl Lifecycle<'_> {
             && matches!(phase, Phase::Applied | Phase::Verified)
             && rec.spec.recommendation.predictive_schedule.is_some()
         {
-            stepped = crate::schedule::apply::step(self, rec, report).await?;
+            stepped = crate::lifecycle::schedule::step(self, rec, report).await?;
             &stepped
         } else {
             rec
@@ -345,7 +346,7 @@ impl Lifecycle<'_> {
         live_spec: &Value,
     ) -> Option<String> {
         let applied = status.applied_config.as_ref()?;
-        let expected = crate::schedule::apply::expected_fields(
+        let expected = crate::lifecycle::schedule::expected_fields(
             rec,
             status,
             &applied.fields,

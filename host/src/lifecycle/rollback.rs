@@ -59,8 +59,8 @@ pub async fn rollback(
     // A schedule's floor marker goes with the restore.
     let marker = live
         .annotations
-        .contains_key(crate::schedule::apply::FLOOR_ANNOTATION)
-        .then(|| serde_json::json!({ crate::schedule::apply::FLOOR_ANNOTATION: null }));
+        .contains_key(crate::lifecycle::schedule::FLOOR_ANNOTATION)
+        .then(|| serde_json::json!({ crate::lifecycle::schedule::FLOOR_ANNOTATION: null }));
     if let Some(p) = patch::merge_patch(&live.spec, &restored) {
         match patch_autoscaler_with(lc, &live, p, marker).await? {
             Ok(_) => report.workload_writes += 1,

@@ -111,6 +111,8 @@ pub struct TickReport {
     pub skipped: usize,
     /// Autoscalers not analyzed yet: their history is too short.
     pub waiting_for_history: usize,
+    /// Autoscalers not analyzed: their scale target could not be read.
+    pub target_unreadable: usize,
     /// Analyzed workloads with a change or a finding to publish.
     pub actionable: usize,
     /// What publishing recommendations did.
@@ -138,6 +140,8 @@ struct Gathered {
     skipped: Vec<(usize, String)>,
     /// Autoscalers whose history is too short yet (display names).
     waiting: Vec<String>,
+    /// Autoscalers whose scale target could not be read.
+    unreadable: usize,
 }
 
 /// Most autoscalers named in the analysis line's list of those waiting for
@@ -163,6 +167,7 @@ fn log_analysis(report: &TickReport, waiting: &[String]) {
         with_change_or_finding = report.actionable,
         nothing_to_propose = report.analyzed.saturating_sub(report.actionable),
         waiting_for_history = waiting.len(),
+        target_unreadable = report.target_unreadable,
         skipped_for_spec = report.skipped,
         waiting = %named,
         "{}",
@@ -379,7 +384,9 @@ impl Operator {
             unanalyzed,
             skipped,
             waiting,
+            unreadable,
         } = self.snapshots(&reader, &autoscalers, now).await;
+        report.target_unreadable = unreadable;
         report.analyzed = workloads.len();
         report.skipped = skipped.len();
         report.waiting_for_history = waiting.len();
@@ -410,6 +417,14 @@ impl Operator {
             .observe(started.elapsed().as_secs_f64());
         report.actionable = recs.iter().filter(|r| r.is_actionable()).count();
         log_analysis(&report, &waiting);
+        // In the order of metrics::AUTOSCALER_STATES.
+        ctx.metrics.set_autoscalers([
+            report.actionable,
+            report.analyzed.saturating_sub(report.actionable),
+            report.waiting_for_history,
+            report.target_unreadable,
+            report.skipped,
+        ]);
         // A rule call the host could not run is our failure, not the rule's.
         for f in recs.iter().flat_map(|r| &r.rule_failures) {
             if f.is_host_error() {
@@ -521,7 +536,7 @@ impl Operator {
         // may own the triggers.
         if report.malformed == 0 && malformed_after == 0 {
             if let Err(e) =
-                crate::schedule::apply::orphaned_schedule_cleanup(&lc, &after, &mut report.pass)
+                crate::lifecycle::schedule::orphaned_schedule_cleanup(&lc, &after, &mut report.pass)
                     .await
             {
                 report.pass.errors += 1;
@@ -599,6 +614,7 @@ impl Operator {
         let ctx = &self.ctx;
         let mut skipped = Vec::new();
         let mut waiting = Vec::new();
+        let mut unreadable = 0;
         let mut workloads = Vec::new();
         let mut index = Vec::new();
         let mut unanalyzed = HashSet::new();
@@ -655,6 +671,7 @@ impl Operator {
                 Err(e) => {
                     tracing::warn!(autoscaler = %a.display_name(), target = %target.name, "skipping: target unreadable: {e}");
                     unanalyzed.insert(name_of(a));
+                    unreadable += 1;
                     continue;
                 }
             };
@@ -716,6 +733,7 @@ impl Operator {
             unanalyzed,
             skipped,
             waiting,
+            unreadable,
         }
     }
 

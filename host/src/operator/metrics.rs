@@ -24,6 +24,9 @@ pub struct Metrics {
     /// `stepscale_recommendations{phase}`: recommendations per phase, as of
     /// the last leader tick.
     pub recommendations: Family<Labels, Gauge<i64, std::sync::atomic::AtomicI64>>,
+    /// `stepscale_autoscalers{state}`: autoscalers by what the last tick's
+    /// analysis did with them ([`AUTOSCALER_STATES`]).
+    pub autoscalers: Family<Labels, Gauge<i64, std::sync::atomic::AtomicI64>>,
     /// `stepscale_rule_evaluation_seconds`: time to analyze all workloads of
     /// a tick (every rule on every workload).
     pub rule_evaluation_seconds: Histogram,
@@ -43,6 +46,17 @@ pub struct Metrics {
     pub rule_rejections: Family<Labels, Counter>,
 }
 
+/// The `state` values of `stepscale_autoscalers`: analyzed with a change
+/// or a finding to publish; analyzed with nothing to propose; waiting for
+/// enough history; target unreadable; skipped for its spec.
+pub const AUTOSCALER_STATES: [&str; 5] = [
+    "with_change_or_finding",
+    "nothing_to_propose",
+    "waiting_for_history",
+    "target_unreadable",
+    "skipped_for_spec",
+];
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -55,6 +69,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("stepscale");
         let ticks = Family::<Labels, Counter>::default();
         let recommendations = Family::default();
+        let autoscalers = Family::default();
         let rule_evaluation_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 14));
         let applies = Family::<Labels, Counter>::default();
         let rollbacks = Counter::default();
@@ -67,6 +82,11 @@ impl Metrics {
             "recommendations",
             "ScalingRecommendations per phase",
             recommendations.clone(),
+        );
+        registry.register(
+            "autoscalers",
+            "Autoscalers by what the last tick's analysis did with them",
+            autoscalers.clone(),
         );
         registry.register(
             "rule_evaluation_seconds",
@@ -103,6 +123,7 @@ impl Metrics {
             registry,
             ticks,
             recommendations,
+            autoscalers,
             rule_evaluation_seconds,
             applies,
             rollbacks,
@@ -127,6 +148,16 @@ impl Metrics {
         self.rule_rejections
             .get_or_create(&vec![("reason".into(), reason.into())])
             .inc();
+    }
+
+    /// Set the autoscalers per state after a tick's analysis: one count for
+    /// each of [`AUTOSCALER_STATES`], in its order.
+    pub fn set_autoscalers(&self, counts: [usize; AUTOSCALER_STATES.len()]) {
+        for (state, n) in AUTOSCALER_STATES.iter().zip(counts) {
+            self.autoscalers
+                .get_or_create(&vec![("state".into(), (*state).into())])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
     }
 
     /// Count a tick.
@@ -184,6 +215,7 @@ mod tests {
         m.rule_evaluation_seconds.observe(0.2);
         m.set_rules_loaded(6, 1);
         m.rule_rejected("bad-signature");
+        m.set_autoscalers([3, 2, 1, 0, 4]);
         let text = m.encode();
         for needle in [
             "stepscale_reconcile_ticks_total{leader=\"true\"} 1",
@@ -194,6 +226,11 @@ mod tests {
             "stepscale_rule_evaluation_seconds_count 1",
             "stepscale_rules_loaded{source=\"configmap\"} 1",
             "stepscale_rule_rejections_total{reason=\"bad-signature\"} 1",
+            "stepscale_autoscalers{state=\"with_change_or_finding\"} 3",
+            "stepscale_autoscalers{state=\"nothing_to_propose\"} 2",
+            "stepscale_autoscalers{state=\"waiting_for_history\"} 1",
+            "stepscale_autoscalers{state=\"target_unreadable\"} 0",
+            "stepscale_autoscalers{state=\"skipped_for_spec\"} 4",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

@@ -114,7 +114,7 @@ pub fn table(recs: &[Recommendation]) -> String {
         }
         if let Some(s) = &r.predictive_schedule {
             let windows: Vec<String> = (0..s.windows.len())
-                .filter_map(|i| crate::schedule::apply::describe_window(s, i))
+                .filter_map(|i| crate::schedule::windows::describe_window(s, i))
                 .map(|w| {
                     if w.starts_with(char::is_numeric) {
                         format!("daily {w}")

@@ -8,12 +8,12 @@
 //!   triggers, daylight-saving correct;
 //! - [`timezone`]: which zone a workload's schedule is in (annotation,
 //!   namespace annotation, operator default);
-//! - [`apply`]: the operator's side once a recommendation is approved: cron
-//!   triggers on a ScaledObject, minReplicas transitions on an HPA;
+//! - applying an approved schedule (cron triggers on a ScaledObject,
+//!   minReplicas transitions on an HPA) is a lifecycle step:
+//!   [`crate::lifecycle::schedule`];
 //! - [`verify`]: after probation, did it help at its peaks and cost no more
 //!   outside them.
 
-pub mod apply;
 pub mod size;
 pub mod timezone;
 pub mod verify;

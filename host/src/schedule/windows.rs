@@ -214,6 +214,18 @@ pub fn active_intervals(
     Ok(out)
 }
 
+/// `08:55–10:00 ≥6` (with the weekday when the window has one).
+pub fn describe_window(schedule: &PredictiveSchedule, index: usize) -> Option<String> {
+    let w = schedule.windows.get(index)?;
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let day = w
+        .day_of_week
+        .and_then(|d| DAYS.get(usize::from(d)))
+        .map(|d| format!("{d} "))
+        .unwrap_or_default();
+    Some(format!("{day}{}–{} ≥{}", w.start, w.end, w.replica_floor))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

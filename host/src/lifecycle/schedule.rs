@@ -11,7 +11,7 @@
 //!   at its start (the window already opens `leadMinutes` early) and back
 //!   to the baseline at its end. `status.schedule.floor` records what it
 //!   set. Each pass compares the floor the schedule wants now
-//!   ([`super::windows::floor_at`]) with that record:
+//!   ([`crate::schedule::windows::floor_at`]) with that record:
 //!   - equal: nothing to write (a restart or failover inside a window
 //!     raises nothing twice);
 //!   - different and the live minReplicas is the recorded floor: one patch,
@@ -33,12 +33,14 @@
 use serde_json::{json, Map, Value};
 use stepscale_engine::snapshot::AutoscalerKind;
 
-use super::windows::{cron_metadata, floor_at, triggers, FloorAt, ScheduleError};
 use crate::crd::{ScalingRecommendation, ScalingRecommendationStatus, ScheduleStatus};
 use crate::lifecycle::apply::{patch_autoscaler_with, saved_config};
 use crate::lifecycle::events::reason;
 use crate::lifecycle::{rfc3339, target_kind, Lifecycle, LifecycleError, PassReport};
 use crate::recommendation::PredictiveSchedule;
+use crate::schedule::windows::{
+    cron_metadata, describe_window, floor_at, triggers, FloorAt, ScheduleError,
+};
 
 /// Name prefix of the cron triggers the operator owns on a ScaledObject.
 pub const OWN_TRIGGER_PREFIX: &str = "stepscale-schedule-";
@@ -106,18 +108,6 @@ pub fn own_trigger_names(spec: &Value) -> Vec<String> {
         .filter(|t| is_own_trigger(t))
         .filter_map(|t| t.get("name").and_then(Value::as_str).map(str::to_string))
         .collect()
-}
-
-/// `08:55–10:00 ≥6` (with the weekday when the window has one).
-pub fn describe_window(schedule: &PredictiveSchedule, index: usize) -> Option<String> {
-    let w = schedule.windows.get(index)?;
-    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    let day = w
-        .day_of_week
-        .and_then(|d| DAYS.get(usize::from(d)))
-        .map(|d| format!("{d} "))
-        .unwrap_or_default();
-    Some(format!("{day}{}–{} ≥{}", w.start, w.end, w.replica_floor))
 }
 
 /// What the schedule wants at `now` over `baseline`, capped at
