@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stepscale_hpa::fast::simulate_runs_bounded;
+use stepscale_hpa::simulate::fast::simulate_runs_bounded;
 use stepscale_hpa::model::{Behavior, PolicyType, ScalingPolicy, ScalingRules, SelectPolicy};
 use stepscale_hpa::simulate::{
     same_replay_with_policies, simulate, simulate_reference, AutoscalerConfig, Bounded,

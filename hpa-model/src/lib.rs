@@ -24,7 +24,6 @@
 #![deny(missing_docs)]
 
 pub mod conformance;
-pub mod fast;
 pub mod keda;
 pub mod limits;
 pub mod model;

@@ -81,11 +81,42 @@ impl<T: Copy> Window<T> {
     }
 }
 
+/// What a pod ready since `ready_at` reads, milli-units: the mean of the
+/// shares the metric window holds from then on (0 with none).
+pub(crate) fn reading_since(shares: &Window<(i64, f64)>, ready_at: i64) -> i64 {
+    let (sum, n) = shares
+        .as_slice()
+        .iter()
+        .filter(|(ts, _)| *ts >= ready_at)
+        .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
+    let mean = if n > 0 { sum / f64::from(n) } else { 0.0 };
+    round_to_milli(mean)
+}
+
+/// `(x * 1000.0).round() as i64` (what `Replay::pod_view` reports), with
+/// the rounding done by a truncating conversion where that is exact: the
+/// baseline x86-64 target has no rounding instruction, and the library call
+/// was a tenth of a replay.
+pub(crate) fn round_to_milli(x: f64) -> i64 {
+    let m = x * 1000.0;
+    // Below 2^52 every non-negative double's fractional part is exact.
+    if (0.0..4_503_599_627_370_496.0).contains(&m) {
+        let whole = m as i64;
+        if m - whole as f64 >= 0.5 {
+            whole + 1
+        } else {
+            whole
+        }
+    } else {
+        m.round() as i64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
 
-    use super::Window;
+    use super::{round_to_milli, Window};
 
     #[test]
     fn behaves_like_a_vecdeque_under_mixed_pushes_and_pops() {
@@ -126,6 +157,35 @@ mod tests {
             assert_eq!(w.back(), d.back());
             assert_eq!(w.len(), d.len());
             assert!(w.as_slice().iter().eq(d.iter()));
+        }
+    }
+
+    #[test]
+    fn rounding_to_milli_units_matches_the_library_round() {
+        let mut values = vec![
+            0.0,
+            -0.0,
+            0.0005,
+            0.0004999999999999999,
+            0.0015,
+            0.0025,
+            0.49999999999999994,
+            1.0e-320,
+            4.503599627370495e12,
+            4.503599627370497e12,
+            1.0e300,
+            -0.0015,
+            -2.5,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        // Every half-milli boundary below 10 cores, and its neighbours.
+        for k in 0..20_000u32 {
+            let v = f64::from(k) / 2000.0;
+            values.extend([v, v.next_up(), v.next_down()]);
+        }
+        for x in values {
+            assert_eq!(round_to_milli(x), (x * 1000.0).round() as i64, "{x:e}");
         }
     }
 }

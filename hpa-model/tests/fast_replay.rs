@@ -7,9 +7,9 @@
 
 use std::path::PathBuf;
 
-use stepscale_hpa::fast::{simulate_runs_bounded, CHECK_EVERY_S};
 use stepscale_hpa::model::{Behavior, PolicyType, ScalingPolicy, ScalingRules, SelectPolicy};
 use stepscale_hpa::series::load_csv_series;
+use stepscale_hpa::simulate::fast::{simulate_runs_bounded, CHECK_EVERY_S};
 use stepscale_hpa::simulate::{
     same_replay_with_policies, simulate, simulate_reference, AutoscalerConfig, Bounded, CronFloor,
     DemandSeries, KedaConfig, SimOptions,

@@ -24,9 +24,9 @@ use stepscale_engine::snapshot::{
     AutoscalingConfig, PolicyKind, ScalingPolicy, ScalingRules, SelectPolicy, WorkloadSnapshot,
 };
 use stepscale_engine::ConfigChange;
-use stepscale_hpa::fast::simulate_runs_bounded;
 use stepscale_hpa::model::behavior as hpa;
 use stepscale_hpa::model::RateDecisions;
+use stepscale_hpa::simulate::fast::simulate_runs_bounded;
 use stepscale_hpa::simulate::{
     simulate, AutoscalerConfig, Bounded, CronFloor, DemandSeries, KedaConfig, Progress, SimError,
     SimOptions, SimReport,
@@ -320,8 +320,8 @@ pub enum BoundedFigures {
 }
 
 /// [`replay_figures`] that shows `stop` the figures so far once per replayed
-/// hour ([`stepscale_hpa::fast::CHECK_EVERY_S`]) and stops when it says so:
-/// for a search that only needs to know whether a config could still beat
+/// hour ([`stepscale_hpa::simulate::fast::CHECK_EVERY_S`]) and stops when it
+/// says so: for a search that only needs to know whether a config could still beat
 /// another. Every figure only grows as a replay goes on, so one that cannot
 /// beat it so far never will.
 ///

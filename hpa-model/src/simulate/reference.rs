@@ -30,7 +30,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::window::Window;
+use crate::window::{reading_since, Window};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -393,12 +393,12 @@ impl Progress<'_> {
     }
 }
 
-/// What a bounded replay ([`crate::fast::simulate_runs_bounded`]) produced.
+/// What a bounded replay ([`super::fast::simulate_runs_bounded`]) produced.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Bounded {
     /// It ran to the end.
     Complete {
-        /// The report, as [`simulate`] gives it.
+        /// The report, as [`super::simulate`] gives it.
         report: SimReport,
         /// The lowest and highest count the floor and ceiling were compared
         /// with ([`HorizontalController::counts_bounded`]); `None` for a
@@ -459,35 +459,9 @@ pub fn same_replay_with_policies(
         )
 }
 
-/// What a pod ready since `ready_at` reads, milli-units: the mean of the
-/// shares the metric window holds from then on (0 with none).
-pub(crate) fn reading_since(shares: &Window<(i64, f64)>, ready_at: i64) -> i64 {
-    let (sum, n) = shares
-        .as_slice()
-        .iter()
-        .filter(|(ts, _)| *ts >= ready_at)
-        .fold((0.0, 0u32), |(s, n), (_, v)| (s + v, n + 1));
-    let mean = if n > 0 { sum / f64::from(n) } else { 0.0 };
-    crate::fast::round_to_milli(mean)
-}
-
-/// Replays `series` under `config` with the fast replay
-/// ([`crate::fast::simulate_runs`]: pods grouped into runs of identical
-/// pods), which gives the same report as [`simulate_reference`].
-///
-/// # Errors
-/// [`SimError`] for an empty series, an invalid config or an invalid cron floor.
-pub fn simulate(
-    series: &DemandSeries,
-    config: &AutoscalerConfig,
-    options: &SimOptions,
-) -> Result<SimReport, SimError> {
-    crate::fast::simulate_runs(series, config, options)
-}
-
 /// The reference replay: one [`PodState`] and one reading per pod every
 /// sync, exactly as the controller sees a real cluster. Slower than
-/// [`simulate`], which must give the same report; tests compare the two on
+/// [`super::simulate`], which must give the same report; tests compare the two on
 /// real series.
 ///
 /// # Errors
@@ -1068,20 +1042,4 @@ pub fn compare(current: SimReport, proposed: SimReport) -> Comparison {
         proposed,
         difference,
     }
-}
-
-/// Replays `series` under both configs and compares them.
-///
-/// # Errors
-/// As [`simulate`], for either config.
-pub fn compare_configs(
-    series: &DemandSeries,
-    current: &AutoscalerConfig,
-    proposed: &AutoscalerConfig,
-    options: &SimOptions,
-) -> Result<Comparison, SimError> {
-    Ok(compare(
-        simulate(series, current, options)?,
-        simulate(series, proposed, options)?,
-    ))
 }

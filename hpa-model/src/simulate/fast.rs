@@ -1,5 +1,5 @@
 //! The fast replay: the same mechanics and the same controller as
-//! [`crate::simulate::simulate_reference`], with the pods held as runs of
+//! [`super::reference::simulate_reference`], with the pods held as runs of
 //! pods the controller cannot tell apart.
 //!
 //! Pods created in the same sync become ready together and report the same
@@ -22,23 +22,23 @@
 //! once, and the controller records what the reconciles would have. A sum
 //! too close to a rounding edge to decide is left to the sync-by-sync path.
 
-use crate::window::Window;
+use crate::window::{reading_since, Window};
 
+use super::reference::{
+    AutoscalerConfig, Bounded, DemandSeries, Progress, Replay, SimError, SimOptions, SimReport,
+    SyncLoad,
+};
 use crate::model::replica::{
     settled_replicas, settled_with_unready_replicas, SettledBand, Tolerances,
 };
 use crate::model::PodRun;
-use crate::simulate::{
-    reading_since, AutoscalerConfig, Bounded, DemandSeries, Progress, Replay, SimError, SimOptions,
-    SimReport, SyncLoad,
-};
 
 /// Replayed time between two questions to a bounded replay's `stop`,
 /// seconds (an hour: 240 syncs, so asking costs nothing measurable).
 pub const CHECK_EVERY_S: i64 = 3600;
 
 /// Replays `series` under `config`, holding pods as runs; the same report as
-/// [`crate::simulate::simulate_reference`].
+/// [`super::reference::simulate_reference`].
 ///
 /// # Errors
 /// [`SimError`] for an empty series, an invalid config or an invalid cron floor.
@@ -830,57 +830,4 @@ fn reconcile_settled(
 /// metric window (what `Replay::pod_view` computes for it).
 fn settled_reading(shares: &Window<(i64, f64)>) -> i64 {
     reading_since(shares, i64::MIN)
-}
-
-/// `(x * 1000.0).round() as i64` (what `Replay::pod_view` reports), with
-/// the rounding done by a truncating conversion where that is exact: the
-/// baseline x86-64 target has no rounding instruction, and the library call
-/// was a tenth of a replay.
-pub(crate) fn round_to_milli(x: f64) -> i64 {
-    let m = x * 1000.0;
-    // Below 2^52 every non-negative double's fractional part is exact.
-    if (0.0..4_503_599_627_370_496.0).contains(&m) {
-        let whole = m as i64;
-        if m - whole as f64 >= 0.5 {
-            whole + 1
-        } else {
-            whole
-        }
-    } else {
-        m.round() as i64
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::round_to_milli;
-
-    #[test]
-    fn rounding_to_milli_units_matches_the_library_round() {
-        let mut values = vec![
-            0.0,
-            -0.0,
-            0.0005,
-            0.0004999999999999999,
-            0.0015,
-            0.0025,
-            0.49999999999999994,
-            1.0e-320,
-            4.503599627370495e12,
-            4.503599627370497e12,
-            1.0e300,
-            -0.0015,
-            -2.5,
-            f64::INFINITY,
-            f64::NAN,
-        ];
-        // Every half-milli boundary below 10 cores, and its neighbours.
-        for k in 0..20_000u32 {
-            let v = f64::from(k) / 2000.0;
-            values.extend([v, v.next_up(), v.next_down()]);
-        }
-        for x in values {
-            assert_eq!(round_to_milli(x), (x * 1000.0).round() as i64, "{x:e}");
-        }
-    }
 }
