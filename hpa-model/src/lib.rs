@@ -1,11 +1,11 @@
 //! `stepscale-hpa`: a model of the Kubernetes HorizontalPodAutoscaler controller and of
-//! KEDA's scale-to-zero and cron triggers, a conformance runner for transcribed
-//! upstream test cases, and a replay simulator built on the model.
+//! KEDA's scale-to-zero and cron triggers, and a replay simulator built on the model.
+//! The conformance runner for transcribed upstream test cases is its own crate,
+//! `stepscale-hpa-conformance`.
 //!
 //! - [`model`]: replica proposals per metric, behavior policies and stabilization, one
 //!   reconcile. Pure and deterministic: time is always passed in.
 //! - [`keda`]: cron triggers (windows in a time zone) and the scale executor.
-//! - [`conformance`]: evaluates `hpa_conformance_cases.json`-style files.
 //! - [`simulate`]: replays a demand series under an autoscaler config and compares two.
 //! - [`series`]: reads `timestamp,value` CSV series.
 //! - [`window`]: the first-in, first-out queue of the replay's sliding windows.
@@ -23,7 +23,6 @@
 
 #![deny(missing_docs)]
 
-pub mod conformance;
 pub mod keda;
 pub mod limits;
 pub mod model;

@@ -34,12 +34,12 @@ pub fn run(args: ConformanceArgs) -> anyhow::Result<bool> {
         let text = super::read_input(&args.file, MAX_CASES_BYTES)?;
         let doc: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("{}: not valid JSON", args.file.display()))?;
-        let out = stepscale_hpa::conformance::structured(&doc)
+        let out = stepscale_hpa_conformance::structured(&doc)
             .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(true);
     }
-    let report = stepscale_hpa::conformance::run_file(&args.file)
+    let report = stepscale_hpa_conformance::run_file(&args.file)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
     for line in report.lines() {
         println!("{line}");

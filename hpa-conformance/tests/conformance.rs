@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use stepscale_hpa::conformance::run_file;
+use stepscale_hpa_conformance::run_file;
 
 fn shared_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -76,7 +76,7 @@ fn subset_and_errors() {
             {"current": 5, "desired": 7, "min": 3, "max": 8, "expected": 6}
         ]
     });
-    let report = stepscale_hpa::conformance::run_value(&doc).expect("valid subset");
+    let report = stepscale_hpa_conformance::run_value(&doc).expect("valid subset");
     assert_eq!(report.summary(), "1 passed, 1 failed");
     assert!(
         report.lines()[1].starts_with("FAIL convert_desired_replicas_with_rules_legacy/"),
@@ -91,7 +91,7 @@ fn subset_and_errors() {
     ], "convert_desired_replicas_with_rules_legacy": [
         {"current": 5, "desired": 7, "min": 3, "max": 8, "expected": 7, "condition": "DesiredWithinRange"}
     ]});
-    let report = stepscale_hpa::conformance::run_value(&bad).expect("a document of sections");
+    let report = stepscale_hpa_conformance::run_value(&bad).expect("a document of sections");
     let lines = report.lines();
     let error = lines
         .iter()
@@ -106,7 +106,7 @@ fn subset_and_errors() {
     let doc = serde_json::json!({"mystery": [], "convert_desired_replicas_with_rules_legacy": [
         {"current": 5, "desired": 7, "min": 3, "max": 8, "expected": 7, "condition": "DesiredWithinRange"}
     ]});
-    let report = stepscale_hpa::conformance::run_value(&doc).expect("a document of sections");
+    let report = stepscale_hpa_conformance::run_value(&doc).expect("a document of sections");
     assert_eq!(
         (report.passed(), report.errors()),
         (1, 1),
@@ -146,11 +146,11 @@ fn extreme_values_are_evaluated_without_panicking() {
              "usage_millicores_per_container": [[0, 300], [0, 500], [0, 700]], "containers_per_pod": 2,
              "container": "container2", "expected_utilization_pct": 60, "expected_raw_value_milli": 600}
         ]});
-        let report = stepscale_hpa::conformance::run_value(&doc).expect("a document of sections");
+        let report = stepscale_hpa_conformance::run_value(&doc).expect("a document of sections");
         assert_eq!(report.total(), 2, "{:?}", report.lines());
         assert_eq!(
             report.results[1].outcome,
-            stepscale_hpa::conformance::Outcome::Pass,
+            stepscale_hpa_conformance::Outcome::Pass,
             "{:?}",
             report.lines()
         );
@@ -175,7 +175,7 @@ fn a_request_or_container_count_out_of_range_is_an_error_of_its_case() {
              "usage_millicores_per_container": [[1, 0, 100]],
              "containers_per_pod": containers}
         ]});
-        let report = stepscale_hpa::conformance::run_value(&doc).expect("a document of sections");
+        let report = stepscale_hpa_conformance::run_value(&doc).expect("a document of sections");
         assert_eq!(report.errors(), 1, "{:?}", report.lines());
         let line = report.lines().join("\n");
         assert!(line.contains(field), "{line}");
@@ -203,7 +203,7 @@ fn a_replica_count_past_the_models_limit_is_an_error_of_its_case() {
         ),
     ] {
         let doc = serde_json::json!({ section: [case] });
-        let report = stepscale_hpa::conformance::run_value(&doc).expect("a document of sections");
+        let report = stepscale_hpa_conformance::run_value(&doc).expect("a document of sections");
         assert_eq!(report.errors(), 1, "{:?}", report.lines());
         let line = report.lines().join("\n");
         assert!(
@@ -227,7 +227,7 @@ fn structured_file() -> PathBuf {
 fn the_committed_structured_file_is_the_shared_file_converted() {
     let text = std::fs::read_to_string(shared_file()).expect("shared conformance file");
     let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-    let converted = stepscale_hpa::conformance::structured(&doc).expect("every case converts");
+    let converted = stepscale_hpa_conformance::structured(&doc).expect("every case converts");
     let want = serde_json::to_string_pretty(&converted).expect("serializes") + "\n";
     let path = structured_file();
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
@@ -270,7 +270,7 @@ fn the_structured_file_passes_on_its_structured_fields_alone() {
     let mut doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     let expected_cases = count_cases(&doc);
     strip_words(&mut doc);
-    let report = stepscale_hpa::conformance::run_value(&doc).expect("a document of sections");
+    let report = stepscale_hpa_conformance::run_value(&doc).expect("a document of sections");
     let bad: Vec<String> = report
         .lines()
         .into_iter()
@@ -290,7 +290,7 @@ fn the_schema_documents_every_section_and_structured_field() {
     let props = schema["properties"]
         .as_object()
         .expect("top-level properties");
-    for section in stepscale_hpa::conformance::SECTIONS {
+    for section in stepscale_hpa_conformance::SECTIONS {
         assert!(
             props.contains_key(section),
             "section {section} is not documented"

@@ -1,9 +1,10 @@
 //! Conformance runner for files in the format of `hpa_conformance_cases.json`.
 //!
-//! Owns reading such a file (any subset of its sections, same field names), turning
-//! each transcribed upstream test case into model inputs, evaluating it with
-//! [`crate::model`] and [`crate::keda`], and reporting one result per case. It never
-//! compares against anything but the file's own expectations.
+//! Owns reading such a file (any subset of its sections, same field names),
+//! turning each transcribed upstream test case into model inputs, evaluating
+//! it with [`stepscale_hpa::model`] and [`stepscale_hpa::keda`], and reporting
+//! one result per case. It never compares against anything but the file's own
+//! expectations. The model library (`stepscale-hpa`) does not depend on it.
 //!
 //! # How the transcribed fixtures are rebuilt
 //! - Pods are named `pod-<i>`; samples are taken "now" with a 60 s window. A `hot` pod
@@ -26,6 +27,8 @@
 //!   [`describe_trigger`] and [`sample_instants`]. Structured `metadata` and RFC 3339
 //!   `at` values are accepted too.
 
+#![deny(missing_docs)]
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -34,21 +37,21 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
-use crate::keda::CronTrigger;
-use crate::model::behavior::{
+use stepscale_hpa::keda::CronTrigger;
+use stepscale_hpa::model::behavior::{
     calculate_scale_up_limit, convert_desired_replicas_with_rules, replicas_change_per_period,
     scale_down_limit_with_rules, scale_up_limit_with_rules, Behavior, NormalizationArg, PolicyType,
     Recommendation, ScaleEvent, ScalingHistory, ScalingPolicy, ScalingRules, SelectPolicy,
 };
-use crate::model::controller::{
+use stepscale_hpa::model::controller::{
     ControllerConfig, HorizontalController, HpaSpec, MetricReading, MetricSource, MetricSpec,
     MetricTarget, ReconcileInput,
 };
-use crate::model::replica::{
+use stepscale_hpa::model::replica::{
     average_value_replicas, plain_metric_replicas, resource_utilization_replicas, value_replicas,
     MetricSample, PodPhase, PodReading, PodState, PodTiming, Tolerances,
 };
-use crate::tz::{days_from_civil, parse_timestamp};
+use stepscale_hpa::tz::{days_from_civil, parse_timestamp};
 
 /// The controller's "now" used for every fixture, ms since the epoch (2023-11-14).
 const NOW_MS: i64 = 1_700_000_000_000;
@@ -216,7 +219,7 @@ impl Report {
 
     /// One line per case (`PASS name`, `FAIL name: expected X, got Y`,
     /// `SKIP name: reason`, `ERROR name: why`) followed by the summary line.
-    /// Text from the file is escaped ([`crate::limits::printable`]).
+    /// Text from the file is escaped ([`stepscale_hpa::limits::printable`]).
     pub fn lines(&self) -> Vec<String> {
         let mut out: Vec<String> = self
             .results
@@ -230,7 +233,7 @@ impl Report {
                     Outcome::Skipped { reason } => format!("SKIP {}: {}", r.name, reason),
                     Outcome::Error { why } => format!("ERROR {}: {}", r.name, why),
                 };
-                crate::limits::printable(&line, 1000)
+                stepscale_hpa::limits::printable(&line, 1000)
             })
             .collect();
         out.push(self.summary());
@@ -248,7 +251,7 @@ impl fmt::Display for Report {
 }
 
 /// Reads and evaluates a conformance file of at most
-/// [`crate::limits::MAX_CASES_BYTES`].
+/// [`stepscale_hpa::limits::MAX_CASES_BYTES`].
 ///
 /// # Errors
 /// [`ConformanceError`] when the file cannot be read, is not JSON, or its top
@@ -258,21 +261,19 @@ impl fmt::Display for Report {
 ///
 /// # Examples
 /// ```no_run
-/// let report = stepscale_hpa::conformance::run_file("hpa_conformance_cases.json")?;
+/// let report = stepscale_hpa_conformance::run_file("hpa_conformance_cases.json")?;
 /// for line in report.lines() {
 ///     println!("{line}");
 /// }
 /// std::process::exit(if report.all_passed() { 0 } else { 1 });
-/// # Ok::<(), stepscale_hpa::conformance::ConformanceError>(())
+/// # Ok::<(), stepscale_hpa_conformance::ConformanceError>(())
 /// ```
 pub fn run_file(path: impl AsRef<Path>) -> Result<Report, ConformanceError> {
     let path = path.as_ref();
-    let text =
-        crate::limits::read_text_file(path, crate::limits::MAX_CASES_BYTES).map_err(|source| {
-            ConformanceError::Read {
-                path: path.to_path_buf(),
-                source,
-            }
+    let text = stepscale_hpa::limits::read_text_file(path, stepscale_hpa::limits::MAX_CASES_BYTES)
+        .map_err(|source| ConformanceError::Read {
+            path: path.to_path_buf(),
+            source,
         })?;
     let value: Value = serde_json::from_str(&text).map_err(|source| ConformanceError::Json {
         path: path.to_path_buf(),
@@ -459,17 +460,19 @@ impl Constants {
             .and_then(Value::as_str)
             .unwrap_or("");
         Constants {
-            tolerance: num("tolerance").unwrap_or(crate::model::replica::DEFAULT_TOLERANCE),
+            tolerance: num("tolerance").unwrap_or(stepscale_hpa::model::replica::DEFAULT_TOLERANCE),
             cpu_init_ms: num("cpu_initialization_period_s")
                 .map(|s| (s * 1000.0) as i64)
-                .unwrap_or(crate::model::replica::DEFAULT_CPU_INITIALIZATION_PERIOD_MS),
+                .unwrap_or(stepscale_hpa::model::replica::DEFAULT_CPU_INITIALIZATION_PERIOD_MS),
             readiness_delay_ms: num("delay_of_initial_readiness_status_s")
                 .map(|s| (s * 1000.0) as i64)
-                .unwrap_or(crate::model::replica::DEFAULT_DELAY_OF_INITIAL_READINESS_STATUS_MS),
+                .unwrap_or(
+                    stepscale_hpa::model::replica::DEFAULT_DELAY_OF_INITIAL_READINESS_STATUS_MS,
+                ),
             scale_up_limit_factor: number_after(init, "overridden to")
-                .unwrap_or(crate::model::behavior::SCALE_UP_LIMIT_FACTOR),
+                .unwrap_or(stepscale_hpa::model::behavior::SCALE_UP_LIMIT_FACTOR),
             scale_up_limit_minimum: number_after(init, "scaleUpLimitMinimum")
-                .unwrap_or(crate::model::behavior::SCALE_UP_LIMIT_MINIMUM),
+                .unwrap_or(stepscale_hpa::model::behavior::SCALE_UP_LIMIT_MINIMUM),
         }
     }
 
@@ -537,7 +540,7 @@ impl<'a> Case<'a> {
         i32::try_from(self.i64(field)?).map_err(|_| self.err(field, "out of range for int32"))
     }
 
-    /// A replica count: an int32 no larger than [`crate::limits::MAX_REPLICAS`], so
+    /// A replica count: an int32 no larger than [`stepscale_hpa::limits::MAX_REPLICAS`], so
     /// no case makes the runner allocate per replica beyond the model's
     /// limit (negative counts are kept: some cases test them).
     fn replicas(&self, field: &str) -> Result<i32, ConformanceError> {
@@ -554,12 +557,12 @@ impl<'a> Case<'a> {
     }
 
     fn within_replica_limit(&self, field: &str, v: i32) -> Result<i32, ConformanceError> {
-        if i64::from(v) > i64::from(crate::limits::MAX_REPLICAS) {
+        if i64::from(v) > i64::from(stepscale_hpa::limits::MAX_REPLICAS) {
             return Err(self.err(
                 field,
                 format!(
                     "{v} replicas is over the model's limit of {}",
-                    crate::limits::MAX_REPLICAS
+                    stepscale_hpa::limits::MAX_REPLICAS
                 ),
             ));
         }
@@ -1473,7 +1476,7 @@ fn legacy_stabilization_case(case: &Case, consts: &Constants) -> Result<Outcome,
     };
     let got = history.stabilize_legacy(
         case.i32("desired")?,
-        crate::model::behavior::DEFAULT_DOWNSCALE_STABILIZATION_S * 1000,
+        stepscale_hpa::model::behavior::DEFAULT_DOWNSCALE_STABILIZATION_S * 1000,
         NOW_MS,
     );
     let mut expected = vec![format!("replicas={}", case.i64("expected")?)];
@@ -1503,7 +1506,7 @@ fn scaling_with_rules_case(case: &Case) -> Result<Outcome, ConformanceError> {
     let arg = NormalizationArg {
         scale_up: behavior.scale_up_rules(),
         scale_down: behavior
-            .scale_down_rules(crate::model::behavior::DEFAULT_DOWNSCALE_STABILIZATION_S),
+            .scale_down_rules(stepscale_hpa::model::behavior::DEFAULT_DOWNSCALE_STABILIZATION_S),
         min_replicas: case.i32("min_replicas")?,
         max_replicas: case.i32("max_replicas")?,
         current_replicas: case.i32("current_replicas")?,
