@@ -33,11 +33,40 @@ async fn a_recommendation_is_created_from_a_real_hpa_and_never_duplicated() {
     let Some((ns, source, _)) = setup("create", healthy()).await else {
         return;
     };
+    // A second autoscaler with no history yet: not analyzed, and the
+    // analysis line says so by name. A third with an hour of history:
+    // analyzed, nothing to propose, so no recommendation.
+    ns.deployment("fresh", 2).await;
+    ns.hpa("fresh", "fresh", 2, 10, 60).await;
+    ns.deployment("young", 2).await;
+    ns.hpa("young", "young", 2, 10, 60).await;
+    source.set_history("young", healthy(), 2.0);
     let op = operator(&ns, "op-a", source, 6, 600);
     let report = op.tick().await.expect("tick");
     assert!(report.leader);
-    assert_eq!(report.analyzed, 1, "{report:?}");
+    assert_eq!(report.analyzed, 2, "{report:?}");
+    assert_eq!(report.waiting_for_history, 1, "{report:?}");
+    assert_eq!(report.actionable, 1, "{report:?}");
     assert_eq!(report.published.created, 1, "{report:?}");
+    let line = logs()
+        .lines()
+        .find(|l| l.contains(&format!("waiting={}/fresh", ns.name)))
+        .map(str::to_string)
+        .unwrap_or_default();
+    for field in [
+        "autoscalers=3",
+        "analyzed=2",
+        "with_change_or_finding=1",
+        "nothing_to_propose=1",
+        "waiting_for_history=1",
+        "target_unreadable=0",
+        "skipped_for_spec=0",
+    ] {
+        assert!(
+            line.contains(field),
+            "{field} in the analysis line: {line:?}"
+        );
+    }
 
     let rec = ns.rec("web-hpa").await;
     assert_eq!(rec.phase(), Phase::Pending);
@@ -73,6 +102,21 @@ async fn a_recommendation_is_created_from_a_real_hpa_and_never_duplicated() {
     assert_eq!(report.published.created, 0);
     let all = ns.recs().list(&Default::default()).await.expect("list");
     assert_eq!(all.items.len(), 1);
+    // Each autoscaler without a recommendation says why on itself, once per
+    // reason: the second tick, with the same reasons, added no Event.
+    let waiting = ns
+        .event_notes("HorizontalPodAutoscaler", "fresh", "WaitingForHistory")
+        .await;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert!(
+        waiting[0].contains("not enough metric history"),
+        "{waiting:?}"
+    );
+    let none = ns
+        .event_notes("HorizontalPodAutoscaler", "young", "NoRecommendation")
+        .await;
+    assert_eq!(none.len(), 1, "{none:?}");
+    assert!(none[0].starts_with("no recommendation: "), "{none:?}");
     let l = logs();
     for line in [
         "operator starting",

@@ -3,7 +3,9 @@
 //! fails the action it reports. The first Event refused by RBAC (403) is
 //! logged as a warning naming the grant; other failures at debug level.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -39,6 +41,11 @@ pub mod reason {
     /// An autoscaler could not be analyzed: its spec is unreadable or over
     /// an input limit (the note names the field and the limit).
     pub const SKIPPED: &str = "AutoscalerSkipped";
+    /// An analyzed autoscaler has nothing to propose or report, so it has
+    /// no recommendation: the note says why (Normal).
+    pub const NOT_RECOMMENDED: &str = "NoRecommendation";
+    /// An autoscaler is not analyzed yet: its history is too short (Normal).
+    pub const NOT_ANALYZED: &str = "WaitingForHistory";
     /// A rule ConfigMap was admitted (the note names the rule, its version
     /// and signer).
     pub const RULE_ADMITTED: &str = "RuleAdmitted";
@@ -55,6 +62,28 @@ pub struct Notifier {
     recorder: Option<Recorder>,
     /// A refusal by RBAC was already logged as a warning.
     warned_forbidden: AtomicBool,
+    /// The last reason without figures told per autoscaler (namespace,
+    /// name) by [`Notifier::explain_autoscaler`].
+    told: Mutex<HashMap<(String, String), String>>,
+}
+
+/// `note` with every run of digits (and the decimal points between them)
+/// replaced by `#`: what is left is the reason, not its figures.
+fn without_figures(note: &str) -> String {
+    let mut out = String::with_capacity(note.len());
+    let mut in_number = false;
+    for c in note.chars() {
+        if c.is_ascii_digit() || (in_number && c == '.') {
+            if !in_number {
+                out.push('#');
+                in_number = true;
+            }
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Notifier {
@@ -62,6 +91,7 @@ impl Notifier {
     pub fn new(client: Client, identity: &str) -> Self {
         Notifier {
             warned_forbidden: AtomicBool::new(false),
+            told: Mutex::default(),
             recorder: Some(Recorder::new(
                 client,
                 Reporter {
@@ -77,6 +107,7 @@ impl Notifier {
         Notifier {
             recorder: None,
             warned_forbidden: AtomicBool::new(false),
+            told: Mutex::default(),
         }
     }
 
@@ -85,6 +116,29 @@ impl Notifier {
     /// 1000 characters.
     pub async fn warn_autoscaler(&self, autoscaler: &ObjectReference, reason: &str, note: &str) {
         self.publish(autoscaler, true, reason, note).await;
+    }
+
+    /// Publish a Normal Event on an autoscaler that has no recommendation,
+    /// saying why ([`reason::NOT_RECOMMENDED`], [`reason::NOT_ANALYZED`]),
+    /// once per reason: a note that differs from the last one sent for this
+    /// autoscaler only in its figures is not sent again, so a steady reason
+    /// costs one Event, not one a tick.
+    pub async fn explain_autoscaler(&self, autoscaler: &ObjectReference, reason: &str, note: &str) {
+        let key = (
+            autoscaler.namespace.clone().unwrap_or_default(),
+            autoscaler.name.clone().unwrap_or_default(),
+        );
+        let gist = format!("{reason}: {}", without_figures(note));
+        {
+            let Ok(mut told) = self.told.lock() else {
+                return;
+            };
+            if told.get(&key) == Some(&gist) {
+                return;
+            }
+            told.insert(key, gist);
+        }
+        self.publish(autoscaler, false, reason, note).await;
     }
 
     /// Publish one Event on any object (e.g. a rule ConfigMap:
@@ -160,5 +214,25 @@ impl Notifier {
         } else {
             tracing::debug!(reason, "publishing an Event{on} failed: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_figures;
+
+    #[test]
+    fn a_reason_is_compared_without_its_figures() {
+        let a = "no change proposed: the saving (1.2 %, 3.4 replica-hours/day) is below 3 %";
+        let b = "no change proposed: the saving (0.9 %, 27 replica-hours/day) is below 3 %";
+        assert_eq!(without_figures(a), without_figures(b));
+        assert_eq!(
+            without_figures(a),
+            "no change proposed: the saving (# %, # replica-hours/day) is below # %"
+        );
+        assert_ne!(
+            without_figures(a),
+            without_figures("no change proposed: fewer than 3 days of history")
+        );
     }
 }

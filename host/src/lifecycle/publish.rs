@@ -227,7 +227,17 @@ impl Lifecycle<'_> {
             });
             let result = match found {
                 None if r.is_actionable() => self.create(r, a.autoscaler, &name, &mut report).await,
-                None => Ok(()),
+                None => {
+                    // No recommendation to show it: say why on the autoscaler.
+                    self.notifier
+                        .explain_autoscaler(
+                            &a.autoscaler.object_ref(),
+                            reason::NOT_RECOMMENDED,
+                            &format!("no recommendation: {}", r.summary),
+                        )
+                        .await;
+                    Ok(())
+                }
                 Some(ex) if !is_managed(ex) => {
                     tracing::warn!(namespace = %ns, recommendation = %name, "a ScalingRecommendation with this name exists but is not managed by stepscale; leaving it alone");
                     Ok(())

@@ -138,11 +138,15 @@ struct Gathered {
     unanalyzed: HashSet<(String, String)>,
     /// Autoscalers skipped for their spec, with why (index, reason).
     skipped: Vec<(usize, String)>,
-    /// Autoscalers whose history is too short yet (display names).
-    waiting: Vec<String>,
+    /// Autoscalers whose history is too short yet (index).
+    waiting: Vec<usize>,
     /// Autoscalers whose scale target could not be read.
     unreadable: usize,
 }
+
+/// The note of the `WaitingForHistory` Event on an autoscaler not analyzed
+/// yet.
+pub const NOTE_WAITING_FOR_HISTORY: &str = "not analyzed yet: not enough metric history (Prometheus, when set, returned none for it, and the operator has fewer than 2 HPA-status samples, one a tick); it is analyzed from the first tick with enough";
 
 /// Most autoscalers named in the analysis line's list of those waiting for
 /// history.
@@ -390,7 +394,20 @@ impl Operator {
         report.analyzed = workloads.len();
         report.skipped = skipped.len();
         report.waiting_for_history = waiting.len();
+        let waiting_names: Vec<String> = waiting
+            .iter()
+            .map(|i| autoscalers[*i].display_name())
+            .collect();
         if leader {
+            for i in &waiting {
+                ctx.notifier
+                    .explain_autoscaler(
+                        &autoscalers[*i].object_ref(),
+                        reason::NOT_ANALYZED,
+                        NOTE_WAITING_FOR_HISTORY,
+                    )
+                    .await;
+            }
             for (i, why) in &skipped {
                 let a = &autoscalers[*i];
                 let note = format!(
@@ -416,7 +433,7 @@ impl Operator {
             .rule_evaluation_seconds
             .observe(started.elapsed().as_secs_f64());
         report.actionable = recs.iter().filter(|r| r.is_actionable()).count();
-        log_analysis(&report, &waiting);
+        log_analysis(&report, &waiting_names);
         // In the order of metrics::AUTOSCALER_STATES.
         ctx.metrics.set_autoscalers([
             report.actionable,
@@ -680,7 +697,7 @@ impl Operator {
             let Some(sourced) = ctx.history.history(&key, now).await else {
                 tracing::debug!(autoscaler = %a.display_name(), "not enough metric history yet; skipping analysis");
                 unanalyzed.insert(name_of(a));
-                waiting.push(a.display_name());
+                waiting.push(i);
                 continue;
             };
             match sourced.source {
