@@ -419,33 +419,24 @@ async fn the_manuals_day_2_flow_runs_from_the_pod_through_upgrades_and_rollback(
     // Mid-probation: scale the release to two replicas, then move it to a
     // new image tag. The pods roll; the changes stay on probation.
     let upgrade = Instant::now();
-    run(
-        &helm,
-        &[
-            "upgrade",
-            &release,
-            &chart,
-            "--namespace",
-            &ns.name,
-            "--reuse-values",
-            "--set",
-            "replicaCount=2",
-        ],
-    );
+    let upgrade_with = |set: &str| {
+        run(
+            &helm,
+            &[
+                "upgrade",
+                &release,
+                &chart,
+                "--namespace",
+                &ns.name,
+                "--reuse-values",
+                "--set",
+                set,
+            ],
+        )
+    };
+    upgrade_with("replicaCount=2");
     rolled_out(&client, &ns.name, &release, 2, &tag).await;
-    run(
-        &helm,
-        &[
-            "upgrade",
-            &release,
-            &chart,
-            "--namespace",
-            &ns.name,
-            "--reuse-values",
-            "--set",
-            &format!("image.tag={next}"),
-        ],
-    );
+    upgrade_with(&format!("image.tag={next}"));
     rolled_out(&client, &ns.name, &release, 2, &next).await;
     println!(
         "helm upgrade to 2 replicas and to a new tag rolled out in {:.1} s",
