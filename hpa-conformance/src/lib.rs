@@ -1270,7 +1270,7 @@ fn controller_case(case: &Case, consts: &Constants) -> Result<Outcome, Conforman
                 (Some(replicas), Some(age)) => {
                     controller.history.recommendations.push(Recommendation {
                         replicas: replicas as i32,
-                        timestamp_ms: NOW_MS - age * 1000,
+                        timestamp_ms: NOW_MS.saturating_sub(age.saturating_mul(1000)),
                     })
                 }
                 _ => {
@@ -1382,7 +1382,7 @@ fn events(case: &Case, field: &str, now_ms: i64) -> Result<Vec<ScaleEvent>, Conf
                 match (change, age) {
                     (Some(c), Some(a)) => Ok(ScaleEvent {
                         replica_change: c as i32,
-                        timestamp_ms: now_ms - a * 1000,
+                        timestamp_ms: now_ms.saturating_sub(a.saturating_mul(1000)),
                         outdated,
                     }),
                     _ => Err(case.err(
@@ -1421,7 +1421,7 @@ fn events(case: &Case, field: &str, now_ms: i64) -> Result<Vec<ScaleEvent>, Conf
             let age_s = (period - seg * (i as f64 + 1.0) + seg / 2.0).trunc() as i64;
             ScaleEvent {
                 replica_change: *c as i32,
-                timestamp_ms: now_ms - age_s * 1000,
+                timestamp_ms: now_ms.saturating_sub(age_s.saturating_mul(1000)),
                 outdated: false,
             }
         })
@@ -1460,7 +1460,7 @@ fn recommendations(case: &Case, field: &str) -> Result<Vec<Recommendation>, Conf
             match (replicas, age) {
                 (Some(replicas), Some(age)) => Ok(Recommendation {
                     replicas: replicas as i32,
-                    timestamp_ms: NOW_MS - age * 1000,
+                    timestamp_ms: NOW_MS.saturating_sub(age.saturating_mul(1000)),
                 }),
                 _ => Err(case.err(field, format!("element {k}: expected [replicas, age_s]"))),
             }
