@@ -545,18 +545,6 @@ impl<'a> Case<'a> {
     /// limit (negative counts are kept: some cases test them).
     fn replicas(&self, field: &str) -> Result<i32, ConformanceError> {
         let v = self.i32(field)?;
-        self.within_replica_limit(field, v)
-    }
-
-    /// [`Case::replicas`] of an optional field.
-    fn opt_replicas(&self, field: &str) -> Result<Option<i32>, ConformanceError> {
-        if self.get(field).is_none() {
-            return Ok(None);
-        }
-        self.replicas(field).map(Some)
-    }
-
-    fn within_replica_limit(&self, field: &str, v: i32) -> Result<i32, ConformanceError> {
         if i64::from(v) > i64::from(stepscale_hpa::limits::MAX_REPLICAS) {
             return Err(self.err(
                 field,
@@ -567,6 +555,14 @@ impl<'a> Case<'a> {
             ));
         }
         Ok(v)
+    }
+
+    /// [`Case::replicas`] of an optional field.
+    fn opt_replicas(&self, field: &str) -> Result<Option<i32>, ConformanceError> {
+        if self.get(field).is_none() {
+            return Ok(None);
+        }
+        self.replicas(field).map(Some)
     }
 
     fn opt_i64(&self, field: &str) -> Result<Option<i64>, ConformanceError> {

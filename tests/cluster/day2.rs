@@ -18,7 +18,6 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use ed25519_dalek::{Signer, SigningKey};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{Api, ListParams, PostParams};
 use kube::Client;
@@ -28,7 +27,7 @@ use stepscale_operator::lifecycle::phase::Phase;
 
 use crate::common::{eventually, TestNamespace};
 use crate::helm::{chart, helm, run};
-use crate::node::{ctr, import_image, node_and_image, ready, sh};
+use crate::node::{ctr, import_image, lease, node_and_image, ready, sh};
 
 /// The namespace the fixture's series are labelled with.
 const WORKLOADS: &str = "stepscale-day2";
@@ -133,16 +132,6 @@ async fn rolled_out(client: &Client, ns: &str, release: &str, n: usize, tag: &st
     .await;
 }
 
-/// The pod holding the operator's Lease.
-async fn leader(client: &Client, ns: &str) -> Option<String> {
-    Api::<Lease>::namespaced(client.clone(), ns)
-        .get_opt("stepscale-autoscaler-leader")
-        .await
-        .ok()
-        .flatten()
-        .and_then(|l| l.spec?.holder_identity)
-}
-
 /// A counter's value (summed over its labels) from a pod's /metrics.
 async fn counter(client: &Client, ns: &str, pod: &str, name: &str) -> f64 {
     let ip = Api::<Pod>::namespaced(client.clone(), ns)
@@ -159,7 +148,7 @@ async fn counter(client: &Client, ns: &str, pod: &str, name: &str) -> f64 {
         .sum()
 }
 
-/// Object names of the operator's Events with `reason` about `rec`.
+/// How many Events with `reason` the operator published about `rec`.
 async fn events(ns: &TestNamespace, rec: &str, reason: &str) -> usize {
     ns.event_notes("ScalingRecommendation", rec, reason)
         .await
@@ -195,8 +184,8 @@ fn kubelet_stats(ns: &str) -> BTreeMap<String, (u64, u64)> {
     out
 }
 
-/// Peak and idle of the kubelet's readings for the operator pods, taken
-/// every second in the background while the flow runs.
+/// The kubelet's readings (memory working set, CPU) of the operator pods,
+/// taken every second in the background while the flow runs.
 #[derive(Default)]
 struct Usage {
     samples: Vec<(u64, u64)>,
@@ -327,19 +316,18 @@ async fn the_manuals_day_2_flow_runs_from_the_pod_through_upgrades_and_rollback(
 
     // A recommendation for each workload, from the Prometheus history.
     let recs = work.recs();
+    let current = |name: &'static str| {
+        let recs = recs.clone();
+        async move { recs.get_opt(name).await.ok().flatten() }
+    };
     for name in ["shop-hpa", "cart-hpa"] {
         eventually(
             &format!("{name}: a recommendation with a change"),
             Duration::from_secs(180),
-            || {
-                let recs = recs.clone();
-                async move {
-                    recs.get_opt(name)
-                        .await
-                        .ok()
-                        .flatten()
-                        .is_some_and(|r| !r.spec.recommendation.proposed.is_empty())
-                }
+            || async move {
+                current(name)
+                    .await
+                    .is_some_and(|r| !r.spec.recommendation.proposed.is_empty())
             },
         )
         .await;
@@ -373,15 +361,10 @@ async fn the_manuals_day_2_flow_runs_from_the_pod_through_upgrades_and_rollback(
         );
         assert!(ok, "kubectl patch: {out}");
     }
-    let phase = |name: &'static str| {
-        let recs = recs.clone();
-        async move {
-            recs.get_opt(name)
-                .await
-                .ok()
-                .flatten()
-                .map(|r: ScalingRecommendation| r.phase())
-        }
+    let phase = |name: &'static str| async move {
+        current(name)
+            .await
+            .map(|r: ScalingRecommendation| r.phase())
     };
     for name in ["shop-hpa", "cart-hpa"] {
         eventually(
@@ -409,7 +392,7 @@ async fn the_manuals_day_2_flow_runs_from_the_pod_through_upgrades_and_rollback(
             );
         }
     }
-    let first = leader(&client, &ns.name).await.expect("a leader");
+    let first = lease(&client, &ns.name).await.0.expect("a leader");
     assert_eq!(
         counter(&client, &ns.name, &first, "stepscale_applies_total").await,
         2.0,
@@ -505,7 +488,7 @@ async fn the_manuals_day_2_flow_runs_from_the_pod_through_upgrades_and_rollback(
     }
     assert_eq!(events(&work, "shop-hpa", "Verified").await, 1);
     assert_eq!(events(&work, "cart-hpa", "RolledBack").await, 1);
-    let now_leader = leader(&client, &ns.name).await.expect("a leader");
+    let now_leader = lease(&client, &ns.name).await.0.expect("a leader");
     assert_eq!(
         counter(
             &client,
@@ -541,7 +524,7 @@ async fn the_manuals_day_2_flow_runs_from_the_pod_through_upgrades_and_rollback(
         let only = only.clone();
         let client = client.clone();
         let ns = ns.name.clone();
-        async move { leader(&client, &ns).await == Some(only) }
+        async move { lease(&client, &ns).await.0 == Some(only) }
     })
     .await;
     assert_eq!(phase("shop-hpa").await, Some(Phase::Verified));

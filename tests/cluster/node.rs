@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
+use stepscale_operator::operator::leader::DEFAULT_LEASE_NAME;
 
 use crate::common::{cluster, eventually, TestNamespace};
 use crate::helm::{chart, helm, run};
@@ -106,6 +107,22 @@ pub(crate) fn container_id(pod: &Pod) -> Option<String> {
         .container_id
         .clone()?;
     Some(id.trim_start_matches("containerd://").to_string())
+}
+
+/// The operator's Lease in `ns` (the chart's default name): its holder and
+/// last renew time, `None` for what it does not hold yet.
+pub(crate) async fn lease(
+    client: &kube::Client,
+    ns: &str,
+) -> (Option<String>, Option<k8s_openapi::jiff::Timestamp>) {
+    Api::<Lease>::namespaced(client.clone(), ns)
+        .get_opt(DEFAULT_LEASE_NAME)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|l| l.spec)
+        .map(|s| (s.holder_identity, s.renew_time.map(|t| t.0)))
+        .unwrap_or((None, None))
 }
 
 /// The host PID of a running container, from containerd's task list.
@@ -211,22 +228,19 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
 
     // Both took part in the election with their own tokens: one holds the
     // Lease, and it is one of these pods.
-    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns.name);
     let names: Vec<String> = list
         .items
         .iter()
         .filter_map(|p| p.metadata.name.clone())
         .collect();
     eventually("a pod holds the Lease", Duration::from_secs(30), || {
-        let leases = leases.clone();
         let names = names.clone();
+        let client = client.clone();
+        let ns = ns.name.clone();
         async move {
-            leases
-                .get_opt("stepscale-autoscaler-leader")
+            lease(&client, &ns)
                 .await
-                .ok()
-                .flatten()
-                .and_then(|l| l.spec?.holder_identity)
+                .0
                 .is_some_and(|h| names.contains(&h))
         }
     })
@@ -256,17 +270,9 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
     // look, not at its next tick (or the Deployment's replacement pod, if it
     // starts first).
     let lease_now = || {
-        let leases = leases.clone();
-        async move {
-            leases
-                .get_opt("stepscale-autoscaler-leader")
-                .await
-                .ok()
-                .flatten()
-                .and_then(|l| l.spec)
-                .map(|s| (s.holder_identity, s.renew_time.map(|t| t.0)))
-                .unwrap_or((None, None))
-        }
+        let client = client.clone();
+        let ns = ns.name.clone();
+        async move { lease(&client, &ns).await }
     };
     let leader = lease_now().await.0.expect("a holder");
     let deleted = Instant::now();
