@@ -27,12 +27,12 @@ use stepscale_engine::snapshot::{AutoscalingConfig, WorkloadSnapshot};
 use stepscale_engine::ConfigChange;
 use stepscale_hpa::simulate::{simulate, AutoscalerConfig, DemandSeries, SimOptions, SimReport};
 use stepscale_operator::analysis::Analyzer;
+use stepscale_operator::change::{describe_change, CurrentConfig};
 use stepscale_operator::objective::search::{self, Knobs, PolicyRoom};
-use stepscale_operator::recommendation::{
-    describe_change, CurrentConfig, PredictiveSchedule, Recommendation,
-};
+use stepscale_operator::recommendation::Recommendation;
 use stepscale_operator::replay::{self, model_config};
 use stepscale_operator::schedule::size::with_schedule;
+use stepscale_operator::schedule::PredictiveSchedule;
 use stepscale_rules_sdk::harness::traces::{self, Trace};
 use stepscale_rules_sdk::stats;
 

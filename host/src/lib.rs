@@ -8,10 +8,10 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
+pub mod change;
 pub mod cli;
 pub mod cluster;
 pub mod crd;
-pub mod demo;
 pub mod history;
 pub mod license;
 pub mod lifecycle;

@@ -15,11 +15,6 @@ fn main() {
     stepscale_operator::telemetry::init(default_filter);
     let result = match cli.command {
         Command::Analyze(args) => stepscale_operator::cli::analyze::run(args),
-        Command::HpaConformance(args) => match stepscale_operator::cli::conformance::run(args) {
-            Ok(true) => Ok(()),
-            Ok(false) => std::process::exit(EXIT_CHECK_FAILED),
-            Err(e) => Err(e),
-        },
         Command::Simulate(args) => stepscale_operator::cli::simulate::run(args),
         Command::SnapshotSchema => {
             serde_json::to_string_pretty(&stepscale_engine::snapshot::json_schema())

@@ -22,8 +22,8 @@ use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{Api, ListParams, PostParams};
 use kube::Client;
 use serde_json::{json, Value};
+use stepscale_operator::crd::phase::Phase;
 use stepscale_operator::crd::ScalingRecommendation;
-use stepscale_operator::lifecycle::phase::Phase;
 
 use crate::common::{eventually, TestNamespace};
 use crate::helm::{chart, helm, run};

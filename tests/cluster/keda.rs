@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use kube::api::{DynamicObject, PostParams};
 use serde_json::json;
-use stepscale_operator::lifecycle::phase::Phase;
+use stepscale_operator::crd::phase::Phase;
 
 use crate::common::{
     cluster, degraded, dynamic, install_keda_and_scaler_crds, operator, week, SeriesSource,

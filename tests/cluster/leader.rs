@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use stepscale_operator::lifecycle::phase::Phase;
+use stepscale_operator::crd::phase::Phase;
 
 use crate::common::{cluster, healthy, logs, operator, week, SeriesSource, TestNamespace};
 

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use stepscale_operator::crd::phase::Phase;
 use stepscale_operator::crd::{LABEL_AUTOSCALER_NAME, LABEL_MANAGED_BY, RETRY_ANNOTATION};
-use stepscale_operator::lifecycle::phase::Phase;
 use stepscale_operator::lifecycle::FIELD_MANAGER;
 
 use crate::common::{

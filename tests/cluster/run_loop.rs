@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use stepscale_operator::crd::phase::Phase;
 use stepscale_operator::license::LicenseState;
-use stepscale_operator::lifecycle::phase::Phase;
 use stepscale_operator::operator::controller::Operator;
 use stepscale_operator::operator::http::{self, HttpState};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

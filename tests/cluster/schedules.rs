@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
+use stepscale_operator::crd::phase::Phase;
 use stepscale_operator::crd::ScalingRecommendation;
-use stepscale_operator::lifecycle::phase::Phase;
 use stepscale_operator::operator::controller::Operator;
 
 use crate::common::{

@@ -68,7 +68,7 @@ fn analyzer() -> Analyzer {
 /// The demo's first workload.
 fn workload() -> Arc<WorkloadSnapshot> {
     let snapshot =
-        stepscale_engine::Snapshot::from_json(stepscale_operator::demo::DEMO_SNAPSHOT_JSON)
+        stepscale_engine::Snapshot::from_json(stepscale_operator::cli::demo::DEMO_SNAPSHOT_JSON)
             .expect("demo");
     Arc::new(snapshot.workloads.into_iter().next().expect("a workload"))
 }

@@ -12,7 +12,7 @@ use stepscale_operator::analysis::Analyzer;
 use stepscale_tests::test_rules::component;
 
 fn demo() -> Vec<Arc<stepscale_engine::WorkloadSnapshot>> {
-    stepscale_engine::Snapshot::from_json(stepscale_operator::demo::DEMO_SNAPSHOT_JSON)
+    stepscale_engine::Snapshot::from_json(stepscale_operator::cli::demo::DEMO_SNAPSHOT_JSON)
         .expect("demo")
         .workloads
         .into_iter()

@@ -8,9 +8,9 @@
 
 use stepscale_engine::snapshot::ScalingPolicy;
 use stepscale_engine::ConfigChange;
+use stepscale_operator::change::CurrentConfig;
 use stepscale_operator::objective::search::{choose_with, Shortcuts};
 use stepscale_operator::objective::Objective;
-use stepscale_operator::recommendation::CurrentConfig;
 use stepscale_rules_sdk::harness::traces;
 use stepscale_tests::eval::{self, HandConfig, ANALYSIS_DAYS};
 

@@ -15,8 +15,8 @@ use stepscale_engine::{
     WorkloadSnapshot,
 };
 
-use crate::objective::{self, Objective};
-use crate::recommendation::{recommend, Recommendation, WorkloadFindings};
+use crate::objective::Objective;
+use crate::recommendation::{decide, recommend, Recommendation, WorkloadFindings};
 
 /// Forecast horizon: one day.
 pub const FORECAST_HORIZON_SECONDS: u32 = 86_400;
@@ -304,7 +304,7 @@ impl Analyzer {
     /// waits for or fails on a full instance pool) and return one
     /// recommendation per workload, in input order. Each worker
     /// runs the rules, merges their proposals, and lets replay decide
-    /// ([`objective::decide`]: the search, the held-out confirmation and the
+    /// ([`decide()`]: the search, the held-out confirmation and the
     /// projected savings).
     pub fn analyze(
         &self,
@@ -327,7 +327,7 @@ impl Analyzer {
                 .findings
                 .extend(host.get(i).cloned().unwrap_or_default());
             let mut rec = recommend(w, found);
-            objective::decide(&mut rec, w, &self.objective);
+            decide(&mut rec, w, &self.objective);
             rec
         };
         let mut recs: Vec<Option<Recommendation>> = vec![None; workloads.len()];

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use stepscale_engine::{EngineConfig, Snapshot};
 
 use crate::analysis::Analyzer;
-use crate::demo::DEMO_SNAPSHOT_JSON;
+use crate::cli::demo::DEMO_SNAPSHOT_JSON;
 use crate::objective::{self, Mode, Objective};
 use crate::recommendation::render;
 

@@ -2,8 +2,8 @@
 //! printing only; the work is done by the library modules.
 
 pub mod analyze;
-pub mod conformance;
 pub mod crd;
+pub mod demo;
 pub mod license;
 pub mod operator;
 pub mod rules;
@@ -27,9 +27,6 @@ pub enum Command {
     /// Run every rule on a snapshot file (the embedded demo snapshot by
     /// default) and print one recommendation per workload.
     Analyze(analyze::AnalyzeArgs),
-    /// Evaluate HPA/KEDA conformance cases with the HPA model; exit 1 if any
-    /// case fails.
-    HpaConformance(conformance::ConformanceArgs),
     /// Replay a series through the HPA model under the current and a
     /// proposed config and print both side by side.
     Simulate(simulate::SimulateArgs),
@@ -48,7 +45,7 @@ pub enum Command {
     Rules(rules::RulesArgs),
 }
 
-/// Exit status when a check failed (a conformance case).
+/// Exit status when a check failed (a rule test, a license check).
 pub const EXIT_CHECK_FAILED: i32 = 1;
 /// Exit status of a failed command: bad input or usage.
 pub const EXIT_BAD_INPUT: i32 = 2;

@@ -479,7 +479,7 @@ fn read_snapshot(path: Option<&Path>) -> anyhow::Result<Vec<Arc<WorkloadSnapshot
     let (source, text) = match path {
         None => (
             "embedded demo snapshot".to_string(),
-            crate::demo::DEMO_SNAPSHOT_JSON.to_string(),
+            crate::cli::demo::DEMO_SNAPSHOT_JSON.to_string(),
         ),
         Some(p) => (
             p.display().to_string(),

@@ -3,12 +3,11 @@
 //! objects (keda.sh/v1alpha1; an absent CRD means KEDA is not installed, not
 //! an error), the scale targets through their `/scale` subresource (any kind:
 //! Deployment, StatefulSet, custom resources), and the target's pod template
-//! CPU requests. Also the metric history sources of the tick ([`history`]).
+//! CPU requests. The history the tick reads is in [`crate::history::source`].
 //!
 //! Writes live in [`crate::lifecycle`]; this module never changes an object.
 
 pub mod autoscaler;
-pub mod history;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,8 +19,6 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::Client;
 use serde_json::Value;
 use stepscale_engine::snapshot::{AutoscalerKind, ContainerResources, ScaleTargetRef};
-
-use crate::history::HistoryKey;
 
 /// API group/version of KEDA ScaledObjects.
 pub const KEDA_API_VERSION: &str = "keda.sh/v1alpha1";
@@ -162,16 +159,6 @@ impl Autoscaler {
             controller: Some(false),
             block_owner_deletion: Some(false),
         })
-    }
-
-    /// The key of its metric history.
-    pub fn history_key(&self, target: &ScaleTargetRef) -> HistoryKey {
-        HistoryKey {
-            namespace: self.namespace.clone(),
-            autoscaler: self.name.clone(),
-            target_kind: target.kind.clone(),
-            target_name: target.name.clone(),
-        }
     }
 }
 

@@ -6,15 +6,18 @@
 //! Required log lines (SPEC §5): [`LOG_PROMETHEUS`] when the history comes
 //! from Prometheus, [`LOG_HPA_STATUS`] when it comes from the fallback.
 //! Prometheus errors or timeouts degrade to the fallback with a warning and
-//! never stop the tick.
+//! never stop the tick. [`source`] is what the tick asks: the production
+//! source and the trait tests implement.
 
 pub mod hpa_status;
 pub mod prometheus;
+pub mod source;
 
-use stepscale_engine::snapshot::MetricHistory;
+use stepscale_engine::snapshot::{MetricHistory, ScaleTargetRef};
 
 use self::hpa_status::StatusStore;
 use self::prometheus::PrometheusConfig;
+use crate::cluster::Autoscaler;
 
 /// Logged when the history comes from Prometheus.
 pub const LOG_PROMETHEUS: &str = "metrics source: Prometheus history backfill";
@@ -42,6 +45,18 @@ pub struct HistoryKey {
     pub target_kind: String,
     /// Name of the scaled object.
     pub target_name: String,
+}
+
+impl HistoryKey {
+    /// The key of the history of `autoscaler`, which scales `target`.
+    pub fn of(autoscaler: &Autoscaler, target: &ScaleTargetRef) -> HistoryKey {
+        HistoryKey {
+            namespace: autoscaler.namespace.clone(),
+            autoscaler: autoscaler.name.clone(),
+            target_kind: target.kind.clone(),
+            target_name: target.name.clone(),
+        }
+    }
 }
 
 /// A history and where it came from.

@@ -15,17 +15,15 @@ use kube::api::{Patch, PatchParams};
 use serde_json::{json, Value};
 
 use super::events::reason;
-use super::phase::Phase;
 use super::{
     patch, rfc3339, set_condition, target_kind, Lifecycle, LifecycleError, PassReport, LOG_APPLIED,
 };
+use crate::change::{describe_change, CurrentConfig, DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS};
 use crate::cluster::autoscaler::config_of;
 use crate::cluster::{kind_name, Autoscaler};
+use crate::crd::phase::Phase;
 use crate::crd::{SavedConfig, ScalingRecommendation};
 use crate::lifecycle::schedule;
-use crate::recommendation::{
-    describe_change, CurrentConfig, DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS,
-};
 
 /// The field manager of every write the operator makes to an autoscaler.
 pub const FIELD_MANAGER: &str = "stepscale";

@@ -4,7 +4,7 @@
 //!
 //! [`Lifecycle::reconcile`] is the one entry point per recommendation: it
 //! gathers the observation (drift, time, license), asks
-//! [`phase::Phase::next_action`] what to do, and carries it out. Every write
+//! [`Phase::next_action`] what to do, and carries it out. Every write
 //! goes through a [`WriteGate`] first, which re-checks leadership and the
 //! pass's time budget, and every write to a recommendation or autoscaler
 //! carries the `resourceVersion` it was computed from, so a stale writer
@@ -13,7 +13,6 @@
 pub mod apply;
 pub mod events;
 pub mod patch;
-pub mod phase;
 pub mod publish;
 pub mod rollback;
 pub mod schedule;
@@ -21,7 +20,7 @@ pub mod verify;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, Patch, PatchParams};
@@ -29,14 +28,12 @@ use serde_json::{json, Value};
 use stepscale_engine::snapshot::AutoscalerKind;
 
 use crate::cluster::{kind_from_name, kind_name, ClusterError, ClusterReader};
+use crate::crd::phase::{self, Action, Observation, Phase};
 use crate::crd::{Condition, ScalingRecommendation, ScalingRecommendationStatus, RETRY_ANNOTATION};
 use crate::history::HistoryKey;
 use crate::license::LicenseState;
-use crate::operator::config::SafetyConfig;
-use crate::operator::leader::LeaderElector;
-use crate::operator::metrics::Metrics;
+use crate::telemetry::metrics::Metrics;
 use events::{reason, Notifier};
-use phase::{Action, Observation, Phase};
 use verify::{HealthRule, HealthSource};
 
 pub use apply::FIELD_MANAGER;
@@ -89,18 +86,36 @@ impl LifecycleError {
     }
 }
 
+/// Safety settings of apply and verify.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SafetyConfig {
+    /// How long a change stays on probation before health is judged.
+    pub probation_window: Duration,
+    /// Percentage points above the CPU target that still count as healthy.
+    pub health_cpu_margin: f64,
+    /// Time budget of one mutating pass.
+    pub mutating_pass_budget: Duration,
+}
+
+/// Whether this instance still holds the leader's lease: asked before
+/// every write.
+pub trait Leadership: Send + Sync {
+    /// True while no other instance can hold the lease.
+    fn holds_lease(&self) -> bool;
+}
+
 /// Checks before every write: still leader, still within the time budget.
 /// Also counts the writes made through it.
 pub struct WriteGate {
     deadline: Instant,
-    leader: Option<Arc<LeaderElector>>,
+    leader: Option<Arc<dyn Leadership>>,
     writes: AtomicUsize,
 }
 
 impl WriteGate {
     /// A gate open until `deadline`, and only while `leader` (if any) holds
     /// its lease.
-    pub fn new(deadline: Instant, leader: Option<Arc<LeaderElector>>) -> Self {
+    pub fn new(deadline: Instant, leader: Option<Arc<dyn Leadership>>) -> Self {
         WriteGate {
             deadline,
             leader,
@@ -570,7 +585,7 @@ impl Lifecycle<'_> {
 /// A healthy probation of a recommendation with a schedule, judged again
 /// at the schedule's peaks ([`crate::schedule::verify`]).
 fn schedule_verdict(
-    s: &crate::recommendation::PredictiveSchedule,
+    s: &crate::schedule::PredictiveSchedule,
     h: &stepscale_engine::snapshot::MetricHistory,
     cpu_target: Option<u32>,
     summary: String,

@@ -29,9 +29,9 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions
 use serde_json::json;
 
 use super::events::reason;
-use super::phase::Phase;
 use super::{patch, set_condition, write_error, Lifecycle, LifecycleError, FIELD_MANAGER};
 use crate::cluster::{kind_name, Autoscaler};
+use crate::crd::phase::Phase;
 use crate::crd::{
     ScalingRecommendation, ScalingRecommendationSpec, LABEL_AUTOSCALER_KIND, LABEL_AUTOSCALER_NAME,
     LABEL_MANAGED_BY, LABEL_TARGET_KIND, LABEL_TARGET_NAME, MANAGED_BY,

@@ -37,10 +37,10 @@ use crate::crd::{ScalingRecommendation, ScalingRecommendationStatus, ScheduleSta
 use crate::lifecycle::apply::{patch_autoscaler_with, saved_config};
 use crate::lifecycle::events::reason;
 use crate::lifecycle::{rfc3339, target_kind, Lifecycle, LifecycleError, PassReport};
-use crate::recommendation::PredictiveSchedule;
 use crate::schedule::windows::{
     cron_metadata, describe_window, floor_at, triggers, FloorAt, ScheduleError,
 };
+use crate::schedule::PredictiveSchedule;
 
 /// Name prefix of the cron triggers the operator owns on a ScaledObject.
 pub const OWN_TRIGGER_PREFIX: &str = "stepscale-schedule-";
@@ -398,7 +398,7 @@ pub async fn orphaned_schedule_cleanup(
     recs: &[ScalingRecommendation],
     report: &mut PassReport,
 ) -> Result<usize, LifecycleError> {
-    use crate::lifecycle::phase::Phase;
+    use crate::crd::phase::Phase;
     let owned: std::collections::HashSet<(String, String, String)> = recs
         .iter()
         .filter(|r| {
@@ -467,7 +467,7 @@ pub async fn orphaned_schedule_cleanup(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recommendation::ScheduleWindow;
+    use crate::schedule::ScheduleWindow;
 
     fn schedule() -> PredictiveSchedule {
         PredictiveSchedule {

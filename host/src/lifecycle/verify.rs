@@ -26,9 +26,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use stepscale_engine::snapshot::MetricHistory;
 
-use crate::cluster::history::{window, HistorySource};
+use crate::crd::phase::Verdict;
+use crate::history::source::{window, HistorySource};
 use crate::history::HistoryKey;
-use crate::lifecycle::phase::Verdict;
 
 /// Where probation health comes from.
 pub trait HealthSource: Send + Sync {

@@ -50,9 +50,9 @@ use stepscale_engine::ConfigChange;
 use stepscale_hpa::model::RateDecisions;
 use stepscale_hpa::simulate::AutoscalerConfig;
 
-use super::{Figures, Mode, Objective};
-use crate::recommendation::{describe_change, CurrentConfig};
-use crate::replay::{self, BoundedFigures, DemandHistory};
+use super::{Mode, Objective};
+use crate::change::{describe_change, CurrentConfig};
+use crate::replay::{self, BoundedFigures, DemandHistory, Figures};
 
 /// Share of each tolerance a second, cautious choice may use on the fit
 /// part when the first (within the whole tolerance) does not hold on the
@@ -301,7 +301,7 @@ pub struct Choice {
     pub best: ConfigChange,
     /// Up to [`NEAR_MISSES`] configs cheaper than the best that only fail
     /// the saturation guardrails: a predictive schedule may carry them
-    /// (tried by [`super::decide`]). Not part of the resource.
+    /// (tried by [`crate::recommendation::decide()`]). Not part of the resource.
     #[serde(skip)]
     #[schemars(skip)]
     pub near_misses: Vec<(ConfigChange, Figures)>,

@@ -38,7 +38,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::history::prometheus::{PrometheusConfig, Queries};
+use crate::lifecycle::SafetyConfig;
 use crate::operator::leader::DEFAULT_LEASE_NAME;
+use crate::rules::RulesConfig;
 
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -266,34 +268,6 @@ pub struct LeaderElectionConfig {
     pub namespace: String,
     /// Lease duration.
     pub lease_duration: Duration,
-}
-
-/// Custom rules from ConfigMaps.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RulesConfig {
-    /// Label selector of the rule ConfigMaps.
-    pub selector: String,
-    /// Namespaces to load them from: the release namespace first.
-    pub namespaces: Vec<String>,
-    /// Trusted signing keys.
-    pub trusted_keys: Vec<ed25519_dalek::VerifyingKey>,
-    /// Rule ids switched off (builtin or custom).
-    pub disabled: std::collections::BTreeSet<String>,
-    /// Builtin rule ids a custom rule may replace.
-    pub replace_builtins: std::collections::BTreeSet<String>,
-    /// Numeric parameters by rule id and name.
-    pub params: std::collections::BTreeMap<String, stepscale_engine::RuleParams>,
-}
-
-/// Safety settings of apply and verify.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SafetyConfig {
-    /// How long a change stays on probation before health is judged.
-    pub probation_window: Duration,
-    /// Percentage points above the CPU target that still count as healthy.
-    pub health_cpu_margin: f64,
-    /// Time budget of one mutating pass.
-    pub mutating_pass_budget: Duration,
 }
 
 /// The validated configuration.

@@ -34,18 +34,18 @@ use stepscale_engine::snapshot::{AutoscalerKind, AutoscalerRef, WorkloadSnapshot
 
 use crate::analysis::Analyzer;
 use crate::cluster::autoscaler::{config_of, scale_target, status_sample};
-use crate::cluster::history::{ClusterHistory, HistorySource};
 use crate::cluster::{kind_name, Autoscaler, ClusterError, ClusterReader};
 use crate::crd::ScalingRecommendation;
-use crate::history::{MetricsSource, LOG_HPA_STATUS, LOG_PROMETHEUS};
+use crate::history::source::{ClusterHistory, HistorySource};
+use crate::history::{HistoryKey, MetricsSource, LOG_HPA_STATUS, LOG_PROMETHEUS};
 use crate::license::LicenseState;
 use crate::lifecycle::events::{reason, Notifier};
 use crate::lifecycle::publish::{name_of, Analyzed, PublishReport};
 use crate::lifecycle::verify::{HealthSource, HistoryHealth};
-use crate::lifecycle::{unix_seconds, Lifecycle, PassReport, WriteGate};
+use crate::lifecycle::{unix_seconds, Leadership, Lifecycle, PassReport, WriteGate};
 use crate::operator::config::OperatorConfig;
 use crate::operator::leader::LeaderElector;
-use crate::operator::metrics::Metrics;
+use crate::telemetry::metrics::Metrics;
 
 /// Logged at startup (SPEC §5).
 pub const LOG_STARTING: &str = "operator starting";
@@ -512,7 +512,10 @@ impl Operator {
             }
             budget = budget.min(l.remaining());
         }
-        let gate = WriteGate::new(Instant::now() + budget, ctx.leader.clone());
+        let gate = WriteGate::new(
+            Instant::now() + budget,
+            ctx.leader.clone().map(|l| l as Arc<dyn Leadership>),
+        );
         let license = self.license();
         let lc = Lifecycle {
             reader,
@@ -561,7 +564,7 @@ impl Operator {
                 tracing::warn!("undoing orphaned schedules stopped: {e}");
             }
         }
-        let mut counts: Vec<(crate::lifecycle::phase::Phase, i64)> = Vec::new();
+        let mut counts: Vec<(crate::crd::phase::Phase, i64)> = Vec::new();
         for r in &after {
             counts.push((r.phase(), 1));
         }
@@ -654,11 +657,11 @@ impl Operator {
             if a.kind == AutoscalerKind::HorizontalPodAutoscaler {
                 if let Some(sample) = status_sample(&a.status, now) {
                     let key = match &keda_owner {
-                        Some(so) => crate::history::HistoryKey {
+                        Some(so) => HistoryKey {
                             autoscaler: so.clone(),
-                            ..a.history_key(&target)
+                            ..HistoryKey::of(a, &target)
                         },
-                        None => a.history_key(&target),
+                        None => HistoryKey::of(a, &target),
                     };
                     ctx.history.record(&key, sample);
                 }
@@ -692,7 +695,7 @@ impl Operator {
                     continue;
                 }
             };
-            let key = a.history_key(&target);
+            let key = HistoryKey::of(a, &target);
             keys.push(key.clone());
             let Some(sourced) = ctx.history.history(&key, now).await else {
                 tracing::debug!(autoscaler = %a.display_name(), "not enough metric history yet; skipping analysis");

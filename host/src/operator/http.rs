@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
-use crate::operator::metrics::Metrics;
+use crate::telemetry::metrics::Metrics;
 
 /// What the endpoints read.
 #[derive(Clone)]

@@ -36,6 +36,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
 use kube::Client;
 
+use crate::lifecycle::Leadership;
+
 /// Default lease name (`leaderElection.leaseName`).
 pub const DEFAULT_LEASE_NAME: &str = "stepscale-autoscaler-leader";
 /// Default lease duration, seconds (`leaderElection.leaseDurationSeconds`).
@@ -315,5 +317,11 @@ impl LeaderElector {
                 }
             }
         }
+    }
+}
+
+impl Leadership for LeaderElector {
+    fn holds_lease(&self) -> bool {
+        LeaderElector::holds_lease(self)
     }
 }

@@ -1,6 +1,7 @@
 //! The operator's wiring: the reconcile loop ([`controller`]), leader
-//! election ([`leader`]), its HTTP endpoints ([`http`]) and metric families
-//! ([`metrics`]), and its configuration from Helm values ([`config`]). The
+//! election ([`leader`]), its HTTP endpoints ([`http`]: health, readiness
+//! and the metric families of [`crate::telemetry::metrics`]), and its
+//! configuration from Helm values ([`config`]). The
 //! work itself is done by the modules the data flows through: cluster,
 //! history, analysis, objective, recommendation, lifecycle.
 
@@ -8,4 +9,3 @@ pub mod config;
 pub mod controller;
 pub mod http;
 pub mod leader;
-pub mod metrics;

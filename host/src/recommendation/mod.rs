@@ -1,10 +1,11 @@
 //! From findings to one recommendation per workload: the merged config diff
 //! ([`merge`]), its risk level, a one-sentence summary, the evidence per rule,
 //! the forecast, and the rule failures. Replay then decides
-//! ([`crate::objective::decide`]): the proposal, the predictive schedule
+//! ([`decide()`]): the proposal, the predictive schedule
 //! (sized to the deficit), the projected savings and the risk.
 //! [`Recommendation`] is the spec of the ScalingRecommendation resource.
 
+pub mod decide;
 pub mod merge;
 pub mod render;
 
@@ -12,12 +13,12 @@ use serde::{Deserialize, Serialize};
 use stepscale_engine::snapshot::{AutoscalerKind, PolicyKind, ScalingPolicy, WorkloadSnapshot};
 use stepscale_engine::{ConfigChange, Finding, FindingKind, Forecast, RuleFailure};
 
+use crate::change::{phrases, CurrentConfig};
 use crate::objective::search::{Choice, FAST_SCALE_UP_PERCENT, SCALE_UP_POLICY_PERIOD_S};
+use crate::schedule::PredictiveSchedule;
 
+pub use decide::{decide, SPEND_RISK_PERCENT};
 pub use merge::Decision;
-
-/// Default scale-down stabilization of the HPA controller, seconds.
-pub const DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS: u32 = 300;
 
 /// The autoscaler and the object it scales.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -35,50 +36,6 @@ pub struct TargetRef {
     pub kind: String,
     /// Name of the scaled object.
     pub name: String,
-}
-
-/// The fields a recommendation may change, as they are now (defaults
-/// filled in).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CurrentConfig {
-    /// Replica floor.
-    pub min_replicas: u32,
-    /// Replica ceiling.
-    pub max_replicas: u32,
-    /// CPU target, percent of request, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_target_percent: Option<u32>,
-    /// Scale-down stabilization window, seconds (default 300).
-    pub scale_down_stabilization_seconds: u32,
-    /// Scale-up stabilization window, seconds (default 0).
-    pub scale_up_stabilization_seconds: u32,
-    /// KEDA cooldown, seconds (ScaledObjects only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cooldown_period_seconds: Option<u32>,
-}
-
-impl CurrentConfig {
-    /// The current values of a workload's config.
-    pub fn of(w: &WorkloadSnapshot) -> CurrentConfig {
-        let c = &w.config;
-        CurrentConfig {
-            min_replicas: c.min_replicas,
-            max_replicas: c.max_replicas,
-            cpu_target_percent: c.cpu_target_percent,
-            scale_down_stabilization_seconds: c
-                .scale_down
-                .as_ref()
-                .and_then(|r| r.stabilization_window_seconds)
-                .unwrap_or(DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS),
-            scale_up_stabilization_seconds: c
-                .scale_up
-                .as_ref()
-                .and_then(|r| r.stabilization_window_seconds)
-                .unwrap_or(0),
-            cooldown_period_seconds: c.keda.as_ref().map(|k| k.cooldown_period_seconds),
-        }
-    }
 }
 
 /// How much could go wrong if the diff is applied.
@@ -105,48 +62,6 @@ impl RiskLevel {
             RiskLevel::High => "high",
         }
     }
-}
-
-/// A window of the predictive schedule: raise the floor before a forecast
-/// peak, restore it after.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduleWindow {
-    /// Day of week (0 = Monday); absent = every day.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub day_of_week: Option<u8>,
-    /// Start, `HH:MM` local time.
-    pub start: String,
-    /// End, `HH:MM` local time.
-    pub end: String,
-    /// Replica floor inside the window.
-    pub replica_floor: u32,
-}
-
-/// Pre-scaling before recurring forecast peaks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PredictiveSchedule {
-    /// IANA time zone of the windows (`Europe/Berlin`, `UTC`); windows
-    /// follow its local time across daylight-saving changes.
-    pub timezone: String,
-    /// How many minutes before the first short minute each window opens:
-    /// the workload's observed scale-up delay (pod start-up and the
-    /// autoscaler's reaction), rounded up to 5 minutes.
-    #[serde(default)]
-    pub lead_minutes: u32,
-    /// Set when a window's demand needs more pods than maxReplicas: the
-    /// floors stop at maxReplicas, and raising maxReplicas to this is left to
-    /// the reviewer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_replicas_needed: Option<u32>,
-    /// Today's config replayed over the analyzed history, inside and
-    /// outside the windows: what probation is compared with
-    /// ([`crate::schedule::verify`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub history: Option<crate::schedule::verify::WindowFigures>,
-    /// The windows.
-    pub windows: Vec<ScheduleWindow>,
 }
 
 /// A rule that gave no result for this workload.
@@ -208,7 +123,7 @@ pub struct Recommendation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projected_savings: Option<ProjectedSavings>,
     /// Pre-scaling windows, sized to what the autoscaler cannot provision in
-    /// time ([`crate::objective::schedule`]).
+    /// time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predictive_schedule: Option<PredictiveSchedule>,
     /// How the proposal was chosen: the objective, the replay figures on
@@ -372,71 +287,8 @@ fn policy_at_most_default_down(p: &ScalingPolicy) -> bool {
     p.period_seconds >= 15 && (p.kind == PolicyKind::Pods || p.value <= 100)
 }
 
-fn change_phrases(current: &CurrentConfig, p: &ConfigChange) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut push = |name: &str, old: Option<u32>, new: Option<u32>, unit: &str| {
-        if let Some(n) = new {
-            let verb = match old {
-                Some(o) if n > o => "raise",
-                Some(_) => "lower",
-                None => "set",
-            };
-            let from = old.map(|o| format!(" {o}{unit} →")).unwrap_or_default();
-            out.push(format!("{verb} {name}{from} {n}{unit}"));
-        }
-    };
-    push(
-        "minReplicas",
-        Some(current.min_replicas),
-        p.min_replicas,
-        "",
-    );
-    push(
-        "maxReplicas",
-        Some(current.max_replicas),
-        p.max_replicas,
-        "",
-    );
-    push(
-        "CPU target",
-        current.cpu_target_percent,
-        p.cpu_target_percent,
-        " %",
-    );
-    push(
-        "scale-down stabilization",
-        Some(current.scale_down_stabilization_seconds),
-        p.scale_down_stabilization_seconds,
-        " s",
-    );
-    push(
-        "scale-up stabilization",
-        Some(current.scale_up_stabilization_seconds),
-        p.scale_up_stabilization_seconds,
-        " s",
-    );
-    push(
-        "cooldown",
-        current.cooldown_period_seconds,
-        p.cooldown_period_seconds,
-        " s",
-    );
-    if let Some(x) = p.scale_down_policy {
-        out.push(format!("limit scale-down to {x}"));
-    }
-    if let Some(x) = p.scale_up_policy {
-        out.push(format!("allow scale-up of {x}"));
-    }
-    out
-}
-
-/// The change as a list of phrases, e.g. `lower minReplicas 10 → 4`.
-pub fn describe_change(current: &CurrentConfig, p: &ConfigChange) -> String {
-    change_phrases(current, p).join(", ")
-}
-
 pub(crate) fn summarize(current: &CurrentConfig, p: &ConfigChange, findings: &[Finding]) -> String {
-    let changes = change_phrases(current, p);
+    let changes = phrases(current, p);
     let strongest = findings
         .iter()
         .max_by(|a, b| a.confidence.total_cmp(&b.confidence));
@@ -467,6 +319,7 @@ pub(crate) fn summarize(current: &CurrentConfig, p: &ConfigChange, findings: &[F
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::change::describe_change;
 
     fn current() -> CurrentConfig {
         CurrentConfig {

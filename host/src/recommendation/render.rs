@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::{describe_change, Recommendation};
+use super::Recommendation;
+use crate::change::describe_change;
 
 /// API group/version of the ScalingRecommendation resource.
 pub const API_VERSION: &str = "stepscale.io/v1alpha1";
@@ -169,7 +170,7 @@ pub fn table(recs: &[Recommendation]) -> String {
 }
 
 /// Replay figures in one short phrase.
-fn figures(f: &crate::objective::Figures) -> String {
+fn figures(f: &crate::replay::Figures) -> String {
     format!(
         "{:.1} replica-h/day, {:.1} min/day saturated, {:.1} min/day over target, {:.1} direction changes/day",
         f.replica_hours_per_day,

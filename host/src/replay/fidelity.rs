@@ -63,9 +63,9 @@ pub struct Fidelity {
     /// The mechanics the replay used.
     pub mechanics: Mechanics,
     /// True when the replay reproduces the history within the bounds
-    /// ([`MAX_REPLICA_HOURS_ERROR_PERCENT`],
-    /// [`MAX_SATURATION_EXCESS_MINUTES_PER_DAY`]); a change is proposed
-    /// only then.
+    /// (replica-hours within 10 % of the recorded ones; saturated minutes
+    /// no more than 2 a day, or 25 % of the recorded at-cap minutes, above
+    /// them); a change is proposed only then.
     pub reproduces: bool,
     /// Why not, in words (empty when it reproduces).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -218,8 +218,8 @@ mod replay_tests {
     use stepscale_engine::ConfigChange;
 
     use crate::fixtures::workload;
-    use crate::objective::{decide, Objective};
-    use crate::recommendation::{recommend, WorkloadFindings};
+    use crate::objective::Objective;
+    use crate::recommendation::{decide, recommend, WorkloadFindings};
     use crate::replay;
 
     /// Four days at 5 minutes, 40 % of 500m on each recorded pod.

@@ -17,7 +17,7 @@
 //! [`CENSOR_MIN_UTILIZATION_PERCENT`] (pods at their limit). A replay cannot
 //! tell how a leaner config would fare there, so the objective requires every
 //! candidate to keep at least today's ready pods at every censored sample
-//! ([`crate::objective::Figures::censored_shortfall_minutes_per_day`]):
+//! ([`Figures::censored_shortfall_minutes_per_day`]):
 //! censored demand can never reward a leaner config.
 
 use stepscale_engine::snapshot::{
@@ -32,12 +32,12 @@ use stepscale_hpa::simulate::{
     SimOptions, SimReport,
 };
 
-use crate::objective::Figures;
-
 pub mod fidelity;
+pub mod figures;
 pub mod mechanics;
 
 pub use fidelity::Fidelity;
+pub use figures::Figures;
 pub use mechanics::Mechanics;
 
 /// A sample is censored when its utilization is within this fraction of the

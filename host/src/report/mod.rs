@@ -15,11 +15,12 @@ use stepscale_engine::snapshot::WorkloadSnapshot;
 use stepscale_engine::ConfigChange;
 use stepscale_hpa::simulate::{simulate, SimOptions};
 
-use crate::objective::Figures;
-use crate::recommendation::{describe_change, PredictiveSchedule, Recommendation};
-use crate::replay;
+use crate::change::describe_change;
+use crate::recommendation::Recommendation;
+use crate::replay::{self, Figures};
 use crate::schedule::size::with_schedule;
 use crate::schedule::windows::active_intervals;
+use crate::schedule::PredictiveSchedule;
 use svg::{escape, line_chart, Line};
 
 /// Points per chart line.

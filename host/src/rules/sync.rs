@@ -9,8 +9,8 @@ use kube::{Api, Client};
 use super::loader::{Decision, RuleLoader};
 use crate::analysis::Analyzer;
 use crate::lifecycle::events::{reason, Notifier};
-use crate::operator::config::RulesConfig;
-use crate::operator::metrics::Metrics;
+use crate::rules::RulesConfig;
+use crate::telemetry::metrics::Metrics;
 
 /// What one sync did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -20,3 +20,47 @@ pub mod verify;
 pub mod windows;
 
 pub use windows::{parse_hhmm, ScheduleError};
+
+use serde::{Deserialize, Serialize};
+
+/// A window of the predictive schedule: raise the floor before a forecast
+/// peak, restore it after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleWindow {
+    /// Day of week (0 = Monday); absent = every day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_of_week: Option<u8>,
+    /// Start, `HH:MM` local time.
+    pub start: String,
+    /// End, `HH:MM` local time.
+    pub end: String,
+    /// Replica floor inside the window.
+    pub replica_floor: u32,
+}
+
+/// Pre-scaling before recurring forecast peaks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PredictiveSchedule {
+    /// IANA time zone of the windows (`Europe/Berlin`, `UTC`); windows
+    /// follow its local time across daylight-saving changes.
+    pub timezone: String,
+    /// How many minutes before the first short minute each window opens:
+    /// the workload's observed scale-up delay (pod start-up and the
+    /// autoscaler's reaction), rounded up to 5 minutes.
+    #[serde(default)]
+    pub lead_minutes: u32,
+    /// Set when a window's demand needs more pods than maxReplicas: the
+    /// floors stop at maxReplicas, and raising maxReplicas to this is left to
+    /// the reviewer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas_needed: Option<u32>,
+    /// Today's config replayed over the analyzed history, inside and
+    /// outside the windows: what the verification after probation
+    /// compares with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<verify::WindowFigures>,
+    /// The windows.
+    pub windows: Vec<ScheduleWindow>,
+}

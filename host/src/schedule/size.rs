@@ -24,7 +24,7 @@
 //!    most [`MAX_FLOOR_HOURS_PER_DAY`] window-hours a day.
 //!
 //! The schedule then passes the same objective and held-out confirmation as
-//! the config (the schedule pass of [`crate::objective::decide`]): it is
+//! the config (the schedule pass of [`crate::recommendation::decide()`]): it is
 //! sized for the search's choice and for cheaper configs that only run
 //! short, and kept only if it removes at least [`MIN_SATURATION_REMOVED`]
 //! saturated minutes a day on the fit part, wins under the objective there
@@ -38,7 +38,7 @@ use stepscale_hpa::simulate::{AutoscalerConfig, CronFloor, KedaConfig};
 use stepscale_hpa::tz::TimeZone;
 
 use super::windows::{cron_metadata, outside_gaps};
-use crate::recommendation::{PredictiveSchedule, ScheduleWindow};
+use super::{PredictiveSchedule, ScheduleWindow};
 use crate::replay::{self, DemandHistory};
 
 /// Width of a time-of-day bin, minutes.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use stepscale_engine::snapshot::MetricHistory;
 
 use super::windows::active_intervals;
-use crate::recommendation::PredictiveSchedule;
+use super::PredictiveSchedule;
 
 /// Share by which replica-hours per day outside the windows may exceed the
 /// history's before the schedule counts as costing more (10 %: the
@@ -186,7 +186,7 @@ pub fn judge(history: &WindowFigures, probation: &WindowFigures) -> Result<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recommendation::ScheduleWindow;
+    use crate::schedule::ScheduleWindow;
 
     fn schedule() -> PredictiveSchedule {
         PredictiveSchedule {

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use stepscale_hpa::keda::CronTrigger;
 
-use crate::recommendation::{PredictiveSchedule, ScheduleWindow};
+use super::{PredictiveSchedule, ScheduleWindow};
 
 /// A schedule that cannot be applied as written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

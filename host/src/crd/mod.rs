@@ -8,17 +8,19 @@
 //! `charts/stepscale-autoscaler/crds/scalingrecommendation.yaml` is generated from these
 //! types, and a test fails when the committed file is stale.
 //!
-//! It owns the types only. What a phase allows lives in
-//! [`crate::lifecycle::phase`]; reads and writes live in [`crate::cluster`]
-//! and [`crate::lifecycle`].
+//! Its phases and what each allows next live in [`phase`]; reads and
+//! writes live in [`crate::cluster`] and [`crate::lifecycle`].
 
 use kube::CustomResource;
 use kube::CustomResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::lifecycle::phase::Phase;
-use crate::recommendation::{CurrentConfig, Recommendation};
+pub mod phase;
+
+use crate::change::CurrentConfig;
+use crate::recommendation::Recommendation;
+use phase::Phase;
 
 /// Annotation a user sets to `"true"` to leave the `failed` phase; the
 /// operator strips it and starts over from `pending`.

@@ -1,6 +1,11 @@
-//! Logging setup: `tracing` to stderr, filtered by `RUST_LOG` (default
-//! [`DEFAULT_FILTER`] for the operator). Colors only on a terminal, so pod
-//! logs stay plain text.
+//! What the operator tells the people who run it: logs and metrics.
+//!
+//! Logging setup ([`init`]): `tracing` to stderr, filtered by `RUST_LOG`
+//! (default [`DEFAULT_FILTER`] for the operator). Colors only on a
+//! terminal, so pod logs stay plain text. The metric families the lifecycle,
+//! the rule sync and the loop update are in [`metrics`].
+
+pub mod metrics;
 
 /// The operator's default log filter.
 pub const DEFAULT_FILTER: &str = "info,stepscale_operator=debug";

@@ -11,7 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::lifecycle::phase::{Phase, ALL_PHASES};
+use crate::crd::phase::{Phase, ALL_PHASES};
 
 /// Label set: a list of `(name, value)` pairs.
 pub type Labels = Vec<(String, String)>;

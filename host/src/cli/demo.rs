@@ -5,4 +5,4 @@
 //! embedded file is exactly what that generator makes from the real data.
 
 /// The demo snapshot, JSON.
-pub const DEMO_SNAPSHOT_JSON: &str = include_str!("../data/demo-snapshot.json");
+pub const DEMO_SNAPSHOT_JSON: &str = include_str!("../../data/demo-snapshot.json");
