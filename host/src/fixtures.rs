@@ -46,3 +46,13 @@ pub fn workload() -> WorkloadSnapshot {
         source: None,
     }
 }
+
+/// A history key: Deployment `d` scaled by `a` in namespace `n`.
+pub fn history_key() -> crate::history::HistoryKey {
+    crate::history::HistoryKey {
+        namespace: "n".into(),
+        autoscaler: "a".into(),
+        target_kind: "Deployment".into(),
+        target_name: "d".into(),
+    }
+}

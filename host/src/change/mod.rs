@@ -2,7 +2,7 @@
 //! in words: what the search, the recommendation and the apply step share.
 
 use serde::{Deserialize, Serialize};
-use stepscale_engine::snapshot::WorkloadSnapshot;
+use stepscale_engine::snapshot::{AutoscalingConfig, WorkloadSnapshot};
 use stepscale_engine::ConfigChange;
 
 /// Default scale-down stabilization of the HPA controller, seconds.
@@ -32,7 +32,11 @@ pub struct CurrentConfig {
 impl CurrentConfig {
     /// The current values of a workload's config.
     pub fn of(w: &WorkloadSnapshot) -> CurrentConfig {
-        let c = &w.config;
+        CurrentConfig::of_config(&w.config)
+    }
+
+    /// The current values of an autoscaler's config.
+    pub fn of_config(c: &AutoscalingConfig) -> CurrentConfig {
         CurrentConfig {
             min_replicas: c.min_replicas,
             max_replicas: c.max_replicas,

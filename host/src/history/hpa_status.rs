@@ -74,15 +74,7 @@ impl StatusStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key() -> HistoryKey {
-        HistoryKey {
-            namespace: "n".into(),
-            autoscaler: "a".into(),
-            target_kind: "Deployment".into(),
-            target_name: "d".into(),
-        }
-    }
+    use crate::fixtures::history_key as key;
 
     #[test]
     fn samples_land_on_the_grid_with_gaps_for_missed_ticks() {

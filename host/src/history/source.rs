@@ -119,16 +119,8 @@ pub fn window(history: &MetricHistory, from: i64, to: i64) -> Option<MetricHisto
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::history_key as key;
     use crate::history::MetricsSource;
-
-    fn key() -> HistoryKey {
-        HistoryKey {
-            namespace: "n".into(),
-            autoscaler: "a".into(),
-            target_kind: "Deployment".into(),
-            target_name: "d".into(),
-        }
-    }
 
     #[tokio::test]
     async fn without_prometheus_the_status_samples_are_the_history() {

@@ -18,7 +18,7 @@ use super::events::reason;
 use super::{
     patch, rfc3339, set_condition, target_kind, Lifecycle, LifecycleError, PassReport, LOG_APPLIED,
 };
-use crate::change::{describe_change, CurrentConfig, DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS};
+use crate::change::{describe_change, CurrentConfig};
 use crate::cluster::autoscaler::config_of;
 use crate::cluster::{kind_name, Autoscaler};
 use crate::crd::phase::Phase;
@@ -32,22 +32,7 @@ pub const FIELD_MANAGER: &str = "stepscale";
 /// readable summary).
 pub fn saved_config(live: &Autoscaler) -> SavedConfig {
     let summary = config_of(live.kind, &live.spec)
-        .map(|c| CurrentConfig {
-            min_replicas: c.min_replicas,
-            max_replicas: c.max_replicas,
-            cpu_target_percent: c.cpu_target_percent,
-            scale_down_stabilization_seconds: c
-                .scale_down
-                .as_ref()
-                .and_then(|r| r.stabilization_window_seconds)
-                .unwrap_or(DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS),
-            scale_up_stabilization_seconds: c
-                .scale_up
-                .as_ref()
-                .and_then(|r| r.stabilization_window_seconds)
-                .unwrap_or(0),
-            cooldown_period_seconds: c.keda.as_ref().map(|k| k.cooldown_period_seconds),
-        })
+        .map(|c| CurrentConfig::of_config(&c))
         .unwrap_or(CurrentConfig {
             min_replicas: 0,
             max_replicas: 0,
