@@ -2,7 +2,7 @@
 # Provision the command-line tools of the chart test (host/tests/chart.rs):
 # helm, kubectl and kubernetes-validate (../shared/tools/helm/install.sh);
 # and headless Chromium (Debian's chromium) for the report test
-# (host/tests/report.rs).
+# (host/tests/report.rs); strace for the zero-egress test (host/tests/llm.rs).
 #
 #   bash .ci/tools.sh up     install them (idempotent, ~7 s) and print
 #                            PATH=<helm bindir>:<python scripts dir>:$PATH (expanded)
@@ -23,6 +23,11 @@ case "${1:-}" in
         if ! command -v chromium >/dev/null 2>&1; then
             echo "tools.sh: installing Debian's chromium" >&2
             (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >&2
+        fi
+        # strace observes connection attempts (the zero-egress test).
+        if ! command -v strace >/dev/null 2>&1; then
+            echo "tools.sh: installing Debian's strace" >&2
+            (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace) >&2
         fi
         if [ -n "$scripts" ] && [ -d "$scripts" ]; then
             echo "PATH=$bin:$scripts:$PATH"

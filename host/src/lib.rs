@@ -20,6 +20,7 @@ pub mod operator;
 pub mod recommendation;
 pub mod replay;
 pub mod report;
+pub mod review;
 pub mod rules;
 pub mod schedule;
 pub mod telemetry;

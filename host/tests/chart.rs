@@ -65,6 +65,8 @@ forecasting:
     shop: Europe/Berlin
 llm:
   provider: anthropic
+  model: claude-3-5-haiku-latest
+  maxCallsPerTick: 7
   secretName: llm-key
 license:
   secretName: stepscale-license
@@ -298,6 +300,29 @@ fn values_have_the_documented_defaults() {
     assert_eq!(v["prometheus"]["url"].as_str(), Some(""));
     assert_eq!(v["forecasting"]["enabled"].as_bool(), Some(true));
     assert_eq!(s(&v, &["llm", "provider"]), "none");
+    // The LLM pass's defaults are the operator's.
+    use stepscale_operator::review;
+    assert_eq!(
+        v["llm"]["timeoutSeconds"].as_u64(),
+        Some(review::DEFAULT_TIMEOUT_SECONDS)
+    );
+    assert_eq!(
+        v["llm"]["maxTokens"].as_u64(),
+        Some(u64::from(review::DEFAULT_MAX_TOKENS))
+    );
+    assert_eq!(
+        v["llm"]["maxCallsPerTick"].as_u64(),
+        Some(review::DEFAULT_MAX_CALLS_PER_TICK as u64)
+    );
+    assert_eq!(
+        v["llm"]["concurrency"].as_u64(),
+        Some(review::DEFAULT_CONCURRENCY as u64)
+    );
+    assert_eq!(
+        v["llm"]["budgetSeconds"].as_u64(),
+        Some(review::DEFAULT_BUDGET_SECONDS)
+    );
+    assert_eq!(v["llm"]["temperature"].as_f64(), Some(0.0));
     assert_eq!(v["license"]["secretName"].as_str(), Some(""));
     assert_eq!(v["license"]["publicKey"].as_str(), Some(""));
     assert_eq!(v["safety"]["probationWindowMinutes"].as_u64(), Some(1440));
@@ -601,11 +626,23 @@ fn the_operator_accepts_the_values_file_the_chart_mounts() {
             assert_eq!(c.rules.trusted_keys.len(), 2);
             assert!(c.rules.disabled.contains("thrashing") && c.rules.disabled.contains("my-rule"));
             assert!(c.rules.replace_builtins.contains("idle-windows"));
+            // The LLM pass's settings, without the key (that comes from
+            // the Secret, never from the values file).
+            let llm = c.llm.as_ref().expect("the LLM pass is on");
+            assert_eq!(llm.model, "claude-3-5-haiku-latest");
+            assert_eq!(llm.base_url, "https://api.anthropic.com/v1");
+            assert_eq!(llm.max_calls_per_tick, 7);
+            assert!(llm.api_key.is_empty());
+            assert!(
+                !text.contains("llm-key"),
+                "the Secret's name is not in the config"
+            );
             // Schedule time zones, validated against the tz database.
             assert_eq!(c.timezones.default, "America/New_York");
             assert_eq!(c.timezones.by_namespace["shop"], "Europe/Berlin");
         } else {
             assert!(c.rules.trusted_keys.is_empty() && c.rules.disabled.is_empty());
+            assert!(c.llm.is_none(), "llm.provider=none: no LLM pass");
             assert_eq!(c.timezones.default, "UTC");
         }
     }
@@ -622,6 +659,8 @@ fn unsafe_combinations_are_refused_with_a_reason() {
             "replicaCount > 1 needs leaderElection.enabled=true",
         ),
         ("llm.provider=openai", "set llm.secretName"),
+        ("llm.provider=openai,llm.secretName=k", "set llm.model"),
+        ("llm.baseUrl=vllm:8000", "llm/baseUrl"),
         ("license.secretName=lic", "license.publicKey is empty"),
         ("llm.provider=gpt", "llm/provider"),
         (

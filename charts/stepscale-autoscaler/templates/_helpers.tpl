@@ -83,6 +83,9 @@ host/tests/chart.rs, which fails on any grant beyond this list.
 {{- if and (ne .Values.llm.provider "none") (not .Values.llm.secretName) }}
 {{- fail (printf "llm.provider is %s: set llm.secretName to the Secret holding its API key" .Values.llm.provider) }}
 {{- end }}
+{{- if and (ne .Values.llm.provider "none") (not .Values.llm.model) }}
+{{- fail (printf "llm.provider is %s: set llm.model to the model to ask" .Values.llm.provider) }}
+{{- end }}
 {{- if and .Values.license.secretName (not .Values.license.publicKey) }}
 {{- fail "license.secretName is set but license.publicKey is empty: the license cannot be verified without the vendor's public key" }}
 {{- end }}

@@ -78,6 +78,29 @@ pub struct AnalyzeArgs {
     /// $STEPSCALE_CACHE_DIR, else ~/.cache/stepscale/components).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    /// Run the LLM pass with this provider's wire format (`openai`, also
+    /// for OpenAI-compatible servers, or `anthropic`); the API key is read
+    /// from $STEPSCALE_LLM_API_KEY. Off by default: no external call.
+    #[arg(long, value_name = "PROVIDER", value_parser = ["openai", "anthropic"])]
+    pub llm: Option<String>,
+    /// The LLM API's base URL (default: the provider's public API), e.g.
+    /// http://127.0.0.1:8000/v1 for a local OpenAI-compatible server.
+    #[arg(long, value_name = "URL")]
+    pub llm_base_url: Option<String>,
+    /// The model to ask (required with --llm).
+    #[arg(long, value_name = "MODEL")]
+    pub llm_model: Option<String>,
+    /// Most LLM calls in this run.
+    #[arg(long, default_value_t = crate::review::DEFAULT_MAX_CALLS_PER_TICK)]
+    pub llm_max_calls: usize,
+    /// Seconds per LLM call.
+    #[arg(long, default_value_t = crate::review::DEFAULT_TIMEOUT_SECONDS)]
+    pub llm_timeout_seconds: u64,
+    /// Print, as JSON, exactly what the LLM pass would send for each
+    /// candidate (instructions and payload; with --llm the wire request,
+    /// without the key) instead of the recommendations, and call nothing.
+    #[arg(long)]
+    pub llm_dry_run: bool,
 }
 
 /// Read, validate and analyze the snapshot, and print the result.
@@ -86,6 +109,7 @@ pub struct AnalyzeArgs {
 /// An unreadable or invalid snapshot (the message names the field and the
 /// fix), or an engine that cannot start.
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
+    let llm = llm_config(&args)?;
     let objective = Objective {
         mode: args.mode,
         max_saturation_minutes_per_day: args.max_saturation_minutes_per_day,
@@ -155,7 +179,27 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         eprintln!("warning: {failure}");
     }
     let workloads: Vec<Arc<_>> = snapshot.workloads.into_iter().map(Arc::new).collect();
-    let recs = analyzer.analyze(&workloads, args.threads);
+    let mut recs = analyzer.analyze(&workloads, args.threads);
+    if args.llm_dry_run {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&dry_run(&recs, llm.as_ref()))?
+        );
+        return Ok(());
+    }
+    if let Some(llm) = llm {
+        let reviewer = crate::review::Reviewer::new(llm, None)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        let at = jiff::Timestamp::now().to_string();
+        let r = runtime.block_on(reviewer.review_all(&mut recs, &at));
+        eprintln!(
+            "llm pass: {} candidate(s), {} call(s), {} failed, {} tokens in, {} out",
+            r.candidates, r.calls, r.failures, r.tokens_in, r.tokens_out
+        );
+    }
     if let Some(dir) = &args.report {
         let path = crate::report::write(dir, &recs, &workloads)
             .with_context(|| format!("{}: cannot write the report", dir.display()))?;
@@ -189,6 +233,77 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<()> {
         std::process::exit(super::EXIT_HOST_ERROR);
     }
     Ok(())
+}
+
+/// The LLM pass's settings from the flags and $STEPSCALE_LLM_API_KEY;
+/// `None` without `--llm`.
+fn llm_config(args: &AnalyzeArgs) -> anyhow::Result<Option<crate::review::LlmConfig>> {
+    let Some(provider) = &args.llm else {
+        return Ok(None);
+    };
+    let values = crate::operator::config::LlmValues {
+        provider: Some(provider.clone()),
+        base_url: args.llm_base_url.clone(),
+        model: args.llm_model.clone(),
+        max_calls_per_tick: Some(args.llm_max_calls),
+        timeout_seconds: Some(args.llm_timeout_seconds),
+        ..Default::default()
+    };
+    let mut config = values.into_config().map_err(|e| {
+        anyhow::anyhow!(
+            "{}",
+            e.to_string()
+                .replace("llm.model", "--llm-model")
+                .replace("llm.baseUrl", "--llm-base-url")
+                .replace("llm.maxCallsPerTick", "--llm-max-calls")
+                .replace("llm.timeoutSeconds", "--llm-timeout-seconds")
+        )
+    })?;
+    if let Some(c) = config.as_mut() {
+        c.api_key = crate::review::ApiKey::new(
+            &std::env::var(crate::review::ENV_API_KEY).unwrap_or_default(),
+        );
+        if c.api_key.is_empty() && c.base_url == c.provider.default_base_url() && !args.llm_dry_run
+        {
+            anyhow::bail!(
+                "--llm {provider} needs an API key in ${}, or --llm-base-url for a server that needs none",
+                crate::review::ENV_API_KEY
+            );
+        }
+    }
+    Ok(config)
+}
+
+/// What the LLM pass would send for each candidate of `recs`.
+fn dry_run(
+    recs: &[crate::recommendation::Recommendation],
+    llm: Option<&crate::review::LlmConfig>,
+) -> serde_json::Value {
+    use crate::review::{client, payload};
+    let candidates: Vec<serde_json::Value> = recs
+        .iter()
+        .filter(|r| payload::is_candidate(r))
+        .map(|r| {
+            let body = payload::payload(r);
+            let sha = payload::payload_sha256(&body);
+            let request = llm.map(|c| {
+                serde_json::json!({
+                    "url": client::endpoint(c),
+                    "body": client::request_body(c, payload::INSTRUCTIONS, &body.to_string()),
+                })
+            });
+            serde_json::json!({
+                "recommendation": render::resource_name(r),
+                "payloadSha256": sha,
+                "payload": body,
+                "request": request,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "instructions": payload::INSTRUCTIONS,
+        "candidates": candidates,
+    })
 }
 
 /// `RULE-ID.NAME=VALUE` with a finite number.

@@ -208,9 +208,21 @@ async fn shutdown_signal() {
 /// cluster credentials, the CRD not installed, or the rule engine or HTTP
 /// endpoints failing to start.
 pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
-    let config = args
+    let mut config = args
         .values()?
         .into_config(identity(&args), std::env::var("POD_NAMESPACE").ok())?;
+    if let Some(llm) = config.llm.as_mut() {
+        llm.api_key = crate::review::ApiKey::new(
+            &std::env::var(crate::review::ENV_API_KEY).unwrap_or_default(),
+        );
+        if llm.api_key.is_empty() && llm.base_url == llm.provider.default_base_url() {
+            anyhow::bail!(
+                "llm.provider={} needs an API key: set llm.secretName (and llm.secretKey) to a Secret holding it ({} in the pod), or set llm.provider=none",
+                llm.provider.as_str(),
+                crate::review::ENV_API_KEY
+            );
+        }
+    }
     let now = || jiff::Timestamp::now().as_second();
     let license = license_state(&args, now());
     let license_args = (args.license_file.clone(), args.license_public_key.clone());

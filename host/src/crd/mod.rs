@@ -61,6 +61,7 @@ pub const REGENERATE_COMMAND: &str =
     printcolumn = r#"{"name":"Schedule","type":"string","description":"time zone of the predictive schedule, when the recommendation carries one","jsonPath":".spec.predictiveSchedule.timezone"}"#,
     printcolumn = r#"{"name":"Floor","type":"integer","description":"replica floor the applied schedule holds now","jsonPath":".status.schedule.floor"}"#,
     printcolumn = r#"{"name":"Approved","type":"boolean","description":"set by a human to apply","jsonPath":".spec.approved"}"#,
+    printcolumn = r#"{"name":"LLM","type":"string","priority":1,"description":"the optional LLM review's verdict (agree, caution, reject)","jsonPath":".spec.llmReview.verdict"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -242,7 +243,7 @@ mod tests {
             .collect();
         assert_eq!(
             cols,
-            ["Target", "Phase", "Risk", "Savings", "Schedule", "Floor", "Approved", "Age"]
+            ["Target", "Phase", "Risk", "Savings", "Schedule", "Floor", "Approved", "LLM", "Age"]
         );
     }
 

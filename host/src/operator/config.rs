@@ -40,6 +40,7 @@ use serde::Deserialize;
 use crate::history::prometheus::{PrometheusConfig, Queries};
 use crate::lifecycle::SafetyConfig;
 use crate::operator::leader::DEFAULT_LEASE_NAME;
+use crate::review::{self, ApiKey, LlmConfig, Provider};
 use crate::rules::RulesConfig;
 
 /// A configuration that cannot be used.
@@ -211,6 +212,126 @@ pub struct ForecastingValues {
 pub struct LlmValues {
     /// `provider`.
     pub provider: Option<String>,
+    /// `baseUrl`.
+    pub base_url: Option<String>,
+    /// `model`.
+    pub model: Option<String>,
+    /// `timeoutSeconds`.
+    pub timeout_seconds: Option<u64>,
+    /// `maxTokens`.
+    pub max_tokens: Option<u32>,
+    /// `temperature`.
+    pub temperature: Option<f64>,
+    /// `maxCallsPerTick`.
+    pub max_calls_per_tick: Option<usize>,
+    /// `concurrency`.
+    pub concurrency: Option<usize>,
+    /// `budgetSeconds`.
+    pub budget_seconds: Option<u64>,
+}
+
+impl LlmValues {
+    /// The validated settings; `None` for `provider: none`. The API key is
+    /// left empty: the caller reads it from the environment
+    /// ([`crate::review::ENV_API_KEY`]).
+    ///
+    /// # Errors
+    /// A value out of range, named with its fix.
+    pub fn into_config(self) -> Result<Option<LlmConfig>, ConfigError> {
+        let name = self.provider.unwrap_or_else(|| "none".into());
+        let provider = match Provider::parse(&name) {
+            Ok(None) => return Ok(None),
+            Ok(Some(p)) => p,
+            Err(got) => {
+                return Err(ConfigError::Invalid {
+                    field: "llm.provider",
+                    problem: format!("is {got}"),
+                    fix: "use none, openai or anthropic",
+                })
+            }
+        };
+        let model = self.model.filter(|m| !m.trim().is_empty()).ok_or(ConfigError::Invalid {
+            field: "llm.model",
+            problem: "is not set".into(),
+            fix: "name the model to ask (e.g. gpt-4o-mini for openai, claude-3-5-haiku-latest for anthropic, or the model your OpenAI-compatible server serves)",
+        })?;
+        let base_url = match self.base_url.filter(|u| !u.trim().is_empty()) {
+            Some(u) if u.starts_with("http://") || u.starts_with("https://") => u,
+            Some(u) => return Err(ConfigError::Invalid {
+                field: "llm.baseUrl",
+                problem: format!("is {u:?}"),
+                fix:
+                    "give the API's base URL with http:// or https://, e.g. http://vllm.llm:8000/v1",
+            }),
+            None => provider.default_base_url().to_string(),
+        };
+        let timeout = self
+            .timeout_seconds
+            .unwrap_or(review::DEFAULT_TIMEOUT_SECONDS);
+        if !(1..=600).contains(&timeout) {
+            return Err(ConfigError::Invalid {
+                field: "llm.timeoutSeconds",
+                problem: format!("is {timeout}"),
+                fix: "use 1 to 600 seconds",
+            });
+        }
+        let max_tokens = self.max_tokens.unwrap_or(review::DEFAULT_MAX_TOKENS);
+        if !(64..=8192).contains(&max_tokens) {
+            return Err(ConfigError::Invalid {
+                field: "llm.maxTokens",
+                problem: format!("is {max_tokens}"),
+                fix: "use 64 to 8192 (the answer is a short JSON object)",
+            });
+        }
+        let temperature = self.temperature.unwrap_or(0.0);
+        if !(0.0..=2.0).contains(&temperature) {
+            return Err(ConfigError::Invalid {
+                field: "llm.temperature",
+                problem: format!("is {temperature}"),
+                fix: "use 0 to 2 (0 gives the most repeatable answers)",
+            });
+        }
+        let max_calls = self
+            .max_calls_per_tick
+            .unwrap_or(review::DEFAULT_MAX_CALLS_PER_TICK);
+        if !(1..=10_000).contains(&max_calls) {
+            return Err(ConfigError::Invalid {
+                field: "llm.maxCallsPerTick",
+                problem: format!("is {max_calls}"),
+                fix: "use 1 to 10000 (set llm.provider=none to make no calls)",
+            });
+        }
+        let concurrency = self.concurrency.unwrap_or(review::DEFAULT_CONCURRENCY);
+        if !(1..=32).contains(&concurrency) {
+            return Err(ConfigError::Invalid {
+                field: "llm.concurrency",
+                problem: format!("is {concurrency}"),
+                fix: "use 1 to 32",
+            });
+        }
+        let budget = self
+            .budget_seconds
+            .unwrap_or(review::DEFAULT_BUDGET_SECONDS);
+        if !(1..=3600).contains(&budget) {
+            return Err(ConfigError::Invalid {
+                field: "llm.budgetSeconds",
+                problem: format!("is {budget}"),
+                fix: "use 1 to 3600 seconds",
+            });
+        }
+        Ok(Some(LlmConfig {
+            provider,
+            base_url,
+            model,
+            timeout: Duration::from_secs(timeout),
+            max_tokens,
+            temperature,
+            max_calls_per_tick: max_calls,
+            concurrency,
+            budget: Duration::from_secs(budget),
+            api_key: ApiKey::new(""),
+        }))
+    }
 }
 
 /// `safety.*`.
@@ -287,6 +408,8 @@ pub struct OperatorConfig {
     pub timezones: crate::schedule::timezone::TimezoneConfig,
     /// LLM provider (`none`, `openai`, `anthropic`).
     pub llm_provider: String,
+    /// The LLM pass; `None` with `llm.provider=none`.
+    pub llm: Option<LlmConfig>,
     /// Safety settings.
     pub safety: SafetyConfig,
     /// The objective recommendations are chosen by.
@@ -418,14 +541,11 @@ impl Values {
                 fix: e.fix,
             });
         }
-        let provider = self.llm.provider.unwrap_or_else(|| "none".into());
-        if !["none", "openai", "anthropic"].contains(&provider.as_str()) {
-            return Err(ConfigError::Invalid {
-                field: "llm.provider",
-                problem: format!("is {provider:?}"),
-                fix: "use none, openai or anthropic",
-            });
-        }
+        let llm = self.llm.into_config()?;
+        let provider = llm
+            .as_ref()
+            .map_or("none", |l| l.provider.as_str())
+            .to_string();
         let address = self
             .http
             .address
@@ -501,6 +621,7 @@ impl Values {
             forecasting: self.forecasting.enabled.unwrap_or(true),
             timezones,
             llm_provider: provider,
+            llm,
             safety: SafetyConfig {
                 probation_window: Duration::from_secs(probation),
                 health_cpu_margin: margin,

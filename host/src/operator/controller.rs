@@ -45,6 +45,7 @@ use crate::lifecycle::verify::{HealthSource, HistoryHealth};
 use crate::lifecycle::{unix_seconds, Leadership, Lifecycle, PassReport, WriteGate};
 use crate::operator::config::OperatorConfig;
 use crate::operator::leader::LeaderElector;
+use crate::review::Reviewer;
 use crate::telemetry::metrics::Metrics;
 
 /// Logged at startup (SPEC §5).
@@ -57,6 +58,8 @@ pub const LOG_TICK: &str = "reconcile tick";
 pub const LOG_ANALYSIS: &str = "analysis";
 /// Logged by followers (SPEC §5).
 pub const LOG_NOT_LEADER: &str = "not leader; skipping mutating pass";
+/// Logged after the LLM pass of a tick, with its counts (no payload, no key).
+pub const LOG_LLM_PASS: &str = "llm pass";
 /// Logged (debug) each tick when the API server does not serve KEDA's
 /// ScaledObject.
 pub const LOG_NO_KEDA: &str =
@@ -206,6 +209,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Set after the first successful tick (`/readyz`).
     pub ready: Arc<AtomicBool>,
+    /// The LLM pass; `None` with `llm.provider=none` (no external call).
+    pub reviewer: Option<Arc<Reviewer>>,
 }
 
 /// A function giving the license state at a time (Unix seconds).
@@ -262,6 +267,13 @@ impl Operator {
                 trusted: config.rules.trusted_keys.clone(),
                 replace_builtins: config.rules.replace_builtins.clone(),
             });
+        let metrics = Arc::new(Metrics::new());
+        let reviewer = config.llm.clone().and_then(|llm| {
+            Reviewer::new(llm, Some(metrics.clone()))
+                .map_err(|e| tracing::error!("the LLM pass is off: {e:#}"))
+                .ok()
+                .map(Arc::new)
+        });
         Operator {
             ctx: Context {
                 client,
@@ -274,8 +286,9 @@ impl Operator {
                 license_source: None,
                 leader,
                 notifier,
-                metrics: Arc::new(Metrics::new()),
+                metrics,
                 ready: Arc::new(AtomicBool::new(false)),
+                reviewer,
             },
             clock: Arc::new(now_unix),
         }
@@ -453,6 +466,23 @@ impl Operator {
             tracing::info!("{}", LOG_NOT_LEADER);
             ctx.ready.store(true, Ordering::Relaxed);
             return Ok(report);
+        }
+        let mut recs = recs;
+        if let Some(reviewer) = &ctx.reviewer {
+            let at = jiff::Timestamp::from_second(now)
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+                .to_string();
+            let r = reviewer.review_all(&mut recs, &at).await;
+            tracing::info!(
+                candidates = r.candidates,
+                calls = r.calls,
+                cache_hits = r.cache_hits,
+                failures = r.failures,
+                tokens_in = r.tokens_in,
+                tokens_out = r.tokens_out,
+                "{}",
+                LOG_LLM_PASS
+            );
         }
         let analyzed: Vec<Analyzed<'_>> = recs
             .into_iter()
@@ -762,6 +792,8 @@ impl Operator {
         let c = &self.ctx.config;
         tracing::info!(
             provider = %c.llm_provider,
+            llm_model = %c.llm.as_ref().map_or("-", |l| l.model.as_str()),
+            llm_endpoint = %c.llm.as_ref().map_or("-".to_string(), crate::review::client::endpoint),
             namespaces = %if c.namespaces.is_empty() { "all".to_string() } else { c.namespaces.join(",") },
             prometheus = %c.prometheus.as_ref().map_or("off (HPA-status fallback)".to_string(), |p| p.url.clone()),
             forecasting = c.forecasting,

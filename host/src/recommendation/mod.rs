@@ -136,6 +136,76 @@ pub struct Recommendation {
     /// Rules that failed on this workload.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rule_failures: Vec<RuleFailureReport>,
+    /// The optional LLM pass's second opinion, kept beside the engine's
+    /// (absent with `llm.provider=none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm_review: Option<LlmReview>,
+}
+
+/// What the LLM said of a candidate.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum LlmVerdict {
+    /// The change is sensible for this workload.
+    Agree,
+    /// Sensible, with a caution for the reviewer (risk at least medium).
+    Caution,
+    /// Not sensible: the change stays visible, marked not recommended
+    /// (risk high).
+    Reject,
+}
+
+impl LlmVerdict {
+    /// `agree`, `caution` or `reject`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LlmVerdict::Agree => "agree",
+            LlmVerdict::Caution => "caution",
+            LlmVerdict::Reject => "reject",
+        }
+    }
+}
+
+/// The LLM pass's judgment of one recommendation, labelled apart from the
+/// engine's. It can only add caution: the recommendation's `riskLevel` is
+/// the higher of the engine's and the LLM's, the proposed change and the
+/// schedule are the engine's, and nothing here approves anything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LlmReview {
+    /// `openai` or `anthropic` (the wire format).
+    pub provider: String,
+    /// The model asked.
+    pub model: String,
+    /// When it answered (RFC 3339), or when the review failed.
+    pub reviewed_at: String,
+    /// SHA-256 of the payload sent (hex): an unchanged candidate is not
+    /// judged again.
+    pub payload_sha256: String,
+    /// The engine's own risk level, before the LLM's.
+    pub engine_risk_level: RiskLevel,
+    /// The LLM's verdict; absent when the review was unavailable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<LlmVerdict>,
+    /// The LLM's risk level; absent when the review was unavailable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_level: Option<RiskLevel>,
+    /// True when the LLM rejected the change: it stays visible, not
+    /// recommended.
+    #[serde(default)]
+    pub not_recommended: bool,
+    /// The LLM's summary, a few sentences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// The LLM's reasons, citing the evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// Set when there is no review: `LLM review unavailable: <reason>`; the
+    /// engine's recommendation stands as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
 }
 
 impl Recommendation {
@@ -194,6 +264,7 @@ pub fn recommend(workload: &WorkloadSnapshot, found: WorkloadFindings) -> Recomm
                 detail: f.to_string(),
             })
             .collect(),
+        llm_review: None,
     }
 }
 

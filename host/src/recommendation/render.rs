@@ -36,6 +36,9 @@ pub fn table(recs: &[Recommendation]) -> String {
             let _ = writeln!(out, "  history:  {source}");
         }
         let _ = writeln!(out, "  summary:  {}", r.summary);
+        if let Some(l) = &r.llm_review {
+            llm_lines(&mut out, l);
+        }
         let change = describe_change(&r.current, &r.proposed);
         let _ = writeln!(
             out,
@@ -170,6 +173,32 @@ pub fn table(recs: &[Recommendation]) -> String {
 }
 
 /// Replay figures in one short phrase.
+/// The LLM's review, labelled as the LLM's.
+fn llm_lines(out: &mut String, l: &super::LlmReview) {
+    if let Some(why) = &l.unavailable {
+        let _ = writeln!(out, "  llm:      {why}");
+        return;
+    }
+    let verdict = l.verdict.map_or("-", |v| v.as_str());
+    let _ = writeln!(
+        out,
+        "  llm:      {}{verdict}, risk {} (engine: {}) — {} {}: {}",
+        if l.not_recommended {
+            "NOT RECOMMENDED: "
+        } else {
+            ""
+        },
+        l.risk_level.map_or("-", |r| r.as_str()),
+        l.engine_risk_level.as_str(),
+        l.provider,
+        l.model,
+        l.summary.as_deref().unwrap_or_default()
+    );
+    for reason in &l.reasons {
+        let _ = writeln!(out, "            - {reason}");
+    }
+}
+
 fn figures(f: &crate::replay::Figures) -> String {
     format!(
         "{:.1} replica-h/day, {:.1} min/day saturated, {:.1} min/day over target, {:.1} direction changes/day",

@@ -80,6 +80,29 @@ fn figures_row(label: &str, f: &Figures) -> String {
 
 const FIGURE_HEAD: &str = "<tr><th></th><th>replica-hours/day</th><th>saturated min/day</th><th>min/day over target</th><th>direction changes/day</th></tr>";
 
+/// The LLM's review, labelled as the LLM's, apart from the engine's text.
+fn llm_review(l: &crate::recommendation::LlmReview) -> String {
+    if let Some(why) = &l.unavailable {
+        return format!("<p class=\"llm\"><b>LLM review:</b> {}</p>", escape(why));
+    }
+    let reasons: String = l
+        .reasons
+        .iter()
+        .map(|r| format!("<li>{}</li>", escape(r)))
+        .collect();
+    format!(
+        "<div class=\"llm\"><p><b>LLM review</b> ({} {}): {}<b>{}</b>, risk {} (engine: {}). {}</p><ul>{}</ul></div>",
+        escape(&l.provider),
+        escape(&l.model),
+        if l.not_recommended { "not recommended — " } else { "" },
+        l.verdict.map_or("-", |v| v.as_str()),
+        l.risk_level.map_or("-", |r| r.as_str()),
+        l.engine_risk_level.as_str(),
+        escape(l.summary.as_deref().unwrap_or_default()),
+        reasons
+    )
+}
+
 fn section(r: &Recommendation, w: &WorkloadSnapshot) -> String {
     let mut s = String::new();
     let t = &r.target;
@@ -95,6 +118,9 @@ fn section(r: &Recommendation, w: &WorkloadSnapshot) -> String {
         r.risk_level.as_str(),
         escape(&r.summary)
     );
+    if let Some(l) = &r.llm_review {
+        let _ = write!(s, "{}", llm_review(l));
+    }
     let change = describe_change(&r.current, &r.proposed);
     let _ = write!(
         s,
@@ -307,7 +333,7 @@ pub fn html(recs: &[Recommendation], workloads: &[Arc<WorkloadSnapshot>]) -> Str
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>stepscale analysis</title><style>\
 body{font-family:sans-serif;margin:2em;max-width:960px;color:#222}\
 section{border-top:1px solid #ccc;margin-top:2em}small{color:#666;font-weight:normal}\
-.risk{font-size:0.7em;padding:2px 6px;border-radius:4px;background:#ddd}.risk.high{background:#f5b7b1}.risk.medium{background:#fad7a0}.risk.low{background:#d5f5e3}\
+.llm{border-left:3px solid #888;padding-left:8px}.risk{font-size:0.7em;padding:2px 6px;border-radius:4px;background:#ddd}.risk.high{background:#f5b7b1}.risk.medium{background:#fad7a0}.risk.low{background:#d5f5e3}\
 table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}td:first-child,th:first-child{text-align:left}\
 .note{color:#555;font-size:0.85em}</style></head><body><h1>stepscale analysis</h1>",
     );

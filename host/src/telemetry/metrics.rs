@@ -44,6 +44,18 @@ pub struct Metrics {
     /// `stepscale_rule_rejections_total{reason}`: rule ConfigMaps rejected,
     /// by reason (see `rules::admission::REJECTION_REASONS`).
     pub rule_rejections: Family<Labels, Counter>,
+    /// `stepscale_llm_calls_total`: LLM calls made (each call once, however
+    /// many retries it took).
+    pub llm_calls: Counter<u64, AtomicU64>,
+    /// `stepscale_llm_failures_total{reason}`: LLM reviews that failed, by
+    /// reason (`review::FAILURE_REASONS`).
+    pub llm_failures: Family<Labels, Counter>,
+    /// `stepscale_llm_tokens_total{direction}`: tokens, `in` and `out`, as
+    /// the provider counts them.
+    pub llm_tokens: Family<Labels, Counter>,
+    /// `stepscale_llm_cache_hits_total`: candidates whose unchanged payload
+    /// was not judged again.
+    pub llm_cache_hits: Counter<u64, AtomicU64>,
 }
 
 /// The `state` values of `stepscale_autoscalers`: analyzed with a change
@@ -77,6 +89,26 @@ impl Metrics {
         let errors = Family::<Labels, Counter>::default();
         let rules_loaded = Family::default();
         let rule_rejections = Family::<Labels, Counter>::default();
+        let llm_calls = Counter::default();
+        let llm_failures = Family::<Labels, Counter>::default();
+        let llm_tokens = Family::<Labels, Counter>::default();
+        let llm_cache_hits = Counter::default();
+        registry.register("llm_calls", "LLM review calls made", llm_calls.clone());
+        registry.register(
+            "llm_failures",
+            "LLM reviews that failed, by reason",
+            llm_failures.clone(),
+        );
+        registry.register(
+            "llm_tokens",
+            "LLM tokens, by direction (in, out)",
+            llm_tokens.clone(),
+        );
+        registry.register(
+            "llm_cache_hits",
+            "Candidates not judged again because their payload was unchanged",
+            llm_cache_hits.clone(),
+        );
         registry.register("reconcile_ticks", "Reconcile ticks run", ticks.clone());
         registry.register(
             "recommendations",
@@ -131,6 +163,10 @@ impl Metrics {
             errors,
             rules_loaded,
             rule_rejections,
+            llm_calls,
+            llm_failures,
+            llm_tokens,
+            llm_cache_hits,
         }
     }
 
