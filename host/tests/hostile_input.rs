@@ -125,8 +125,6 @@ fn endless_inputs_stop_at_their_size_limit() {
         "min=2",
     ]);
     refused(&out, &["/dev/zero", "limit of 67108864 bytes"]);
-    let out = stepscale(&["hpa-conformance", "/dev/zero"]);
-    refused(&out, &["/dev/zero", "limit of 16777216 bytes"]);
 }
 
 #[test]
@@ -315,84 +313,4 @@ fn simulate_refuses_impossible_configs_and_demand() {
         ),
         &["sample 3", "cannot be negative"],
     );
-}
-
-#[test]
-fn the_conformance_runner_reports_an_unreadable_case_and_goes_on() {
-    let doc = json!({
-        "scaling_with_rules": [
-            {"name": "words the runner does not know", "current_replicas": "five",
-             "prenormalized_desired_replicas": 3, "min_replicas": 1, "max_replicas": 5}
-        ],
-        "convert_desired_replicas_with_rules_legacy": [
-            {"current": 5, "desired": 7, "min": 3, "max": 8, "expected": 7, "condition": "DesiredWithinRange"}
-        ],
-        "no_such_section": []
-    });
-    let path = temp_file("cases.json", &doc.to_string());
-    let out = stepscale(&["hpa-conformance", path.to_str().expect("utf-8 path")]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(
-        text.lines().any(|l| l
-            .starts_with("ERROR scaling_with_rules/words the runner does not know#0: ")
-            && l.contains("current_replicas")),
-        "{text}"
-    );
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("ERROR no_such_section: ")),
-        "{text}"
-    );
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("PASS convert_desired_replicas_with_rules_legacy/")),
-        "{text}"
-    );
-    assert!(text.contains("1 passed, 0 failed, 2 errors"), "{text}");
-}
-
-#[test]
-fn the_conformance_converter_writes_structured_fields_the_runner_passes_on() {
-    let doc = json!({
-        "keda_cron_scaler": {
-            "activity_cases": [
-                {"metadata_ref": "Thu 00:00-23:59 UTC, desiredReplicas 10", "at": "any Thursday (UTC)",
-                 "expected_active": true, "expected_metric": 10}
-            ],
-            "metric_name_cases": [["s0-cron-Etc-UTC-00xxThu-5923xxThu", "trigger 0, Thu window"]]
-        }
-    });
-    let path = temp_file("words.json", &doc.to_string());
-    let out = stepscale(&[
-        "hpa-conformance",
-        path.to_str().expect("utf-8 path"),
-        "--structured",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut converted: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let activity = &mut converted["keda_cron_scaler"]["activity_cases"][0];
-    assert_eq!(activity["metadata"]["start"], json!("0 0 * * Thu"));
-    assert_eq!(
-        activity["at_unix_seconds"].as_array().map(Vec::len),
-        Some(4 * 48)
-    );
-    // The words are no longer needed: drop them and run the structured form.
-    activity
-        .as_object_mut()
-        .expect("object")
-        .remove("metadata_ref");
-    activity.as_object_mut().expect("object").remove("at");
-    let name_case = &converted["keda_cron_scaler"]["metric_name_cases"][0];
-    assert_eq!(name_case["trigger_index"], json!(0));
-    let path = temp_file("structured.json", &converted.to_string());
-    let out = stepscale(&["hpa-conformance", path.to_str().expect("utf-8 path")]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("2 passed, 0 failed"), "{text}");
 }

@@ -607,7 +607,11 @@ fn connects_of_analyze(strace: &std::path::Path, args: &[&str]) -> Vec<String> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let trace = std::fs::read_to_string(&log).expect("strace log");
+    connect_targets(&std::fs::read_to_string(&log).expect("strace log"))
+}
+
+/// `address:port` of every IPv4/IPv6 `connect` in an strace log.
+fn connect_targets(trace: &str) -> Vec<String> {
     trace
         .lines()
         .filter(|l| l.contains("AF_INET"))
@@ -659,4 +663,114 @@ fn with_no_provider_analyze_attempts_no_connection_and_with_one_only_the_endpoin
         "connections beyond the endpoint {addr}: {on:?}"
     );
     assert_eq!(script.lock().expect("script").seen.len(), candidates());
+}
+
+/// `host:port` of the API server the kubeconfig points at.
+fn api_server(kubeconfig: &str) -> String {
+    let text = std::fs::read_to_string(kubeconfig).expect("readable KUBECONFIG");
+    let server = text
+        .split("server:")
+        .nth(1)
+        .expect("a server in the kubeconfig")
+        .trim_start()
+        .trim_start_matches('"');
+    let url = server
+        .split(|c: char| c == '"' || c == ',' || c == '}' || c.is_whitespace())
+        .next()
+        .expect("server URL");
+    url.trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string()
+}
+
+#[test]
+fn with_no_provider_the_operator_connects_to_nothing_but_the_api_server() {
+    let Some(strace) = strace() else {
+        return;
+    };
+    let Some(kubeconfig) = std::env::var("KUBECONFIG").ok().filter(|k| !k.is_empty()) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but KUBECONFIG is not set; .ci/run provisions the API server with `bash .ci/k8s.sh up`"
+        );
+        eprintln!("SKIPPED: KUBECONFIG is not set (bash .ci/k8s.sh up starts a test API server)");
+        return;
+    };
+    let server = api_server(&kubeconfig);
+    // The operator refuses to start without its CRD.
+    let crd = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../charts/stepscale-autoscaler/crds/scalingrecommendation.yaml"
+    );
+    let applied = Command::new("kubectl")
+        .args(["apply", "-f", crd])
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .expect("kubectl runs (bash .ci/tools.sh up puts it on PATH)");
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let dir = std::env::temp_dir().join(format!("stepscale-egress-op-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let log = dir.join("strace.log");
+    let stderr_path = dir.join("operator.log");
+    let stderr = std::fs::File::create(&stderr_path).expect("log file");
+    use std::os::unix::process::CommandExt;
+    // Only what the operator needs: no STEPSCALE_* settings of the test's
+    // environment, so the LLM provider is the default (none).
+    let mut child = Command::new(&strace)
+        .args(["-f", "-qq", "-e", "trace=connect", "-o"])
+        .arg(&log)
+        .arg(env!("CARGO_BIN_EXE_stepscale"))
+        .args([
+            "operator",
+            "--no-leader-election",
+            "--interval-seconds",
+            "3",
+            "--http-address",
+            "127.0.0.1:0",
+            "--identity",
+            "egress-test",
+            "--namespace",
+            "stepscale-egress-test",
+        ])
+        .env_clear()
+        .env("KUBECONFIG", &kubeconfig)
+        .env("RUST_LOG", "info")
+        .env("STEPSCALE_CACHE_DIR", dir.join("cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .process_group(0)
+        .spawn()
+        .expect("strace runs");
+    // Two ticks, then stop the whole group (strace and the operator).
+    let started = std::time::Instant::now();
+    let mut logged = String::new();
+    while started.elapsed() < Duration::from_secs(90) {
+        logged = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        if logged.matches("reconcile tick").count() >= 2
+            || child.try_wait().ok().flatten().is_some()
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .status();
+    let _ = child.wait();
+    assert!(
+        logged.matches("reconcile tick").count() >= 2,
+        "the operator did not tick twice:\n{logged}"
+    );
+    assert!(logged.contains("provider=none"), "{logged}");
+    let targets = connect_targets(&std::fs::read_to_string(&log).expect("strace log"));
+    assert!(!targets.is_empty(), "strace saw the API server connection");
+    assert!(
+        targets.iter().all(|t| *t == server),
+        "connections beyond the API server {server}: {targets:?}"
+    );
 }

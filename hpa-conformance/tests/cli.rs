@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use serde_json::{json, Value};
+
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
     use std::io::Write;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepscale-hpa-conformance"));
@@ -124,11 +126,86 @@ fn a_malformed_file_is_exit_status_two_with_the_reason() {
 }
 
 #[test]
-fn structured_prints_the_document_with_structured_fields() {
-    let path = shared_file();
-    let out = run(&[path.to_str().expect("utf-8 path"), "--structured"], None);
-    assert_eq!(out.status.code(), Some(0));
-    let doc: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("--structured prints JSON");
-    assert!(doc.is_object());
+fn an_endless_input_stops_at_its_size_limit() {
+    let out = run(&["/dev/zero"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr.contains("/dev/zero") && stderr.contains("limit of 16777216 bytes"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_conformance_runner_reports_an_unreadable_case_and_goes_on() {
+    let doc = json!({
+        "scaling_with_rules": [
+            {"name": "words the runner does not know", "current_replicas": "five",
+             "prenormalized_desired_replicas": 3, "min_replicas": 1, "max_replicas": 5}
+        ],
+        "convert_desired_replicas_with_rules_legacy": [
+            {"current": 5, "desired": 7, "min": 3, "max": 8, "expected": 7, "condition": "DesiredWithinRange"}
+        ],
+        "no_such_section": []
+    });
+    let out = run(&["-"], Some(&doc.to_string()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("ERROR scaling_with_rules/words the runner does not know#0: ")
+            && l.contains("current_replicas")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ERROR no_such_section: ")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("PASS convert_desired_replicas_with_rules_legacy/")),
+        "{text}"
+    );
+    assert!(text.contains("1 passed, 0 failed, 2 errors"), "{text}");
+}
+
+#[test]
+fn the_conformance_converter_writes_structured_fields_the_runner_passes_on() {
+    let doc = json!({
+        "keda_cron_scaler": {
+            "activity_cases": [
+                {"metadata_ref": "Thu 00:00-23:59 UTC, desiredReplicas 10", "at": "any Thursday (UTC)",
+                 "expected_active": true, "expected_metric": 10}
+            ],
+            "metric_name_cases": [["s0-cron-Etc-UTC-00xxThu-5923xxThu", "trigger 0, Thu window"]]
+        }
+    });
+    let out = run(&["-", "--structured"], Some(&doc.to_string()));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut converted: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let activity = &mut converted["keda_cron_scaler"]["activity_cases"][0];
+    assert_eq!(activity["metadata"]["start"], json!("0 0 * * Thu"));
+    assert_eq!(
+        activity["at_unix_seconds"].as_array().map(Vec::len),
+        Some(4 * 48)
+    );
+    // The words are no longer needed: drop them and run the structured form.
+    activity
+        .as_object_mut()
+        .expect("object")
+        .remove("metadata_ref");
+    activity.as_object_mut().expect("object").remove("at");
+    let name_case = &converted["keda_cron_scaler"]["metric_name_cases"][0];
+    assert_eq!(name_case["trigger_index"], json!(0));
+    let out = run(&["-"], Some(&converted.to_string()));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("2 passed, 0 failed"), "{text}");
 }

@@ -24,7 +24,8 @@
 //!   Prometheus, license Secret, approve → apply → probation), through
 //!   `helm upgrade`, `helm rollback` and uninstall;
 //! - `rbac`: the operator held to the chart's own RBAC (API server with RBAC
-//!   authorization, a token for the chart's ServiceAccount).
+//!   authorization, a token for the chart's ServiceAccount);
+//! - `llm`: the LLM pass in the tick, against a local wire-format server.
 
 mod common;
 mod day2;
@@ -34,6 +35,7 @@ mod image;
 mod keda;
 mod leader;
 mod lifecycle;
+mod llm;
 mod node;
 mod rbac;
 mod rules;

@@ -181,8 +181,8 @@ pub struct LlmReview {
     pub model: String,
     /// When it answered (RFC 3339), or when the review failed.
     pub reviewed_at: String,
-    /// SHA-256 of the payload sent (hex): an unchanged candidate is not
-    /// judged again.
+    /// SHA-256 (hex) of the payload judged: what `analyze --llm-dry-run`
+    /// prints as `payloadSha256`.
     pub payload_sha256: String,
     /// The engine's own risk level, before the LLM's.
     pub engine_risk_level: RiskLevel,

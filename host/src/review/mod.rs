@@ -10,7 +10,9 @@
 //!
 //! [`Reviewer::review_all`] judges the candidates of one tick (or one
 //! `analyze` run): at most `maxCallsPerTick` calls, `concurrency` at a
-//! time, an unchanged payload answered from the cache. Any failure leaves
+//! time, an unchanged candidate (same autoscaler, config, proposed change,
+//! schedule windows and engine risk: [`payload::cache_key`]) answered from
+//! the cache. Any failure leaves
 //! the engine's recommendation as it is, marked `LLM review unavailable:
 //! <reason>`; the pass never fails the tick. With `llm.provider=none` there
 //! is no [`Reviewer`] and nothing here runs.
@@ -224,7 +226,8 @@ impl Reviewer {
     pub async fn review_all(&self, recs: &mut [Recommendation], now: &str) -> ReviewReport {
         let deadline = Instant::now() + self.config.budget;
         let mut report = ReviewReport::default();
-        let mut to_call: Vec<(usize, String, String)> = Vec::new();
+        // (index, cache key, payload hash, payload)
+        let mut to_call: Vec<(usize, String, String, String)> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         for (i, rec) in recs.iter_mut().enumerate() {
             if !payload::is_candidate(rec) {
@@ -233,8 +236,9 @@ impl Reviewer {
             report.candidates += 1;
             let body = payload::payload(rec);
             let sha = payload::payload_sha256(&body);
-            seen.insert(sha.clone());
-            let cached = self.cache.lock().ok().and_then(|c| c.get(&sha).cloned());
+            let key = payload::cache_key(rec);
+            seen.insert(key.clone());
+            let cached = self.cache.lock().ok().and_then(|c| c.get(&key).cloned());
             if let Some(review) = cached {
                 report.cache_hits += 1;
                 if let Some(m) = &self.metrics {
@@ -242,7 +246,7 @@ impl Reviewer {
                 }
                 verdict::apply(rec, review);
             } else if to_call.len() < self.config.max_calls_per_tick {
-                to_call.push((i, sha, body.to_string()));
+                to_call.push((i, key, sha, body.to_string()));
             } else {
                 report.failures += 1;
                 self.count_failure("call_limit");
@@ -254,9 +258,9 @@ impl Reviewer {
                 verdict::apply(rec, review);
             }
         }
-        let results: Vec<(usize, String, Result<client::Completion, String>)> =
+        let results: Vec<(usize, String, String, Result<client::Completion, String>)> =
             futures::stream::iter(to_call)
-                .map(|(i, sha, user)| async move {
+                .map(|(i, key, sha, user)| async move {
                     if let Some(m) = &self.metrics {
                         m.llm_calls.inc();
                     }
@@ -272,12 +276,12 @@ impl Reviewer {
                         self.count_failure(e.reason());
                         e.to_string()
                     });
-                    (i, sha, got)
+                    (i, key, sha, got)
                 })
                 .buffer_unordered(self.config.concurrency.max(1))
                 .collect()
                 .await;
-        for (i, sha, got) in results {
+        for (i, key, sha, got) in results {
             report.calls += 1;
             let rec = &mut recs[i];
             let meta = self.meta(&sha, now);
@@ -297,7 +301,7 @@ impl Reviewer {
                         Ok(answer) => {
                             let review = verdict::reviewed(answer, rec.risk_level, meta);
                             if let Ok(mut cache) = self.cache.lock() {
-                                cache.insert(sha, review.clone());
+                                cache.insert(key, review.clone());
                             }
                             review
                         }

@@ -104,6 +104,26 @@ pub fn payload_sha256(payload: &Value) -> String {
     hex::encode(h.finalize())
 }
 
+/// The cache key of `rec`'s review: the format, the instructions, and what
+/// the verdict is about — the autoscaler, its config, the proposed change,
+/// the schedule's windows and the engine's risk. The replay figures are left
+/// out: they move a little with every tick's history, and a change already
+/// judged is not judged again for that; a new proposal is.
+pub fn cache_key(rec: &Recommendation) -> String {
+    let about = json!({
+        "format": PAYLOAD_VERSION,
+        "autoscaler": rec.target,
+        "current": rec.current,
+        "proposedChange": rec.proposed,
+        "schedule": rec.predictive_schedule.as_ref().map(|s| json!({
+            "timezone": s.timezone,
+            "windows": s.windows,
+        })),
+        "engineRisk": rec.risk_level,
+    });
+    payload_sha256(&about)
+}
+
 /// True when `rec` proposes something to judge: a config change or a
 /// predictive schedule.
 pub fn is_candidate(rec: &Recommendation) -> bool {

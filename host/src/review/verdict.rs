@@ -216,11 +216,7 @@ mod tests {
     #[test]
     fn caution_and_reject_raise_the_risk_and_reject_marks_not_recommended() {
         let mut r = rec(RiskLevel::Low);
-        let before = (
-            r.proposed,
-            r.predictive_schedule.clone(),
-            r.summary.clone(),
-        );
+        let before = (r.proposed, r.predictive_schedule.clone(), r.summary.clone());
         apply(
             &mut r,
             reviewed(

@@ -53,8 +53,8 @@ pub struct Metrics {
     /// `stepscale_llm_tokens_total{direction}`: tokens, `in` and `out`, as
     /// the provider counts them.
     pub llm_tokens: Family<Labels, Counter>,
-    /// `stepscale_llm_cache_hits_total`: candidates whose unchanged payload
-    /// was not judged again.
+    /// `stepscale_llm_cache_hits_total`: unchanged candidates not judged
+    /// again.
     pub llm_cache_hits: Counter<u64, AtomicU64>,
 }
 
@@ -106,7 +106,7 @@ impl Metrics {
         );
         registry.register(
             "llm_cache_hits",
-            "Candidates not judged again because their payload was unchanged",
+            "Unchanged candidates not judged again",
             llm_cache_hits.clone(),
         );
         registry.register("reconcile_ticks", "Reconcile ticks run", ticks.clone());
