@@ -774,3 +774,84 @@ fn with_no_provider_the_operator_connects_to_nothing_but_the_api_server() {
         "connections beyond the API server {server}: {targets:?}"
     );
 }
+
+#[test]
+fn failures_are_counted_by_reason_and_the_metrics_never_carry_the_key() {
+    use stepscale_operator::review::{ApiKey, LlmConfig, Provider, Reviewer};
+    use stepscale_operator::telemetry::metrics::Metrics;
+    let body = json!({"error": {"message": format!("Incorrect API key provided: {KEY}")}});
+    let (addr, _) = server(vec![status(401, &body.to_string())]);
+    let metrics = Arc::new(Metrics::new());
+    let reviewer = Reviewer::new(
+        LlmConfig {
+            provider: Provider::OpenAi,
+            base_url: format!("http://{addr}/v1"),
+            model: "m".into(),
+            timeout: Duration::from_secs(5),
+            max_tokens: 600,
+            temperature: 0.0,
+            max_calls_per_tick: 1,
+            concurrency: 1,
+            budget: Duration::from_secs(20),
+            api_key: ApiKey::new(KEY),
+        },
+        Some(metrics.clone()),
+    )
+    .expect("reviewer");
+    let mut recs: Vec<stepscale_operator::recommendation::Recommendation> =
+        serde_json::from_value(Value::Array(engine_only().clone())).expect("recommendations");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let report = rt.block_on(reviewer.review_all(&mut recs, "2026-01-01T00:00:00Z"));
+    assert_eq!(report.calls, 1);
+    assert_eq!(
+        report.failures,
+        candidates(),
+        "one refused, the rest past the limit"
+    );
+    let text = metrics.encode();
+    assert!(text.contains("stepscale_llm_calls_total 1"), "{text}");
+    assert!(
+        text.contains("stepscale_llm_failures_total{reason=\"unauthorized\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "stepscale_llm_failures_total{{reason=\"call_limit\"}} {}",
+            candidates() - 1
+        )),
+        "{text}"
+    );
+    assert!(!text.contains(KEY));
+    assert!(
+        !format!("{:?}", reviewer.config()).contains(KEY),
+        "Debug redacts the key"
+    );
+}
+
+#[test]
+fn the_html_report_shows_the_review_labelled_as_the_llms() {
+    let (addr, _) = server(vec![openai_text(&answer("caution", "medium"))]);
+    let dir = std::env::temp_dir().join(format!("stepscale-llm-report-{}", std::process::id()));
+    let base = format!("http://{addr}/v1");
+    let out = analyze(&[
+        "--report",
+        dir.to_str().expect("path"),
+        "--llm",
+        "openai",
+        "--llm-base-url",
+        &base,
+        "--llm-model",
+        "test-model",
+    ]);
+    assert!(out.status.success());
+    let html = std::fs::read_to_string(dir.join("index.html")).expect("report");
+    assert!(
+        html.contains("<b>LLM review</b> (openai test-model)"),
+        "no labelled review"
+    );
+    assert!(html.contains("watch the morning ramp"));
+    assert!(!html.contains(KEY));
+}

@@ -207,7 +207,7 @@ prometheus:
   stepSeconds: 60
   queries: {{cpuUtilization: 'avg(my_cpu{{namespace="{{namespace}}"}})'}}
 forecasting: {{enabled: false}}
-llm: {{provider: anthropic, secretName: llm-key}}
+llm: {{provider: anthropic, model: claude-3-5-haiku-latest, baseUrl: "https://llm-gateway.internal/v1", timeoutSeconds: 20, maxTokens: 500, temperature: 0.2, maxCallsPerTick: 5, concurrency: 1, budgetSeconds: 60, secretName: llm-key}}
 license:
   secretName: stepscale-license
   publicKey: 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=

@@ -89,48 +89,7 @@ impl OperatorArgs {
         if self.prometheus_url.is_some() {
             v.prometheus.url = self.prometheus_url.clone();
         }
-        // The history module's STEPSCALE_PROMETHEUS_* variables.
-        let env = |k: &str| std::env::var(k).ok().filter(|s| !s.trim().is_empty());
-        let num = |k: &str| -> anyhow::Result<Option<u32>> {
-            env(k)
-                .map(|s| {
-                    s.trim()
-                        .parse::<u32>()
-                        .with_context(|| format!("{k}: {s:?} is not a whole number of seconds"))
-                })
-                .transpose()
-        };
-        if let Some(n) = num(prometheus::ENV_LOOKBACK_SECONDS)? {
-            v.prometheus.lookback_seconds = Some(n);
-        }
-        if let Some(n) = num(prometheus::ENV_STEP_SECONDS)? {
-            v.prometheus.step_seconds = Some(n);
-        }
-        if let Some(n) = num(prometheus::ENV_TIMEOUT_SECONDS)? {
-            v.prometheus.timeout_seconds = Some(n);
-        }
-        for (k, slot) in [
-            (
-                prometheus::ENV_QUERY_CPU,
-                &mut v.prometheus.queries.cpu_utilization,
-            ),
-            (
-                prometheus::ENV_QUERY_DESIRED,
-                &mut v.prometheus.queries.replicas_desired,
-            ),
-            (
-                prometheus::ENV_QUERY_CURRENT,
-                &mut v.prometheus.queries.replicas_current,
-            ),
-            (
-                prometheus::ENV_QUERY_REQUEST_RATE,
-                &mut v.prometheus.queries.request_rate,
-            ),
-        ] {
-            if let Some(q) = env(k) {
-                *slot = Some(q);
-            }
-        }
+        prometheus_env(&mut v, |k| std::env::var(k).ok())?;
         if self.no_leader_election {
             v.leader_election.enabled = Some(false);
         }
@@ -160,6 +119,57 @@ impl OperatorArgs {
         }
         Ok(v)
     }
+}
+
+/// Apply the `STEPSCALE_PROMETHEUS_*` variables the chart sets (read
+/// through `get`) to `v`: look-back, step, timeout and the query
+/// templates. Unset or blank variables leave the values as they are.
+///
+/// # Errors
+/// A number that is not a whole number of seconds, naming the variable.
+fn prometheus_env(v: &mut Values, get: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+    let env = |k: &str| get(k).filter(|s| !s.trim().is_empty());
+    let num = |k: &str| -> anyhow::Result<Option<u32>> {
+        env(k)
+            .map(|s| {
+                s.trim()
+                    .parse::<u32>()
+                    .with_context(|| format!("{k}: {s:?} is not a whole number of seconds"))
+            })
+            .transpose()
+    };
+    if let Some(n) = num(prometheus::ENV_LOOKBACK_SECONDS)? {
+        v.prometheus.lookback_seconds = Some(n);
+    }
+    if let Some(n) = num(prometheus::ENV_STEP_SECONDS)? {
+        v.prometheus.step_seconds = Some(n);
+    }
+    if let Some(n) = num(prometheus::ENV_TIMEOUT_SECONDS)? {
+        v.prometheus.timeout_seconds = Some(n);
+    }
+    for (k, slot) in [
+        (
+            prometheus::ENV_QUERY_CPU,
+            &mut v.prometheus.queries.cpu_utilization,
+        ),
+        (
+            prometheus::ENV_QUERY_DESIRED,
+            &mut v.prometheus.queries.replicas_desired,
+        ),
+        (
+            prometheus::ENV_QUERY_CURRENT,
+            &mut v.prometheus.queries.replicas_current,
+        ),
+        (
+            prometheus::ENV_QUERY_REQUEST_RATE,
+            &mut v.prometheus.queries.request_rate,
+        ),
+    ] {
+        if let Some(q) = env(k) {
+            *slot = Some(q);
+        }
+    }
+    Ok(())
 }
 
 /// The license state now: the signed file verified offline against the
@@ -263,4 +273,47 @@ pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
         server.abort();
         result.map_err(anyhow::Error::from)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_charts_prometheus_variables_reach_the_config() {
+        let mut v = Values::default();
+        v.prometheus.url = Some("http://prometheus:9090".into());
+        prometheus_env(&mut v, |k| match k {
+            prometheus::ENV_STEP_SECONDS => Some("60".into()),
+            prometheus::ENV_QUERY_CPU => Some("my_cpu{namespace=\"{namespace}\"}".into()),
+            prometheus::ENV_QUERY_REQUEST_RATE => Some(" ".into()),
+            _ => None,
+        })
+        .expect("valid");
+        let c = v
+            .into_config("op".into(), Some("ops".into()))
+            .expect("valid config")
+            .prometheus
+            .expect("configured");
+        assert_eq!(c.step_seconds, 60);
+        assert_eq!(c.lookback_seconds, prometheus::DEFAULT_LOOKBACK_SECONDS);
+        assert_eq!(
+            c.queries.cpu_utilization,
+            "my_cpu{namespace=\"{namespace}\"}"
+        );
+        assert_eq!(
+            c.queries.replicas_desired,
+            prometheus::DEFAULT_DESIRED_REPLICAS_QUERY
+        );
+        assert_eq!(c.queries.request_rate, None, "blank means unset");
+        let mut v = Values::default();
+        let bad = prometheus_env(&mut v, |k| {
+            (k == prometheus::ENV_TIMEOUT_SECONDS).then(|| "ten".into())
+        })
+        .expect_err("not a number");
+        assert!(
+            bad.to_string().contains(prometheus::ENV_TIMEOUT_SECONDS),
+            "{bad}"
+        );
+    }
 }

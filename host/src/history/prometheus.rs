@@ -164,8 +164,9 @@ fn regex_escape(s: &str) -> String {
 
 /// Prometheus settings (from Helm values `prometheus.*`).
 ///
-/// Build it with [`PrometheusConfig::new`] or [`PrometheusConfig::from_env`]
-/// and adjust fields; the defaults are stated on each field.
+/// Build it with [`PrometheusConfig::new`] and adjust fields (the operator
+/// builds it from the values and the chart's `STEPSCALE_PROMETHEUS_*`
+/// variables); the defaults are stated on each field.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PrometheusConfig {
     /// Base URL, e.g. `http://prometheus.monitoring:9090` (a path prefix such
@@ -218,49 +219,6 @@ impl PrometheusConfig {
             url: url.into(),
             ..PrometheusConfig::default()
         }
-    }
-
-    /// Read the `STEPSCALE_PROMETHEUS_*` variables (see the `ENV_*`
-    /// constants) through `get` (e.g. `|k| std::env::var(k).ok()`). Unset or
-    /// empty variables keep their defaults.
-    ///
-    /// Returns `Ok(None)` when the URL is unset or empty (no Prometheus).
-    ///
-    /// # Errors
-    /// - [`PrometheusError::Config`] when a number does not parse or the
-    ///   result fails [`PrometheusConfig::validate`].
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, PrometheusError> {
-        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
-        let Some(url) = get(ENV_URL) else {
-            return Ok(None);
-        };
-        let mut c = PrometheusConfig::new(url.trim());
-        let num = |k: &str, default: u32| -> Result<u32, PrometheusError> {
-            match get(k) {
-                None => Ok(default),
-                Some(v) => v.trim().parse().map_err(|_| {
-                    PrometheusError::Config(format!(
-                        "{k} must be a whole number of seconds, got {:?}",
-                        v.trim()
-                    ))
-                }),
-            }
-        };
-        c.lookback_seconds = num(ENV_LOOKBACK_SECONDS, c.lookback_seconds)?;
-        c.step_seconds = num(ENV_STEP_SECONDS, c.step_seconds)?;
-        c.timeout_seconds = num(ENV_TIMEOUT_SECONDS, c.timeout_seconds)?;
-        if let Some(q) = get(ENV_QUERY_CPU) {
-            c.queries.cpu_utilization = q;
-        }
-        if let Some(q) = get(ENV_QUERY_DESIRED) {
-            c.queries.replicas_desired = q;
-        }
-        if let Some(q) = get(ENV_QUERY_CURRENT) {
-            c.queries.replicas_current = q;
-        }
-        c.queries.request_rate = get(ENV_QUERY_REQUEST_RATE);
-        c.validate()?;
-        Ok(Some(c))
     }
 
     /// Check the settings before any request.
@@ -954,37 +912,5 @@ mod tests {
             assert!(e.contains(needle), "{e} lacks {needle}");
             assert!(!e.contains("s3cret"), "{e} leaks the password");
         }
-    }
-
-    #[test]
-    fn settings_come_from_the_environment() {
-        let env = |k: &str| -> Option<String> {
-            match k {
-                ENV_URL => Some("http://prometheus:9090".into()),
-                ENV_STEP_SECONDS => Some("60".into()),
-                ENV_QUERY_CPU => Some("my_cpu{namespace=\"{namespace}\"}".into()),
-                ENV_QUERY_REQUEST_RATE => Some(" ".into()),
-                _ => None,
-            }
-        };
-        let c = PrometheusConfig::from_env(env)
-            .expect("valid")
-            .expect("configured");
-        assert_eq!(c.step_seconds, 60);
-        assert_eq!(c.lookback_seconds, DEFAULT_LOOKBACK_SECONDS);
-        assert_eq!(
-            c.queries.cpu_utilization,
-            "my_cpu{namespace=\"{namespace}\"}"
-        );
-        assert_eq!(c.queries.replicas_desired, DEFAULT_DESIRED_REPLICAS_QUERY);
-        assert_eq!(c.queries.request_rate, None, "blank means unset");
-        assert!(PrometheusConfig::from_env(|_| None).expect("ok").is_none());
-        let bad = PrometheusConfig::from_env(|k| match k {
-            ENV_URL => Some("http://p".into()),
-            ENV_TIMEOUT_SECONDS => Some("ten".into()),
-            _ => None,
-        })
-        .expect_err("not a number");
-        assert!(bad.to_string().contains(ENV_TIMEOUT_SECONDS), "{bad}");
     }
 }

@@ -141,6 +141,20 @@ impl Notifier {
         self.publish(autoscaler, false, reason, note).await;
     }
 
+    /// Forget what was told about autoscalers not in `present` (namespace,
+    /// name): the memory stays bounded by the autoscalers that exist, and
+    /// one that comes back is told again.
+    pub fn keep_only(&self, present: &std::collections::HashSet<(String, String)>) {
+        if let Ok(mut told) = self.told.lock() {
+            told.retain(|key, _| present.contains(key));
+        }
+    }
+
+    /// How many autoscalers have a reason on record.
+    pub fn told_len(&self) -> usize {
+        self.told.lock().map(|t| t.len()).unwrap_or(0)
+    }
+
     /// Publish one Event on any object (e.g. a rule ConfigMap:
     /// [`reason::RULE_ADMITTED`], [`reason::RULE_REJECTED`]). The note is
     /// escaped and cut to 1000 characters.
@@ -219,7 +233,33 @@ impl Notifier {
 
 #[cfg(test)]
 mod tests {
-    use super::without_figures;
+    use super::{without_figures, Notifier};
+
+    #[test]
+    fn reasons_of_autoscalers_that_are_gone_are_forgotten() {
+        let n = Notifier::disabled();
+        let obj = |name: &str| k8s_openapi::api::core::v1::ObjectReference {
+            namespace: Some("shop".into()),
+            name: Some(name.into()),
+            ..Default::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            n.explain_autoscaler(&obj("a"), "NotAnalyzed", "waiting for 3 days")
+                .await;
+            n.explain_autoscaler(&obj("b"), "NotAnalyzed", "waiting for 3 days")
+                .await;
+        });
+        assert_eq!(n.told_len(), 2);
+        n.keep_only(
+            &[("shop".to_string(), "a".to_string())]
+                .into_iter()
+                .collect(),
+        );
+        assert_eq!(n.told_len(), 1);
+    }
 
     #[test]
     fn a_reason_is_compared_without_its_figures() {

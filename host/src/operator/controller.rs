@@ -395,6 +395,12 @@ impl Operator {
         }
         let autoscalers = reader.autoscalers().await?;
         report.autoscalers = autoscalers.len();
+        ctx.notifier.keep_only(
+            &autoscalers
+                .iter()
+                .map(|a| (a.namespace.clone(), a.name.clone()))
+                .collect(),
+        );
         let Gathered {
             workloads,
             index: analyzed_of,
