@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Fail when the top-level modules of a crate's src/ import each other in a
-circle (docs/architecture.md, "Rules of the road").
+circle (docs/architecture.md, "Rules of the road"); with --layers, also when
+a module of host/src imports one listed after it in the architecture page's
+table "Where each concept lives" (the table lists the lowest layer first).
 
     python3 .ci/module_circles.py host/src hpa-model/src
+    python3 .ci/module_circles.py --layers docs/architecture.md host/src
 
 A top-level module is a folder or a loose file in src/. An edge A -> B is any
 `crate::B` path in A's code outside comments and outside its `#[cfg(test)]`
@@ -75,8 +78,48 @@ def circles(nodes, graph):
     return found
 
 
+def layers(page):
+    """The modules of the concept table, in its order: the first backticked
+    name of each row's module column (`cluster/` -> cluster)."""
+    text = open(page, encoding="utf-8").read()
+    start = text.index("## Where each concept lives")
+    end = text.index("\n## ", start + 1)
+    order = []
+    for line in text[start:end].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or not cells[1].startswith("`"):
+            continue
+        name = cells[1].split("`")[1].rstrip("/")
+        name = name[:-3] if name.endswith(".rs") else name
+        if name not in order:
+            order.append(name)
+    return order
+
+
+def check_layers(root, page):
+    order = layers(page)
+    mods = modules(root)
+    graph = edges(root, mods)
+    ok = True
+    for m in mods:
+        if m not in order:
+            ok = False
+            print(f"{root}: module {m} is not in the table of {page}")
+    for a, targets in graph.items():
+        for b, files in targets.items():
+            if a in order and b in order and order.index(b) > order.index(a):
+                ok = False
+                print(f"{root}: {a} imports {b}, listed after it in {page}: {', '.join(sorted(files))}")
+    if ok:
+        print(f"{root}: every import goes down the table of {page}")
+    return ok
+
+
 def main(roots):
     failed = False
+    if len(roots) >= 2 and roots[0] == "--layers":
+        page, root = roots[1], roots[2]
+        return 0 if check_layers(root, page) else 1
     for root in roots:
         mods = modules(root)
         graph = edges(root, mods)

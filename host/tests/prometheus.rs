@@ -392,3 +392,37 @@ fn without_prometheus_the_fallback_is_used_without_a_warning() {
     assert!(h.is_none());
     assert!(logs.contains(LOG_HPA_STATUS), "logs:\n{logs}");
 }
+
+#[test]
+fn the_source_says_why_prometheus_gave_nothing_no_data_apart_from_errors() {
+    use stepscale_operator::history::source::{ClusterHistory, HistorySource};
+    let Some(url) =
+        prometheus_url("the_source_says_why_prometheus_gave_nothing_no_data_apart_from_errors")
+    else {
+        return;
+    };
+    let now = nab_rows()[ROWS - 1].0;
+    // A namespace Prometheus has no series for: no data, and no HPA-status
+    // samples yet, so no history.
+    let source = ClusterHistory::new(Some(PrometheusConfig::new(url.clone())), 300);
+    let missing = key("no-such-namespace");
+    assert!(block_on(source.history(&missing, now)).is_none());
+    let miss = source.prometheus_miss(&missing).expect("a reason");
+    assert!(miss.no_data, "{miss:?}");
+    assert!(miss.message.contains("returned no data"), "{miss:?}");
+    // The fixture's namespace with a query Prometheus rejects: an error.
+    let mut config = PrometheusConfig::new(url.clone());
+    config.queries.cpu_utilization = "sum(rate(container_cpu_usage_seconds_total[5m]".into();
+    let source = ClusterHistory::new(Some(config), 300);
+    assert!(block_on(source.history(&key("nab"), now)).is_none());
+    let miss = source.prometheus_miss(&key("nab")).expect("a reason");
+    assert!(
+        !miss.no_data && miss.message.contains("parse error"),
+        "{miss:?}"
+    );
+    // The fixture itself: history, and no reason left over.
+    let source = ClusterHistory::new(Some(PrometheusConfig::new(url)), 300);
+    let got = block_on(source.history(&key("nab"), now)).expect("history");
+    assert_eq!(got.source, MetricsSource::Prometheus);
+    assert!(source.prometheus_miss(&key("nab")).is_none());
+}

@@ -106,6 +106,17 @@ pub async fn history_for(
     .await
 }
 
+/// Why Prometheus gave no usable history for an autoscaler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusMiss {
+    /// True when the query matched nothing (exporters not scraped, other
+    /// metric names); false for an error (unreachable, timeout, a rejected
+    /// or ambiguous query).
+    pub no_data: bool,
+    /// What went wrong, in words (no credentials).
+    pub message: String,
+}
+
 /// [`history_for`] with the fallback as a closure, called only when needed
 /// and only after the Prometheus request has finished (e.g.
 /// `|| store.lock().expect("…").history(&key, 300)`).
@@ -115,6 +126,20 @@ pub async fn history_with_fallback(
     now_unix_seconds: i64,
     fallback: impl FnOnce() -> Option<MetricHistory>,
 ) -> Option<SourcedHistory> {
+    history_or_miss(prometheus, key, now_unix_seconds, fallback)
+        .await
+        .0
+}
+
+/// [`history_with_fallback`], and why Prometheus (when set) gave nothing
+/// usable when it did not.
+pub async fn history_or_miss(
+    prometheus: Option<&PrometheusConfig>,
+    key: &HistoryKey,
+    now_unix_seconds: i64,
+    fallback: impl FnOnce() -> Option<MetricHistory>,
+) -> (Option<SourcedHistory>, Option<PrometheusMiss>) {
+    let mut miss = None;
     if let Some(config) = prometheus {
         // Each request has its own timeout; this bounds the whole backfill
         // (several queries) so a hung Prometheus never stalls a tick.
@@ -123,11 +148,14 @@ pub async fn history_with_fallback(
             match tokio::time::timeout(budget, prometheus::backfill(config, key, now_unix_seconds))
                 .await
             {
-                Ok(result) => result.map_err(|e| e.to_string()),
-                Err(_) => Err(format!(
-                    "the backfill did not finish within {} s",
-                    budget.as_secs()
-                )),
+                Ok(result) => result.map_err(|e| PrometheusMiss {
+                    no_data: matches!(e, prometheus::PrometheusError::NoData { .. }),
+                    message: e.to_string(),
+                }),
+                Err(_) => Err(PrometheusMiss {
+                    no_data: false,
+                    message: format!("the backfill did not finish within {} s", budget.as_secs()),
+                }),
             };
         match result {
             Ok(history) => {
@@ -138,17 +166,23 @@ pub async fn history_with_fallback(
                     step_seconds = history.step_seconds,
                     "{LOG_PROMETHEUS}"
                 );
-                return Some(SourcedHistory {
-                    history,
-                    source: MetricsSource::Prometheus,
-                });
+                return (
+                    Some(SourcedHistory {
+                        history,
+                        source: MetricsSource::Prometheus,
+                    }),
+                    None,
+                );
             }
-            Err(error) => tracing::warn!(
-                namespace = %key.namespace,
-                autoscaler = %key.autoscaler,
-                %error,
-                "Prometheus backfill failed; using the HPA-status fallback"
-            ),
+            Err(m) => {
+                tracing::warn!(
+                    namespace = %key.namespace,
+                    autoscaler = %key.autoscaler,
+                    error = %m.message,
+                    "Prometheus backfill failed; using the HPA-status fallback"
+                );
+                miss = Some(m);
+            }
         }
     }
     let history = fallback();
@@ -158,8 +192,11 @@ pub async fn history_with_fallback(
         samples = history.as_ref().map_or(0, MetricHistory::len),
         "{LOG_HPA_STATUS}"
     );
-    history.map(|history| SourcedHistory {
-        history,
-        source: MetricsSource::HpaStatus,
-    })
+    (
+        history.map(|history| SourcedHistory {
+            history,
+            source: MetricsSource::HpaStatus,
+        }),
+        miss,
+    )
 }

@@ -6,6 +6,7 @@
 //! Tests inject their own source (e.g. seeded from a real NAB series), since
 //! the test API server has no metrics pipeline.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use futures::future::BoxFuture;
@@ -13,7 +14,7 @@ use stepscale_engine::snapshot::MetricHistory;
 
 use crate::history::hpa_status::{StatusSample, StatusStore};
 use crate::history::prometheus::PrometheusConfig;
-use crate::history::{history_with_fallback, HistoryKey, SourcedHistory};
+use crate::history::{history_or_miss, HistoryKey, PrometheusMiss, SourcedHistory};
 
 /// A source of metric history for one workload.
 pub trait HistorySource: Send + Sync {
@@ -36,6 +37,13 @@ pub trait HistorySource: Send + Sync {
     fn retain(&self, keep: &dyn Fn(&HistoryKey) -> bool) {
         let _ = keep;
     }
+
+    /// Why Prometheus gave nothing usable for `key` at the last request,
+    /// if it did not. Sources without Prometheus say `None`.
+    fn prometheus_miss(&self, key: &HistoryKey) -> Option<PrometheusMiss> {
+        let _ = key;
+        None
+    }
 }
 
 /// The production source: Prometheus backfill if configured, else (and on
@@ -44,6 +52,8 @@ pub struct ClusterHistory {
     prometheus: Option<PrometheusConfig>,
     store: Mutex<StatusStore>,
     step_seconds: u32,
+    /// The last request's miss per workload (absent after a success).
+    misses: Mutex<HashMap<HistoryKey, PrometheusMiss>>,
 }
 
 impl ClusterHistory {
@@ -55,6 +65,7 @@ impl ClusterHistory {
             prometheus,
             store: Mutex::new(StatusStore::default()),
             step_seconds: tick_seconds.clamp(10, 3600),
+            misses: Mutex::default(),
         }
     }
 }
@@ -65,12 +76,28 @@ impl HistorySource for ClusterHistory {
         key: &'a HistoryKey,
         now_unix_seconds: i64,
     ) -> BoxFuture<'a, Option<SourcedHistory>> {
-        Box::pin(history_with_fallback(
-            self.prometheus.as_ref(),
-            key,
-            now_unix_seconds,
-            move || self.store.lock().ok()?.history(key, self.step_seconds),
-        ))
+        Box::pin(async move {
+            let (history, miss) =
+                history_or_miss(self.prometheus.as_ref(), key, now_unix_seconds, move || {
+                    self.store.lock().ok()?.history(key, self.step_seconds)
+                })
+                .await;
+            if let Ok(mut misses) = self.misses.lock() {
+                match miss {
+                    Some(m) => {
+                        misses.insert(key.clone(), m);
+                    }
+                    None => {
+                        misses.remove(key);
+                    }
+                }
+            }
+            history
+        })
+    }
+
+    fn prometheus_miss(&self, key: &HistoryKey) -> Option<PrometheusMiss> {
+        self.misses.lock().ok()?.get(key).cloned()
     }
 
     fn record(&self, key: &HistoryKey, sample: StatusSample) {
@@ -82,6 +109,9 @@ impl HistorySource for ClusterHistory {
     fn retain(&self, keep: &dyn Fn(&HistoryKey) -> bool) {
         if let Ok(mut store) = self.store.lock() {
             store.retain(keep);
+        }
+        if let Ok(mut misses) = self.misses.lock() {
+            misses.retain(|k, _| keep(k));
         }
     }
 }

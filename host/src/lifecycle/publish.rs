@@ -23,7 +23,9 @@
 //!   Deletes carry the resourceVersion as a precondition, so a
 //!   recommendation approved a moment earlier is never deleted.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use futures::StreamExt;
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use serde_json::json;
@@ -42,6 +44,10 @@ use stepscale_engine::snapshot::AutoscalerKind;
 /// Logged when a recommendation is created (SPEC §5).
 pub const LOG_CREATED: &str = "created ScalingRecommendation";
 
+/// Writes of the publish step in flight at once: each recommendation is its
+/// own object, and the API server serves them in parallel.
+pub const WRITE_CONCURRENCY: usize = 8;
+
 /// What a publish step did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublishReport {
@@ -55,6 +61,19 @@ pub struct PublishReport {
     pub removed: usize,
     /// Steps that failed (retried next tick).
     pub errors: usize,
+}
+
+impl PublishReport {
+    /// The sum of two reports.
+    pub fn plus(&self, o: &PublishReport) -> PublishReport {
+        PublishReport {
+            created: self.created + o.created,
+            updated: self.updated + o.updated,
+            reopened: self.reopened + o.reopened,
+            removed: self.removed + o.removed,
+            errors: self.errors + o.errors,
+        }
+    }
 }
 
 /// The resource name of the recommendation for an autoscaler (as
@@ -214,60 +233,121 @@ impl Lifecycle<'_> {
         existing: &[ScalingRecommendation],
         unanalyzed: &HashSet<(String, String)>,
     ) -> PublishReport {
-        let mut report = PublishReport::default();
+        let index: HashMap<(&str, &str), &ScalingRecommendation> = existing
+            .iter()
+            .filter_map(|e| {
+                Some((
+                    (
+                        e.metadata.namespace.as_deref()?,
+                        e.metadata.name.as_deref()?,
+                    ),
+                    e,
+                ))
+            })
+            .collect();
         let mut seen = HashSet::new();
+        let mut jobs = Vec::with_capacity(analyzed.len());
         for a in analyzed {
             let r = &a.recommendation;
             let name = render::resource_name(r);
-            let ns = r.target.namespace.clone();
-            seen.insert((ns.clone(), name.clone()));
-            let found = existing.iter().find(|e| {
-                e.metadata.name.as_deref() == Some(name.as_str())
-                    && e.metadata.namespace.as_deref() == Some(ns.as_str())
-            });
-            let result = match found {
-                None if r.is_actionable() => self.create(r, a.autoscaler, &name, &mut report).await,
-                None => {
-                    // No recommendation to show it: say why on the autoscaler.
-                    self.notifier
-                        .explain_autoscaler(
-                            &a.autoscaler.object_ref(),
-                            reason::NOT_RECOMMENDED,
-                            &format!("no recommendation: {}", r.summary),
-                        )
-                        .await;
-                    Ok(())
-                }
-                Some(ex) if !is_managed(ex) => {
-                    tracing::warn!(namespace = %ns, recommendation = %name, "a ScalingRecommendation with this name exists but is not managed by stepscale; leaving it alone");
-                    Ok(())
-                }
-                Some(ex) => self.refresh(ex, r, &mut report).await,
-            };
-            if let Err(e) = result {
-                report.errors += 1;
-                self.metrics.error(e.metric_label());
-                tracing::warn!(namespace = %ns, recommendation = %name, "publishing the recommendation failed: {e}");
-            }
+            let found = index
+                .get(&(r.target.namespace.as_str(), name.as_str()))
+                .copied();
+            seen.insert((r.target.namespace.clone(), name.clone()));
+            jobs.push((a, name, found));
         }
-        for ex in existing.iter().filter(|e| is_managed(e)) {
-            let key = (
-                ex.metadata.namespace.clone().unwrap_or_default(),
-                ex.metadata.name.clone().unwrap_or_default(),
-            );
-            if seen.contains(&key) || unanalyzed.contains(&key) {
-                continue;
-            }
-            // The autoscaler is gone.
-            if ex.phase().is_open() && !ex.spec.approved {
+        // Each recommendation is its own object: write several at a time.
+        // The futures are made first (not by a stream's `map`), so the
+        // tick's future stays `Send`.
+        let writes: Vec<_> = jobs
+            .into_iter()
+            .map(|(a, name, found)| self.publish_one(a, name, found))
+            .collect();
+        let mut report: PublishReport = futures::stream::iter(writes)
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .fold(
+                PublishReport::default(),
+                |acc, r| async move { acc.plus(&r) },
+            )
+            .await;
+        let stale: Vec<&ScalingRecommendation> = existing
+            .iter()
+            .filter(|e| is_managed(e))
+            .filter(|ex| {
+                let key = (
+                    ex.metadata.namespace.clone().unwrap_or_default(),
+                    ex.metadata.name.clone().unwrap_or_default(),
+                );
+                // The autoscaler is gone.
+                !seen.contains(&key)
+                    && !unanalyzed.contains(&key)
+                    && ex.phase().is_open()
+                    && !ex.spec.approved
+            })
+            .collect();
+        let removals: Vec<_> = stale
+            .into_iter()
+            .map(|ex| async move {
+                let mut one = PublishReport::default();
                 if let Err(e) = self
-                    .remove(ex, "its autoscaler no longer exists", &mut report)
+                    .remove(ex, "its autoscaler no longer exists", &mut one)
                     .await
                 {
-                    report.errors += 1;
-                    tracing::warn!(namespace = %key.0, recommendation = %key.1, "removing a stale recommendation failed: {e}");
+                    one.errors += 1;
+                    tracing::warn!(
+                        namespace = %ex.metadata.namespace.as_deref().unwrap_or_default(),
+                        recommendation = %ex.metadata.name.as_deref().unwrap_or_default(),
+                        "removing a stale recommendation failed: {e}"
+                    );
                 }
+                one
+            })
+            .collect();
+        let removed: PublishReport = futures::stream::iter(removals)
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .fold(
+                PublishReport::default(),
+                |acc, r| async move { acc.plus(&r) },
+            )
+            .await;
+        report = report.plus(&removed);
+        report
+    }
+
+    /// Publish one analyzed autoscaler's recommendation; `found` is the
+    /// existing one of that name, if any.
+    async fn publish_one(
+        &self,
+        a: &Analyzed<'_>,
+        name: String,
+        found: Option<&ScalingRecommendation>,
+    ) -> PublishReport {
+        let mut report = PublishReport::default();
+        let r = &a.recommendation;
+        let ns = &r.target.namespace;
+        let result = match found {
+            None if r.is_actionable() => self.create(r, a.autoscaler, &name, &mut report).await,
+            None => {
+                // No recommendation to show it: say why on the autoscaler.
+                self.notifier
+                    .explain_autoscaler(
+                        &a.autoscaler.object_ref(),
+                        reason::NOT_RECOMMENDED,
+                        &format!("no recommendation: {}", r.summary),
+                    )
+                    .await;
+                Ok(())
             }
+            Some(ex) if !is_managed(ex) => {
+                tracing::warn!(namespace = %ns, recommendation = %name, "a ScalingRecommendation with this name exists but is not managed by stepscale; leaving it alone");
+                Ok(())
+            }
+            Some(ex) => self.refresh(ex, r, &mut report).await,
+        };
+        if let Err(e) = result {
+            report.errors += 1;
+            self.metrics.error(e.metric_label());
+            tracing::warn!(namespace = %ns, recommendation = %name, "publishing the recommendation failed: {e}");
         }
         report
     }

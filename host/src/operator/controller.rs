@@ -37,7 +37,7 @@ use crate::cluster::autoscaler::{config_of, scale_target, status_sample};
 use crate::cluster::{kind_name, Autoscaler, ClusterError, ClusterReader};
 use crate::crd::ScalingRecommendation;
 use crate::history::source::{ClusterHistory, HistorySource};
-use crate::history::{HistoryKey, MetricsSource, LOG_HPA_STATUS, LOG_PROMETHEUS};
+use crate::history::{HistoryKey, MetricsSource, PrometheusMiss, LOG_HPA_STATUS, LOG_PROMETHEUS};
 use crate::license::LicenseState;
 use crate::lifecycle::events::{reason, Notifier};
 use crate::lifecycle::publish::{name_of, Analyzed, PublishReport};
@@ -58,6 +58,10 @@ pub const LOG_TICK: &str = "reconcile tick";
 pub const LOG_ANALYSIS: &str = "analysis";
 /// Logged by followers (SPEC §5).
 pub const LOG_NOT_LEADER: &str = "not leader; skipping mutating pass";
+/// Logged at the end of a leader tick, with where its time went.
+pub const LOG_TICK_DONE: &str = "tick done";
+/// Autoscalers whose target and history are read at once in a tick.
+pub const READ_CONCURRENCY: usize = 8;
 /// Logged after the LLM pass of a tick, with its counts (no payload, no key).
 pub const LOG_LLM_PASS: &str = "llm pass";
 /// Logged (debug) each tick when the API server does not serve KEDA's
@@ -101,7 +105,7 @@ impl ControllerError {
 }
 
 /// What one tick did (for logs and tests).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TickReport {
     /// This instance led the tick.
     pub leader: bool,
@@ -114,6 +118,12 @@ pub struct TickReport {
     pub skipped: usize,
     /// Autoscalers not analyzed yet: their history is too short.
     pub waiting_for_history: usize,
+    /// Of those not analyzed for want of history: Prometheus matched no
+    /// data for them.
+    pub prometheus_no_data: usize,
+    /// … or Prometheus failed for them (unreachable, timeout, a rejected
+    /// or ambiguous query).
+    pub prometheus_error: usize,
     /// Autoscalers not analyzed: their scale target could not be read.
     pub target_unreadable: usize,
     /// Analyzed workloads with a change or a finding to publish.
@@ -129,6 +139,23 @@ pub struct TickReport {
     pub malformed: usize,
     /// What loading rule ConfigMaps did.
     pub rules: crate::rules::sync::SyncReport,
+    /// Where the tick's time went.
+    pub timings: TickTimings,
+}
+
+/// Where a tick's time went, seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TickTimings {
+    /// Listing the autoscalers, reading their targets and their history.
+    pub read: f64,
+    /// The rules, the search and the replays.
+    pub analysis: f64,
+    /// The LLM pass (0 when off).
+    pub review: f64,
+    /// Publishing recommendations and the lifecycle pass (leader only).
+    pub writes: f64,
+    /// The whole tick.
+    pub total: f64,
 }
 
 /// What a tick gathered from the cluster for the analysis.
@@ -141,8 +168,9 @@ struct Gathered {
     unanalyzed: HashSet<(String, String)>,
     /// Autoscalers skipped for their spec, with why (index, reason).
     skipped: Vec<(usize, String)>,
-    /// Autoscalers whose history is too short yet (index).
-    waiting: Vec<usize>,
+    /// Autoscalers whose history is too short yet (index), with why
+    /// Prometheus gave none when it was asked.
+    waiting: Vec<(usize, Option<PrometheusMiss>)>,
     /// Autoscalers whose scale target could not be read.
     unreadable: usize,
 }
@@ -173,7 +201,9 @@ fn log_analysis(report: &TickReport, waiting: &[String]) {
         analyzed = report.analyzed,
         with_change_or_finding = report.actionable,
         nothing_to_propose = report.analyzed.saturating_sub(report.actionable),
-        waiting_for_history = waiting.len(),
+        waiting_for_history = report.waiting_for_history,
+        prometheus_no_data = report.prometheus_no_data,
+        prometheus_error = report.prometheus_error,
         target_unreadable = report.target_unreadable,
         skipped_for_spec = report.skipped,
         waiting = %named,
@@ -388,6 +418,7 @@ impl Operator {
             leader,
         )
         .await;
+        let tick_started = Instant::now();
         let reader =
             ClusterReader::discover(ctx.client.clone(), ctx.config.namespaces.clone()).await?;
         if !reader.keda_installed() {
@@ -412,19 +443,31 @@ impl Operator {
         report.target_unreadable = unreadable;
         report.analyzed = workloads.len();
         report.skipped = skipped.len();
-        report.waiting_for_history = waiting.len();
+        report.prometheus_no_data = waiting
+            .iter()
+            .filter(|(_, m)| m.as_ref().is_some_and(|m| m.no_data))
+            .count();
+        report.prometheus_error = waiting
+            .iter()
+            .filter(|(_, m)| m.as_ref().is_some_and(|m| !m.no_data))
+            .count();
+        report.waiting_for_history =
+            waiting.len() - report.prometheus_no_data - report.prometheus_error;
         let waiting_names: Vec<String> = waiting
             .iter()
-            .map(|i| autoscalers[*i].display_name())
+            .map(|(i, _)| autoscalers[*i].display_name())
             .collect();
         if leader {
-            for i in &waiting {
+            for (i, miss) in &waiting {
+                let note = match miss {
+                    None => NOTE_WAITING_FOR_HISTORY.to_string(),
+                    Some(m) => format!(
+                        "not analyzed: Prometheus gave no history: {}; and the operator has fewer than 2 HPA-status samples of it yet (one a tick)",
+                        m.message
+                    ),
+                };
                 ctx.notifier
-                    .explain_autoscaler(
-                        &autoscalers[*i].object_ref(),
-                        reason::NOT_ANALYZED,
-                        NOTE_WAITING_FOR_HISTORY,
-                    )
+                    .explain_autoscaler(&autoscalers[*i].object_ref(), reason::NOT_ANALYZED, &note)
                     .await;
             }
             for (i, why) in &skipped {
@@ -439,6 +482,7 @@ impl Operator {
             }
         }
 
+        report.timings.read = tick_started.elapsed().as_secs_f64();
         let started = Instant::now();
         let analyzer = ctx.analyzer.clone();
         let inputs = workloads.clone();
@@ -448,9 +492,10 @@ impl Operator {
                 tracing::error!("the analysis panicked; no recommendations this tick: {e}");
                 Vec::new()
             });
+        report.timings.analysis = started.elapsed().as_secs_f64();
         ctx.metrics
             .rule_evaluation_seconds
-            .observe(started.elapsed().as_secs_f64());
+            .observe(report.timings.analysis);
         report.actionable = recs.iter().filter(|r| r.is_actionable()).count();
         log_analysis(&report, &waiting_names);
         // In the order of metrics::AUTOSCALER_STATES.
@@ -458,6 +503,8 @@ impl Operator {
             report.actionable,
             report.analyzed.saturating_sub(report.actionable),
             report.waiting_for_history,
+            report.prometheus_no_data,
+            report.prometheus_error,
             report.target_unreadable,
             report.skipped,
         ]);
@@ -471,9 +518,11 @@ impl Operator {
         if !leader {
             tracing::info!("{}", LOG_NOT_LEADER);
             ctx.ready.store(true, Ordering::Relaxed);
+            report.timings.total = tick_started.elapsed().as_secs_f64();
             return Ok(report);
         }
         let mut recs = recs;
+        let review_started = Instant::now();
         if let Some(reviewer) = &ctx.reviewer {
             let at = jiff::Timestamp::from_second(now)
                 .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
@@ -490,6 +539,7 @@ impl Operator {
                 LOG_LLM_PASS
             );
         }
+        report.timings.review = review_started.elapsed().as_secs_f64();
         let analyzed: Vec<Analyzed<'_>> = recs
             .into_iter()
             .zip(&analyzed_of)
@@ -502,8 +552,20 @@ impl Operator {
             analyzed: &analyzed,
             unanalyzed: &unanalyzed,
         };
+        let writes_started = Instant::now();
         self.mutating_pass(&reader, Some(analysis), &mut report)
             .await?;
+        report.timings.writes = writes_started.elapsed().as_secs_f64();
+        report.timings.total = tick_started.elapsed().as_secs_f64();
+        tracing::info!(
+            read_s = report.timings.read,
+            analysis_s = report.timings.analysis,
+            review_s = report.timings.review,
+            writes_s = report.timings.writes,
+            total_s = report.timings.total,
+            "{}",
+            LOG_TICK_DONE
+        );
         ctx.ready.store(true, Ordering::Relaxed);
         Ok(report)
     }
@@ -676,7 +738,11 @@ impl Operator {
         let mut unanalyzed = HashSet::new();
         let mut from_prometheus = 0;
         let mut from_status = 0;
-        let mut keys = Vec::new();
+        // First the checks that need no IO, in order; then the reads (the
+        // target's /scale and pod template, the history) several
+        // autoscalers at a time; then the results, in the autoscalers'
+        // order, so the analysis sees the same list as a sequential read.
+        let mut reads = Vec::new();
         for (i, a) in autoscalers.iter().enumerate() {
             // KEDA's own HPA (owned by a ScaledObject) is analyzed as the
             // ScaledObject; its status still feeds the ScaledObject's history.
@@ -722,8 +788,34 @@ impl Operator {
                 skipped.push((i, e.to_string()));
                 continue;
             }
-            let containers = match reader.target_state(&a.namespace, &target).await {
-                Ok(t) => t.containers,
+            reads.push((i, target, config));
+        }
+        let keys: Vec<HistoryKey> = reads
+            .iter()
+            .map(|(i, target, _)| HistoryKey::of(&autoscalers[*i], target))
+            .collect();
+        // The futures are made first (not by a stream's `map`), so the
+        // tick's future stays `Send`.
+        let reading: Vec<_> = reads
+            .into_iter()
+            .zip(keys.iter())
+            .map(|((i, target, config), key)| async move {
+                let a = &autoscalers[i];
+                let got = match reader.target_state(&a.namespace, &target).await {
+                    Err(e) => Err(e),
+                    Ok(t) => Ok((t.containers, ctx.history.history(key, now).await)),
+                };
+                (i, target, config, got)
+            })
+            .collect();
+        let read: Vec<_> = futures::stream::iter(reading)
+            .buffered(READ_CONCURRENCY)
+            .collect()
+            .await;
+        for (i, target, config, got) in read {
+            let a = &autoscalers[i];
+            let (containers, sourced) = match got {
+                Ok(t) => t,
                 Err(e) => {
                     tracing::warn!(autoscaler = %a.display_name(), target = %target.name, "skipping: target unreadable: {e}");
                     unanalyzed.insert(name_of(a));
@@ -731,12 +823,10 @@ impl Operator {
                     continue;
                 }
             };
-            let key = HistoryKey::of(a, &target);
-            keys.push(key.clone());
-            let Some(sourced) = ctx.history.history(&key, now).await else {
+            let Some(sourced) = sourced else {
                 tracing::debug!(autoscaler = %a.display_name(), "not enough metric history yet; skipping analysis");
                 unanalyzed.insert(name_of(a));
-                waiting.push(i);
+                waiting.push((i, ctx.history.prometheus_miss(&HistoryKey::of(a, &target))));
                 continue;
             };
             match sourced.source {
@@ -775,6 +865,7 @@ impl Operator {
             workloads.push(Arc::new(w));
             index.push(i);
         }
+        skipped.sort_by_key(|(i, _)| *i);
         if from_prometheus > 0 {
             tracing::info!(workloads = from_prometheus, "{}", LOG_PROMETHEUS);
         }

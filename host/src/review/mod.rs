@@ -258,26 +258,31 @@ impl Reviewer {
                 verdict::apply(rec, review);
             }
         }
+        // The futures are made first (not by a stream's `map`), so the
+        // tick's future stays `Send`.
+        let calls: Vec<_> = to_call
+            .into_iter()
+            .map(|(i, key, sha, user)| async move {
+                if let Some(m) = &self.metrics {
+                    m.llm_calls.inc();
+                }
+                let got = client::complete(
+                    &self.http,
+                    &self.config,
+                    payload::INSTRUCTIONS,
+                    &user,
+                    deadline,
+                )
+                .await
+                .map_err(|e| {
+                    self.count_failure(e.reason());
+                    e.to_string()
+                });
+                (i, key, sha, got)
+            })
+            .collect();
         let results: Vec<(usize, String, String, Result<client::Completion, String>)> =
-            futures::stream::iter(to_call)
-                .map(|(i, key, sha, user)| async move {
-                    if let Some(m) = &self.metrics {
-                        m.llm_calls.inc();
-                    }
-                    let got = client::complete(
-                        &self.http,
-                        &self.config,
-                        payload::INSTRUCTIONS,
-                        &user,
-                        deadline,
-                    )
-                    .await
-                    .map_err(|e| {
-                        self.count_failure(e.reason());
-                        e.to_string()
-                    });
-                    (i, key, sha, got)
-                })
+            futures::stream::iter(calls)
                 .buffer_unordered(self.config.concurrency.max(1))
                 .collect()
                 .await;

@@ -60,11 +60,15 @@ pub struct Metrics {
 
 /// The `state` values of `stepscale_autoscalers`: analyzed with a change
 /// or a finding to publish; analyzed with nothing to propose; waiting for
-/// enough history; target unreadable; skipped for its spec.
-pub const AUTOSCALER_STATES: [&str; 5] = [
+/// enough history; not analyzed because Prometheus matched no data for it,
+/// or failed for it (and the HPA-status fallback is still too short);
+/// target unreadable; skipped for its spec.
+pub const AUTOSCALER_STATES: [&str; 7] = [
     "with_change_or_finding",
     "nothing_to_propose",
     "waiting_for_history",
+    "prometheus_no_data",
+    "prometheus_error",
     "target_unreadable",
     "skipped_for_spec",
 ];
@@ -251,7 +255,7 @@ mod tests {
         m.rule_evaluation_seconds.observe(0.2);
         m.set_rules_loaded(6, 1);
         m.rule_rejected("bad-signature");
-        m.set_autoscalers([3, 2, 1, 0, 4]);
+        m.set_autoscalers([3, 2, 1, 5, 6, 0, 4]);
         let text = m.encode();
         for needle in [
             "stepscale_reconcile_ticks_total{leader=\"true\"} 1",
@@ -265,6 +269,8 @@ mod tests {
             "stepscale_autoscalers{state=\"with_change_or_finding\"} 3",
             "stepscale_autoscalers{state=\"nothing_to_propose\"} 2",
             "stepscale_autoscalers{state=\"waiting_for_history\"} 1",
+            "stepscale_autoscalers{state=\"prometheus_no_data\"} 5",
+            "stepscale_autoscalers{state=\"prometheus_error\"} 6",
             "stepscale_autoscalers{state=\"target_unreadable\"} 0",
             "stepscale_autoscalers{state=\"skipped_for_spec\"} 4",
         ] {

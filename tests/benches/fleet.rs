@@ -1,0 +1,322 @@
+//! Fleet benchmark: operator ticks over N autoscalers on a real API server.
+//!
+//! ```sh
+//! KUBECONFIG=... cargo bench -p stepscale-tests --bench fleet          # N = 1,000
+//! STEPSCALE_FLEET_N=10000 KUBECONFIG=... cargo bench -p stepscale-tests --bench fleet
+//! ```
+//!
+//! Creates N Deployments (0 replicas: no pods) and N HPAs in N/100
+//! namespaces, then runs the operator's tick twice in-process: the first
+//! creates every ScalingRecommendation, the second finds nothing to change.
+//! Each tick prints its time and split (reads, analysis, writes), the API
+//! requests it made by method, the history calls, and the process's RSS.
+//!
+//! History: every autoscaler gets a week of a real NAB CPU series at 5
+//! minutes from an in-process source (which series and where it starts
+//! vary with the autoscaler), so the figures cover the cluster IO, the
+//! analysis and the writes; Prometheus is not part of this benchmark.
+//! Without `KUBECONFIG` it says so and exits.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use serde_json::json;
+use stepscale_engine::snapshot::MetricHistory;
+use stepscale_engine::EngineConfig;
+use stepscale_operator::analysis::Analyzer;
+use stepscale_operator::history::source::HistorySource;
+use stepscale_operator::history::{HistoryKey, MetricsSource, SourcedHistory};
+use stepscale_operator::license::LicenseState;
+use stepscale_operator::operator::config::Values;
+use stepscale_operator::operator::controller::Operator;
+
+/// Autoscalers per namespace.
+const PER_NAMESPACE: usize = 100;
+/// Objects created at once while setting up.
+const SETUP_CONCURRENCY: usize = 16;
+
+const SERIES: [&str; 6] = [
+    "ec2_cpu_utilization_5f5533.csv",
+    "ec2_cpu_utilization_24ae8d.csv",
+    "ec2_cpu_utilization_77c1ca.csv",
+    "ec2_cpu_utilization_53ea38.csv",
+    "ec2_cpu_utilization_ac20cd.csv",
+    "rds_cpu_utilization_cc0c53.csv",
+];
+
+fn nab(file: &str) -> Vec<f64> {
+    let path = format!(
+        "{}/../../shared/data/traces/nab/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    text.lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(1)?.trim().parse::<f64>().ok())
+        .collect()
+}
+
+/// A week at 5 minutes for every autoscaler, ending now; counts its calls.
+struct FleetHistory {
+    series: Vec<Vec<f64>>,
+    calls: AtomicU64,
+    nanos: AtomicU64,
+    end: i64,
+}
+
+impl FleetHistory {
+    fn new() -> Self {
+        FleetHistory {
+            series: SERIES.iter().map(|f| nab(f)).collect(),
+            calls: AtomicU64::new(0),
+            nanos: AtomicU64::new(0),
+            end: jiff::Timestamp::now().as_second(),
+        }
+    }
+
+    /// Which series and offset autoscaler `name` (`w<k>`) gets.
+    fn week(&self, name: &str) -> Vec<f64> {
+        let k: usize = name.trim_start_matches('w').parse().unwrap_or(0);
+        let s = &self.series[k % self.series.len()];
+        let offset = (k / self.series.len()) % 8 * 144;
+        s.iter().skip(offset).take(2016).copied().collect()
+    }
+}
+
+impl HistorySource for FleetHistory {
+    fn history<'a>(
+        &'a self,
+        key: &'a HistoryKey,
+        _now: i64,
+    ) -> BoxFuture<'a, Option<SourcedHistory>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let cpu = self.week(&key.autoscaler);
+            let n = cpu.len();
+            let h = MetricHistory {
+                start_unix_seconds: self.end - 300 * n as i64,
+                step_seconds: 300,
+                utc_offset_minutes: 0,
+                timezone: None,
+                cpu_utilization: cpu,
+                replicas_desired: vec![4.0; n],
+                replicas_current: vec![4.0; n],
+                replicas_ready: None,
+                request_rate: None,
+            };
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            self.nanos
+                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            Some(SourcedHistory {
+                history: h,
+                source: MetricsSource::HpaStatus,
+            })
+        })
+    }
+}
+
+/// API requests by method.
+#[derive(Default)]
+struct Requests(Mutex<BTreeMap<String, u64>>);
+
+impl Requests {
+    fn take(&self) -> BTreeMap<String, u64> {
+        self.0
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or_default()
+    }
+}
+
+/// `VmRSS` and `VmHWM` of this process, MiB.
+fn rss_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = |field: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (kib("VmRSS:") / 1024.0, kib("VmHWM:") / 1024.0)
+}
+
+fn hpa_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("autoscaling", "v2beta2", "HorizontalPodAutoscaler"),
+        "horizontalpodautoscalers",
+    )
+}
+
+async fn setup(client: &kube::Client, namespaces: &[String], n: usize) {
+    for ns in namespaces {
+        let obj: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": ns}})).expect("namespace");
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &obj)
+            .await
+            .expect("create namespace");
+    }
+    let creates: Vec<_> = (0..n)
+        .map(|k| {
+            let client = client.clone();
+            let ns = namespaces[k / PER_NAMESPACE].clone();
+            async move {
+                let name = format!("w{k}");
+                let d: Deployment = serde_json::from_value(json!({
+                    "metadata": {"name": name},
+                    "spec": {
+                        "replicas": 0,
+                        "selector": {"matchLabels": {"app": name}},
+                        "template": {
+                            "metadata": {"labels": {"app": name}},
+                            "spec": {"containers": [{
+                                "name": "app", "image": "registry.invalid/app:1",
+                                "resources": {"requests": {"cpu": "500m"}}
+                            }]}
+                        }
+                    }
+                }))
+                .expect("deployment");
+                Api::<Deployment>::namespaced(client.clone(), &ns)
+                    .create(&PostParams::default(), &d)
+                    .await
+                    .expect("create deployment");
+                let hpa: DynamicObject = serde_json::from_value(json!({
+                    "apiVersion": "autoscaling/v2beta2", "kind": "HorizontalPodAutoscaler",
+                    "metadata": {"name": name},
+                    "spec": {
+                        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                        "minReplicas": 4, "maxReplicas": 20,
+                        "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 60}}}]
+                    }
+                }))
+                .expect("hpa");
+                Api::<DynamicObject>::namespaced_with(client, &ns, &hpa_resource())
+                    .create(&PostParams::default(), &hpa)
+                    .await
+                    .expect("create hpa");
+            }
+        })
+        .collect();
+    futures::stream::iter(creates)
+        .buffer_unordered(SETUP_CONCURRENCY)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+fn main() {
+    if std::env::var("KUBECONFIG").map_or(true, |k| k.is_empty()) {
+        println!(
+            "fleet: skipped: KUBECONFIG is not set (bash .ci/k8s.sh up starts a test API server)"
+        );
+        return;
+    }
+    let n: usize = std::env::var("STEPSCALE_FLEET_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run(n));
+}
+
+async fn run(n: usize) {
+    let requests = Arc::new(Requests::default());
+    let counted = requests.clone();
+    let config = kube::Config::infer().await.expect("kubeconfig");
+    let client = kube::client::ClientBuilder::try_from(config)
+        .expect("client")
+        .with_layer(&tower::util::MapRequestLayer::new(
+            move |req: http::Request<kube::client::Body>| {
+                if let Ok(mut m) = counted.0.lock() {
+                    *m.entry(req.method().to_string()).or_default() += 1;
+                }
+                req
+            },
+        ))
+        .build();
+    let run_id = format!("{:x}", jiff::Timestamp::now().as_millisecond() % 0xffffff);
+    let namespaces: Vec<String> = (0..n.div_ceil(PER_NAMESPACE))
+        .map(|i| format!("ss-fleet-{run_id}-{i}"))
+        .collect();
+    println!(
+        "fleet: {n} HPAs on Deployments in {} namespaces; history: a week at 5 min per autoscaler from NAB series, in-process (no Prometheus)",
+        namespaces.len()
+    );
+    let started = Instant::now();
+    setup(&client, &namespaces, n).await;
+    println!(
+        "setup: {:.1} s ({} API requests)",
+        started.elapsed().as_secs_f64(),
+        requests.take().values().sum::<u64>()
+    );
+
+    let values: Values = serde_yaml::from_value(
+        serde_yaml::to_value(json!({
+            "intervalSeconds": 300,
+            "namespaces": namespaces,
+            "leaderElection": {"enabled": false},
+            "http": {"address": "127.0.0.1:0"}
+        }))
+        .expect("values"),
+    )
+    .expect("values");
+    let config = values
+        .into_config("fleet-bench".into(), None)
+        .expect("config");
+    let analyzer = Arc::new(
+        Analyzer::with_builtin_rules(EngineConfig::default())
+            .expect("the rule engine starts")
+            .with_objective(config.objective),
+    );
+    let history = Arc::new(FleetHistory::new());
+    let op = Operator::new(client.clone(), config, analyzer, LicenseState::Licensed)
+        .with_history(history.clone());
+    println!("| tick | total s | reads s | analysis s | writes s | created | updated | API requests (by method) | history calls | RSS MiB (peak) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+    for tick in 1..=2 {
+        history.calls.store(0, Ordering::Relaxed);
+        let r = op.tick().await.expect("tick");
+        let by_method = requests.take();
+        let total: u64 = by_method.values().sum();
+        let methods: Vec<String> = by_method.iter().map(|(m, c)| format!("{m} {c}")).collect();
+        let (rss, hwm) = rss_mib();
+        println!(
+            "| {tick} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {total} ({}) | {} | {rss:.0} ({hwm:.0}) |",
+            r.timings.total,
+            r.timings.read,
+            r.timings.analysis,
+            r.timings.writes,
+            r.published.created,
+            r.published.updated,
+            methods.join(", "),
+            history.calls.load(Ordering::Relaxed),
+        );
+        assert_eq!(r.autoscalers, n, "every autoscaler listed");
+    }
+    let started = Instant::now();
+    for ns in &namespaces {
+        let _ = Api::<Namespace>::all(client.clone())
+            .delete(ns, &DeleteParams::default())
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    println!(
+        "cleanup: namespaces deleted in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
