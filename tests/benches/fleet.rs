@@ -222,6 +222,13 @@ fn main() {
         );
         return;
     }
+    // The operator's log lines when RUST_LOG asks for them.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let n: usize = std::env::var("STEPSCALE_FLEET_N")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -257,6 +264,38 @@ async fn run(n: usize) {
         "fleet: {n} HPAs on Deployments in {} namespaces; history: a week at 5 min per autoscaler from NAB series, in-process (no Prometheus)",
         namespaces.len()
     );
+    // The CRD, as the chart installs it.
+    let crd = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../charts/stepscale-autoscaler/crds/scalingrecommendation.yaml"
+    );
+    let kubectl = |args: &[&str]| {
+        let out = std::process::Command::new("kubectl")
+            .args(args)
+            .output()
+            .expect("kubectl runs (bash .ci/tools.sh up puts it on PATH)");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    kubectl(&["apply", "-f", crd]);
+    let established = r#"jsonpath={.status.conditions[?(@.type=="Established")].status}"#;
+    for _ in 0..100 {
+        let got = kubectl(&[
+            "get",
+            "crd",
+            "scalingrecommendations.stepscale.io",
+            "-o",
+            established,
+        ]);
+        if got.trim() == "True" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let started = Instant::now();
     setup(&client, &namespaces, n).await;
     println!(

@@ -513,3 +513,42 @@ async fn an_apply_interrupted_after_the_patch_is_completed_without_a_second_writ
     );
     ns.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_analysis_with_a_forecast_writes_nothing_on_the_next_tick() {
+    let Some(client) = cluster("unchanged").await else {
+        return;
+    };
+    let ns = TestNamespace::new(client, "unchanged").await;
+    ns.deployment("web", 4).await;
+    ns.hpa("web", "web", 4, 20, 60).await;
+    let source = Arc::new(SeriesSource::default().with_history("web", week(), 4.0));
+    // The forecaster on: its per-step floats are stored in the spec and
+    // read back from the API server; they must compare equal to the same
+    // analysis' floats, or every tick would rewrite every recommendation.
+    let forecasting = Arc::new(
+        stepscale_operator::analysis::Analyzer::with_builtin_rules(
+            stepscale_engine::EngineConfig::default(),
+        )
+        .expect("the rule engine starts"),
+    );
+    let op = stepscale_operator::operator::controller::Operator::new(
+        ns.client.clone(),
+        ns.config("op-a", 60, 600),
+        forecasting,
+        stepscale_operator::license::LicenseState::Licensed,
+    )
+    .with_history(source)
+    .without_events();
+    let first = op.tick().await.expect("first tick");
+    assert_eq!(first.published.created, 1, "{first:?}");
+    let rec = ns.rec("web-hpa").await;
+    assert!(
+        rec.spec.recommendation.forecast.is_some(),
+        "the recommendation carries a forecast"
+    );
+    let second = op.tick().await.expect("second tick");
+    assert_eq!(second.published.updated, 0, "{second:?}");
+    assert_eq!(second.writes, 0, "{second:?}");
+    ns.cleanup().await;
+}

@@ -484,6 +484,11 @@ impl Lifecycle<'_> {
         };
         let name = ex.metadata.name.clone().unwrap_or_default();
         let ns = ex.metadata.namespace.clone().unwrap_or_default();
+        tracing::debug!(
+            namespace = %ns, recommendation = %name,
+            changed = %diff.to_string().chars().take(400).collect::<String>(),
+            "refreshing the spec"
+        );
         self.gate.check()?;
         let body =
             json!({"metadata": {"resourceVersion": ex.metadata.resource_version}, "spec": diff});

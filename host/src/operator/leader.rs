@@ -78,6 +78,10 @@ pub struct LeaderElector {
     identity: String,
     duration: Duration,
     state: Mutex<State>,
+    /// One acquire-or-renew at a time: the keeper task and a tick's fresh
+    /// check must not race each other (the loser of such a race would
+    /// clear the leadership the winner just took).
+    renewing: tokio::sync::Mutex<()>,
 }
 
 fn is_race(e: &kube::Error) -> bool {
@@ -100,6 +104,7 @@ impl LeaderElector {
             identity: identity.to_string(),
             duration: duration.max(Duration::from_secs(1)),
             state: Mutex::new(State::default()),
+            renewing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -176,6 +181,7 @@ impl LeaderElector {
     /// [`LeaderError::Api`] when the lease cannot be read or written for
     /// another reason; leadership is then considered lost.
     pub async fn try_acquire_or_renew(&self) -> Result<bool, LeaderError> {
+        let _one_at_a_time = self.renewing.lock().await;
         let started = Instant::now();
         let now = jiff::Timestamp::now();
         let existing = match self.api.get_opt(&self.name).await {
