@@ -15,28 +15,11 @@ use std::process::Command;
 
 use serde_yaml::Value;
 
+mod common;
+use common::tool;
+
 fn chart_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../charts/stepscale-autoscaler")
-}
-
-fn on_path(tool: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
-
-/// The tool, or `None` after saying why the test is skipped (a panic in CI).
-fn tool(tool: &str, test: &str) -> Option<PathBuf> {
-    if let Some(p) = on_path(tool) {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: CI=true but `{tool}` is not on PATH; .ci/run provisions it with `bash .ci/tools.sh up`");
-    }
-    eprintln!(
-        "{test}: SKIPPED: `{tool}` is not on PATH. Run `bash .ci/tools.sh up` and export the PATH it prints."
-    );
-    None
 }
 
 fn temp_dir(name: &str) -> PathBuf {

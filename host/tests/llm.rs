@@ -21,6 +21,8 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
 
+mod common;
+
 /// A key no output may contain.
 const KEY: &str = "sk-test-3f9a1c7e5b2d4068a1b2c3d4e5f60718";
 
@@ -177,7 +179,9 @@ fn analyze(extra: &[&str]) -> Output {
 }
 
 /// `analyze -o json --llm PROVIDER` against `addr`, with `extra` flags:
-/// the recommendations, and everything printed.
+/// the recommendations, and everything printed, after checking that the
+/// engine's recommendations are intact and the key was not printed
+/// ([`engine_intact`]).
 fn reviewed(provider: &str, addr: SocketAddr, extra: &[&str]) -> (Vec<Value>, String) {
     let base = format!("http://{addr}/v1");
     let mut args = vec![
@@ -196,7 +200,9 @@ fn reviewed(provider: &str, addr: SocketAddr, extra: &[&str]) -> (Vec<Value>, St
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
     let recs: Vec<Value> = serde_json::from_str(&stdout).expect("a JSON array");
-    (recs, format!("{stdout}\n{stderr}"))
+    let printed = format!("{stdout}\n{stderr}");
+    engine_intact(&recs, &printed);
+    (recs, printed)
 }
 
 /// The engine's own recommendations (no LLM pass), computed once.
@@ -260,7 +266,6 @@ fn candidates() -> usize {
 fn an_openai_answer_is_kept_beside_the_engines_and_can_only_raise_the_risk() {
     let (addr, script) = server(vec![openai_text(&answer("caution", "medium"))]);
     let (recs, printed) = reviewed("openai", addr, &[]);
-    engine_intact(&recs, &printed);
     let n = candidates();
     assert!(n >= 2, "the demo has candidates");
     let seen = script.lock().expect("script").seen.clone();
@@ -308,8 +313,7 @@ fn an_openai_answer_is_kept_beside_the_engines_and_can_only_raise_the_risk() {
 #[test]
 fn an_anthropic_reject_marks_not_recommended_and_high_risk() {
     let (addr, script) = server(vec![anthropic_text(&answer("reject", "high"))]);
-    let (recs, printed) = reviewed("anthropic", addr, &[]);
-    engine_intact(&recs, &printed);
+    let (recs, _) = reviewed("anthropic", addr, &[]);
     let seen = script.lock().expect("script").seen.clone();
     assert_eq!(seen.len(), candidates());
     for s in &seen {
@@ -332,8 +336,7 @@ fn an_anthropic_reject_marks_not_recommended_and_high_risk() {
 #[test]
 fn an_answer_that_tries_to_lower_the_risk_does_not() {
     let (addr, _) = server(vec![openai_text(&answer("agree", "low"))]);
-    let (recs, printed) = reviewed("openai", addr, &[]);
-    engine_intact(&recs, &printed);
+    let (recs, _) = reviewed("openai", addr, &[]);
     let engine = engine_only();
     let mut saw_raised_engine_risk = false;
     for (r, e) in recs.iter().zip(engine).filter(|(r, _)| is_candidate(r)) {
@@ -354,8 +357,7 @@ fn an_answer_that_tries_to_lower_the_risk_does_not() {
 /// why, and never prints the key.
 fn fails_with(replies: Vec<Reply>, extra: &[&str], why: &str) {
     let (addr, _) = server(replies);
-    let (recs, printed) = reviewed("openai", addr, extra);
-    engine_intact(&recs, &printed);
+    let (recs, _) = reviewed("openai", addr, extra);
     for r in recs.iter().filter(|r| is_candidate(r)) {
         let l = &r["llmReview"];
         assert!(l["verdict"].is_null());
@@ -379,8 +381,7 @@ fn a_refused_key_leaves_the_recommendation_intact_and_is_not_echoed() {
 #[test]
 fn a_server_error_is_retried_then_reported() {
     let (addr, script) = server(vec![status(500, "{}")]);
-    let (recs, printed) = reviewed("openai", addr, &["--llm-max-calls", "1"]);
-    engine_intact(&recs, &printed);
+    let (recs, _) = reviewed("openai", addr, &["--llm-max-calls", "1"]);
     assert_eq!(
         script.lock().expect("script").seen.len(),
         3,
@@ -408,8 +409,7 @@ fn rate_limiting_is_retried_after_the_servers_retry_after() {
     limited.headers.push(("retry-after", "1".into()));
     let (addr, script) = server(vec![limited, openai_text(&answer("agree", "medium"))]);
     let started = std::time::Instant::now();
-    let (recs, printed) = reviewed("openai", addr, &["--llm-max-calls", "1"]);
-    engine_intact(&recs, &printed);
+    let (recs, _) = reviewed("openai", addr, &["--llm-max-calls", "1"]);
     assert_eq!(script.lock().expect("script").seen.len(), 2);
     assert!(
         started.elapsed() >= Duration::from_secs(1),
@@ -566,24 +566,6 @@ fn dry_run_prints_the_exact_request_and_calls_nothing() {
     );
 }
 
-/// `strace`, or `None` (skipped) outside CI; CI provisions it with
-/// `bash .ci/tools.sh up`.
-fn strace() -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("strace"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but `strace` is not on PATH; .ci/run provisions it with `bash .ci/tools.sh up`"
-        );
-        eprintln!("SKIPPED: `strace` is not on PATH (bash .ci/tools.sh up installs it)");
-    }
-    found
-}
-
 /// The addresses of every IPv4/IPv6 `connect` the process and its
 /// threads attempted while running `stepscale analyze ARGS`.
 fn connects_of_analyze(strace: &std::path::Path, args: &[&str]) -> Vec<String> {
@@ -634,7 +616,7 @@ fn connect_targets(trace: &str) -> Vec<String> {
 
 #[test]
 fn with_no_provider_analyze_attempts_no_connection_and_with_one_only_the_endpoint() {
-    let Some(strace) = strace() else {
+    let Some(strace) = common::tool("strace", "zero egress") else {
         return;
     };
     // Off (the default): not one IPv4/IPv6 connection attempt, DNS included.
@@ -686,7 +668,7 @@ fn api_server(kubeconfig: &str) -> String {
 
 #[test]
 fn with_no_provider_the_operator_connects_to_nothing_but_the_api_server() {
-    let Some(strace) = strace() else {
+    let Some(strace) = common::tool("strace", "zero egress") else {
         return;
     };
     let Some(kubeconfig) = std::env::var("KUBECONFIG").ok().filter(|k| !k.is_empty()) else {

@@ -6,11 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-fn on_path(tool: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
+mod common;
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("stepscale-report-{}-{name}", std::process::id()));
@@ -61,15 +57,7 @@ fn the_report_is_self_contained_and_renders_in_headless_chromium() {
         "the report names a URL"
     );
 
-    let Some(chromium) = on_path("chromium") else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "CI=true but `chromium` is not on PATH; .ci/tools.sh installs Debian's chromium"
-            );
-        }
-        eprintln!(
-            "report: rendering SKIPPED: `chromium` is not on PATH (apt-get install chromium)"
-        );
+    let Some(chromium) = common::tool("chromium", "report rendering") else {
         return;
     };
     let shot = dir.join("report.png");

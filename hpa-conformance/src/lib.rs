@@ -860,6 +860,26 @@ fn sample(v: i64) -> MetricSample {
     }
 }
 
+/// One reading per pod from per-pod metric levels (no requests), and the
+/// levels past the last pod (they match no pod).
+fn per_pod_levels(levels: &[i64], pod_count: usize) -> (Vec<PodReading>, Vec<i64>) {
+    let mut readings = vec![
+        PodReading {
+            request_milli: None,
+            sample: None
+        };
+        pod_count
+    ];
+    let mut unmatched = Vec::new();
+    for (k, v) in levels.iter().enumerate() {
+        match readings.get_mut(k) {
+            Some(r) => r.sample = Some(sample(*v)),
+            None => unmatched.push(*v),
+        }
+    }
+    (readings, unmatched)
+}
+
 fn milli(cores: f64) -> i64 {
     (cores * 1000.0).round() as i64
 }
@@ -1017,20 +1037,7 @@ fn replica_calculator_case(case: &Case, consts: &Constants) -> Result<Outcome, C
             let levels = case
                 .i64_list("metric_levels_milli")?
                 .ok_or_else(|| case.err("metric_levels_milli", "missing"))?;
-            let mut readings = vec![
-                PodReading {
-                    request_milli: None,
-                    sample: None
-                };
-                pod_count
-            ];
-            let mut unmatched = Vec::new();
-            for (k, v) in levels.iter().enumerate() {
-                match readings.get_mut(k) {
-                    Some(r) => r.sample = Some(sample(*v)),
-                    None => unmatched.push(*v),
-                }
-            }
+            let (readings, unmatched) = per_pod_levels(&levels, pod_count);
             match plain_metric_replicas(
                 current, target, false, &pods, &readings, &unmatched, &tol, &timing,
             ) {
@@ -1170,20 +1177,7 @@ fn controller_case(case: &Case, consts: &Constants) -> Result<Outcome, Conforman
             let levels = case
                 .i64_list("metric_levels_milli")?
                 .ok_or_else(|| case.err("metric_levels_milli", "missing"))?;
-            let mut readings = vec![
-                PodReading {
-                    request_milli: None,
-                    sample: None
-                };
-                pod_count
-            ];
-            let mut unmatched = Vec::new();
-            for (k, v) in levels.iter().enumerate() {
-                match readings.get_mut(k) {
-                    Some(r) => r.sample = Some(sample(*v)),
-                    None => unmatched.push(*v),
-                }
-            }
+            let (readings, unmatched) = per_pod_levels(&levels, pod_count);
             (
                 MetricSpec {
                     source: MetricSource::Pods { name: "qps".into() },

@@ -29,7 +29,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
-use stepscale_engine::snapshot::MetricHistory;
+use stepscale_engine::snapshot::AutoscalingConfig;
 use stepscale_engine::EngineConfig;
 use stepscale_operator::analysis::Analyzer;
 use stepscale_operator::history::source::HistorySource;
@@ -37,6 +37,8 @@ use stepscale_operator::history::{HistoryKey, MetricsSource, SourcedHistory};
 use stepscale_operator::license::LicenseState;
 use stepscale_operator::operator::config::Values;
 use stepscale_operator::operator::controller::Operator;
+use stepscale_rules_sdk::harness::traces;
+use stepscale_tests::workload;
 
 /// Autoscalers per namespace.
 const PER_NAMESPACE: usize = 100;
@@ -44,40 +46,29 @@ const PER_NAMESPACE: usize = 100;
 const SETUP_CONCURRENCY: usize = 16;
 
 const SERIES: [&str; 6] = [
-    "ec2_cpu_utilization_5f5533.csv",
-    "ec2_cpu_utilization_24ae8d.csv",
-    "ec2_cpu_utilization_77c1ca.csv",
-    "ec2_cpu_utilization_53ea38.csv",
-    "ec2_cpu_utilization_ac20cd.csv",
-    "rds_cpu_utilization_cc0c53.csv",
+    "ec2_cpu_utilization_5f5533",
+    "ec2_cpu_utilization_24ae8d",
+    "ec2_cpu_utilization_77c1ca",
+    "ec2_cpu_utilization_53ea38",
+    "ec2_cpu_utilization_ac20cd",
+    "rds_cpu_utilization_cc0c53",
 ];
-
-fn nab(file: &str) -> Vec<f64> {
-    let path = format!(
-        "{}/../../shared/data/traces/nab/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    text.lines()
-        .skip(1)
-        .filter_map(|l| l.split(',').nth(1)?.trim().parse::<f64>().ok())
-        .collect()
-}
 
 /// A week at 5 minutes for every autoscaler, ending now; counts its calls.
 struct FleetHistory {
     series: Vec<Vec<f64>>,
     calls: AtomicU64,
-    nanos: AtomicU64,
     end: i64,
 }
 
 impl FleetHistory {
     fn new() -> Self {
         FleetHistory {
-            series: SERIES.iter().map(|f| nab(f)).collect(),
+            series: SERIES
+                .iter()
+                .map(|name| traces::load_nab(env!("CARGO_MANIFEST_DIR"), name).values)
+                .collect(),
             calls: AtomicU64::new(0),
-            nanos: AtomicU64::new(0),
             end: jiff::Timestamp::now().as_second(),
         }
     }
@@ -98,25 +89,12 @@ impl HistorySource for FleetHistory {
         _now: i64,
     ) -> BoxFuture<'a, Option<SourcedHistory>> {
         Box::pin(async move {
-            let started = Instant::now();
             let cpu = self.week(&key.autoscaler);
-            let n = cpu.len();
-            let h = MetricHistory {
-                start_unix_seconds: self.end - 300 * n as i64,
-                step_seconds: 300,
-                utc_offset_minutes: 0,
-                timezone: None,
-                cpu_utilization: cpu,
-                replicas_desired: vec![4.0; n],
-                replicas_current: vec![4.0; n],
-                replicas_ready: None,
-                request_rate: None,
-            };
+            let start = self.end - 300 * cpu.len() as i64;
             self.calls.fetch_add(1, Ordering::Relaxed);
-            self.nanos
-                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             Some(SourcedHistory {
-                history: h,
+                history: workload::hpa(AutoscalingConfig::default(), None, start, 300, cpu, 4.0)
+                    .history,
                 source: MetricsSource::HpaStatus,
             })
         })
@@ -353,7 +331,6 @@ async fn run(n: usize) {
             .delete(ns, &DeleteParams::default())
             .await;
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
     println!(
         "cleanup: namespaces deleted in {:.1} s",
         started.elapsed().as_secs_f64()

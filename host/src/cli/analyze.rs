@@ -260,11 +260,7 @@ fn llm_config(args: &AnalyzeArgs) -> anyhow::Result<Option<crate::review::LlmCon
         )
     })?;
     if let Some(c) = config.as_mut() {
-        c.api_key = crate::review::ApiKey::new(
-            &std::env::var(crate::review::ENV_API_KEY).unwrap_or_default(),
-        );
-        if c.api_key.is_empty() && c.base_url == c.provider.default_base_url() && !args.llm_dry_run
-        {
+        if !c.load_key_from_env() && !args.llm_dry_run {
             anyhow::bail!(
                 "--llm {provider} needs an API key in ${}, or --llm-base-url for a server that needs none",
                 crate::review::ENV_API_KEY

@@ -222,10 +222,7 @@ pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
         .values()?
         .into_config(identity(&args), std::env::var("POD_NAMESPACE").ok())?;
     if let Some(llm) = config.llm.as_mut() {
-        llm.api_key = crate::review::ApiKey::new(
-            &std::env::var(crate::review::ENV_API_KEY).unwrap_or_default(),
-        );
-        if llm.api_key.is_empty() && llm.base_url == llm.provider.default_base_url() {
+        if !llm.load_key_from_env() {
             anyhow::bail!(
                 "llm.provider={} needs an API key: set llm.secretName (and llm.secretKey) to a Secret holding it ({} in the pod), or set llm.provider=none",
                 llm.provider.as_str(),

@@ -79,7 +79,7 @@ pub struct SourcedHistory {
 /// yet.
 ///
 /// `store` is only read after the Prometheus request: if it sits behind a
-/// lock, prefer [`history_with_fallback`] so no guard is held across the
+/// lock, prefer [`history_or_miss`] so no guard is held across the
 /// await.
 ///
 /// # Examples
@@ -100,10 +100,11 @@ pub async fn history_for(
     now_unix_seconds: i64,
     fallback_step_seconds: u32,
 ) -> Option<SourcedHistory> {
-    history_with_fallback(prometheus, key, now_unix_seconds, || {
+    history_or_miss(prometheus, key, now_unix_seconds, || {
         store.history(key, fallback_step_seconds)
     })
     .await
+    .0
 }
 
 /// Why Prometheus gave no usable history for an autoscaler.
@@ -119,20 +120,8 @@ pub struct PrometheusMiss {
 
 /// [`history_for`] with the fallback as a closure, called only when needed
 /// and only after the Prometheus request has finished (e.g.
-/// `|| store.lock().expect("…").history(&key, 300)`).
-pub async fn history_with_fallback(
-    prometheus: Option<&PrometheusConfig>,
-    key: &HistoryKey,
-    now_unix_seconds: i64,
-    fallback: impl FnOnce() -> Option<MetricHistory>,
-) -> Option<SourcedHistory> {
-    history_or_miss(prometheus, key, now_unix_seconds, fallback)
-        .await
-        .0
-}
-
-/// [`history_with_fallback`], and why Prometheus (when set) gave nothing
-/// usable when it did not.
+/// `|| store.lock().expect("…").history(&key, 300)`), and why Prometheus
+/// (when set) gave nothing usable when it did not.
 pub async fn history_or_miss(
     prometheus: Option<&PrometheusConfig>,
     key: &HistoryKey,

@@ -151,7 +151,8 @@ impl Notifier {
     }
 
     /// How many autoscalers have a reason on record.
-    pub fn told_len(&self) -> usize {
+    #[cfg(test)]
+    fn told_len(&self) -> usize {
         self.told.lock().map(|t| t.len()).unwrap_or(0)
     }
 

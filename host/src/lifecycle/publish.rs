@@ -246,7 +246,10 @@ impl Lifecycle<'_> {
             })
             .collect();
         let mut seen = HashSet::new();
-        let mut jobs = Vec::with_capacity(analyzed.len());
+        // Each recommendation is its own object: write several at a time.
+        // The futures are made first (not by a stream's `map`), so the
+        // tick's future stays `Send`.
+        let mut writes = Vec::with_capacity(analyzed.len());
         for a in analyzed {
             let r = &a.recommendation;
             let name = render::resource_name(r);
@@ -254,15 +257,8 @@ impl Lifecycle<'_> {
                 .get(&(r.target.namespace.as_str(), name.as_str()))
                 .copied();
             seen.insert((r.target.namespace.clone(), name.clone()));
-            jobs.push((a, name, found));
+            writes.push(self.publish_one(a, name, found));
         }
-        // Each recommendation is its own object: write several at a time.
-        // The futures are made first (not by a stream's `map`), so the
-        // tick's future stays `Send`.
-        let writes: Vec<_> = jobs
-            .into_iter()
-            .map(|(a, name, found)| self.publish_one(a, name, found))
-            .collect();
         let mut report: PublishReport = futures::stream::iter(writes)
             .buffer_unordered(WRITE_CONCURRENCY)
             .fold(

@@ -265,60 +265,45 @@ impl LlmValues {
             }),
             None => provider.default_base_url().to_string(),
         };
-        let timeout = self
-            .timeout_seconds
-            .unwrap_or(review::DEFAULT_TIMEOUT_SECONDS);
-        if !(1..=600).contains(&timeout) {
-            return Err(ConfigError::Invalid {
-                field: "llm.timeoutSeconds",
-                problem: format!("is {timeout}"),
-                fix: "use 1 to 600 seconds",
-            });
-        }
-        let max_tokens = self.max_tokens.unwrap_or(review::DEFAULT_MAX_TOKENS);
-        if !(64..=8192).contains(&max_tokens) {
-            return Err(ConfigError::Invalid {
-                field: "llm.maxTokens",
-                problem: format!("is {max_tokens}"),
-                fix: "use 64 to 8192 (the answer is a short JSON object)",
-            });
-        }
-        let temperature = self.temperature.unwrap_or(0.0);
-        if !(0.0..=2.0).contains(&temperature) {
-            return Err(ConfigError::Invalid {
-                field: "llm.temperature",
-                problem: format!("is {temperature}"),
-                fix: "use 0 to 2 (0 gives the most repeatable answers)",
-            });
-        }
-        let max_calls = self
-            .max_calls_per_tick
-            .unwrap_or(review::DEFAULT_MAX_CALLS_PER_TICK);
-        if !(1..=10_000).contains(&max_calls) {
-            return Err(ConfigError::Invalid {
-                field: "llm.maxCallsPerTick",
-                problem: format!("is {max_calls}"),
-                fix: "use 1 to 10000 (set llm.provider=none to make no calls)",
-            });
-        }
-        let concurrency = self.concurrency.unwrap_or(review::DEFAULT_CONCURRENCY);
-        if !(1..=32).contains(&concurrency) {
-            return Err(ConfigError::Invalid {
-                field: "llm.concurrency",
-                problem: format!("is {concurrency}"),
-                fix: "use 1 to 32",
-            });
-        }
-        let budget = self
-            .budget_seconds
-            .unwrap_or(review::DEFAULT_BUDGET_SECONDS);
-        if !(1..=3600).contains(&budget) {
-            return Err(ConfigError::Invalid {
-                field: "llm.budgetSeconds",
-                problem: format!("is {budget}"),
-                fix: "use 1 to 3600 seconds",
-            });
-        }
+        let timeout = within(
+            "llm.timeoutSeconds",
+            self.timeout_seconds
+                .unwrap_or(review::DEFAULT_TIMEOUT_SECONDS),
+            1..=600,
+            "use 1 to 600 seconds",
+        )?;
+        let max_tokens = within(
+            "llm.maxTokens",
+            self.max_tokens.unwrap_or(review::DEFAULT_MAX_TOKENS),
+            64..=8192,
+            "use 64 to 8192 (the answer is a short JSON object)",
+        )?;
+        let temperature = within(
+            "llm.temperature",
+            self.temperature.unwrap_or(0.0),
+            0.0..=2.0,
+            "use 0 to 2 (0 gives the most repeatable answers)",
+        )?;
+        let max_calls = within(
+            "llm.maxCallsPerTick",
+            self.max_calls_per_tick
+                .unwrap_or(review::DEFAULT_MAX_CALLS_PER_TICK),
+            1..=10_000,
+            "use 1 to 10000 (set llm.provider=none to make no calls)",
+        )?;
+        let concurrency = within(
+            "llm.concurrency",
+            self.concurrency.unwrap_or(review::DEFAULT_CONCURRENCY),
+            1..=32,
+            "use 1 to 32",
+        )?;
+        let budget = within(
+            "llm.budgetSeconds",
+            self.budget_seconds
+                .unwrap_or(review::DEFAULT_BUDGET_SECONDS),
+            1..=3600,
+            "use 1 to 3600 seconds",
+        )?;
         Ok(Some(LlmConfig {
             provider,
             base_url,
@@ -491,17 +476,14 @@ impl Values {
             (None, Some(m)) => m.saturating_mul(60),
             (None, None) => DEFAULT_PROBATION_WINDOW_MINUTES * 60,
         };
-        let margin = self
-            .safety
-            .health_cpu_margin
-            .unwrap_or(DEFAULT_HEALTH_CPU_MARGIN);
-        if !(0.0..=1000.0).contains(&margin) {
-            return Err(ConfigError::Invalid {
-                field: "safety.healthCpuMargin",
-                problem: format!("is {margin}"),
-                fix: "use percentage points between 0 and 1000 (default 10)",
-            });
-        }
+        let margin = within(
+            "safety.healthCpuMargin",
+            self.safety
+                .health_cpu_margin
+                .unwrap_or(DEFAULT_HEALTH_CPU_MARGIN),
+            0.0..=1000.0,
+            "use percentage points between 0 and 1000 (default 10)",
+        )?;
         let d = crate::objective::Objective::default();
         let objective = crate::objective::Objective {
             mode: self.objective.mode.unwrap_or(d.mode),
@@ -641,6 +623,25 @@ impl Values {
 }
 
 /// Validate `rules.*`: a selector, DNS-1123 namespaces, parseable keys.
+/// `value`, or the error naming `field`, the value and `fix` when it is
+/// outside `range`.
+fn within<T: PartialOrd + std::fmt::Display>(
+    field: &'static str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+    fix: &'static str,
+) -> Result<T, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid {
+            field,
+            problem: format!("is {value}"),
+            fix,
+        })
+    }
+}
+
 fn rules_config(v: RulesValues, release_namespace: &str) -> Result<RulesConfig, ConfigError> {
     let selector = v
         .config_map_selector

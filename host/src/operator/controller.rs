@@ -524,10 +524,9 @@ impl Operator {
         let mut recs = recs;
         let review_started = Instant::now();
         if let Some(reviewer) = &ctx.reviewer {
-            let at = jiff::Timestamp::from_second(now)
-                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-                .to_string();
-            let r = reviewer.review_all(&mut recs, &at).await;
+            let r = reviewer
+                .review_all(&mut recs, &crate::lifecycle::rfc3339(now))
+                .await;
             tracing::info!(
                 candidates = r.candidates,
                 calls = r.calls,
@@ -812,7 +811,7 @@ impl Operator {
             .buffered(READ_CONCURRENCY)
             .collect()
             .await;
-        for (i, target, config, got) in read {
+        for ((i, target, config, got), key) in read.into_iter().zip(&keys) {
             let a = &autoscalers[i];
             let (containers, sourced) = match got {
                 Ok(t) => t,
@@ -826,7 +825,7 @@ impl Operator {
             let Some(sourced) = sourced else {
                 tracing::debug!(autoscaler = %a.display_name(), "not enough metric history yet; skipping analysis");
                 unanalyzed.insert(name_of(a));
-                waiting.push((i, ctx.history.prometheus_miss(&HistoryKey::of(a, &target))));
+                waiting.push((i, ctx.history.prometheus_miss(key)));
                 continue;
             };
             match sourced.source {

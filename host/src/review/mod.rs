@@ -139,20 +139,14 @@ pub struct LlmConfig {
     pub api_key: ApiKey,
 }
 
-/// Every `reason` label of `stepscale_llm_failures_total`.
-pub const FAILURE_REASONS: [&str; 11] = [
-    "unauthorized",
-    "rate_limited",
-    "server_error",
-    "bad_request",
-    "timeout",
-    "transport",
-    "malformed",
-    "refusal",
-    "too_large",
-    "schema",
-    "call_limit",
-];
+impl LlmConfig {
+    /// Read the key from [`ENV_API_KEY`]. `false` when there is none and
+    /// the provider's public API needs one (a server at `baseUrl` may not).
+    pub fn load_key_from_env(&mut self) -> bool {
+        self.api_key = ApiKey::new(&std::env::var(ENV_API_KEY).unwrap_or_default());
+        !self.api_key.is_empty() || self.base_url != self.provider.default_base_url()
+    }
+}
 
 /// What one pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -234,8 +228,6 @@ impl Reviewer {
                 continue;
             }
             report.candidates += 1;
-            let body = payload::payload(rec);
-            let sha = payload::payload_sha256(&body);
             let key = payload::cache_key(rec);
             seen.insert(key.clone());
             let cached = self.cache.lock().ok().and_then(|c| c.get(&key).cloned());
@@ -245,7 +237,12 @@ impl Reviewer {
                     m.llm_cache_hits.inc();
                 }
                 verdict::apply(rec, review);
-            } else if to_call.len() < self.config.max_calls_per_tick {
+                continue;
+            }
+            // The payload only for what is not answered from the cache.
+            let body = payload::payload(rec);
+            let sha = payload::payload_sha256(&body);
+            if to_call.len() < self.config.max_calls_per_tick {
                 to_call.push((i, key, sha, body.to_string()));
             } else {
                 report.failures += 1;

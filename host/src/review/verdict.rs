@@ -213,34 +213,26 @@ mod tests {
         assert_eq!(review.engine_risk_level, RiskLevel::High);
     }
 
+    /// A low-risk recommendation after the LLM said `verdict`, `risk`.
+    fn judged(verdict: &str, risk: &str) -> Recommendation {
+        let mut r = rec(RiskLevel::Low);
+        let a = parse(&answer(verdict, risk)).expect("valid");
+        apply(&mut r, reviewed(a, RiskLevel::Low, meta()));
+        r
+    }
+
     #[test]
     fn caution_and_reject_raise_the_risk_and_reject_marks_not_recommended() {
-        let mut r = rec(RiskLevel::Low);
-        let before = (r.proposed, r.predictive_schedule.clone(), r.summary.clone());
-        apply(
-            &mut r,
-            reviewed(
-                parse(&answer("caution", "low")).expect("valid"),
-                RiskLevel::Low,
-                meta(),
-            ),
-        );
-        assert_eq!(r.risk_level, RiskLevel::Medium);
-        assert!(!r.llm_review.as_ref().expect("kept").not_recommended);
-        let mut r2 = rec(RiskLevel::Low);
-        apply(
-            &mut r2,
-            reviewed(
-                parse(&answer("reject", "medium")).expect("valid"),
-                RiskLevel::Low,
-                meta(),
-            ),
-        );
-        assert_eq!(r2.risk_level, RiskLevel::High);
-        assert!(r2.llm_review.as_ref().expect("kept").not_recommended);
+        let before = rec(RiskLevel::Low);
+        let caution = judged("caution", "low");
+        assert_eq!(caution.risk_level, RiskLevel::Medium);
+        assert!(!caution.llm_review.as_ref().expect("kept").not_recommended);
+        let reject = judged("reject", "medium");
+        assert_eq!(reject.risk_level, RiskLevel::High);
+        assert!(reject.llm_review.as_ref().expect("kept").not_recommended);
         assert_eq!(
-            (r2.proposed, r2.predictive_schedule, r2.summary),
-            before,
+            (reject.proposed, reject.predictive_schedule, reject.summary),
+            (before.proposed, before.predictive_schedule, before.summary),
             "the engine's change, schedule and summary stay"
         );
     }

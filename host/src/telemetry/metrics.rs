@@ -48,7 +48,8 @@ pub struct Metrics {
     /// many retries it took).
     pub llm_calls: Counter<u64, AtomicU64>,
     /// `stepscale_llm_failures_total{reason}`: LLM reviews that failed, by
-    /// reason (`review::FAILURE_REASONS`).
+    /// reason (`review::client::CallError::reason`, and `schema`,
+    /// `too_large`, `malformed` for answers, `call_limit`).
     pub llm_failures: Family<Labels, Counter>,
     /// `stepscale_llm_tokens_total{direction}`: tokens, `in` and `out`, as
     /// the provider counts them.
