@@ -13,6 +13,8 @@
 //! - `keda`: ScaledObjects and custom-resource scale targets;
 //! - `hostile`: absurd autoscalers next to normal ones;
 //! - `leader`: leader election between operator instances;
+//! - `restart`: HPA-status history saved in recommendations and read back
+//!   by a restarted operator or a standby that takes over;
 //! - `run_loop`: the deployed loop (HTTP endpoints, watch, shutdown);
 //! - `rules`: signed custom rules loaded from ConfigMaps;
 //! - `schedules`: approved predictive schedules applied with an injected
@@ -38,6 +40,7 @@ mod lifecycle;
 mod llm;
 mod node;
 mod rbac;
+mod restart;
 mod rules;
 mod run_loop;
 mod schedules;

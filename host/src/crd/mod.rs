@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 pub mod phase;
 
 use crate::change::CurrentConfig;
+use crate::history::checkpoint::HistoryCheckpoint;
+use crate::history::HistoryKey;
 use crate::recommendation::Recommendation;
 use phase::Phase;
 
@@ -113,6 +115,12 @@ pub struct ScalingRecommendationStatus {
     /// `metadata.generation` of the spec the status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// The HPA-status samples the operator has accumulated for the
+    /// autoscaler (only when its history comes from HPA status, not
+    /// Prometheus), refreshed about hourly, so a restarted operator or a
+    /// new leader resumes from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<HistoryCheckpoint>,
 }
 
 /// Where an applied predictive schedule stands (`status.schedule`).
@@ -189,6 +197,17 @@ fn preserve_unknown_object(_: &mut schemars::SchemaGenerator) -> schemars::Schem
 }
 
 impl ScalingRecommendation {
+    /// The key of its autoscaler's metric history.
+    pub fn history_key(&self) -> HistoryKey {
+        let t = &self.spec.recommendation.target;
+        HistoryKey {
+            namespace: t.namespace.clone(),
+            autoscaler: t.autoscaler_name.clone(),
+            target_kind: t.kind.clone(),
+            target_name: t.name.clone(),
+        }
+    }
+
     /// The phase (pending when there is no status yet).
     pub fn phase(&self) -> Phase {
         self.status.as_ref().map(|s| s.phase).unwrap_or_default()

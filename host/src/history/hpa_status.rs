@@ -65,6 +65,30 @@ impl StatusStore {
         })
     }
 
+    /// The samples of `key`, oldest first (empty when none).
+    pub fn samples(&self, key: &HistoryKey) -> &[StatusSample] {
+        self.samples.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Put back samples a previous operator had (from a
+    /// [`super::checkpoint::HistoryCheckpoint`]): those older than the
+    /// oldest sample already held go in front of them, the rest are
+    /// already covered. Keeps the newest [`MAX_SAMPLES_PER_KEY`].
+    pub fn restore(&mut self, key: &HistoryKey, restored: Vec<StatusSample>) {
+        let v = self.samples.entry(key.clone()).or_default();
+        let before = v.first().map_or(i64::MAX, |s| s.at_unix_seconds);
+        let mut merged: Vec<StatusSample> = restored
+            .into_iter()
+            .filter(|s| s.at_unix_seconds < before)
+            .collect();
+        merged.append(v);
+        if merged.len() > MAX_SAMPLES_PER_KEY {
+            let extra = merged.len() - MAX_SAMPLES_PER_KEY;
+            merged.drain(..extra);
+        }
+        *v = merged;
+    }
+
     /// Forget autoscalers that no longer exist.
     pub fn retain(&mut self, keep: impl Fn(&HistoryKey) -> bool) {
         self.samples.retain(|k, _| keep(k));
@@ -96,6 +120,42 @@ mod tests {
         assert_eq!(h.cpu_utilization[1], 20.0);
         assert!(h.cpu_utilization[2].is_nan());
         assert_eq!(h.cpu_utilization[3], 40.0);
+    }
+
+    #[test]
+    fn restored_samples_go_before_the_ones_held_and_never_replace_them() {
+        let mut s = StatusStore::default();
+        let at = |t: i64, cpu: f64| StatusSample {
+            at_unix_seconds: t,
+            cpu_utilization: Some(cpu),
+            desired_replicas: 2.0,
+            current_replicas: 2.0,
+        };
+        s.record(&key(), at(900, 90.0));
+        s.restore(
+            &key(),
+            vec![at(0, 1.0), at(300, 2.0), at(900, 3.0), at(1200, 4.0)],
+        );
+        let times: Vec<i64> = s
+            .samples(&key())
+            .iter()
+            .map(|x| x.at_unix_seconds)
+            .collect();
+        assert_eq!(times, vec![0, 300, 900]);
+        assert_eq!(
+            s.samples(&key())[2].cpu_utilization,
+            Some(90.0),
+            "the sample held wins"
+        );
+        let many: Vec<_> = (0..MAX_SAMPLES_PER_KEY as i64 + 10)
+            .map(|i| at(-1_000_000 + i, 5.0))
+            .collect();
+        s.restore(&key(), many);
+        assert_eq!(s.samples(&key()).len(), MAX_SAMPLES_PER_KEY);
+        assert_eq!(
+            s.samples(&key()).last().map(|x| x.at_unix_seconds),
+            Some(900)
+        );
     }
 
     #[test]

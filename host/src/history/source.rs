@@ -38,6 +38,20 @@ pub trait HistorySource: Send + Sync {
         let _ = keep;
     }
 
+    /// The status samples accumulated for `key`, oldest first, to be
+    /// checkpointed. Sources that do not accumulate say none.
+    fn samples(&self, key: &HistoryKey) -> Vec<StatusSample> {
+        let _ = key;
+        Vec::new()
+    }
+
+    /// Put back status samples a previous operator checkpointed (see
+    /// [`crate::history::hpa_status::StatusStore::restore`]). Sources that
+    /// do not accumulate ignore them.
+    fn restore(&self, key: &HistoryKey, samples: Vec<StatusSample>) {
+        let _ = (key, samples);
+    }
+
     /// Why Prometheus gave nothing usable for `key` at the last request,
     /// if it did not. Sources without Prometheus say `None`.
     fn prometheus_miss(&self, key: &HistoryKey) -> Option<PrometheusMiss> {
@@ -103,6 +117,19 @@ impl HistorySource for ClusterHistory {
     fn record(&self, key: &HistoryKey, sample: StatusSample) {
         if let Ok(mut store) = self.store.lock() {
             store.record(key, sample);
+        }
+    }
+
+    fn samples(&self, key: &HistoryKey) -> Vec<StatusSample> {
+        self.store
+            .lock()
+            .map(|s| s.samples(key).to_vec())
+            .unwrap_or_default()
+    }
+
+    fn restore(&self, key: &HistoryKey, samples: Vec<StatusSample>) {
+        if let Ok(mut store) = self.store.lock() {
+            store.restore(key, samples);
         }
     }
 

@@ -11,6 +11,7 @@
 //! gets a conflict instead of overwriting.
 
 pub mod apply;
+pub mod checkpoint;
 pub mod events;
 pub mod patch;
 pub mod publish;
@@ -30,7 +31,6 @@ use stepscale_engine::snapshot::AutoscalerKind;
 use crate::cluster::{kind_from_name, kind_name, ClusterError, ClusterReader};
 use crate::crd::phase::{self, Action, Observation, Phase};
 use crate::crd::{Condition, ScalingRecommendation, ScalingRecommendationStatus, RETRY_ANNOTATION};
-use crate::history::HistoryKey;
 use crate::license::LicenseState;
 use crate::telemetry::metrics::Metrics;
 use events::{reason, Notifier};
@@ -516,12 +516,7 @@ impl Lifecycle<'_> {
             .as_deref()
             .and_then(unix_seconds)
             .unwrap_or(until.saturating_sub(window));
-        let key = HistoryKey {
-            namespace: t.namespace.clone(),
-            autoscaler: t.autoscaler_name.clone(),
-            target_kind: t.kind.clone(),
-            target_name: t.name.clone(),
-        };
+        let key = rec.history_key();
         let cpu_target = r
             .proposed
             .cpu_target_percent

@@ -135,6 +135,8 @@ pub struct TickReport {
     /// Writes this instance made to the API server this tick (recommendations
     /// and autoscalers; Events and the lease excluded).
     pub writes: usize,
+    /// HPA-status histories saved into recommendations' status.
+    pub checkpoints: usize,
     /// Recommendations malformed beyond reading (skipped).
     pub malformed: usize,
     /// What loading rule ConfigMaps did.
@@ -173,6 +175,8 @@ struct Gathered {
     waiting: Vec<(usize, Option<PrometheusMiss>)>,
     /// Autoscalers whose scale target could not be read.
     unreadable: usize,
+    /// History keys of the workloads analyzed from HPA-status samples.
+    from_status: HashSet<HistoryKey>,
 }
 
 /// The note of the `WaitingForHistory` Event on an autoscaler not analyzed
@@ -250,6 +254,9 @@ pub type LicenseSource = Box<dyn Fn(i64) -> LicenseState + Send + Sync>;
 pub struct Operator {
     ctx: Context,
     clock: Clock,
+    /// Set once the checkpointed HPA-status histories have been read back
+    /// (the first tick whose recommendation list succeeds).
+    restored: AtomicBool,
 }
 
 /// A clock: now, Unix seconds. The operator reads every decision's time
@@ -321,6 +328,7 @@ impl Operator {
                 reviewer,
             },
             clock: Arc::new(now_unix),
+            restored: AtomicBool::new(false),
         }
     }
 
@@ -432,6 +440,7 @@ impl Operator {
                 .map(|a| (a.namespace.clone(), a.name.clone()))
                 .collect(),
         );
+        self.restore_history(&reader).await;
         let Gathered {
             workloads,
             index: analyzed_of,
@@ -439,6 +448,7 @@ impl Operator {
             skipped,
             waiting,
             unreadable,
+            from_status,
         } = self.snapshots(&reader, &autoscalers, now).await;
         report.target_unreadable = unreadable;
         report.analyzed = workloads.len();
@@ -550,6 +560,7 @@ impl Operator {
         let analysis = Analysis {
             analyzed: &analyzed,
             unanalyzed: &unanalyzed,
+            from_status: &from_status,
         };
         let writes_started = Instant::now();
         self.mutating_pass(&reader, Some(analysis), &mut report)
@@ -624,9 +635,11 @@ impl Operator {
             gate: &gate,
             now: self.now(),
         };
+        let from_status = analysis.as_ref().map(|a| a.from_status);
         if let Some(Analysis {
             analyzed,
             unanalyzed,
+            ..
         }) = analysis
         {
             let (existing, malformed) = self.recommendations(reader).await?;
@@ -660,6 +673,11 @@ impl Operator {
                 ctx.metrics.error(e.metric_label());
                 tracing::warn!("undoing orphaned schedules stopped: {e}");
             }
+        }
+        if let Some(keys) = from_status.filter(|k| !k.is_empty()) {
+            report.checkpoints = lc
+                .checkpoint_histories(&after, ctx.history.as_ref(), keys)
+                .await;
         }
         let mut counts: Vec<(crate::crd::phase::Phase, i64)> = Vec::new();
         for r in &after {
@@ -737,6 +755,7 @@ impl Operator {
         let mut unanalyzed = HashSet::new();
         let mut from_prometheus = 0;
         let mut from_status = 0;
+        let mut status_keys = HashSet::new();
         // First the checks that need no IO, in order; then the reads (the
         // target's /scale and pod template, the history) several
         // autoscalers at a time; then the results, in the autoscalers'
@@ -830,7 +849,10 @@ impl Operator {
             };
             match sourced.source {
                 MetricsSource::Prometheus => from_prometheus += 1,
-                MetricsSource::HpaStatus => from_status += 1,
+                MetricsSource::HpaStatus => {
+                    from_status += 1;
+                    status_keys.insert(key.clone());
+                }
             }
             let mut history = sourced.history;
             let (zone, warning) = ctx.config.timezones.zone_for(&a.namespace, &a.annotations);
@@ -880,6 +902,32 @@ impl Operator {
             skipped,
             waiting,
             unreadable,
+            from_status: status_keys,
+        }
+    }
+
+    /// Read the HPA-status histories checkpointed in the recommendations
+    /// back into the history source, once per process (retried on the next
+    /// tick if the recommendations cannot be listed).
+    async fn restore_history(&self, reader: &ClusterReader) {
+        if self.restored.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.recommendations(reader).await {
+            Ok((recs, _)) => {
+                let r = crate::lifecycle::checkpoint::restore(&recs, self.ctx.history.as_ref());
+                if r.autoscalers > 0 || r.unreadable > 0 {
+                    tracing::info!(
+                        autoscalers = r.autoscalers,
+                        samples = r.samples,
+                        unreadable = r.unreadable,
+                        "{}",
+                        crate::lifecycle::checkpoint::LOG_RESTORED
+                    );
+                }
+                self.restored.store(true, Ordering::Relaxed);
+            }
+            Err(e) => tracing::warn!("cannot read the saved HPA-status histories yet: {e}"),
         }
     }
 
@@ -1103,6 +1151,9 @@ struct Analysis<'a> {
     analyzed: &'a [Analyzed<'a>],
     /// Recommendation names of autoscalers that exist but were not analyzed.
     unanalyzed: &'a HashSet<(String, String)>,
+    /// History keys of the workloads analyzed from HPA-status samples
+    /// (their recommendations carry the samples as a checkpoint).
+    from_status: &'a HashSet<HistoryKey>,
 }
 
 /// The ScaledObject that owns this HPA (KEDA creates one per
