@@ -27,7 +27,8 @@
 //!   `helm upgrade`, `helm rollback` and uninstall;
 //! - `rbac`: the operator held to the chart's own RBAC (API server with RBAC
 //!   authorization, a token for the chart's ServiceAccount);
-//! - `llm`: the LLM pass in the tick, against a local wire-format server.
+//! - `llm`: the LLM pass in the tick, against a local wire-format server;
+//! - `spread`: a tick over its budget analyzes part of the fleet per tick.
 
 mod common;
 mod day2;
@@ -44,3 +45,4 @@ mod restart;
 mod rules;
 mod run_loop;
 mod schedules;
+mod spread;

@@ -45,6 +45,7 @@ use crate::lifecycle::verify::{HealthSource, HistoryHealth};
 use crate::lifecycle::{unix_seconds, Leadership, Lifecycle, PassReport, WriteGate};
 use crate::operator::config::OperatorConfig;
 use crate::operator::leader::LeaderElector;
+use crate::operator::spread::{Plan, Spreader, ANALYSIS_SHARE};
 use crate::review::Reviewer;
 use crate::telemetry::metrics::Metrics;
 
@@ -60,6 +61,9 @@ pub const LOG_ANALYSIS: &str = "analysis";
 pub const LOG_NOT_LEADER: &str = "not leader; skipping mutating pass";
 /// Logged at the end of a leader tick, with where its time went.
 pub const LOG_TICK_DONE: &str = "tick done";
+/// Logged when a tick analyzes only part of the autoscalers to stay inside
+/// its interval.
+pub const LOG_SPREAD: &str = "analysis spread over ticks";
 /// Autoscalers whose target and history are read at once in a tick.
 pub const READ_CONCURRENCY: usize = 8;
 /// Logged after the LLM pass of a tick, with its counts (no payload, no key).
@@ -137,6 +141,9 @@ pub struct TickReport {
     pub writes: usize,
     /// HPA-status histories saved into recommendations' status.
     pub checkpoints: usize,
+    /// Autoscalers not analyzed this tick to keep it inside its interval
+    /// (analyzed on a later one; see [`crate::operator::spread`]).
+    pub deferred: usize,
     /// Recommendations malformed beyond reading (skipped).
     pub malformed: usize,
     /// What loading rule ConfigMaps did.
@@ -177,6 +184,10 @@ struct Gathered {
     unreadable: usize,
     /// History keys of the workloads analyzed from HPA-status samples.
     from_status: HashSet<HistoryKey>,
+    /// Autoscalers whose target and history were read this tick.
+    read: usize,
+    /// Autoscalers left for a later tick to stay inside the interval.
+    deferred: usize,
 }
 
 /// The note of the `WaitingForHistory` Event on an autoscaler not analyzed
@@ -210,6 +221,7 @@ fn log_analysis(report: &TickReport, waiting: &[String]) {
         prometheus_error = report.prometheus_error,
         target_unreadable = report.target_unreadable,
         skipped_for_spec = report.skipped,
+        deferred = report.deferred,
         waiting = %named,
         "{}",
         LOG_ANALYSIS
@@ -257,6 +269,8 @@ pub struct Operator {
     /// Set once the checkpointed HPA-status histories have been read back
     /// (the first tick whose recommendation list succeeds).
     restored: AtomicBool,
+    /// Which autoscalers each tick analyzes when not all fit.
+    spreader: std::sync::Mutex<Spreader>,
 }
 
 /// A clock: now, Unix seconds. The operator reads every decision's time
@@ -329,6 +343,7 @@ impl Operator {
             },
             clock: Arc::new(now_unix),
             restored: AtomicBool::new(false),
+            spreader: std::sync::Mutex::default(),
         }
     }
 
@@ -441,6 +456,23 @@ impl Operator {
                 .collect(),
         );
         self.restore_history(&reader).await;
+        let plan = {
+            let names: Vec<_> = autoscalers
+                .iter()
+                .filter(|a| keda_owner(a).is_none())
+                .map(name_of)
+                .collect();
+            let budget = ctx.config.interval.as_secs_f64() * ANALYSIS_SHARE;
+            match self.spreader.lock() {
+                Ok(mut s) => s.plan(&names, budget),
+                Err(_) => Plan {
+                    selected: None,
+                    deferred: 0,
+                    every_ticks: 1,
+                    backlog_ticks: 0,
+                },
+            }
+        };
         let Gathered {
             workloads,
             index: analyzed_of,
@@ -449,7 +481,23 @@ impl Operator {
             waiting,
             unreadable,
             from_status,
-        } = self.snapshots(&reader, &autoscalers, now).await;
+            read: read_count,
+            deferred,
+        } = self
+            .snapshots(&reader, &autoscalers, plan.selected.as_ref(), now)
+            .await;
+        report.deferred = deferred;
+        if deferred > 0 {
+            tracing::info!(
+                analyzed_this_tick = plan.selected.as_ref().map_or(0, HashSet::len),
+                deferred,
+                every_ticks = plan.every_ticks,
+                backlog_ticks = plan.backlog_ticks,
+                "{}",
+                LOG_SPREAD
+            );
+        }
+        ctx.metrics.set_backlog(deferred, plan.backlog_ticks);
         report.target_unreadable = unreadable;
         report.analyzed = workloads.len();
         report.skipped = skipped.len();
@@ -503,6 +551,13 @@ impl Operator {
                 Vec::new()
             });
         report.timings.analysis = started.elapsed().as_secs_f64();
+        if let Ok(mut s) = self.spreader.lock() {
+            s.observe(
+                report.timings.read + report.timings.analysis,
+                read_count,
+                READ_CONCURRENCY,
+            );
+        }
         ctx.metrics
             .rule_evaluation_seconds
             .observe(report.timings.analysis);
@@ -517,6 +572,7 @@ impl Operator {
             report.prometheus_error,
             report.target_unreadable,
             report.skipped,
+            report.deferred,
         ]);
         // A rule call the host could not run is our failure, not the rule's.
         for f in recs.iter().flat_map(|r| &r.rule_failures) {
@@ -529,6 +585,9 @@ impl Operator {
             tracing::info!("{}", LOG_NOT_LEADER);
             ctx.ready.store(true, Ordering::Relaxed);
             report.timings.total = tick_started.elapsed().as_secs_f64();
+            ctx.metrics
+                .tick_duration_seconds
+                .observe(report.timings.total);
             return Ok(report);
         }
         let mut recs = recs;
@@ -567,6 +626,9 @@ impl Operator {
             .await?;
         report.timings.writes = writes_started.elapsed().as_secs_f64();
         report.timings.total = tick_started.elapsed().as_secs_f64();
+        ctx.metrics
+            .tick_duration_seconds
+            .observe(report.timings.total);
         tracing::info!(
             read_s = report.timings.read,
             analysis_s = report.timings.analysis,
@@ -744,6 +806,7 @@ impl Operator {
         &self,
         reader: &ClusterReader,
         autoscalers: &[Autoscaler],
+        selected: Option<&HashSet<(String, String)>>,
         now: i64,
     ) -> Gathered {
         let ctx = &self.ctx;
@@ -753,6 +816,7 @@ impl Operator {
         let mut workloads = Vec::new();
         let mut index = Vec::new();
         let mut unanalyzed = HashSet::new();
+        let mut deferred = 0;
         let mut from_prometheus = 0;
         let mut from_status = 0;
         let mut status_keys = HashSet::new();
@@ -806,8 +870,14 @@ impl Operator {
                 skipped.push((i, e.to_string()));
                 continue;
             }
+            if selected.is_some_and(|s| !s.contains(&name_of(a))) {
+                unanalyzed.insert(name_of(a));
+                deferred += 1;
+                continue;
+            }
             reads.push((i, target, config));
         }
+        let read_count = reads.len();
         let keys: Vec<HistoryKey> = reads
             .iter()
             .map(|(i, target, _)| HistoryKey::of(&autoscalers[*i], target))
@@ -903,6 +973,8 @@ impl Operator {
             waiting,
             unreadable,
             from_status: status_keys,
+            read: read_count,
+            deferred,
         }
     }
 

@@ -1,5 +1,6 @@
 //! The operator's wiring: the reconcile loop ([`controller`]), leader
-//! election ([`leader`]), its HTTP endpoints ([`http`]: health, readiness
+//! election ([`leader`]), keeping the tick inside its interval
+//! ([`spread`]), its HTTP endpoints ([`http`]: health, readiness
 //! and the metric families of [`crate::telemetry::metrics`]), and its
 //! configuration from Helm values ([`config`]). The
 //! work itself is done by the modules the data flows through: cluster,
@@ -9,3 +10,4 @@ pub mod config;
 pub mod controller;
 pub mod http;
 pub mod leader;
+pub mod spread;

@@ -57,14 +57,21 @@ pub struct Metrics {
     /// `stepscale_llm_cache_hits_total`: unchanged candidates not judged
     /// again.
     pub llm_cache_hits: Counter<u64, AtomicU64>,
+    /// `stepscale_tick_duration_seconds`: a tick from listing the
+    /// autoscalers to its last write.
+    pub tick_duration_seconds: Histogram,
+    /// `stepscale_analysis_backlog_ticks`: the most ticks an autoscaler
+    /// left for later has gone without analysis (0 when all fit).
+    pub analysis_backlog_ticks: Gauge<i64, std::sync::atomic::AtomicI64>,
 }
 
 /// The `state` values of `stepscale_autoscalers`: analyzed with a change
 /// or a finding to publish; analyzed with nothing to propose; waiting for
 /// enough history; not analyzed because Prometheus matched no data for it,
 /// or failed for it (and the HPA-status fallback is still too short);
-/// target unreadable; skipped for its spec.
-pub const AUTOSCALER_STATES: [&str; 7] = [
+/// target unreadable; skipped for its spec; left for a later tick to keep
+/// the tick inside its interval.
+pub const AUTOSCALER_STATES: [&str; 8] = [
     "with_change_or_finding",
     "nothing_to_propose",
     "waiting_for_history",
@@ -72,6 +79,7 @@ pub const AUTOSCALER_STATES: [&str; 7] = [
     "prometheus_error",
     "target_unreadable",
     "skipped_for_spec",
+    "deferred",
 ];
 
 impl Default for Metrics {
@@ -98,6 +106,18 @@ impl Metrics {
         let llm_failures = Family::<Labels, Counter>::default();
         let llm_tokens = Family::<Labels, Counter>::default();
         let llm_cache_hits = Counter::default();
+        let tick_duration_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 14));
+        let analysis_backlog_ticks = Gauge::default();
+        registry.register(
+            "tick_duration_seconds",
+            "Reconcile tick duration, from listing the autoscalers to the last write",
+            tick_duration_seconds.clone(),
+        );
+        registry.register(
+            "analysis_backlog_ticks",
+            "The most ticks an autoscaler left for later has gone without analysis",
+            analysis_backlog_ticks.clone(),
+        );
         registry.register("llm_calls", "LLM review calls made", llm_calls.clone());
         registry.register(
             "llm_failures",
@@ -172,7 +192,18 @@ impl Metrics {
             llm_failures,
             llm_tokens,
             llm_cache_hits,
+            tick_duration_seconds,
+            analysis_backlog_ticks,
         }
+    }
+
+    /// Set the analysis backlog: the most ticks an autoscaler left for
+    /// later has waited (the deferred count is a state of
+    /// `stepscale_autoscalers`).
+    pub fn set_backlog(&self, deferred: usize, backlog_ticks: u64) {
+        let ticks = if deferred == 0 { 0 } else { backlog_ticks };
+        self.analysis_backlog_ticks
+            .set(i64::try_from(ticks).unwrap_or(i64::MAX));
     }
 
     /// Set the number of rules loaded per source.
@@ -256,7 +287,9 @@ mod tests {
         m.rule_evaluation_seconds.observe(0.2);
         m.set_rules_loaded(6, 1);
         m.rule_rejected("bad-signature");
-        m.set_autoscalers([3, 2, 1, 5, 6, 0, 4]);
+        m.set_autoscalers([3, 2, 1, 5, 6, 0, 4, 7]);
+        m.set_backlog(7, 3);
+        m.tick_duration_seconds.observe(1.5);
         let text = m.encode();
         for needle in [
             "stepscale_reconcile_ticks_total{leader=\"true\"} 1",
@@ -274,6 +307,9 @@ mod tests {
             "stepscale_autoscalers{state=\"prometheus_error\"} 6",
             "stepscale_autoscalers{state=\"target_unreadable\"} 0",
             "stepscale_autoscalers{state=\"skipped_for_spec\"} 4",
+            "stepscale_autoscalers{state=\"deferred\"} 7",
+            "stepscale_analysis_backlog_ticks 3",
+            "stepscale_tick_duration_seconds_count 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

@@ -1,0 +1,113 @@
+//! A tick that would not fit its interval analyzes part of the autoscalers,
+//! least recently analyzed first, and the rest on the next ticks; the
+//! mutating pass still runs over every recommendation on every tick.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use stepscale_operator::history::source::HistorySource;
+use stepscale_operator::history::{HistoryKey, SourcedHistory};
+use stepscale_operator::license::LicenseState;
+use stepscale_operator::operator::controller::Operator;
+
+use crate::common::{analyzer, cluster, healthy, logs, week, SeriesSource, TestNamespace};
+
+/// Real NAB histories, each handed out one second late. A test double for
+/// a slow metrics backend: it makes reading twelve histories take longer
+/// than the 1 s interval's budget on any machine, so the spreading is
+/// decided by the operator's own measurement, not by this machine's speed.
+struct Slow(Arc<SeriesSource>);
+
+impl HistorySource for Slow {
+    fn history<'a>(
+        &'a self,
+        key: &'a HistoryKey,
+        now: i64,
+    ) -> BoxFuture<'a, Option<SourcedHistory>> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            self.0.history(key, now).await
+        })
+    }
+}
+
+const N: usize = 12;
+
+fn name(i: usize) -> String {
+    format!("w{i:02}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_over_its_budget_spreads_the_analysis_and_still_applies_on_time() {
+    let Some(client) = cluster("spread").await else {
+        return;
+    };
+    let ns = TestNamespace::new(client, "spread").await;
+    let mut series = SeriesSource::default();
+    for i in 0..N {
+        ns.deployment(&name(i), 4).await;
+        ns.hpa(&name(i), &name(i), 4, 20, 60).await;
+        series = series
+            .with_history(&name(i), week(), 4.0)
+            .with_health(&name(i), healthy());
+    }
+    let series = Arc::new(series);
+    let mut config = ns.config("op", 30, 600);
+    config.interval = Duration::from_secs(1);
+    let op = Operator::new(
+        ns.client.clone(),
+        config,
+        analyzer(),
+        LicenseState::Licensed,
+    )
+    .with_history(Arc::new(Slow(series.clone())))
+    .with_health(series);
+
+    // The first tick knows no cost yet: it analyzes everything.
+    let first = op.tick().await.expect("tick 1");
+    assert_eq!((first.analyzed, first.deferred), (N, 0), "{first:?}");
+    let recs = first.published.created;
+    assert!(recs >= N - 1, "recommendations for the fleet: {first:?}");
+
+    // From then on only what fits, and nothing is lost meanwhile.
+    let second = op.tick().await.expect("tick 2");
+    assert!(second.deferred > 0, "{second:?}");
+    assert_eq!(second.analyzed + second.deferred, N, "{second:?}");
+    assert_eq!(
+        second.published.removed, 0,
+        "deferred is not stale: {second:?}"
+    );
+    assert!(logs().contains("analysis spread over ticks"));
+
+    // w00 was analyzed in tick 2 (first in order among the oldest), so
+    // tick 3 leaves it for later: approved now, it is applied in tick 3 all
+    // the same.
+    ns.approve(&format!("{}-hpa", name(0))).await;
+    let third = op.tick().await.expect("tick 3");
+    assert!(third.deferred > 0, "{third:?}");
+    assert_eq!(third.pass.applied, 1, "applied without waiting: {third:?}");
+
+    // Every autoscaler comes round: over enough ticks the analyzed counts
+    // add up to the fleet at least once more, and no recommendation goes.
+    let mut analyzed = second.analyzed + third.analyzed;
+    for tick in 4..=12 {
+        if analyzed >= 2 * N {
+            break;
+        }
+        let r = op
+            .tick()
+            .await
+            .unwrap_or_else(|e| panic!("tick {tick}: {e}"));
+        assert_eq!(r.published.removed, 0, "{r:?}");
+        analyzed += r.analyzed;
+    }
+    assert!(analyzed >= N, "every autoscaler analyzed again: {analyzed}");
+    let listed = ns
+        .recs()
+        .list(&Default::default())
+        .await
+        .expect("list recommendations");
+    assert_eq!(listed.items.len(), recs, "every recommendation kept");
+    ns.cleanup().await;
+}
