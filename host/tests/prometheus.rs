@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use stepscale_operator::history::cache::PrometheusCache;
 use stepscale_operator::history::hpa_status::{StatusSample, StatusStore};
 use stepscale_operator::history::prometheus::{backfill, PrometheusConfig, PrometheusError};
 use stepscale_operator::history::{
@@ -100,6 +101,20 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
     }
 }
 
+/// One runtime for every test here: the operator's HTTP client is one per
+/// process and keeps connections alive, and a connection lives on the
+/// runtime that opened it (as in the operator, which has one runtime).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    })
+}
+
 fn run_logged<F: std::future::Future>(f: F) -> (F::Output, String) {
     let logs = Logs::default();
     let subscriber = tracing_subscriber::fmt()
@@ -107,11 +122,7 @@ fn run_logged<F: std::future::Future>(f: F) -> (F::Output, String) {
         .with_ansi(false)
         .with_max_level(tracing::Level::DEBUG)
         .finish();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    let out = tracing::subscriber::with_default(subscriber, || rt.block_on(f));
+    let out = tracing::subscriber::with_default(subscriber, || runtime().block_on(f));
     let text = String::from_utf8_lossy(&logs.0.lock().expect("log buffer")).into_owned();
     (out, text)
 }
@@ -425,4 +436,61 @@ fn the_source_says_why_prometheus_gave_nothing_no_data_apart_from_errors() {
     let got = block_on(source.history(&key("nab"), now)).expect("history");
     assert_eq!(got.source, MetricsSource::Prometheus);
     assert!(source.prometheus_miss(&key("nab")).is_none());
+}
+
+#[test]
+fn a_kept_window_fetches_only_the_tail_and_gives_what_a_full_backfill_gives() {
+    let Some(url) =
+        prometheus_url("a_kept_window_fetches_only_the_tail_and_gives_what_a_full_backfill_gives")
+    else {
+        return;
+    };
+    let rows = nab_rows();
+    let config = PrometheusConfig {
+        lookback_seconds: 86_400,
+        ..PrometheusConfig::new(url)
+    };
+    let cache = PrometheusCache::default();
+    // Ticks 5 minutes apart across the fixture's last day, the last few
+    // past its end (the window moves on with nothing new in it).
+    let end = rows[ROWS - 1].0;
+    let mut bytes_per_tick = Vec::new();
+    let mut before = (0, 0);
+    for tick in 0..24 {
+        let now = end - 20 * 300 + tick * 300 + 7;
+        let kept = block_on(cache.backfill(&config, &key("nab"), now)).expect("kept window");
+        let full = block_on(backfill(&config, &key("nab"), now)).expect("full backfill");
+        assert_eq!(
+            kept.start_unix_seconds, full.start_unix_seconds,
+            "tick {tick}"
+        );
+        assert_eq!(kept.len(), full.len(), "tick {tick}");
+        for (name, a, b) in [
+            ("cpu", &kept.cpu_utilization, &full.cpu_utilization),
+            ("desired", &kept.replicas_desired, &full.replicas_desired),
+            ("current", &kept.replicas_current, &full.replicas_current),
+        ] {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    x == y || (x.is_nan() && y.is_nan()),
+                    "tick {tick}: {name}[{i}] is {x} kept, {y} in full"
+                );
+            }
+        }
+        let now_traffic = cache.traffic();
+        let requests = now_traffic.0 - before.0;
+        assert_eq!(requests, 3, "tick {tick}: one query per series");
+        bytes_per_tick.push(now_traffic.1 - before.1);
+        before = now_traffic;
+    }
+    // The first tick reads the day (288 points a series); the others only
+    // their tail of 4 points.
+    let first = bytes_per_tick[0];
+    for (tick, b) in bytes_per_tick.iter().enumerate().skip(1) {
+        assert!(
+            b * 20 < first,
+            "tick {tick} read {b} bytes, the first {first}: not just the tail"
+        );
+    }
+    assert_eq!(cache.bytes_kept(), 3 * 289 * 8, "one day of 3 series");
 }

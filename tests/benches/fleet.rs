@@ -3,18 +3,25 @@
 //! ```sh
 //! KUBECONFIG=... cargo bench -p stepscale-tests --bench fleet          # N = 1,000
 //! STEPSCALE_FLEET_N=10000 KUBECONFIG=... cargo bench -p stepscale-tests --bench fleet
+//! # history from a real Prometheus holding N weeks:
+//! python3 .ci/fleet_openmetrics.py ../shared/data 1000 /tmp/fleet.om
+//! bash ../shared/tools/prometheus/up.sh /tmp/fleet-prom /tmp/fleet.om 19091
+//! STEPSCALE_FLEET_PROMETHEUS_URL=http://127.0.0.1:19091 KUBECONFIG=... cargo bench -p stepscale-tests --bench fleet
 //! ```
 //!
 //! Creates N Deployments (0 replicas: no pods) and N HPAs in N/100
 //! namespaces, then runs the operator's tick twice in-process: the first
 //! creates every ScalingRecommendation, the second finds nothing to change.
 //! Each tick prints its time and split (reads, analysis, writes), the API
-//! requests it made by method, the history calls, and the process's RSS.
+//! requests it made by method, the history calls (or the Prometheus range
+//! queries and megabytes read), and the process's RSS.
 //!
 //! History: every autoscaler gets a week of a real NAB CPU series at 5
-//! minutes from an in-process source (which series and where it starts
-//! vary with the autoscaler), so the figures cover the cluster IO, the
-//! analysis and the writes; Prometheus is not part of this benchmark.
+//! minutes (which series and where it starts vary with the autoscaler),
+//! from an in-process source, or with `STEPSCALE_FLEET_PROMETHEUS_URL` from
+//! a real Prometheus backfilled by `.ci/fleet_openmetrics.py` (three gauges
+//! per autoscaler, read through `prometheus.queries` overrides; the second
+//! tick fetches only each window's tail).
 //! Without `KUBECONFIG` it says so and exits.
 
 use std::collections::BTreeMap;
@@ -238,9 +245,16 @@ async fn run(n: usize) {
     let namespaces: Vec<String> = (0..n.div_ceil(PER_NAMESPACE))
         .map(|i| format!("ss-fleet-{run_id}-{i}"))
         .collect();
+    let prometheus = std::env::var("STEPSCALE_FLEET_PROMETHEUS_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty());
     println!(
-        "fleet: {n} HPAs on Deployments in {} namespaces; history: a week at 5 min per autoscaler from NAB series, in-process (no Prometheus)",
-        namespaces.len()
+        "fleet: {n} HPAs on Deployments in {} namespaces; history: a week at 5 min per autoscaler from NAB series, {}",
+        namespaces.len(),
+        match &prometheus {
+            Some(url) => format!("from a real Prometheus at {url} (.ci/fleet_openmetrics.py; the gauges read through prometheus.queries overrides)"),
+            None => "in-process (no Prometheus)".to_string(),
+        }
     );
     // The CRD, as the chart installs it.
     let crd = concat!(
@@ -282,16 +296,24 @@ async fn run(n: usize) {
         requests.take().values().sum::<u64>()
     );
 
-    let values: Values = serde_yaml::from_value(
-        serde_yaml::to_value(json!({
-            "intervalSeconds": 300,
-            "namespaces": namespaces,
-            "leaderElection": {"enabled": false},
-            "http": {"address": "127.0.0.1:0"}
-        }))
-        .expect("values"),
-    )
-    .expect("values");
+    let mut values = json!({
+        "intervalSeconds": 300,
+        "namespaces": namespaces,
+        "leaderElection": {"enabled": false},
+        "http": {"address": "127.0.0.1:0"}
+    });
+    if let Some(url) = &prometheus {
+        values["prometheus"] = json!({
+            "url": url,
+            "queries": {
+                "cpuUtilization": "max(stepscale_fleet_cpu_utilization{autoscaler=\"{autoscaler}\"})",
+                "desiredReplicas": "max(stepscale_fleet_desired_replicas{autoscaler=\"{autoscaler}\"})",
+                "currentReplicas": "max(stepscale_fleet_current_replicas{autoscaler=\"{autoscaler}\"})"
+            }
+        });
+    }
+    let values: Values =
+        serde_yaml::from_value(serde_yaml::to_value(values).expect("values")).expect("values");
     let config = values
         .into_config("fleet-bench".into(), None)
         .expect("config");
@@ -301,9 +323,11 @@ async fn run(n: usize) {
             .with_objective(config.objective),
     );
     let history = Arc::new(FleetHistory::new());
-    let op = Operator::new(client.clone(), config, analyzer, LicenseState::Licensed)
-        .with_history(history.clone());
-    println!("| tick | total s | reads s | analysis s | writes s | created | updated | API requests (by method) | history calls | RSS MiB (peak) |");
+    let mut op = Operator::new(client.clone(), config, analyzer, LicenseState::Licensed);
+    if prometheus.is_none() {
+        op = op.with_history(history.clone());
+    }
+    println!("| tick | total s | reads s | analysis s | writes s | created | updated | API requests (by method) | history calls or Prometheus requests (MB) | RSS MiB (peak) |");
     println!("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|");
     for tick in 1..=2 {
         history.calls.store(0, Ordering::Relaxed);
@@ -321,8 +345,23 @@ async fn run(n: usize) {
             r.published.created,
             r.published.updated,
             methods.join(", "),
-            history.calls.load(Ordering::Relaxed),
+            if prometheus.is_some() {
+                format!(
+                    "{} ({:.1})",
+                    r.prometheus_requests,
+                    r.prometheus_bytes as f64 / 1e6
+                )
+            } else {
+                history.calls.load(Ordering::Relaxed).to_string()
+            },
         );
+        if prometheus.is_some() {
+            assert_eq!(
+                r.analyzed + r.deferred,
+                n,
+                "every autoscaler has its history from Prometheus: {r:?}"
+            );
+        }
         assert_eq!(r.autoscalers, n, "every autoscaler listed");
     }
     let started = Instant::now();

@@ -9,6 +9,7 @@
 //! never stop the tick. [`source`] is what the tick asks: the production
 //! source and the trait tests implement.
 
+pub mod cache;
 pub mod checkpoint;
 pub mod hpa_status;
 pub mod prometheus;
@@ -101,7 +102,7 @@ pub async fn history_for(
     now_unix_seconds: i64,
     fallback_step_seconds: u32,
 ) -> Option<SourcedHistory> {
-    history_or_miss(prometheus, key, now_unix_seconds, || {
+    history_or_miss(prometheus, None, key, now_unix_seconds, || {
         store.history(key, fallback_step_seconds)
     })
     .await
@@ -122,9 +123,12 @@ pub struct PrometheusMiss {
 /// [`history_for`] with the fallback as a closure, called only when needed
 /// and only after the Prometheus request has finished (e.g.
 /// `|| store.lock().expect("…").history(&key, 300)`), and why Prometheus
-/// (when set) gave nothing usable when it did not.
+/// (when set) gave nothing usable when it did not. With `cache`, the
+/// Prometheus window is kept between calls and only its tail fetched
+/// ([`cache::PrometheusCache`]).
 pub async fn history_or_miss(
     prometheus: Option<&PrometheusConfig>,
+    cache: Option<&cache::PrometheusCache>,
     key: &HistoryKey,
     now_unix_seconds: i64,
     fallback: impl FnOnce() -> Option<MetricHistory>,
@@ -134,19 +138,22 @@ pub async fn history_or_miss(
         // Each request has its own timeout; this bounds the whole backfill
         // (several queries) so a hung Prometheus never stalls a tick.
         let budget = std::time::Duration::from_secs(u64::from(config.timeout_seconds.max(1)) * 3);
-        let result =
-            match tokio::time::timeout(budget, prometheus::backfill(config, key, now_unix_seconds))
-                .await
-            {
-                Ok(result) => result.map_err(|e| PrometheusMiss {
-                    no_data: matches!(e, prometheus::PrometheusError::NoData { .. }),
-                    message: e.to_string(),
-                }),
-                Err(_) => Err(PrometheusMiss {
-                    no_data: false,
-                    message: format!("the backfill did not finish within {} s", budget.as_secs()),
-                }),
-            };
+        let fetch = async {
+            match cache {
+                Some(c) => c.backfill(config, key, now_unix_seconds).await,
+                None => prometheus::backfill(config, key, now_unix_seconds).await,
+            }
+        };
+        let result = match tokio::time::timeout(budget, fetch).await {
+            Ok(result) => result.map_err(|e| PrometheusMiss {
+                no_data: matches!(e, prometheus::PrometheusError::NoData { .. }),
+                message: e.to_string(),
+            }),
+            Err(_) => Err(PrometheusMiss {
+                no_data: false,
+                message: format!("the backfill did not finish within {} s", budget.as_secs()),
+            }),
+        };
         match result {
             Ok(history) => {
                 tracing::debug!(

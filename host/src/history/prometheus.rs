@@ -392,17 +392,21 @@ struct ApiSeries {
     values: Vec<(f64, String)>,
 }
 
-/// The grid every series is aligned to.
+/// The grid every series is aligned to: `len` points `step` seconds
+/// apart from `start` (Unix seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Grid {
-    start: i64,
-    step: i64,
-    len: usize,
+pub struct Grid {
+    /// The first point, Unix seconds.
+    pub start: i64,
+    /// Seconds between points.
+    pub step: i64,
+    /// Points.
+    pub len: usize,
 }
 
 impl Grid {
     /// The window ending at `now` rounded down to the step.
-    fn ending_at(now_unix_seconds: i64, lookback_seconds: u32, step_seconds: u32) -> Grid {
+    pub fn ending_at(now_unix_seconds: i64, lookback_seconds: u32, step_seconds: u32) -> Grid {
         let step = i64::from(step_seconds.max(1));
         let end = now_unix_seconds.div_euclid(step) * step;
         let intervals = i64::from(lookback_seconds) / step;
@@ -413,8 +417,74 @@ impl Grid {
         }
     }
 
-    fn end(&self) -> i64 {
+    /// The last point, Unix seconds.
+    pub fn end(&self) -> i64 {
         self.start + (self.len as i64 - 1) * self.step
+    }
+}
+
+/// The series of one workload on a [`Grid`], untrimmed: a point without a
+/// value is `NaN`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    /// The grid the series are on.
+    pub grid: Grid,
+    /// CPU utilization, percent of request.
+    pub cpu: Vec<f64>,
+    /// Desired replicas.
+    pub desired: Vec<f64>,
+    /// Current replicas.
+    pub current: Vec<f64>,
+    /// Requests per second, when a query is set and it returned data.
+    pub rate: Option<Vec<f64>>,
+}
+
+impl Window {
+    /// Bytes the series hold (the bound of what a cached window costs).
+    pub fn bytes(&self) -> usize {
+        let series = 3 + usize::from(self.rate.is_some());
+        series * self.grid.len * std::mem::size_of::<f64>()
+    }
+
+    /// The history: the points at both ends where every series is a gap
+    /// are trimmed.
+    ///
+    /// # Errors
+    /// [`PrometheusError::NoData`] when a required series (CPU, desired or
+    /// current replicas) has no value in the window, or fewer than two
+    /// points remain.
+    pub fn history(&self) -> Result<MetricHistory, PrometheusError> {
+        for (v, series) in [
+            (&self.cpu, CPU),
+            (&self.desired, DESIRED),
+            (&self.current, CURRENT),
+        ] {
+            if v.iter().all(|x| x.is_nan()) {
+                return Err(PrometheusError::NoData { series });
+            }
+        }
+        let (mut cpu, mut desired, mut current) =
+            (self.cpu.clone(), self.desired.clone(), self.current.clone());
+        let mut rate = self.rate.clone().filter(|r| r.iter().any(|x| !x.is_nan()));
+        let grid = trim(
+            self.grid,
+            [&mut cpu, &mut desired, &mut current],
+            rate.as_mut(),
+        )
+        .ok_or(PrometheusError::NoData {
+            series: "all series",
+        })?;
+        Ok(MetricHistory {
+            start_unix_seconds: grid.start,
+            step_seconds: u32::try_from(grid.step).unwrap_or(u32::MAX),
+            utc_offset_minutes: 0,
+            timezone: None,
+            cpu_utilization: cpu,
+            replicas_desired: desired,
+            replicas_current: current,
+            replicas_ready: None,
+            request_rate: rate,
+        })
     }
 }
 
@@ -526,10 +596,29 @@ struct Request<'a> {
     endpoint: &'a str,
     grid: Grid,
     timeout_seconds: u32,
+    /// Requests and bytes, summed.
+    traffic: &'a Traffic,
+}
+
+/// Requests sent to Prometheus and bytes of answers read, summed.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// Range queries sent.
+    pub requests: std::sync::atomic::AtomicU64,
+    /// Bytes of answers read.
+    pub bytes: std::sync::atomic::AtomicU64,
+}
+
+impl Traffic {
+    /// Requests and bytes so far.
+    pub fn totals(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.requests.load(Relaxed), self.bytes.load(Relaxed))
+    }
 }
 
 impl Request<'_> {
-    /// Run one range query and align its series; `NoData` if empty.
+    /// Run one range query and align its series (all `NaN` if empty).
     async fn fetch(&self, query: &str, series: &'static str) -> Result<Vec<f64>, PrometheusError> {
         let start = self.grid.start.to_string();
         let end = self.grid.end().to_string();
@@ -564,6 +653,13 @@ impl Request<'_> {
             .map_err(err)?;
         let status = resp.status();
         let body = resp.text().await.map_err(err)?;
+        self.traffic
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.traffic.bytes.fetch_add(
+            u64::try_from(body.len()).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         // Prometheus answers 400/422/503 with an error JSON body: prefer its
         // message; anything else (a proxy's HTML page) is an HTTP error.
         let parsed = parse_matrix(&body, series);
@@ -578,11 +674,7 @@ impl Request<'_> {
             }
             other => other?,
         };
-        let values = align(&samples.unwrap_or_default(), self.grid, series)?;
-        if values.iter().all(|v| v.is_nan()) {
-            return Err(PrometheusError::NoData { series });
-        }
-        Ok(values)
+        align(&samples.unwrap_or_default(), self.grid, series)
     }
 }
 
@@ -639,6 +731,28 @@ pub async fn backfill(
     key: &HistoryKey,
     now_unix_seconds: i64,
 ) -> Result<MetricHistory, PrometheusError> {
+    let grid = Grid::ending_at(
+        now_unix_seconds,
+        config.lookback_seconds,
+        config.step_seconds,
+    );
+    fetch_window(config, key, grid, &Traffic::default())
+        .await?
+        .history()
+}
+
+/// The series of `key` on `grid`, one range query per series, run
+/// concurrently; untrimmed, and with no check that any series has data
+/// (see [`Window::history`]). Requests and bytes are added to `traffic`.
+///
+/// # Errors
+/// As [`backfill`], except [`PrometheusError::NoData`].
+pub async fn fetch_window(
+    config: &PrometheusConfig,
+    key: &HistoryKey,
+    grid: Grid,
+    traffic: &Traffic,
+) -> Result<Window, PrometheusError> {
     config.validate()?;
     let (mut url, endpoint) = config.endpoint()?;
     url.path_segments_mut()
@@ -646,17 +760,13 @@ pub async fn backfill(
         .pop_if_empty()
         .extend(["api", "v1", "query_range"]);
     let client = client()?;
-    let grid = Grid::ending_at(
-        now_unix_seconds,
-        config.lookback_seconds,
-        config.step_seconds,
-    );
     let req = Request {
         client: &client,
         url: &url,
         endpoint: &endpoint,
         grid,
         timeout_seconds: config.timeout_seconds,
+        traffic,
     };
     let q = &config.queries;
     let (cpu_q, desired_q, current_q) = (
@@ -676,26 +786,12 @@ pub async fn backfill(
             }
         }
     );
-    let (mut cpu, mut desired, mut current) = (cpu?, desired?, current?);
-    let mut rate = match rate {
-        None | Some(Err(PrometheusError::NoData { .. })) => None,
-        Some(r) => Some(r?),
-    };
-    let grid = trim(grid, [&mut cpu, &mut desired, &mut current], rate.as_mut()).ok_or(
-        PrometheusError::NoData {
-            series: "all series",
-        },
-    )?;
-    Ok(MetricHistory {
-        start_unix_seconds: grid.start,
-        step_seconds: config.step_seconds,
-        utc_offset_minutes: 0,
-        timezone: None,
-        cpu_utilization: cpu,
-        replicas_desired: desired,
-        replicas_current: current,
-        replicas_ready: None,
-        request_rate: rate,
+    Ok(Window {
+        grid,
+        cpu: cpu?,
+        desired: desired?,
+        current: current?,
+        rate: rate.transpose()?,
     })
 }
 

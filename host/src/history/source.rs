@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use futures::future::BoxFuture;
 use stepscale_engine::snapshot::MetricHistory;
 
+use crate::history::cache::PrometheusCache;
 use crate::history::hpa_status::{StatusSample, StatusStore};
 use crate::history::prometheus::PrometheusConfig;
 use crate::history::{history_or_miss, HistoryKey, PrometheusMiss, SourcedHistory};
@@ -58,12 +59,20 @@ pub trait HistorySource: Send + Sync {
         let _ = key;
         None
     }
+
+    /// Range queries sent to Prometheus and bytes of answers read so far,
+    /// for sources that ask Prometheus.
+    fn prometheus_traffic(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// The production source: Prometheus backfill if configured, else (and on
 /// any Prometheus failure) the in-memory HPA-status store.
 pub struct ClusterHistory {
     prometheus: Option<PrometheusConfig>,
+    /// The Prometheus windows kept between ticks.
+    cache: PrometheusCache,
     store: Mutex<StatusStore>,
     step_seconds: u32,
     /// The last request's miss per workload (absent after a success).
@@ -77,6 +86,7 @@ impl ClusterHistory {
     pub fn new(prometheus: Option<PrometheusConfig>, tick_seconds: u32) -> Self {
         ClusterHistory {
             prometheus,
+            cache: PrometheusCache::default(),
             store: Mutex::new(StatusStore::default()),
             step_seconds: tick_seconds.clamp(10, 3600),
             misses: Mutex::default(),
@@ -91,11 +101,14 @@ impl HistorySource for ClusterHistory {
         now_unix_seconds: i64,
     ) -> BoxFuture<'a, Option<SourcedHistory>> {
         Box::pin(async move {
-            let (history, miss) =
-                history_or_miss(self.prometheus.as_ref(), key, now_unix_seconds, move || {
-                    self.store.lock().ok()?.history(key, self.step_seconds)
-                })
-                .await;
+            let (history, miss) = history_or_miss(
+                self.prometheus.as_ref(),
+                Some(&self.cache),
+                key,
+                now_unix_seconds,
+                move || self.store.lock().ok()?.history(key, self.step_seconds),
+            )
+            .await;
             if let Ok(mut misses) = self.misses.lock() {
                 match miss {
                     Some(m) => {
@@ -112,6 +125,10 @@ impl HistorySource for ClusterHistory {
 
     fn prometheus_miss(&self, key: &HistoryKey) -> Option<PrometheusMiss> {
         self.misses.lock().ok()?.get(key).cloned()
+    }
+
+    fn prometheus_traffic(&self) -> Option<(u64, u64)> {
+        self.prometheus.as_ref().map(|_| self.cache.traffic())
     }
 
     fn record(&self, key: &HistoryKey, sample: StatusSample) {
@@ -140,6 +157,7 @@ impl HistorySource for ClusterHistory {
         if let Ok(mut misses) = self.misses.lock() {
             misses.retain(|k, _| keep(k));
         }
+        self.cache.retain(keep);
     }
 }
 

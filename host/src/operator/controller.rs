@@ -144,6 +144,10 @@ pub struct TickReport {
     /// Autoscalers not analyzed this tick to keep it inside its interval
     /// (analyzed on a later one; see [`crate::operator::spread`]).
     pub deferred: usize,
+    /// Range queries sent to Prometheus this tick.
+    pub prometheus_requests: u64,
+    /// Bytes of Prometheus answers read this tick.
+    pub prometheus_bytes: u64,
     /// Recommendations malformed beyond reading (skipped).
     pub malformed: usize,
     /// What loading rule ConfigMaps did.
@@ -271,6 +275,8 @@ pub struct Operator {
     restored: AtomicBool,
     /// Which autoscalers each tick analyzes when not all fit.
     spreader: std::sync::Mutex<Spreader>,
+    /// Prometheus requests and bytes as of the last tick.
+    prometheus_seen: std::sync::Mutex<(u64, u64)>,
 }
 
 /// A clock: now, Unix seconds. The operator reads every decision's time
@@ -344,6 +350,7 @@ impl Operator {
             clock: Arc::new(now_unix),
             restored: AtomicBool::new(false),
             spreader: std::sync::Mutex::default(),
+            prometheus_seen: std::sync::Mutex::default(),
         }
     }
 
@@ -498,6 +505,16 @@ impl Operator {
             );
         }
         ctx.metrics.set_backlog(deferred, plan.backlog_ticks);
+        if let (Some((requests, bytes)), Ok(mut seen)) = (
+            ctx.history.prometheus_traffic(),
+            self.prometheus_seen.lock(),
+        ) {
+            report.prometheus_requests = requests.saturating_sub(seen.0);
+            report.prometheus_bytes = bytes.saturating_sub(seen.1);
+            *seen = (requests, bytes);
+            ctx.metrics
+                .prometheus_traffic(report.prometheus_requests, report.prometheus_bytes);
+        }
         report.target_unreadable = unreadable;
         report.analyzed = workloads.len();
         report.skipped = skipped.len();
@@ -635,6 +652,8 @@ impl Operator {
             review_s = report.timings.review,
             writes_s = report.timings.writes,
             total_s = report.timings.total,
+            prometheus_requests = report.prometheus_requests,
+            prometheus_bytes = report.prometheus_bytes,
             "{}",
             LOG_TICK_DONE
         );

@@ -63,6 +63,10 @@ pub struct Metrics {
     /// `stepscale_analysis_backlog_ticks`: the most ticks an autoscaler
     /// left for later has gone without analysis (0 when all fit).
     pub analysis_backlog_ticks: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// `stepscale_prometheus_requests_total`: range queries sent.
+    pub prometheus_requests: Counter<u64, AtomicU64>,
+    /// `stepscale_prometheus_response_bytes_total`: bytes of answers read.
+    pub prometheus_bytes: Counter<u64, AtomicU64>,
 }
 
 /// The `state` values of `stepscale_autoscalers`: analyzed with a change
@@ -108,6 +112,18 @@ impl Metrics {
         let llm_cache_hits = Counter::default();
         let tick_duration_seconds = Histogram::new(exponential_buckets(0.05, 2.0, 14));
         let analysis_backlog_ticks = Gauge::default();
+        let prometheus_requests = Counter::default();
+        let prometheus_bytes = Counter::default();
+        registry.register(
+            "prometheus_requests",
+            "Prometheus range queries sent",
+            prometheus_requests.clone(),
+        );
+        registry.register(
+            "prometheus_response_bytes",
+            "Bytes of Prometheus answers read",
+            prometheus_bytes.clone(),
+        );
         registry.register(
             "tick_duration_seconds",
             "Reconcile tick duration, from listing the autoscalers to the last write",
@@ -194,7 +210,15 @@ impl Metrics {
             llm_cache_hits,
             tick_duration_seconds,
             analysis_backlog_ticks,
+            prometheus_requests,
+            prometheus_bytes,
         }
+    }
+
+    /// Count Prometheus range queries and the bytes of their answers.
+    pub fn prometheus_traffic(&self, requests: u64, bytes: u64) {
+        self.prometheus_requests.inc_by(requests);
+        self.prometheus_bytes.inc_by(bytes);
     }
 
     /// Set the analysis backlog: the most ticks an autoscaler left for
@@ -290,6 +314,7 @@ mod tests {
         m.set_autoscalers([3, 2, 1, 5, 6, 0, 4, 7]);
         m.set_backlog(7, 3);
         m.tick_duration_seconds.observe(1.5);
+        m.prometheus_traffic(3, 1200);
         let text = m.encode();
         for needle in [
             "stepscale_reconcile_ticks_total{leader=\"true\"} 1",
@@ -310,6 +335,8 @@ mod tests {
             "stepscale_autoscalers{state=\"deferred\"} 7",
             "stepscale_analysis_backlog_ticks 3",
             "stepscale_tick_duration_seconds_count 1",
+            "stepscale_prometheus_requests_total 3",
+            "stepscale_prometheus_response_bytes_total 1200",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
