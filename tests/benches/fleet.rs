@@ -4,8 +4,7 @@
 //! KUBECONFIG=... cargo bench -p stepscale-tests --bench fleet          # N = 1,000
 //! STEPSCALE_FLEET_N=10000 KUBECONFIG=... cargo bench -p stepscale-tests --bench fleet
 //! # history from a real Prometheus holding N weeks:
-//! python3 .ci/fleet_openmetrics.py ../shared/data 1000 /tmp/fleet.om
-//! bash ../shared/tools/prometheus/up.sh /tmp/fleet-prom /tmp/fleet.om 19091
+//! bash .ci/fleet_prometheus.sh up 1000     # prints STEPSCALE_FLEET_PROMETHEUS_URL=...
 //! STEPSCALE_FLEET_PROMETHEUS_URL=http://127.0.0.1:19091 KUBECONFIG=... cargo bench -p stepscale-tests --bench fleet
 //! ```
 //!
@@ -369,6 +368,21 @@ async fn run(n: usize) {
         let _ = Api::<Namespace>::all(client.clone())
             .delete(ns, &DeleteParams::default())
             .await;
+    }
+    // Wait until they are gone, so a run after this one does not share the
+    // API server with their garbage collection.
+    let api = Api::<Namespace>::all(client.clone());
+    for _ in 0..600 {
+        let mut left = 0;
+        for ns in &namespaces {
+            if api.get_opt(ns).await.ok().flatten().is_some() {
+                left += 1;
+            }
+        }
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     println!(
         "cleanup: namespaces deleted in {:.1} s",

@@ -717,6 +717,7 @@ impl Operator {
             now: self.now(),
         };
         let from_status = analysis.as_ref().map(|a| a.from_status);
+        let mut listed = None;
         if let Some(Analysis {
             analyzed,
             unanalyzed,
@@ -725,10 +726,20 @@ impl Operator {
         {
             let (existing, malformed) = self.recommendations(reader).await?;
             report.malformed = malformed;
+            let before = gate.writes();
             report.published = lc.publish(analyzed, &existing, unanalyzed).await;
+            // Nothing written: the list just read is still the list (no
+            // second read of every recommendation).
+            if gate.writes() == before {
+                listed = Some((existing, malformed));
+            }
         }
-        let (recs, malformed) = self.recommendations(reader).await?;
+        let (recs, malformed) = match listed.take() {
+            Some(l) => l,
+            None => self.recommendations(reader).await?,
+        };
         report.malformed = report.malformed.max(malformed);
+        let before = gate.writes();
         for rec in &recs {
             if let Err(e) = lc.reconcile(rec, &mut report.pass).await {
                 report.pass.errors += 1;
@@ -741,8 +752,13 @@ impl Operator {
                 );
             }
         }
-        // Counts per phase as of the end of the pass.
-        let (after, malformed_after) = self.recommendations(reader).await?;
+        // Counts per phase as of the end of the pass (read again only if
+        // the pass wrote).
+        let (after, malformed_after) = if gate.writes() == before {
+            (recs, malformed)
+        } else {
+            self.recommendations(reader).await?
+        };
         // Only when every recommendation could be read: a malformed one
         // may own the triggers.
         if report.malformed == 0 && malformed_after == 0 {
