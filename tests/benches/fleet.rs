@@ -326,6 +326,8 @@ async fn run(n: usize) {
     if prometheus.is_none() {
         op = op.with_history(history.clone());
     }
+    let (rss, _) = rss_mib();
+    println!("before the first tick (rule engine started, cluster set up): RSS {rss:.0} MiB");
     println!("| tick | total s | reads s | analysis s | writes s | created | updated | API requests (by method) | history calls or Prometheus requests (MB) | RSS MiB (peak) |");
     println!("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|");
     for tick in 1..=2 {

@@ -61,6 +61,8 @@ pub const LOG_ANALYSIS: &str = "analysis";
 pub const LOG_NOT_LEADER: &str = "not leader; skipping mutating pass";
 /// Logged at the end of a leader tick, with where its time went.
 pub const LOG_TICK_DONE: &str = "tick done";
+/// Recommendations read per LIST request.
+pub const LIST_PAGE: u32 = 100;
 /// Logged when a tick analyzes only part of the autoscalers to stay inside
 /// its interval.
 pub const LOG_SPREAD: &str = "analysis spread over ticks";
@@ -560,7 +562,9 @@ impl Operator {
         report.timings.read = tick_started.elapsed().as_secs_f64();
         let started = Instant::now();
         let analyzer = ctx.analyzer.clone();
-        let inputs = workloads.clone();
+        // Moved into the analysis and dropped with it: the histories are
+        // the largest thing a tick holds, and the writes do not need them.
+        let inputs = workloads;
         let recs = tokio::task::spawn_blocking(move || analyzer.analyze(&inputs, 0))
             .await
             .unwrap_or_else(|e| {
@@ -792,46 +796,50 @@ impl Operator {
         reader: &ClusterReader,
     ) -> Result<(Vec<ScalingRecommendation>, usize), ControllerError> {
         let resource = ApiResource::erase::<ScalingRecommendation>(&());
-        let lp = ListParams::default();
-        let mut objects = Vec::new();
-        if reader.namespaces().is_empty() {
-            let api: Api<DynamicObject> = Api::all_with(self.ctx.client.clone(), &resource);
-            objects = api
-                .list(&lp)
-                .await
-                .map_err(ControllerError::ListRecommendations)?
-                .items;
+        let apis: Vec<Api<DynamicObject>> = if reader.namespaces().is_empty() {
+            vec![Api::all_with(self.ctx.client.clone(), &resource)]
         } else {
-            for ns in reader.namespaces() {
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(self.ctx.client.clone(), ns, &resource);
-                objects.extend(
-                    api.list(&lp)
-                        .await
-                        .map_err(ControllerError::ListRecommendations)?
-                        .items,
-                );
-            }
-        }
+            reader
+                .namespaces()
+                .iter()
+                .map(|ns| Api::namespaced_with(self.ctx.client.clone(), ns, &resource))
+                .collect()
+        };
         let mut malformed = 0;
-        let recs = objects
-            .into_iter()
-            .filter_map(|o| {
-                let name = format!(
-                    "{}/{}",
-                    o.metadata.namespace.as_deref().unwrap_or_default(),
-                    o.metadata.name.as_deref().unwrap_or_default()
-                );
-                match o.try_parse::<ScalingRecommendation>() {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        malformed += 1;
-                        tracing::warn!(recommendation = %name, "skipping a malformed ScalingRecommendation: {e}");
-                        None
+        let mut recs = Vec::new();
+        // A page at a time, each parsed before the next is read: a
+        // recommendation as a JSON tree is several times its typed size.
+        for api in apis {
+            let mut token: Option<String> = None;
+            loop {
+                let mut lp = ListParams::default().limit(LIST_PAGE);
+                if let Some(t) = token.take() {
+                    lp = lp.continue_token(&t);
+                }
+                let page = api
+                    .list(&lp)
+                    .await
+                    .map_err(ControllerError::ListRecommendations)?;
+                token = page.metadata.continue_.filter(|t| !t.is_empty());
+                for o in page.items {
+                    let name = format!(
+                        "{}/{}",
+                        o.metadata.namespace.as_deref().unwrap_or_default(),
+                        o.metadata.name.as_deref().unwrap_or_default()
+                    );
+                    match o.try_parse::<ScalingRecommendation>() {
+                        Ok(r) => recs.push(r),
+                        Err(e) => {
+                            malformed += 1;
+                            tracing::warn!(recommendation = %name, "skipping a malformed ScalingRecommendation: {e}");
+                        }
                     }
                 }
-            })
-            .collect();
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
         Ok((recs, malformed))
     }
 
