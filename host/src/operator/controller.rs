@@ -63,6 +63,9 @@ pub const LOG_NOT_LEADER: &str = "not leader; skipping mutating pass";
 pub const LOG_TICK_DONE: &str = "tick done";
 /// Recommendations read per LIST request.
 pub const LIST_PAGE: u32 = 100;
+/// Autoscalers read and analyzed together: a tick holds at most this many
+/// histories at once.
+pub const ANALYSIS_CHUNK: usize = 250;
 /// Logged when a tick analyzes only part of the autoscalers to stay inside
 /// its interval.
 pub const LOG_SPREAD: &str = "analysis spread over ticks";
@@ -174,6 +177,7 @@ pub struct TickTimings {
 }
 
 /// What a tick gathered from the cluster for the analysis.
+#[derive(Default)]
 struct Gathered {
     /// One snapshot per workload to analyze.
     workloads: Vec<Arc<WorkloadSnapshot>>,
@@ -194,6 +198,29 @@ struct Gathered {
     read: usize,
     /// Autoscalers left for a later tick to stay inside the interval.
     deferred: usize,
+    /// Workloads whose history came from Prometheus, from HPA status.
+    sources: (usize, usize),
+    /// History keys of every autoscaler read (the history source keeps
+    /// only these).
+    keys: Vec<HistoryKey>,
+}
+
+impl Gathered {
+    /// Add what another chunk of the same tick gathered (its workloads
+    /// excepted: they go to the analysis).
+    fn absorb(&mut self, other: Gathered) {
+        self.index.extend(other.index);
+        self.unanalyzed.extend(other.unanalyzed);
+        self.skipped.extend(other.skipped);
+        self.waiting.extend(other.waiting);
+        self.unreadable += other.unreadable;
+        self.from_status.extend(other.from_status);
+        self.read += other.read;
+        self.deferred += other.deferred;
+        self.sources.0 += other.sources.0;
+        self.sources.1 += other.sources.1;
+        self.keys.extend(other.keys);
+    }
 }
 
 /// The note of the `WaitingForHistory` Event on an autoscaler not analyzed
@@ -482,19 +509,58 @@ impl Operator {
                 },
             }
         };
+        // Read and analyze a chunk at a time: a chunk's histories are
+        // dropped once it is analyzed, so a tick holds at most
+        // ANALYSIS_CHUNK of them whatever the fleet's size.
+        let mut gathered = Gathered::default();
+        let mut recs = Vec::new();
+        let mut analysis_seconds = 0.0;
+        for start in (0..autoscalers.len()).step_by(ANALYSIS_CHUNK) {
+            let range = start..(start + ANALYSIS_CHUNK).min(autoscalers.len());
+            let mut chunk = self
+                .snapshots(&reader, &autoscalers, range, plan.selected.as_ref(), now)
+                .await;
+            let started = Instant::now();
+            let analyzer = ctx.analyzer.clone();
+            let inputs = std::mem::take(&mut chunk.workloads);
+            let chunk_recs = tokio::task::spawn_blocking(move || analyzer.analyze(&inputs, 0))
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!("the analysis panicked; no recommendations this tick: {e}");
+                    Vec::new()
+                });
+            analysis_seconds += started.elapsed().as_secs_f64();
+            if chunk_recs.len() != chunk.index.len() {
+                // A panicked chunk: leave its autoscalers alone this tick.
+                for i in &chunk.index {
+                    chunk.unanalyzed.insert(name_of(&autoscalers[*i]));
+                }
+                chunk.index.clear();
+            }
+            recs.extend(chunk_recs);
+            gathered.absorb(chunk);
+        }
+        let (from_prometheus, from_status_count) = gathered.sources;
+        if from_prometheus > 0 {
+            tracing::info!(workloads = from_prometheus, "{}", LOG_PROMETHEUS);
+        }
+        if from_status_count > 0 || (from_prometheus == 0 && ctx.config.prometheus.is_none()) {
+            tracing::info!(workloads = from_status_count, "{}", LOG_HPA_STATUS);
+        }
+        let keep: HashSet<HistoryKey> = std::mem::take(&mut gathered.keys).into_iter().collect();
+        ctx.history.retain(&|k| keep.contains(k));
         let Gathered {
-            workloads,
             index: analyzed_of,
             unanalyzed,
-            skipped,
+            mut skipped,
             waiting,
             unreadable,
             from_status,
             read: read_count,
             deferred,
-        } = self
-            .snapshots(&reader, &autoscalers, plan.selected.as_ref(), now)
-            .await;
+            ..
+        } = gathered;
+        skipped.sort_by_key(|(i, _)| *i);
         report.deferred = deferred;
         if deferred > 0 {
             tracing::info!(
@@ -518,7 +584,7 @@ impl Operator {
                 .prometheus_traffic(report.prometheus_requests, report.prometheus_bytes);
         }
         report.target_unreadable = unreadable;
-        report.analyzed = workloads.len();
+        report.analyzed = analyzed_of.len();
         report.skipped = skipped.len();
         report.prometheus_no_data = waiting
             .iter()
@@ -559,19 +625,8 @@ impl Operator {
             }
         }
 
-        report.timings.read = tick_started.elapsed().as_secs_f64();
-        let started = Instant::now();
-        let analyzer = ctx.analyzer.clone();
-        // Moved into the analysis and dropped with it: the histories are
-        // the largest thing a tick holds, and the writes do not need them.
-        let inputs = workloads;
-        let recs = tokio::task::spawn_blocking(move || analyzer.analyze(&inputs, 0))
-            .await
-            .unwrap_or_else(|e| {
-                tracing::error!("the analysis panicked; no recommendations this tick: {e}");
-                Vec::new()
-            });
-        report.timings.analysis = started.elapsed().as_secs_f64();
+        report.timings.analysis = analysis_seconds;
+        report.timings.read = tick_started.elapsed().as_secs_f64() - analysis_seconds;
         if let Ok(mut s) = self.spreader.lock() {
             s.observe(
                 report.timings.read + report.timings.analysis,
@@ -611,7 +666,6 @@ impl Operator {
                 .observe(report.timings.total);
             return Ok(report);
         }
-        let mut recs = recs;
         let review_started = Instant::now();
         if let Some(reviewer) = &ctx.reviewer {
             let r = reviewer
@@ -849,6 +903,7 @@ impl Operator {
         &self,
         reader: &ClusterReader,
         autoscalers: &[Autoscaler],
+        range: std::ops::Range<usize>,
         selected: Option<&HashSet<(String, String)>>,
         now: i64,
     ) -> Gathered {
@@ -868,7 +923,12 @@ impl Operator {
         // autoscalers at a time; then the results, in the autoscalers'
         // order, so the analysis sees the same list as a sequential read.
         let mut reads = Vec::new();
-        for (i, a) in autoscalers.iter().enumerate() {
+        for (i, a) in autoscalers
+            .iter()
+            .enumerate()
+            .skip(range.start)
+            .take(range.len())
+        {
             // KEDA's own HPA (owned by a ScaledObject) is analyzed as the
             // ScaledObject; its status still feeds the ScaledObject's history.
             let keda_owner = keda_owner(a);
@@ -1000,14 +1060,6 @@ impl Operator {
             index.push(i);
         }
         skipped.sort_by_key(|(i, _)| *i);
-        if from_prometheus > 0 {
-            tracing::info!(workloads = from_prometheus, "{}", LOG_PROMETHEUS);
-        }
-        if from_status > 0 || (from_prometheus == 0 && ctx.config.prometheus.is_none()) {
-            tracing::info!(workloads = from_status, "{}", LOG_HPA_STATUS);
-        }
-        let keep: HashSet<_> = keys.into_iter().collect();
-        ctx.history.retain(&|k| keep.contains(k));
         Gathered {
             workloads,
             index,
@@ -1018,6 +1070,8 @@ impl Operator {
             from_status: status_keys,
             read: read_count,
             deferred,
+            sources: (from_prometheus, from_status),
+            keys,
         }
     }
 
