@@ -20,6 +20,9 @@ use kube::Client;
 use serde_json::Value;
 use stepscale_engine::snapshot::{AutoscalerKind, ContainerResources, ScaleTargetRef};
 
+/// Objects read per LIST request by [`ClusterReader::list_paged`].
+pub const LIST_PAGE: u32 = 100;
+
 /// API group/version of KEDA ScaledObjects.
 pub const KEDA_API_VERSION: &str = "keda.sh/v1alpha1";
 /// HPA API versions, most preferred first.
@@ -256,31 +259,58 @@ impl ClusterReader {
     }
 
     async fn list(&self, resource: &ApiResource) -> Result<Vec<DynamicObject>, ClusterError> {
-        let lp = ListParams::default();
-        if self.namespaces.is_empty() {
-            let api: Api<DynamicObject> = Api::all_with(self.client.clone(), resource);
-            return api
-                .list(&lp)
-                .await
-                .map(|l| l.items)
-                .map_err(|source| ClusterError::Read {
-                    what: format!("{}s in all namespaces", resource.kind),
-                    source,
-                });
-        }
         let mut out = Vec::new();
-        for ns in &self.namespaces {
-            let items =
-                self.api(resource, ns)
-                    .list(&lp)
-                    .await
-                    .map_err(|source| ClusterError::Read {
-                        what: format!("{}s in {ns}", resource.kind),
-                        source,
-                    })?;
-            out.extend(items.items);
-        }
+        self.list_paged(resource, |o| out.push(o)).await?;
         Ok(out)
+    }
+
+    /// Every object of `resource` in the watched namespaces, read
+    /// [`LIST_PAGE`] at a time; each page is handed to `each` before the
+    /// next is read, so a caller that converts the objects never holds
+    /// more than a page of them as JSON.
+    ///
+    /// # Errors
+    /// [`ClusterError::Read`] when a list fails.
+    pub async fn list_paged(
+        &self,
+        resource: &ApiResource,
+        mut each: impl FnMut(DynamicObject),
+    ) -> Result<(), ClusterError> {
+        let apis: Vec<(Api<DynamicObject>, String)> = if self.namespaces.is_empty() {
+            vec![(
+                Api::all_with(self.client.clone(), resource),
+                format!("{}s in all namespaces", resource.kind),
+            )]
+        } else {
+            self.namespaces
+                .iter()
+                .map(|ns| {
+                    (
+                        self.api(resource, ns),
+                        format!("{}s in {ns}", resource.kind),
+                    )
+                })
+                .collect()
+        };
+        for (api, what) in apis {
+            let mut token: Option<String> = None;
+            loop {
+                let mut lp = ListParams::default().limit(LIST_PAGE);
+                if let Some(t) = token.take() {
+                    lp = lp.continue_token(&t);
+                }
+                let page = api.list(&lp).await.map_err(|source| ClusterError::Read {
+                    what: what.clone(),
+                    source,
+                })?;
+                token = page.metadata.continue_.filter(|t| !t.is_empty());
+                page.items.into_iter().for_each(&mut each);
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every HPA and ScaledObject in the watched namespaces.

@@ -43,11 +43,7 @@ impl PrometheusCache {
         key: &HistoryKey,
         now_unix_seconds: i64,
     ) -> Result<MetricHistory, PrometheusError> {
-        let grid = Grid::ending_at(
-            now_unix_seconds,
-            config.lookback_seconds,
-            config.step_seconds,
-        );
+        let grid = config.grid_ending_at(now_unix_seconds);
         let kept = self.windows.lock().ok().and_then(|mut w| w.remove(key));
         let window = match kept.filter(|k| continues(k.grid, grid)) {
             Some(old) => {

@@ -10,7 +10,7 @@
 //! (zero: no CPU metric in the status), desired replicas, current replicas.
 //! The bytes are base64 (standard alphabet). HPA status reports whole
 //! percents and whole replicas, so the round trip is exact; a week of
-//! 5-minute samples is typically 10–20 KB. At most
+//! 5-minute samples stays under 24 KB (tested below). At most
 //! [`super::hpa_status::MAX_SAMPLES_PER_KEY`] samples and
 //! [`MAX_CHECKPOINT_CHARS`] characters are kept: a checkpoint that would be
 //! longer keeps its newest samples.

@@ -258,6 +258,11 @@ impl PrometheusConfig {
         Ok(())
     }
 
+    /// The grid of the look-back window ending at `now_unix_seconds`.
+    pub fn grid_ending_at(&self, now_unix_seconds: i64) -> Grid {
+        Grid::ending_at(now_unix_seconds, self.lookback_seconds, self.step_seconds)
+    }
+
     /// The parsed base URL and its printable (credential-free) form.
     fn endpoint(&self) -> Result<(reqwest::Url, String), PrometheusError> {
         let url = self.url.trim();
@@ -731,11 +736,7 @@ pub async fn backfill(
     key: &HistoryKey,
     now_unix_seconds: i64,
 ) -> Result<MetricHistory, PrometheusError> {
-    let grid = Grid::ending_at(
-        now_unix_seconds,
-        config.lookback_seconds,
-        config.step_seconds,
-    );
+    let grid = config.grid_ending_at(now_unix_seconds);
     fetch_window(config, key, grid, &Traffic::default())
         .await?
         .history()

@@ -65,23 +65,20 @@ pub fn restore(recs: &[ScalingRecommendation], source: &dyn HistorySource) -> Re
     got
 }
 
-/// The checkpoint to write for `rec`, if one is due: its autoscaler's
-/// history came from HPA status this tick (`from_status`), the operator
-/// holds at least two samples, and the saved checkpoint is missing,
-/// unreadable in time, or [`CHECKPOINT_EVERY_SECONDS`] older than the
-/// newest sample.
+/// The checkpoint to write for `rec` at `now` (Unix seconds), if one is
+/// due: its autoscaler's history came from HPA status this tick
+/// (`from_status`), the saved checkpoint is missing, unreadable in time, or
+/// ends [`CHECKPOINT_EVERY_SECONDS`] or more before `now`, and the
+/// operator holds at least two samples. The samples are only copied when
+/// one is due.
 pub fn due(
     rec: &ScalingRecommendation,
     source: &dyn HistorySource,
     from_status: &HashSet<HistoryKey>,
+    now: i64,
 ) -> Option<HistoryCheckpoint> {
     let key = rec.history_key();
     if !from_status.contains(&key) {
-        return None;
-    }
-    let samples = source.samples(&key);
-    let newest = samples.last()?.at_unix_seconds;
-    if samples.len() < 2 {
         return None;
     }
     let saved = rec
@@ -89,7 +86,11 @@ pub fn due(
         .as_ref()
         .and_then(|s| s.history.as_ref())
         .and_then(HistoryCheckpoint::to_unix_seconds);
-    if saved.is_some_and(|t| newest - t < CHECKPOINT_EVERY_SECONDS) {
+    if saved.is_some_and(|t| now - t < CHECKPOINT_EVERY_SECONDS) {
+        return None;
+    }
+    let samples = source.samples(&key);
+    if samples.len() < 2 {
         return None;
     }
     HistoryCheckpoint::of(&samples)
@@ -107,7 +108,7 @@ impl Lifecycle<'_> {
     ) -> usize {
         let writes: Vec<_> = recs
             .iter()
-            .filter_map(|rec| due(rec, source, from_status).map(|c| (rec, c)))
+            .filter_map(|rec| due(rec, source, from_status, self.now).map(|c| (rec, c)))
             .map(|(rec, c)| async move {
                 let r = self.write_checkpoint(rec, &c).await;
                 if let Err(e) = &r {

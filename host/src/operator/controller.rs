@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, DynamicObject, ListParams, PartialObjectMeta};
+use kube::api::{Api, ListParams, PartialObjectMeta};
 use kube::core::ApiResource;
 use kube::runtime::watcher;
 use kube::Client;
@@ -61,8 +61,6 @@ pub const LOG_ANALYSIS: &str = "analysis";
 pub const LOG_NOT_LEADER: &str = "not leader; skipping mutating pass";
 /// Logged at the end of a leader tick, with where its time went.
 pub const LOG_TICK_DONE: &str = "tick done";
-/// Recommendations read per LIST request.
-pub const LIST_PAGE: u32 = 100;
 /// Autoscalers read and analyzed together: a tick holds at most this many
 /// histories at once.
 pub const ANALYSIS_CHUNK: usize = 250;
@@ -198,8 +196,9 @@ struct Gathered {
     read: usize,
     /// Autoscalers left for a later tick to stay inside the interval.
     deferred: usize,
-    /// Workloads whose history came from Prometheus, from HPA status.
-    sources: (usize, usize),
+    /// Workloads whose history came from Prometheus (those from HPA
+    /// status are `from_status`).
+    from_prometheus: usize,
     /// History keys of every autoscaler read (the history source keeps
     /// only these).
     keys: Vec<HistoryKey>,
@@ -217,8 +216,7 @@ impl Gathered {
         self.from_status.extend(other.from_status);
         self.read += other.read;
         self.deferred += other.deferred;
-        self.sources.0 += other.sources.0;
-        self.sources.1 += other.sources.1;
+        self.from_prometheus += other.from_prometheus;
         self.keys.extend(other.keys);
     }
 }
@@ -499,15 +497,9 @@ impl Operator {
                 .map(name_of)
                 .collect();
             let budget = ctx.config.interval.as_secs_f64() * ANALYSIS_SHARE;
-            match self.spreader.lock() {
-                Ok(mut s) => s.plan(&names, budget),
-                Err(_) => Plan {
-                    selected: None,
-                    deferred: 0,
-                    every_ticks: 1,
-                    backlog_ticks: 0,
-                },
-            }
+            self.spreader
+                .lock()
+                .map_or_else(|_| Plan::everything(), |mut s| s.plan(&names, budget))
         };
         // Read and analyze a chunk at a time: a chunk's histories are
         // dropped once it is analyzed, so a tick holds at most
@@ -526,7 +518,7 @@ impl Operator {
             let chunk_recs = tokio::task::spawn_blocking(move || analyzer.analyze(&inputs, 0))
                 .await
                 .unwrap_or_else(|e| {
-                    tracing::error!("the analysis panicked; no recommendations this tick: {e}");
+                    tracing::error!("the analysis panicked; this chunk's autoscalers are left as they are this tick: {e}");
                     Vec::new()
                 });
             analysis_seconds += started.elapsed().as_secs_f64();
@@ -540,7 +532,8 @@ impl Operator {
             recs.extend(chunk_recs);
             gathered.absorb(chunk);
         }
-        let (from_prometheus, from_status_count) = gathered.sources;
+        let (from_prometheus, from_status_count) =
+            (gathered.from_prometheus, gathered.from_status.len());
         if from_prometheus > 0 {
             tracing::info!(workloads = from_prometheus, "{}", LOG_PROMETHEUS);
         }
@@ -850,50 +843,30 @@ impl Operator {
         reader: &ClusterReader,
     ) -> Result<(Vec<ScalingRecommendation>, usize), ControllerError> {
         let resource = ApiResource::erase::<ScalingRecommendation>(&());
-        let apis: Vec<Api<DynamicObject>> = if reader.namespaces().is_empty() {
-            vec![Api::all_with(self.ctx.client.clone(), &resource)]
-        } else {
-            reader
-                .namespaces()
-                .iter()
-                .map(|ns| Api::namespaced_with(self.ctx.client.clone(), ns, &resource))
-                .collect()
-        };
         let mut malformed = 0;
         let mut recs = Vec::new();
-        // A page at a time, each parsed before the next is read: a
-        // recommendation as a JSON tree is several times its typed size.
-        for api in apis {
-            let mut token: Option<String> = None;
-            loop {
-                let mut lp = ListParams::default().limit(LIST_PAGE);
-                if let Some(t) = token.take() {
-                    lp = lp.continue_token(&t);
-                }
-                let page = api
-                    .list(&lp)
-                    .await
-                    .map_err(ControllerError::ListRecommendations)?;
-                token = page.metadata.continue_.filter(|t| !t.is_empty());
-                for o in page.items {
-                    let name = format!(
-                        "{}/{}",
-                        o.metadata.namespace.as_deref().unwrap_or_default(),
-                        o.metadata.name.as_deref().unwrap_or_default()
-                    );
-                    match o.try_parse::<ScalingRecommendation>() {
-                        Ok(r) => recs.push(r),
-                        Err(e) => {
-                            malformed += 1;
-                            tracing::warn!(recommendation = %name, "skipping a malformed ScalingRecommendation: {e}");
-                        }
+        // Parsed page by page: a recommendation as a JSON tree is several
+        // times its typed size.
+        reader
+            .list_paged(&resource, |o| {
+                let name = format!(
+                    "{}/{}",
+                    o.metadata.namespace.as_deref().unwrap_or_default(),
+                    o.metadata.name.as_deref().unwrap_or_default()
+                );
+                match o.try_parse::<ScalingRecommendation>() {
+                    Ok(r) => recs.push(r),
+                    Err(e) => {
+                        malformed += 1;
+                        tracing::warn!(recommendation = %name, "skipping a malformed ScalingRecommendation: {e}");
                     }
                 }
-                if token.is_none() {
-                    break;
-                }
-            }
-        }
+            })
+            .await
+            .map_err(|e| match e {
+                ClusterError::Read { source, .. } => ControllerError::ListRecommendations(source),
+                other => ControllerError::Cluster(other),
+            })?;
         Ok((recs, malformed))
     }
 
@@ -916,7 +889,6 @@ impl Operator {
         let mut unanalyzed = HashSet::new();
         let mut deferred = 0;
         let mut from_prometheus = 0;
-        let mut from_status = 0;
         let mut status_keys = HashSet::new();
         // First the checks that need no IO, in order; then the reads (the
         // target's /scale and pod template, the history) several
@@ -973,10 +945,13 @@ impl Operator {
                 skipped.push((i, e.to_string()));
                 continue;
             }
-            if selected.is_some_and(|s| !s.contains(&name_of(a))) {
-                unanalyzed.insert(name_of(a));
-                deferred += 1;
-                continue;
+            if let Some(s) = selected {
+                let name = name_of(a);
+                if !s.contains(&name) {
+                    unanalyzed.insert(name);
+                    deferred += 1;
+                    continue;
+                }
             }
             reads.push((i, target, config));
         }
@@ -1023,7 +998,6 @@ impl Operator {
             match sourced.source {
                 MetricsSource::Prometheus => from_prometheus += 1,
                 MetricsSource::HpaStatus => {
-                    from_status += 1;
                     status_keys.insert(key.clone());
                 }
             }
@@ -1070,7 +1044,7 @@ impl Operator {
             from_status: status_keys,
             read: read_count,
             deferred,
-            sources: (from_prometheus, from_status),
+            from_prometheus,
             keys,
         }
     }

@@ -33,6 +33,18 @@ pub struct Plan {
     pub backlog_ticks: u64,
 }
 
+impl Plan {
+    /// Analyze every autoscaler this tick.
+    pub fn everything() -> Plan {
+        Plan {
+            selected: None,
+            deferred: 0,
+            every_ticks: 1,
+            backlog_ticks: 0,
+        }
+    }
+}
+
 /// What the spreader remembers between ticks.
 #[derive(Debug, Default)]
 pub struct Spreader {
@@ -63,12 +75,7 @@ impl Spreader {
             for name in names {
                 self.last.insert(name.clone(), tick);
             }
-            return Plan {
-                selected: None,
-                deferred: 0,
-                every_ticks: 1,
-                backlog_ticks: 0,
-            };
+            return Plan::everything();
         }
         // Oldest first (never analyzed is oldest); ties in the tick's order.
         let mut order: Vec<(u64, usize)> = names
