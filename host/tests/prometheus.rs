@@ -458,25 +458,10 @@ fn a_kept_window_fetches_only_the_tail_and_gives_what_a_full_backfill_gives() {
     let mut before = (0, 0);
     for tick in 0..24 {
         let now = end - 20 * 300 + tick * 300 + 7;
-        let kept = block_on(cache.backfill(&config, &key("nab"), now)).expect("kept window");
-        let full = block_on(backfill(&config, &key("nab"), now)).expect("full backfill");
-        assert_eq!(
-            kept.start_unix_seconds, full.start_unix_seconds,
-            "tick {tick}"
-        );
-        assert_eq!(kept.len(), full.len(), "tick {tick}");
-        for (name, a, b) in [
-            ("cpu", &kept.cpu_utilization, &full.cpu_utilization),
-            ("desired", &kept.replicas_desired, &full.replicas_desired),
-            ("current", &kept.replicas_current, &full.replicas_current),
-        ] {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                assert!(
-                    x == y || (x.is_nan() && y.is_nan()),
-                    "tick {tick}: {name}[{i}] is {x} kept, {y} in full"
-                );
-            }
-        }
+        let kept = block_on(cache.backfill(&config, &key("nab"), now));
+        assert!(kept.is_ok(), "tick {tick}: {kept:?}");
+        let full = block_on(backfill(&config, &key("nab"), now));
+        assert_same(&format!("tick {tick}"), &kept, &full);
         let now_traffic = cache.traffic();
         let requests = now_traffic.0 - before.0;
         assert_eq!(requests, 3, "tick {tick}: one query per series");
@@ -493,4 +478,116 @@ fn a_kept_window_fetches_only_the_tail_and_gives_what_a_full_backfill_gives() {
         );
     }
     assert_eq!(cache.bytes_kept(), 3 * 289 * 8, "one day of 3 series");
+}
+
+/// The day-2 workloads of `.ci/day2_openmetrics.py`, in their namespace.
+fn day2_key(name: &str) -> HistoryKey {
+    HistoryKey {
+        namespace: "stepscale-day2".into(),
+        autoscaler: name.into(),
+        target_kind: "Deployment".into(),
+        target_name: name.into(),
+    }
+}
+
+/// The history the cache gives equals a full backfill of the same key on
+/// its own: the same samples, or the same error.
+fn assert_same(
+    what: &str,
+    kept: &Result<stepscale_engine::snapshot::MetricHistory, PrometheusError>,
+    full: &Result<stepscale_engine::snapshot::MetricHistory, PrometheusError>,
+) {
+    match (kept, full) {
+        (Ok(k), Ok(f)) => {
+            assert_eq!(k.start_unix_seconds, f.start_unix_seconds, "{what}");
+            assert_eq!(k.len(), f.len(), "{what}");
+            for (name, a, b) in [
+                ("cpu", &k.cpu_utilization, &f.cpu_utilization),
+                ("desired", &k.replicas_desired, &f.replicas_desired),
+                ("current", &k.replicas_current, &f.replicas_current),
+            ] {
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    assert!(
+                        x == y || (x.is_nan() && y.is_nan()),
+                        "{what}: {name}[{i}] is {x} from the cache, {y} alone"
+                    );
+                }
+            }
+        }
+        (Err(k), Err(f)) => assert_eq!(k.to_string(), f.to_string(), "{what}"),
+        (k, f) => {
+            let said = |r: &Result<stepscale_engine::snapshot::MetricHistory, PrometheusError>| {
+                r.as_ref()
+                    .map_or_else(|e| e.to_string(), |h| format!("{} samples", h.len()))
+            };
+            panic!("{what}: {} from the cache, {} alone", said(k), said(f))
+        }
+    }
+}
+
+#[test]
+fn batched_queries_give_each_autoscaler_what_its_own_queries_give() {
+    let Some(url) =
+        prometheus_url("batched_queries_give_each_autoscaler_what_its_own_queries_give")
+    else {
+        return;
+    };
+    let rows = nab_rows();
+    let config = PrometheusConfig {
+        lookback_seconds: 86_400,
+        ..PrometheusConfig::new(url)
+    };
+    // Two namespaces of the NAB fixture, one autoscaler there with no
+    // series at all; then the day-2 namespace, whose week ends now.
+    let ghost = HistoryKey {
+        autoscaler: "ghost".into(),
+        target_name: "ghost".into(),
+        ..key("nab")
+    };
+    let now_day2 = jiff::Timestamp::now().as_second();
+    let runs = [
+        (
+            "NAB",
+            vec![key("nab"), ghost, key("other")],
+            rows[ROWS - 1].0,
+            2,
+        ),
+        (
+            "day-2",
+            vec![day2_key("shop"), day2_key("cart")],
+            now_day2,
+            1,
+        ),
+    ];
+    for (what, keys, end, namespaces) in runs {
+        let cache = PrometheusCache::default();
+        // Three ticks five minutes apart: each autoscaler's whole window
+        // (asked for alone), then two tails (batched).
+        for (tick, now) in [end - 600, end - 300, end].into_iter().enumerate() {
+            let before = cache.traffic();
+            block_on(cache.prefetch(&config, &keys, now));
+            let prefetch = cache.traffic();
+            let batched = if tick == 0 { 0 } else { 3 * namespaces };
+            assert_eq!(
+                prefetch.0 - before.0,
+                batched,
+                "{what} tick {tick}: one query per series and namespace for the tails"
+            );
+            for key in &keys {
+                let kept = block_on(cache.backfill(&config, key, now));
+                let full = block_on(backfill(&config, key, now));
+                assert_same(
+                    &format!("{what} tick {tick} {}/{}", key.namespace, key.autoscaler),
+                    &kept,
+                    &full,
+                );
+            }
+            let alone = if tick == 0 { 3 * keys.len() as u64 } else { 0 };
+            assert_eq!(
+                cache.traffic().0 - prefetch.0,
+                alone,
+                "{what} tick {tick}: a whole window is asked for alone, a prefetched one not again"
+            );
+        }
+    }
 }

@@ -33,7 +33,7 @@ use crate::node::{ctr, import_image, lease, node_and_image, ready, sh};
 const WORKLOADS: &str = "stepscale-day2";
 /// The probation set by values, minutes (the chart's smallest unit): long
 /// enough that rolling both pods to a new tag fits inside it on a loaded
-/// 2-core machine (the roll took up to 86 s there), short enough to keep the
+/// 2-core machine (three rolls together took 128 s there), short enough to keep the
 /// test's waits (one window for shop, two for cart) in minutes.
 const PROBATION_MINUTES: u64 = 3;
 

@@ -11,22 +11,47 @@
 //! 5 minutes) 2,017 points, 48.4 KB (64.5 KB with request rate). Windows
 //! of autoscalers that are gone are dropped each tick.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
+use futures::StreamExt;
 use stepscale_engine::snapshot::MetricHistory;
 
+use super::batch::{fetch_windows, worth_splitting, MAX_BATCH, MAX_BATCHED_POINTS};
 use super::prometheus::{fetch_window, Grid, PrometheusConfig, PrometheusError, Traffic, Window};
 use super::HistoryKey;
 
 /// Points fetched again on each tick, the newest the last tick had.
 pub const REFETCH_POINTS: i64 = 3;
 
+/// Batched queries of one prefetch in flight at once.
+pub const PREFETCH_CONCURRENCY: usize = 4;
+
 /// The windows of every autoscaler, and the traffic they cost.
 #[derive(Debug, Default)]
 pub struct PrometheusCache {
-    windows: Mutex<HashMap<HistoryKey, Window>>,
+    windows: Mutex<HashMap<HistoryKey, Kept>>,
     traffic: Traffic,
+}
+
+/// A kept window, and the `now` a prefetch brought it up to, until the
+/// tick's [`PrometheusCache::backfill`] takes it as it is.
+#[derive(Debug)]
+struct Kept {
+    window: Window,
+    prefetched_for: Option<i64>,
+}
+
+/// What one [`PrometheusCache::prefetch`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Prefetched {
+    /// Autoscalers whose windows a batched query brought up to date.
+    pub autoscalers: usize,
+    /// Batched queries that failed and were asked again in two halves.
+    pub split: usize,
+    /// Autoscalers left to their own queries (a batch Prometheus did not
+    /// answer, or an autoscaler whose own query is at fault).
+    pub left_alone: usize,
 }
 
 impl PrometheusCache {
@@ -45,32 +70,164 @@ impl PrometheusCache {
     ) -> Result<MetricHistory, PrometheusError> {
         let grid = config.grid_ending_at(now_unix_seconds);
         let kept = self.windows.lock().ok().and_then(|mut w| w.remove(key));
-        let window = match kept.filter(|k| continues(k.grid, grid)) {
-            Some(old) => {
-                let from = (old.grid.end() - (REFETCH_POINTS - 1) * grid.step).max(grid.start);
-                let tail = Grid {
-                    start: from,
-                    step: grid.step,
-                    len: ((grid.end() - from) / grid.step + 1) as usize,
-                };
-                match fetch_window(config, key, tail, &self.traffic).await {
+        let window = match kept {
+            Some(k) if k.prefetched_for == Some(now_unix_seconds) && k.window.grid == grid => {
+                k.window
+            }
+            Some(k) if continues(k.window.grid, grid) => {
+                let old = k.window;
+                match fetch_window(config, key, tail(old.grid, grid), &self.traffic).await {
                     Ok(fresh) => moved(&old, &fresh, grid),
                     Err(e) => {
-                        self.keep(key, old);
+                        self.keep(key, old, None);
                         return Err(e);
                     }
                 }
             }
-            None => fetch_window(config, key, grid, &self.traffic).await?,
+            _ => fetch_window(config, key, grid, &self.traffic).await?,
         };
         let history = window.history();
-        self.keep(key, window);
+        self.keep(key, window, None);
         history
     }
 
-    fn keep(&self, key: &HistoryKey, window: Window) {
+    /// Bring the windows of `keys` up to `now_unix_seconds` in batched
+    /// queries ([`super::batch`]): the autoscalers of a namespace that need
+    /// the same tail share one query per series. The tick's
+    /// [`PrometheusCache::backfill`] for the same `now` then takes a
+    /// prefetched window as it is. Windows longer than
+    /// [`MAX_BATCHED_POINTS`] (an autoscaler's first) are left to
+    /// [`PrometheusCache::backfill`], one autoscaler at a time.
+    ///
+    /// A batch Prometheus refuses is asked again in two halves, down to
+    /// single autoscalers; one it still refuses is left to its own
+    /// [`PrometheusCache::backfill`] (so it reports its own error and falls
+    /// back as before), as are the autoscalers of a batch Prometheus did not
+    /// answer at all. Each failed batch is logged with its namespace.
+    pub async fn prefetch(
+        &self,
+        config: &PrometheusConfig,
+        keys: &[HistoryKey],
+        now_unix_seconds: i64,
+    ) -> Prefetched {
+        let grid = config.grid_ending_at(now_unix_seconds);
+        // Group by namespace and the points each needs.
+        let mut groups: BTreeMap<(&str, i64, usize), Vec<HistoryKey>> = BTreeMap::new();
+        if let Ok(windows) = self.windows.lock() {
+            for key in keys {
+                let points = match windows.get(key) {
+                    Some(k) if k.prefetched_for == Some(now_unix_seconds) => continue,
+                    Some(k) if continues(k.window.grid, grid) => tail(k.window.grid, grid),
+                    _ => grid,
+                };
+                if points.len > MAX_BATCHED_POINTS {
+                    // A whole window: cheaper for Prometheus asked alone.
+                    continue;
+                }
+                groups
+                    .entry((key.namespace.as_str(), points.start, points.len))
+                    .or_default()
+                    .push(key.clone());
+            }
+        }
+        let batches: Vec<(Grid, Vec<HistoryKey>)> = groups
+            .into_iter()
+            .flat_map(|((_, start, len), keys)| {
+                let points = Grid {
+                    start,
+                    step: grid.step,
+                    len,
+                };
+                keys.chunks(MAX_BATCH)
+                    .map(|c| (points, c.to_vec()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let fetching: Vec<_> = batches
+            .into_iter()
+            .map(|(points, keys)| self.fetch_batch(config, keys, points))
+            .collect();
+        let fetched: Vec<_> = futures::stream::iter(fetching)
+            .buffer_unordered(PREFETCH_CONCURRENCY)
+            .collect()
+            .await;
+        let mut done = Prefetched::default();
+        for (windows, report) in fetched {
+            done.split += report.split;
+            done.left_alone += report.left_alone;
+            for (key, fresh) in windows {
+                let window = match self.windows.lock().ok().and_then(|mut w| w.remove(&key)) {
+                    Some(k) if fresh.grid != grid => moved(&k.window, &fresh, grid),
+                    _ => fresh,
+                };
+                self.keep(&key, window, Some(now_unix_seconds));
+                done.autoscalers += 1;
+            }
+        }
+        done
+    }
+
+    /// One batch's windows on `points`, asked again in halves while
+    /// Prometheus refuses it; what is left out is counted in the report.
+    async fn fetch_batch(
+        &self,
+        config: &PrometheusConfig,
+        keys: Vec<HistoryKey>,
+        points: Grid,
+    ) -> (Vec<(HistoryKey, Window)>, Prefetched) {
+        let mut out = Vec::new();
+        let mut report = Prefetched::default();
+        let mut queue = vec![keys];
+        while let Some(keys) = queue.pop() {
+            match fetch_windows(config, &keys, points, &self.traffic).await {
+                Ok(windows) => {
+                    for (key, window) in keys.into_iter().zip(windows) {
+                        match window {
+                            Ok(w) => out.push((key, w)),
+                            Err(_) => report.left_alone += 1,
+                        }
+                    }
+                }
+                Err(e) if worth_splitting(&e) && keys.len() > 1 => {
+                    tracing::warn!(
+                        namespace = %keys[0].namespace,
+                        autoscalers = keys.len(),
+                        error = %e,
+                        "a batched Prometheus query failed; asking again in two halves"
+                    );
+                    report.split += 1;
+                    let second = keys[keys.len() / 2..].to_vec();
+                    let mut first = keys;
+                    first.truncate(first.len() / 2);
+                    queue.push(second);
+                    queue.push(first);
+                }
+                Err(e) => {
+                    // One autoscaler's failure is reported by its own query.
+                    if keys.len() > 1 {
+                        tracing::warn!(
+                            namespace = %keys[0].namespace,
+                            autoscalers = keys.len(),
+                            error = %e,
+                            "a batched Prometheus query failed; asking for each autoscaler alone"
+                        );
+                    }
+                    report.left_alone += keys.len();
+                }
+            }
+        }
+        (out, report)
+    }
+
+    fn keep(&self, key: &HistoryKey, window: Window, prefetched_for: Option<i64>) {
         if let Ok(mut w) = self.windows.lock() {
-            w.insert(key.clone(), window);
+            w.insert(
+                key.clone(),
+                Kept {
+                    window,
+                    prefetched_for,
+                },
+            );
         }
     }
 
@@ -90,8 +247,19 @@ impl PrometheusCache {
     pub fn bytes_kept(&self) -> usize {
         self.windows
             .lock()
-            .map(|w| w.values().map(Window::bytes).sum())
+            .map(|w| w.values().map(|k| k.window.bytes()).sum())
             .unwrap_or(0)
+    }
+}
+
+/// The points of `grid` a window on `old` lacks, with the last
+/// [`REFETCH_POINTS`] of `old` again.
+fn tail(old: Grid, grid: Grid) -> Grid {
+    let from = (old.end() - (REFETCH_POINTS - 1) * grid.step).max(grid.start);
+    Grid {
+        start: from,
+        step: grid.step,
+        len: ((grid.end() - from) / grid.step + 1) as usize,
     }
 }
 
@@ -136,6 +304,9 @@ fn moved(old: &Window, fresh: &Window, grid: Grid) -> Window {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
     use super::*;
 
     fn window(start: i64, values: &[f64]) -> Window {
@@ -150,6 +321,136 @@ mod tests {
             current: values.to_vec(),
             rate: None,
         }
+    }
+
+    /// A stand-in for a Prometheus that refuses any batched query of more
+    /// than `max_parts` autoscalers (as one does past its sample limit) and
+    /// answers the rest with two samples per autoscaler. A real Prometheus
+    /// cannot be made to refuse by batch size alone without restarting it
+    /// with other limits, so this double serves the splitting test; the
+    /// answers themselves are checked against a real one in
+    /// `host/tests/prometheus.rs`.
+    async fn refusing_prometheus(max_parts: usize) -> (String, Arc<AtomicUsize>) {
+        use axum::routing::post;
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
+        let app = axum::Router::new().route(
+            "/api/v1/query_range",
+            post(move |body: String| {
+                counted.fetch_add(1, Ordering::Relaxed);
+                async move {
+                    let form: Vec<(String, String)> =
+                        serde_urlencoded::from_str(&body).expect("a form body");
+                    let query = &form.iter().find(|(k, _)| k == "query").expect("query").1;
+                    let start: i64 = form
+                        .iter()
+                        .find(|(k, _)| k == "start")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .expect("start");
+                    let tag = "\"stepscale_batch\", \"";
+                    let parts: Vec<&str> = query
+                        .match_indices(tag)
+                        .map(|(i, _)| {
+                            let rest = &query[i + tag.len()..];
+                            &rest[..rest.find('"').expect("closing quote")]
+                        })
+                        .collect();
+                    if parts.len() > max_parts {
+                        return (
+                            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                            r#"{"status":"error","errorType":"execution","error":"query processing would load too many samples into memory"}"#.to_owned(),
+                        );
+                    }
+                    let series: Vec<String> = parts
+                        .iter()
+                        .map(|p| format!(r#"{{"metric":{{"stepscale_batch":"{p}"}},"values":[[{start},"50"],[{},"50"]]}}"#, start + 60))
+                        .collect();
+                    (
+                        axum::http::StatusCode::OK,
+                        format!(
+                            r#"{{"status":"success","data":{{"resultType":"matrix","result":[{}]}}}}"#,
+                            series.join(",")
+                        ),
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listen");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, requests)
+    }
+
+    fn keys(n: usize) -> Vec<HistoryKey> {
+        (0..n)
+            .map(|i| HistoryKey {
+                namespace: "shop".into(),
+                autoscaler: format!("w{i}"),
+                target_kind: "Deployment".into(),
+                target_name: format!("w{i}"),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_refused_batch_is_asked_again_in_halves_and_every_autoscaler_is_served() {
+        let (url, requests) = refusing_prometheus(2).await;
+        let config = PrometheusConfig {
+            lookback_seconds: 600,
+            step_seconds: 60,
+            ..PrometheusConfig::new(url)
+        };
+        let cache = PrometheusCache::default();
+        let keys = keys(5);
+        let done = cache.prefetch(&config, &keys, 6_000).await;
+        // 5 is refused, then 2 (served) and 3 (refused), then 1 and 2.
+        assert_eq!(
+            done,
+            Prefetched {
+                autoscalers: 5,
+                split: 2,
+                left_alone: 0
+            }
+        );
+        assert_eq!(
+            requests.load(Ordering::Relaxed),
+            3 * 5,
+            "5 batches a series"
+        );
+        for key in &keys {
+            let h = cache.backfill(&config, key, 6_000).await.expect("history");
+            assert_eq!(h.cpu_utilization, vec![50.0, 50.0], "{}", key.autoscaler);
+        }
+        assert_eq!(
+            requests.load(Ordering::Relaxed),
+            15,
+            "the tick's backfills take the prefetched windows as they are"
+        );
+    }
+
+    #[tokio::test]
+    async fn autoscalers_prometheus_refuses_even_alone_are_left_to_their_own_queries() {
+        let (url, requests) = refusing_prometheus(0).await;
+        let config = PrometheusConfig {
+            lookback_seconds: 600,
+            step_seconds: 60,
+            ..PrometheusConfig::new(url)
+        };
+        let cache = PrometheusCache::default();
+        let done = cache.prefetch(&config, &keys(4), 6_000).await;
+        // 4, then 2 and 2, then four of 1: seven batches a series.
+        assert_eq!(
+            done,
+            Prefetched {
+                autoscalers: 0,
+                split: 3,
+                left_alone: 4
+            }
+        );
+        assert_eq!(requests.load(Ordering::Relaxed), 3 * 7);
+        assert_eq!(cache.bytes_kept(), 0, "nothing kept from a refused batch");
     }
 
     #[test]

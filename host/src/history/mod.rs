@@ -9,6 +9,7 @@
 //! never stop the tick. [`source`] is what the tick asks: the production
 //! source and the trait tests implement.
 
+pub mod batch;
 pub mod cache;
 pub mod checkpoint;
 pub mod hpa_status;

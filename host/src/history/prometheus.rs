@@ -263,6 +263,18 @@ impl PrometheusConfig {
         Grid::ending_at(now_unix_seconds, self.lookback_seconds, self.step_seconds)
     }
 
+    /// The validated settings' `/api/v1/query_range` URL and the base URL's
+    /// printable (credential-free) form.
+    pub(super) fn query_range_endpoint(&self) -> Result<(reqwest::Url, String), PrometheusError> {
+        self.validate()?;
+        let (mut url, endpoint) = self.endpoint()?;
+        url.path_segments_mut()
+            .map_err(|()| PrometheusError::Config("prometheus.url cannot be a base URL".into()))?
+            .pop_if_empty()
+            .extend(["api", "v1", "query_range"]);
+        Ok((url, endpoint))
+    }
+
     /// The parsed base URL and its printable (credential-free) form.
     fn endpoint(&self) -> Result<(reqwest::Url, String), PrometheusError> {
         let url = self.url.trim();
@@ -366,10 +378,10 @@ pub enum PrometheusError {
 }
 
 /// Names of the series, used in errors.
-const CPU: &str = "CPU utilization";
-const DESIRED: &str = "desired replicas";
-const CURRENT: &str = "current replicas";
-const REQUEST_RATE: &str = "request rate";
+pub(super) const CPU: &str = "CPU utilization";
+pub(super) const DESIRED: &str = "desired replicas";
+pub(super) const CURRENT: &str = "current replicas";
+pub(super) const REQUEST_RATE: &str = "request rate";
 
 /// The JSON of `/api/v1/query_range` (success and error share it).
 #[derive(Debug, Deserialize)]
@@ -391,10 +403,15 @@ struct ApiData {
     result: Vec<ApiSeries>,
 }
 
+/// One series of a range-query answer: its labels and its samples.
 #[derive(Debug, Deserialize)]
-struct ApiSeries {
+pub(super) struct ApiSeries {
+    /// The series' labels (a batched query tags each autoscaler's series).
     #[serde(default)]
-    values: Vec<(f64, String)>,
+    pub(super) metric: std::collections::HashMap<String, String>,
+    /// `(unix seconds, value)` pairs, the value as Prometheus spells it.
+    #[serde(default)]
+    pub(super) values: Vec<(f64, String)>,
 }
 
 /// The grid every series is aligned to: `len` points `step` seconds
@@ -495,10 +512,28 @@ impl Window {
 
 /// Parse a `query_range` body into its one series' samples; `Ok(None)` when
 /// the result is empty.
+#[cfg(test)]
 fn parse_matrix(
     body: &str,
     series: &'static str,
 ) -> Result<Option<Vec<(f64, String)>>, PrometheusError> {
+    one_series(parse_result(body, series)?, series)
+}
+
+/// The samples of a result that must hold at most one series.
+fn one_series(
+    result: Vec<ApiSeries>,
+    series: &'static str,
+) -> Result<Option<Vec<(f64, String)>>, PrometheusError> {
+    match result.len() {
+        0 => Ok(None),
+        1 => Ok(result.into_iter().next().map(|s| s.values)),
+        count => Err(PrometheusError::Ambiguous { series, count }),
+    }
+}
+
+/// Parse a `query_range` body into its series.
+fn parse_result(body: &str, series: &'static str) -> Result<Vec<ApiSeries>, PrometheusError> {
     let resp: ApiResponse =
         serde_json::from_str(body).map_err(|e| PrometheusError::BadResponse {
             series,
@@ -521,17 +556,13 @@ fn parse_matrix(
             message: format!("resultType is {:?}, expected \"matrix\"", data.result_type),
         });
     }
-    match data.result.len() {
-        0 => Ok(None),
-        1 => Ok(data.result.into_iter().next().map(|s| s.values)),
-        count => Err(PrometheusError::Ambiguous { series, count }),
-    }
+    Ok(data.result)
 }
 
 /// Place samples on the grid: each sample goes to the nearest grid point
 /// (within half a step); points without a sample, and non-finite values
 /// (`NaN`, `±Inf` from a division by a zero request), are gaps (`NaN`).
-fn align(
+pub(super) fn align(
     samples: &[(f64, String)],
     grid: Grid,
     series: &'static str,
@@ -595,10 +626,12 @@ fn client() -> Result<reqwest::Client, PrometheusError> {
 }
 
 /// Everything one request needs.
-struct Request<'a> {
-    client: &'a reqwest::Client,
-    url: &'a reqwest::Url,
-    endpoint: &'a str,
+pub(super) struct Request<'a> {
+    client: reqwest::Client,
+    /// The `query_range` endpoint.
+    url: reqwest::Url,
+    /// The endpoint as errors name it (no credentials).
+    endpoint: String,
     grid: Grid,
     timeout_seconds: u32,
     /// Requests and bytes, summed.
@@ -622,9 +655,43 @@ impl Traffic {
     }
 }
 
-impl Request<'_> {
+impl<'a> Request<'a> {
+    /// Range queries on `grid` with `config`'s endpoint and timeout, their
+    /// requests and bytes added to `traffic`.
+    ///
+    /// # Errors
+    /// [`PrometheusError::Config`]: unusable settings.
+    pub(super) fn new(
+        config: &PrometheusConfig,
+        grid: Grid,
+        traffic: &'a Traffic,
+    ) -> Result<Self, PrometheusError> {
+        let (url, endpoint) = config.query_range_endpoint()?;
+        Ok(Request {
+            client: client()?,
+            url,
+            endpoint,
+            grid,
+            timeout_seconds: config.timeout_seconds,
+            traffic,
+        })
+    }
+
     /// Run one range query and align its series (all `NaN` if empty).
     async fn fetch(&self, query: &str, series: &'static str) -> Result<Vec<f64>, PrometheusError> {
+        let samples = one_series(self.query(query, series, false).await?, series)?;
+        align(&samples.unwrap_or_default(), self.grid, series)
+    }
+
+    /// Run one range query and return the series of its answer: a GET, or
+    /// with `post` a form POST (a batched query can be longer than a URL
+    /// may be).
+    pub(super) async fn query(
+        &self,
+        query: &str,
+        series: &'static str,
+        post: bool,
+    ) -> Result<Vec<ApiSeries>, PrometheusError> {
         let start = self.grid.start.to_string();
         let end = self.grid.end().to_string();
         let step = self.grid.step.to_string();
@@ -643,15 +710,18 @@ impl Request<'_> {
                 }
             }
         };
-        let resp = self
-            .client
-            .get(self.url.clone())
-            .query(&[
-                ("query", query),
-                ("start", &start),
-                ("end", &end),
-                ("step", &step),
-            ])
+        let params = [
+            ("query", query),
+            ("start", &start),
+            ("end", &end),
+            ("step", &step),
+        ];
+        let request = if post {
+            self.client.post(self.url.clone()).form(&params)
+        } else {
+            self.client.get(self.url.clone()).query(&params)
+        };
+        let resp = request
             .timeout(Duration::from_secs(u64::from(seconds)))
             .send()
             .await
@@ -667,19 +737,17 @@ impl Request<'_> {
         );
         // Prometheus answers 400/422/503 with an error JSON body: prefer its
         // message; anything else (a proxy's HTML page) is an HTTP error.
-        let parsed = parse_matrix(&body, series);
-        let samples = match parsed {
+        match parse_result(&body, series) {
             Err(PrometheusError::BadResponse { .. }) if !status.is_success() => {
-                return Err(PrometheusError::Http {
+                Err(PrometheusError::Http {
                     endpoint: self.endpoint.to_owned(),
                     series,
                     status: status.as_u16(),
                     message: body.chars().take(200).collect::<String>().trim().to_owned(),
                 })
             }
-            other => other?,
-        };
-        align(&samples.unwrap_or_default(), self.grid, series)
+            other => other,
+        }
     }
 }
 
@@ -754,21 +822,7 @@ pub async fn fetch_window(
     grid: Grid,
     traffic: &Traffic,
 ) -> Result<Window, PrometheusError> {
-    config.validate()?;
-    let (mut url, endpoint) = config.endpoint()?;
-    url.path_segments_mut()
-        .map_err(|()| PrometheusError::Config("prometheus.url cannot be a base URL".into()))?
-        .pop_if_empty()
-        .extend(["api", "v1", "query_range"]);
-    let client = client()?;
-    let req = Request {
-        client: &client,
-        url: &url,
-        endpoint: &endpoint,
-        grid,
-        timeout_seconds: config.timeout_seconds,
-        traffic,
-    };
+    let req = Request::new(config, grid, traffic)?;
     let q = &config.queries;
     let (cpu_q, desired_q, current_q) = (
         Queries::render(&q.cpu_utilization, key),

@@ -28,6 +28,15 @@ pub trait HistorySource: Send + Sync {
         now_unix_seconds: i64,
     ) -> BoxFuture<'a, Option<SourcedHistory>>;
 
+    /// Fetch the histories of `keys` ahead of this tick's
+    /// [`HistorySource::history`] calls for the same `now_unix_seconds`,
+    /// in as few requests as the source can. Sources that fetch nothing,
+    /// or nothing in bulk, do nothing.
+    fn prefetch<'a>(&'a self, keys: &'a [HistoryKey], now_unix_seconds: i64) -> BoxFuture<'a, ()> {
+        let _ = (keys, now_unix_seconds);
+        Box::pin(async {})
+    }
+
     /// Record one sample read from the autoscaler's status this tick.
     /// Sources that do not accumulate ignore it.
     fn record(&self, key: &HistoryKey, sample: StatusSample) {
@@ -120,6 +129,22 @@ impl HistorySource for ClusterHistory {
                 }
             }
             history
+        })
+    }
+
+    /// Prometheus' windows in batched queries, one per series for the
+    /// autoscalers of a namespace ([`PrometheusCache::prefetch`]).
+    fn prefetch<'a>(&'a self, keys: &'a [HistoryKey], now_unix_seconds: i64) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(config) = &self.prometheus {
+                let done = self.cache.prefetch(config, keys, now_unix_seconds).await;
+                tracing::debug!(
+                    autoscalers = done.autoscalers,
+                    split = done.split,
+                    left_alone = done.left_alone,
+                    "prefetched Prometheus history in batches"
+                );
+            }
         })
     }
 

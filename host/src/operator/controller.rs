@@ -960,6 +960,7 @@ impl Operator {
             .iter()
             .map(|(i, target, _)| HistoryKey::of(&autoscalers[*i], target))
             .collect();
+        ctx.history.prefetch(&keys, now).await;
         // The futures are made first (not by a stream's `map`), so the
         // tick's future stays `Send`.
         let reading: Vec<_> = reads
