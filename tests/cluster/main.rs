@@ -46,3 +46,4 @@ mod rules;
 mod run_loop;
 mod schedules;
 mod spread;
+mod targets;

@@ -185,9 +185,9 @@ pub fn kind_from_name(name: &str) -> Option<AutoscalerKind> {
 /// What the operator reads from a scale target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetState {
-    /// `/scale` `spec.replicas`.
+    /// `/scale` `spec.replicas` (0 where the API omits it).
     pub spec_replicas: Option<i32>,
-    /// `/scale` `status.replicas`.
+    /// `/scale` `status.replicas` (0 where the API omits it).
     pub status_replicas: Option<i32>,
     /// Pod template containers and their requests (empty without a template).
     pub containers: Vec<ContainerResources>,
@@ -410,13 +410,25 @@ impl ClusterReader {
         let resource = self.target_resource(target).await?;
         let api = self.api(&resource, namespace);
         let what = || format!("{} {namespace}/{}", target.kind, target.name);
-        let scale = api
-            .get_scale(&target.name)
-            .await
-            .map_err(|source| ClusterError::Read {
-                what: format!("/scale of {}", what()),
-                source,
-            })?;
+        // The API server serves the /scale of the apps/v1 workloads from
+        // the object's own spec.replicas and status.replicas, so one GET of
+        // the object reads both; other kinds' /scale is read on its own.
+        let scale = if scale_is_the_objects(&resource) {
+            None
+        } else {
+            let scale = api
+                .get_scale(&target.name)
+                .await
+                .map_err(|source| ClusterError::Read {
+                    what: format!("/scale of {}", what()),
+                    source,
+                })?;
+            Some((
+                // The API omits a replica count of 0.
+                Some(scale.spec.and_then(|s| s.replicas).unwrap_or(0)),
+                Some(scale.status.map_or(0, |s| s.replicas)),
+            ))
+        };
         let obj = api
             .get(&target.name)
             .await
@@ -425,9 +437,16 @@ impl ClusterReader {
                 source,
             })?;
         let obj = serde_json::to_value(&obj).unwrap_or(Value::Null);
+        let (spec_replicas, status_replicas) = scale.unwrap_or_else(|| {
+            let replicas = |v: &Value| v.as_i64().and_then(|r| i32::try_from(r).ok());
+            (
+                Some(replicas(&obj["spec"]["replicas"]).unwrap_or(0)),
+                Some(replicas(&obj["status"]["replicas"]).unwrap_or(0)),
+            )
+        });
         Ok(TargetState {
-            spec_replicas: scale.spec.and_then(|s| s.replicas),
-            status_replicas: scale.status.map(|s| s.replicas),
+            spec_replicas,
+            status_replicas,
             containers: autoscaler::containers_of(&obj),
         })
     }
@@ -436,6 +455,18 @@ impl ClusterReader {
     pub fn client(&self) -> &Client {
         &self.client
     }
+}
+
+/// True for the kinds whose `/scale` the API server serves from the
+/// object's `spec.replicas` and `status.replicas`: apps/v1 Deployment,
+/// StatefulSet and ReplicaSet.
+fn scale_is_the_objects(resource: &ApiResource) -> bool {
+    resource.group == "apps"
+        && resource.version == "v1"
+        && matches!(
+            resource.kind.as_str(),
+            "Deployment" | "StatefulSet" | "ReplicaSet"
+        )
 }
 
 /// The API resource of `kind` in `group_version`, if served; `Ok(None)`

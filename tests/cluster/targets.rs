@@ -1,0 +1,117 @@
+//! Reading a scale target: the replicas `/scale` reports and the pod
+//! template's requests, for the apps/v1 kinds from one GET of the object
+//! (the API server serves their `/scale` from it), and a clear error for a
+//! target that is not there.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use kube::api::{Api, PostParams};
+use serde_json::json;
+use stepscale_engine::snapshot::ScaleTargetRef;
+use stepscale_operator::cluster::ClusterReader;
+
+use crate::common::{cluster, eventually, TestNamespace};
+
+fn target(kind: &str, name: &str) -> ScaleTargetRef {
+    ScaleTargetRef {
+        api_version: "apps/v1".into(),
+        kind: kind.into(),
+        name: name.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_targets_replicas_are_what_its_scale_says_and_its_requests_are_read() {
+    let Some(client) = cluster("targets").await else {
+        return;
+    };
+    let ns = TestNamespace::new(client.clone(), "targets").await;
+    ns.deployment("web", 3).await;
+    ns.deployment("idle", 0).await;
+    let sts: StatefulSet = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "replicas": 2,
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{
+                    "name": "db", "image": "registry.invalid/db:1",
+                    "resources": {"requests": {"cpu": "250m"}}
+                }]}
+            }
+        }
+    }))
+    .expect("statefulset manifest");
+    let statefulsets = Api::<StatefulSet>::namespaced(client.clone(), &ns.name);
+    statefulsets
+        .create(&PostParams::default(), &sts)
+        .await
+        .expect("create the StatefulSet");
+    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns.name);
+    let reader = ClusterReader::discover(client.clone(), vec![ns.name.clone()])
+        .await
+        .expect("discovery");
+
+    for (kind, name, spec, cpu) in [
+        ("Deployment", "web", 3, 500),
+        ("Deployment", "idle", 0, 500),
+        ("StatefulSet", "db", 2, 250),
+    ] {
+        let t = target(kind, name);
+        // The status moves as the controllers work: compare once both
+        // reads agree on a settled /scale.
+        let (reader, deployments, statefulsets, t, namespace) =
+            (&reader, &deployments, &statefulsets, &t, ns.name.as_str());
+        eventually(
+            &format!("{kind} {name}: the read replicas match /scale"),
+            Duration::from_secs(60),
+            || async move {
+                let scale = match kind {
+                    "Deployment" => deployments.get_scale(name).await,
+                    _ => statefulsets.get_scale(name).await,
+                }
+                .expect("/scale");
+                let read = reader
+                    .target_state(namespace, t)
+                    .await
+                    .expect("target read");
+                // The API omits a count of 0 from /scale.
+                read.spec_replicas == Some(scale.spec.and_then(|s| s.replicas).unwrap_or(0))
+                    && read.status_replicas == Some(scale.status.map_or(0, |s| s.replicas))
+            },
+        )
+        .await;
+        let read = reader.target_state(&ns.name, t).await.expect("target read");
+        assert_eq!(read.spec_replicas, Some(spec), "{kind} {name}");
+        assert_eq!(read.containers.len(), 1, "{kind} {name}");
+        assert_eq!(
+            read.containers[0].cpu_request_millicores,
+            Some(cpu),
+            "{kind} {name}: the template's CPU request"
+        );
+    }
+    let idle = reader
+        .target_state(&ns.name, &target("Deployment", "idle"))
+        .await
+        .expect("target read");
+    assert_eq!(
+        (idle.spec_replicas, idle.status_replicas),
+        (Some(0), Some(0)),
+        "a Deployment at 0 (the API omits the counts)"
+    );
+
+    let missing = reader
+        .target_state(&ns.name, &target("Deployment", "gone"))
+        .await
+        .expect_err("a missing target is an error");
+    let message = missing.to_string();
+    assert!(
+        message.contains("Deployment") && message.contains("gone"),
+        "the error names the target: {message}"
+    );
+    ns.cleanup().await;
+}
