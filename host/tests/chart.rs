@@ -215,12 +215,6 @@ fn workload_grants() -> BTreeSet<Grant> {
         ("keda.sh", &["scaledobjects"], &["get", "list", "patch"], ""),
         ("apps", &["deployments", "statefulsets"], &["get"], ""),
         (
-            "apps",
-            &["deployments/scale", "statefulsets/scale"],
-            &["get"],
-            "",
-        ),
-        (
             "stepscale.io",
             &["scalingrecommendations"],
             &["list", "watch", "create", "patch", "delete"],
@@ -417,7 +411,7 @@ fn rbac_is_namespaced_when_namespaces_are_set() {
     let mut want = workload_grants();
     want.extend(expect(&[(
         "zookeeper.stackable.tech",
-        &["stackablescalers/scale"],
+        &["stackablescalers", "stackablescalers/scale"],
         &["get"],
         "",
     )]));

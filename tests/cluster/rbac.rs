@@ -651,7 +651,6 @@ async fn each_grant_the_chart_gives_is_needed() {
         (Workload, "horizontalpodautoscalers", "get", Step::Flow),
         (Workload, "horizontalpodautoscalers", "patch", Step::Flow),
         (Workload, "deployments", "get", Step::Flow),
-        (Workload, "deployments/scale", "get", Step::Flow),
         (Workload, "scalingrecommendations", "list", Step::Flow),
         (Workload, "scalingrecommendations", "create", Step::Flow),
         (

@@ -27,23 +27,45 @@ async fn a_targets_replicas_are_what_its_scale_says_and_its_requests_are_read() 
         return;
     };
     let ns = TestNamespace::new(client.clone(), "targets").await;
-    ns.deployment("web", 3).await;
-    ns.deployment("idle", 0).await;
+    // Pods that no node may run (a node selector nothing matches): the
+    // controllers still count them, and the test node stays free.
+    let spec = |name: &str, replicas: i32, cpu: &str| {
+        json!({
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "nodeSelector": {"stepscale.io/test-no-such-node": "true"},
+                    "containers": [{
+                        "name": name, "image": "registry.invalid/app:1",
+                        "resources": {"requests": {"cpu": cpu}}
+                    }]
+                }
+            }
+        })
+    };
+    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns.name);
+    for (name, replicas) in [("web", 3), ("idle", 0)] {
+        let d: Deployment = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name},
+            "spec": spec(name, replicas, "500m"),
+        }))
+        .expect("deployment manifest");
+        deployments
+            .create(&PostParams::default(), &d)
+            .await
+            .expect("create the Deployment");
+    }
+    let mut sts_spec = spec("db", 2, "250m");
+    sts_spec["serviceName"] = json!("db");
+    // Both pods at once (the default waits for each to be Ready).
+    sts_spec["podManagementPolicy"] = json!("Parallel");
     let sts: StatefulSet = serde_json::from_value(json!({
         "apiVersion": "apps/v1", "kind": "StatefulSet",
         "metadata": {"name": "db"},
-        "spec": {
-            "replicas": 2,
-            "serviceName": "db",
-            "selector": {"matchLabels": {"app": "db"}},
-            "template": {
-                "metadata": {"labels": {"app": "db"}},
-                "spec": {"containers": [{
-                    "name": "db", "image": "registry.invalid/db:1",
-                    "resources": {"requests": {"cpu": "250m"}}
-                }]}
-            }
-        }
+        "spec": sts_spec,
     }))
     .expect("statefulset manifest");
     let statefulsets = Api::<StatefulSet>::namespaced(client.clone(), &ns.name);
@@ -51,7 +73,6 @@ async fn a_targets_replicas_are_what_its_scale_says_and_its_requests_are_read() 
         .create(&PostParams::default(), &sts)
         .await
         .expect("create the StatefulSet");
-    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns.name);
     let reader = ClusterReader::discover(client.clone(), vec![ns.name.clone()])
         .await
         .expect("discovery");
@@ -62,8 +83,8 @@ async fn a_targets_replicas_are_what_its_scale_says_and_its_requests_are_read() 
         ("StatefulSet", "db", 2, 250),
     ] {
         let t = target(kind, name);
-        // The status moves as the controllers work: compare once both
-        // reads agree on a settled /scale.
+        // The status moves as the controllers work: compare once /scale
+        // counts every pod.
         let (reader, deployments, statefulsets, t, namespace) =
             (&reader, &deployments, &statefulsets, &t, ns.name.as_str());
         eventually(
@@ -79,8 +100,11 @@ async fn a_targets_replicas_are_what_its_scale_says_and_its_requests_are_read() 
                     .target_state(namespace, t)
                     .await
                     .expect("target read");
-                // The API omits a count of 0 from /scale.
-                read.spec_replicas == Some(scale.spec.and_then(|s| s.replicas).unwrap_or(0))
+                // Settled: the controller has counted every pod. The API
+                // omits a count of 0 from /scale.
+                let settled = scale.status.as_ref().map_or(0, |s| s.replicas) == spec;
+                settled
+                    && read.spec_replicas == Some(scale.spec.and_then(|s| s.replicas).unwrap_or(0))
                     && read.status_replicas == Some(scale.status.map_or(0, |s| s.replicas))
             },
         )

@@ -52,16 +52,15 @@ host/tests/chart.rs, which fails on any grant beyond this list.
 - apiGroups: ["keda.sh"]
   resources: ["scaledobjects"]
   verbs: ["get", "list", "patch"]
-# Pod template CPU requests of the target.
+# The target's pod template and replica counts (the API server serves the
+# /scale of these kinds from the object, so the operator reads them there).
 - apiGroups: ["apps"]
   resources: ["deployments", "statefulsets"]
   verbs: ["get"]
-- apiGroups: ["apps"]
-  resources: ["deployments/scale", "statefulsets/scale"]
-  verbs: ["get"]
 {{- range .Values.rbac.extraScaleTargets }}
+{{- $resource := required "rbac.extraScaleTargets[].resource is required" .resource }}
 - apiGroups: [{{ required "rbac.extraScaleTargets[].apiGroup is required" .apiGroup | quote }}]
-  resources: [{{ printf "%s/scale" (required "rbac.extraScaleTargets[].resource is required" .resource) | quote }}]
+  resources: [{{ $resource | quote }}, {{ printf "%s/scale" $resource | quote }}]
   verbs: ["get"]
 {{- end }}
 - apiGroups: ["stepscale.io"]
