@@ -156,9 +156,17 @@ impl PrometheusCache {
             done.split += report.split;
             done.left_alone += report.left_alone;
             for (key, fresh) in windows {
-                let window = match self.windows.lock().ok().and_then(|mut w| w.remove(&key)) {
-                    Some(k) if fresh.grid != grid => moved(&k.window, &fresh, grid),
-                    _ => fresh,
+                let old = self.windows.lock().ok().and_then(|mut w| w.remove(&key));
+                let window = match old {
+                    _ if fresh.grid == grid => fresh,
+                    Some(k) => moved(&k.window, &fresh, grid),
+                    // A tail without the window it continues (dropped
+                    // meanwhile): the autoscaler's own backfill fetches
+                    // the whole window.
+                    None => {
+                        done.left_alone += 1;
+                        continue;
+                    }
                 };
                 self.keep(&key, window, Some(now_unix_seconds));
                 done.autoscalers += 1;
