@@ -71,6 +71,14 @@ fn nab_rows() -> Vec<(i64, f64)> {
         .collect()
 }
 
+/// The defaults, looking one day back (289 points at 5 minutes).
+fn one_day(url: String) -> PrometheusConfig {
+    PrometheusConfig {
+        lookback_seconds: 86_400,
+        ..PrometheusConfig::new(url)
+    }
+}
+
 fn key(namespace: &str) -> HistoryKey {
     HistoryKey {
         namespace: namespace.into(),
@@ -180,10 +188,7 @@ fn the_default_queries_select_the_namespace_and_the_targets_pods_only() {
         return;
     };
     let rows = nab_rows();
-    let config = PrometheusConfig {
-        lookback_seconds: 86_400,
-        ..PrometheusConfig::new(url)
-    };
+    let config = one_day(url);
     // In namespace "other": one pod using 0.2 of its 1.0 core, HPA at 9.
     let h = block_on(backfill(&config, &key("other"), rows[ROWS - 1].0)).expect("backfill");
     assert!(h.cpu_utilization.iter().all(|v| (v - 20.0).abs() < 1e-6));
@@ -446,10 +451,7 @@ fn a_kept_window_fetches_only_the_tail_and_gives_what_a_full_backfill_gives() {
         return;
     };
     let rows = nab_rows();
-    let config = PrometheusConfig {
-        lookback_seconds: 86_400,
-        ..PrometheusConfig::new(url)
-    };
+    let config = one_day(url);
     let cache = PrometheusCache::default();
     // Ticks 5 minutes apart across the fixture's last day, the last few
     // past its end (the window moves on with nothing new in it).
@@ -533,10 +535,7 @@ fn batched_queries_give_each_autoscaler_what_its_own_queries_give() {
         return;
     };
     let rows = nab_rows();
-    let config = PrometheusConfig {
-        lookback_seconds: 86_400,
-        ..PrometheusConfig::new(url)
-    };
+    let config = one_day(url);
     // Two namespaces of the NAB fixture, one autoscaler there with no
     // series at all; then the day-2 namespace, whose week ends now.
     let ghost = HistoryKey {

@@ -391,6 +391,15 @@ mod tests {
         (url, requests)
     }
 
+    /// Ten minutes back at one-minute steps (11 points: a batched tail).
+    fn ten_minutes_at(url: String) -> PrometheusConfig {
+        PrometheusConfig {
+            lookback_seconds: 600,
+            step_seconds: 60,
+            ..PrometheusConfig::new(url)
+        }
+    }
+
     fn keys(n: usize) -> Vec<HistoryKey> {
         (0..n)
             .map(|i| HistoryKey {
@@ -405,11 +414,7 @@ mod tests {
     #[tokio::test]
     async fn a_refused_batch_is_asked_again_in_halves_and_every_autoscaler_is_served() {
         let (url, requests) = refusing_prometheus(2).await;
-        let config = PrometheusConfig {
-            lookback_seconds: 600,
-            step_seconds: 60,
-            ..PrometheusConfig::new(url)
-        };
+        let config = ten_minutes_at(url);
         let cache = PrometheusCache::default();
         let keys = keys(5);
         let done = cache.prefetch(&config, &keys, 6_000).await;
@@ -441,11 +446,7 @@ mod tests {
     #[tokio::test]
     async fn autoscalers_prometheus_refuses_even_alone_are_left_to_their_own_queries() {
         let (url, requests) = refusing_prometheus(0).await;
-        let config = PrometheusConfig {
-            lookback_seconds: 600,
-            step_seconds: 60,
-            ..PrometheusConfig::new(url)
-        };
+        let config = ten_minutes_at(url);
         let cache = PrometheusCache::default();
         let done = cache.prefetch(&config, &keys(4), 6_000).await;
         // 4, then 2 and 2, then four of 1: seven batches a series.

@@ -379,9 +379,9 @@ pub enum PrometheusError {
 
 /// Names of the series, used in errors.
 pub(super) const CPU: &str = "CPU utilization";
-pub(super) const DESIRED: &str = "desired replicas";
-pub(super) const CURRENT: &str = "current replicas";
-pub(super) const REQUEST_RATE: &str = "request rate";
+const DESIRED: &str = "desired replicas";
+const CURRENT: &str = "current replicas";
+const REQUEST_RATE: &str = "request rate";
 
 /// The JSON of `/api/v1/query_range` (success and error share it).
 #[derive(Debug, Deserialize)]
@@ -823,24 +823,12 @@ pub async fn fetch_window(
     traffic: &Traffic,
 ) -> Result<Window, PrometheusError> {
     let req = Request::new(config, grid, traffic)?;
-    let q = &config.queries;
-    let (cpu_q, desired_q, current_q) = (
-        Queries::render(&q.cpu_utilization, key),
-        Queries::render(&q.replicas_desired, key),
-        Queries::render(&q.replicas_current, key),
-    );
-    let rate_q = q.request_rate.as_deref().map(|t| Queries::render(t, key));
-    let (cpu, desired, current, rate) = tokio::join!(
-        req.fetch(&cpu_q, CPU),
-        req.fetch(&desired_q, DESIRED),
-        req.fetch(&current_q, CURRENT),
-        async {
-            match &rate_q {
-                Some(q) => Some(req.fetch(q, REQUEST_RATE).await),
-                None => None,
-            }
-        }
-    );
+    let req = &req;
+    let (cpu, desired, current, rate) = each_series(&config.queries, |template, series| {
+        let query = Queries::render(template, key);
+        async move { req.fetch(&query, series).await }
+    })
+    .await;
     Ok(Window {
         grid,
         cpu: cpu?,
@@ -848,6 +836,27 @@ pub async fn fetch_window(
         current: current?,
         rate: rate.transpose()?,
     })
+}
+
+/// `fetch(template, series name)` for each series of `queries`, run
+/// concurrently: CPU utilization, desired and current replicas, and the
+/// request rate when its query is set.
+pub(super) async fn each_series<T, F, Fut>(queries: &Queries, fetch: F) -> (T, T, T, Option<T>)
+where
+    F: Fn(&str, &'static str) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    tokio::join!(
+        fetch(&queries.cpu_utilization, CPU),
+        fetch(&queries.replicas_desired, DESIRED),
+        fetch(&queries.replicas_current, CURRENT),
+        async {
+            match &queries.request_rate {
+                Some(t) => Some(fetch(t, REQUEST_RATE).await),
+                None => None,
+            }
+        }
+    )
 }
 
 #[cfg(test)]

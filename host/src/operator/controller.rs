@@ -205,8 +205,9 @@ struct Gathered {
 }
 
 impl Gathered {
-    /// Add what another chunk of the same tick gathered (its workloads
-    /// excepted: they go to the analysis).
+    /// Add what the next chunk of the same tick gathered (its workloads
+    /// excepted: they go to the analysis). Chunks come in the autoscalers'
+    /// order, so the lists stay in it.
     fn absorb(&mut self, other: Gathered) {
         self.index.extend(other.index);
         self.unanalyzed.extend(other.unanalyzed);
@@ -545,7 +546,7 @@ impl Operator {
         let Gathered {
             index: analyzed_of,
             unanalyzed,
-            mut skipped,
+            skipped,
             waiting,
             unreadable,
             from_status,
@@ -553,7 +554,6 @@ impl Operator {
             deferred,
             ..
         } = gathered;
-        skipped.sort_by_key(|(i, _)| *i);
         report.deferred = deferred;
         if deferred > 0 {
             tracing::info!(
