@@ -12,6 +12,10 @@
 //!    precompiled cache, and without it.
 //!
 //! Run: `cargo bench -p stepscale-tests --bench engine`.
+//!
+//! With `STEPSCALE_BENCH_PERF_MAP=1` it writes `/tmp/perf-<pid>.map`, naming
+//! the rules' compiled functions, so that `perf record -g` of the bench
+//! attributes time inside the sandbox to the rule's own functions.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -132,6 +136,28 @@ fn full_analyze(analyzer: &Analyzer, pool: &[Arc<WorkloadSnapshot>], subset: usi
     );
 }
 
+/// `/tmp/perf-<pid>.map`: one `{address:x} {len:x} {name} [wasm rule]` line
+/// per compiled function of `rules` (the format perf reads for JIT code).
+fn write_perf_map(rules: &[stepscale_engine::LoadedRule]) {
+    let path = format!("/tmp/perf-{}.map", std::process::id());
+    let lines: String = rules
+        .iter()
+        .flat_map(|r| {
+            r.compiled_functions().into_iter().map(move |f| {
+                format!(
+                    "{:x} {:x} {:#} [wasm {}]\n",
+                    f.address,
+                    f.len,
+                    rustc_demangle::demangle(&f.name),
+                    r.id
+                )
+            })
+        })
+        .collect();
+    std::fs::write(&path, lines).unwrap_or_else(|e| panic!("{path}: {e}"));
+    println!("perf map: {path}");
+}
+
 fn main() {
     let nab_path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data/traces/nab/cpu_utilization_asg_misconfiguration.csv");
@@ -180,6 +206,9 @@ fn main() {
         .into_iter()
         .collect::<Result<_, _>>()
         .expect("builtin rules load");
+    if std::env::var_os("STEPSCALE_BENCH_PERF_MAP").is_some() {
+        write_perf_map(&rules);
+    }
     println!("\n== wasm vs native: builtin rules on one 7-day 1-minute history ({SAMPLES} samples), 2 s deadline on, fresh instance per call");
     println!(
         "{:<20}{:>14}{:>14}{:>8}",

@@ -14,14 +14,14 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
 use crate::abi::{self, AbiError, RuleKind, Version};
 use crate::bindings::{detector, forecaster};
 use crate::cache::ComponentCache;
 use crate::outcome::{Finding, Forecast, RuleFailure};
-use crate::sandbox::{RuleLogLine, RuleParams, RuleState};
+use crate::sandbox::{add_workload_to_linker, RuleLogLine, RuleParams, RuleState};
 use crate::snapshot::WorkloadSnapshot;
 
 /// A counting semaphore over the engine's concurrent-call slots.
@@ -196,7 +196,41 @@ pub struct LoadedRule {
     pre: RulePre,
 }
 
+/// One function of a rule's compiled code, for a profiler's symbol map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompiledFunction {
+    /// Address of its first instruction in this process.
+    pub address: usize,
+    /// Length of its code, bytes.
+    pub len: usize,
+    /// The function's name from the component (a Rust guest's are
+    /// mangled), or its index when it has none.
+    pub name: String,
+}
+
 impl LoadedRule {
+    /// Where each function of the rule's compiled code lies in this
+    /// process, so that `perf` can name sandboxed code: written as
+    /// `/tmp/perf-<pid>.map` lines (`{address:x} {len:x} {name}`), perf
+    /// attributes samples in the rule to the rule's own functions.
+    pub fn compiled_functions(&self) -> Vec<CompiledFunction> {
+        let component = match &self.pre {
+            RulePre::Detector(p) => p.instance_pre().component(),
+            RulePre::Forecaster(p) => p.instance_pre().component(),
+        };
+        let base = component.text().as_ptr() as usize;
+        component
+            .functions()
+            .map(|f| CompiledFunction {
+                address: base + f.offset,
+                len: f.len,
+                name: f
+                    .name
+                    .unwrap_or_else(|| format!("function[{}]", f.index.as_u32())),
+            })
+            .collect()
+    }
+
     /// The same rule run with `params` (non-finite values are never served).
     pub fn with_params(mut self, params: RuleParams) -> Self {
         self.params = Arc::new(params);
@@ -294,8 +328,7 @@ impl RuleEngine {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = wasmtime::Engine::new(&wasm).map_err(|e| EngineError(e.to_string()))?;
         let mut linker = Linker::new(&engine);
-        detector::Detector::add_to_linker::<RuleState, HasSelf<RuleState>>(&mut linker, |s| s)
-            .map_err(|e| EngineError(e.to_string()))?;
+        add_workload_to_linker(&mut linker).map_err(|e| EngineError(e.to_string()))?;
         let cache = config
             .cache_dir
             .as_deref()

@@ -28,7 +28,9 @@ pub mod snapshot;
 #[cfg(feature = "runtime")]
 pub use abi::{AbiError, RuleKind, ABI_VERSION};
 #[cfg(feature = "runtime")]
-pub use engine::{EngineConfig, EngineError, LoadError, LoadedRule, RuleEngine, RuleRun};
+pub use engine::{
+    CompiledFunction, EngineConfig, EngineError, LoadError, LoadedRule, RuleEngine, RuleRun,
+};
 #[cfg(feature = "runtime")]
 pub use outcome::{
     ConfigChange, Evidence, Finding, FindingKind, Forecast, PeakWindow, RuleFailure,

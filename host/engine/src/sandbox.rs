@@ -5,7 +5,14 @@
 
 use std::sync::Arc;
 
-use crate::bindings::detector::stepscale::rules::{types, workload};
+use wasmtime::component::__internal::{
+    CanonicalAbiInfo, InstanceType, InterfaceType, LowerContext,
+};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::StoreContextMut;
+
+use crate::abi::{ABI_PACKAGE, ABI_VERSION};
+use crate::bindings::detector::stepscale::rules::types;
 use crate::bindings::wit;
 use crate::snapshot::{
     AutoscalerKind, AutoscalingConfig, PolicyKind, ScalingRules, SelectPolicy, WorkloadSnapshot,
@@ -140,71 +147,133 @@ pub fn wit_config(c: &AutoscalingConfig) -> wit::AutoscalingConfig {
     }
 }
 
-impl workload::Host for RuleState {
-    fn target(&mut self) -> wit::TargetRef {
-        let w = &self.workload;
-        wit::TargetRef {
-            namespace: w.autoscaler.namespace.clone(),
-            autoscaler_name: w.autoscaler.name.clone(),
-            autoscaler_kind: match w.autoscaler.kind {
-                AutoscalerKind::HorizontalPodAutoscaler => {
-                    wit::AutoscalerKind::HorizontalPodAutoscaler
-                }
-                AutoscalerKind::ScaledObject => wit::AutoscalerKind::ScaledObject,
-            },
-            target_api_version: w.target.api_version.clone(),
-            target_kind: w.target.kind.clone(),
-            target_name: w.target.name.clone(),
+/// One series of the call's workload, lowered into the guest straight from
+/// the shared snapshot: the host makes no copy of it (the only copy is the
+/// one into the guest's memory that the component model requires).
+struct SharedSeries {
+    workload: Arc<WorkloadSnapshot>,
+    which: Series,
+}
+
+/// Which series a [`SharedSeries`] serves.
+#[derive(Clone, Copy)]
+enum Series {
+    CpuUtilization,
+    ReplicasDesired,
+    ReplicasCurrent,
+    ReplicasReady,
+    RequestRate,
+}
+
+impl SharedSeries {
+    /// `which` of `workload`, shared (no copy).
+    fn new(workload: &Arc<WorkloadSnapshot>, which: Series) -> SharedSeries {
+        SharedSeries {
+            workload: workload.clone(),
+            which,
         }
     }
 
-    fn config(&mut self) -> wit::AutoscalingConfig {
-        wit_config(&self.workload.config)
-    }
-
-    fn containers(&mut self) -> Vec<wit::ContainerResources> {
-        self.workload
-            .containers
-            .iter()
-            .map(|c| wit::ContainerResources {
-                name: c.name.clone(),
-                cpu_request_millicores: c.cpu_request_millicores,
-                memory_request_bytes: c.memory_request_bytes,
-            })
-            .collect()
-    }
-
-    fn series(&mut self) -> wit::SeriesInfo {
+    fn samples(&self) -> &[f64] {
         let h = &self.workload.history;
-        wit::SeriesInfo {
-            start_unix_seconds: h.start_unix_seconds,
-            step_seconds: h.step_seconds,
-            len: u32::try_from(h.len()).unwrap_or(u32::MAX),
-            utc_offset_minutes: h.utc_offset_minutes,
+        match self.which {
+            Series::CpuUtilization => &h.cpu_utilization,
+            Series::ReplicasDesired => &h.replicas_desired,
+            Series::ReplicasCurrent => &h.replicas_current,
+            Series::ReplicasReady => h.ready(),
+            Series::RequestRate => h.request_rate.as_deref().unwrap_or_default(),
         }
     }
+}
 
-    fn cpu_utilization(&mut self) -> Vec<f64> {
-        self.workload.history.cpu_utilization.clone()
+// A `SharedSeries` is a `list<f64>` to the guest: type, ABI and lowering are
+// those of `[f64]` (as wasmtime's own impls for `Vec<T>` and `Arc<T>`
+// forward to `[T]`), applied to the borrowed samples. The items used here are
+// the ones wasmtime's `ComponentType`/`Lower` derives use; the version is
+// pinned in the workspace manifest.
+// SAFETY: every item forwards to `[f64]`'s implementation, whose invariants
+// therefore hold.
+#[allow(unsafe_code)]
+unsafe impl wasmtime::component::ComponentType for SharedSeries {
+    type Lower = <[f64] as wasmtime::component::ComponentType>::Lower;
+    const ABI: CanonicalAbiInfo = <[f64] as wasmtime::component::ComponentType>::ABI;
+    const MAY_REQUIRE_REALLOC: bool =
+        <[f64] as wasmtime::component::ComponentType>::MAY_REQUIRE_REALLOC;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        <[f64] as wasmtime::component::ComponentType>::typecheck(ty, types)
+    }
+}
+
+// SAFETY: as above, both methods forward to `[f64]`.
+#[allow(unsafe_code)]
+unsafe impl wasmtime::component::Lower for SharedSeries {
+    fn linear_lower_to_flat<T>(
+        &self,
+        cx: &mut LowerContext<'_, T>,
+        ty: InterfaceType,
+        dst: &mut std::mem::MaybeUninit<Self::Lower>,
+    ) -> wasmtime::Result<()> {
+        <[f64] as wasmtime::component::Lower>::linear_lower_to_flat(self.samples(), cx, ty, dst)
     }
 
-    fn replicas_desired(&mut self) -> Vec<f64> {
-        self.workload.history.replicas_desired.clone()
+    fn linear_lower_to_memory<T>(
+        &self,
+        cx: &mut LowerContext<'_, T>,
+        ty: InterfaceType,
+        offset: usize,
+    ) -> wasmtime::Result<()> {
+        <[f64] as wasmtime::component::Lower>::linear_lower_to_memory(
+            self.samples(),
+            cx,
+            ty,
+            offset,
+        )
     }
+}
 
-    fn replicas_current(&mut self) -> Vec<f64> {
-        self.workload.history.replicas_current.clone()
+/// The ABI form of the call's autoscaler and target.
+fn wit_target(w: &WorkloadSnapshot) -> wit::TargetRef {
+    wit::TargetRef {
+        namespace: w.autoscaler.namespace.clone(),
+        autoscaler_name: w.autoscaler.name.clone(),
+        autoscaler_kind: match w.autoscaler.kind {
+            AutoscalerKind::HorizontalPodAutoscaler => wit::AutoscalerKind::HorizontalPodAutoscaler,
+            AutoscalerKind::ScaledObject => wit::AutoscalerKind::ScaledObject,
+        },
+        target_api_version: w.target.api_version.clone(),
+        target_kind: w.target.kind.clone(),
+        target_name: w.target.name.clone(),
     }
+}
 
-    fn replicas_ready(&mut self) -> Vec<f64> {
-        self.workload.history.ready().to_vec()
+/// The ABI form of the pod template's container requests.
+fn wit_containers(w: &WorkloadSnapshot) -> Vec<wit::ContainerResources> {
+    w.containers
+        .iter()
+        .map(|c| wit::ContainerResources {
+            name: c.name.clone(),
+            cpu_request_millicores: c.cpu_request_millicores,
+            memory_request_bytes: c.memory_request_bytes,
+        })
+        .collect()
+}
+
+/// The shape every series shares.
+fn wit_series_info(w: &WorkloadSnapshot) -> wit::SeriesInfo {
+    let h = &w.history;
+    wit::SeriesInfo {
+        start_unix_seconds: h.start_unix_seconds,
+        step_seconds: h.step_seconds,
+        len: u32::try_from(h.len()).unwrap_or(u32::MAX),
+        utc_offset_minutes: h.utc_offset_minutes,
     }
+}
 
-    fn request_rate(&mut self) -> Option<Vec<f64>> {
-        self.workload.history.request_rate.clone()
-    }
-
-    fn log(&mut self, level: wit::LogLevel, message: String) {
+impl RuleState {
+    /// Keep one line the rule logged: at most [`MAX_LOG_LINES`] per call,
+    /// each cut to [`MAX_LOG_LINE_BYTES`], control characters escaped.
+    fn push_log(&mut self, level: wit::LogLevel, message: String) {
         if self.log.len() >= MAX_LOG_LINES {
             return;
         }
@@ -226,7 +295,61 @@ impl workload::Host for RuleState {
         self.log.push(RuleLogLine { level, message });
     }
 
-    fn param(&mut self, name: String) -> Option<f64> {
-        self.params.get(&name).copied().filter(|v| v.is_finite())
+    /// The rule's parameter `name`, if set and finite.
+    fn param(&self, name: &str) -> Option<f64> {
+        self.params.get(name).copied().filter(|v| v.is_finite())
     }
+}
+
+/// Serve the `workload` interface (and the function-less `types`) to rules.
+///
+/// Written out rather than through the generated `workload::Host` trait,
+/// whose series functions must return an owned `Vec<f64>`: that cost a copy
+/// of each series on the host for every call, before the copy into the
+/// guest. Here a series is lowered from the snapshot the call shares.
+pub fn add_workload_to_linker(linker: &mut Linker<RuleState>) -> wasmtime::Result<()> {
+    types::add_to_linker::<RuleState, HasSelf<RuleState>>(linker, |s| s)?;
+    let mut inst = linker.instance(&format!("{ABI_PACKAGE}/workload@{ABI_VERSION}"))?;
+    inst.func_wrap("target", |s: StoreContextMut<'_, RuleState>, (): ()| {
+        Ok((wit_target(&s.data().workload),))
+    })?;
+    inst.func_wrap("config", |s: StoreContextMut<'_, RuleState>, (): ()| {
+        Ok((wit_config(&s.data().workload.config),))
+    })?;
+    inst.func_wrap("containers", |s: StoreContextMut<'_, RuleState>, (): ()| {
+        Ok((wit_containers(&s.data().workload),))
+    })?;
+    inst.func_wrap("series", |s: StoreContextMut<'_, RuleState>, (): ()| {
+        Ok((wit_series_info(&s.data().workload),))
+    })?;
+    for (name, which) in [
+        ("cpu-utilization", Series::CpuUtilization),
+        ("replicas-desired", Series::ReplicasDesired),
+        ("replicas-current", Series::ReplicasCurrent),
+        ("replicas-ready", Series::ReplicasReady),
+    ] {
+        inst.func_wrap(name, move |s: StoreContextMut<'_, RuleState>, (): ()| {
+            Ok((SharedSeries::new(&s.data().workload, which),))
+        })?;
+    }
+    inst.func_wrap(
+        "request-rate",
+        |s: StoreContextMut<'_, RuleState>, (): ()| {
+            let w = &s.data().workload;
+            let rate = w.history.request_rate.is_some();
+            Ok((rate.then(|| SharedSeries::new(w, Series::RequestRate)),))
+        },
+    )?;
+    inst.func_wrap(
+        "log",
+        |mut s: StoreContextMut<'_, RuleState>, (level, message): (wit::LogLevel, String)| {
+            s.data_mut().push_log(level, message);
+            Ok(())
+        },
+    )?;
+    inst.func_wrap(
+        "param",
+        |s: StoreContextMut<'_, RuleState>, (name,): (String,)| Ok((s.data().param(&name),)),
+    )?;
+    Ok(())
 }
