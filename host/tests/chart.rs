@@ -213,7 +213,7 @@ fn workload_grants() -> BTreeSet<Grant> {
             "",
         ),
         ("keda.sh", &["scaledobjects"], &["get", "list", "patch"], ""),
-        ("apps", &["deployments", "statefulsets"], &["get"], ""),
+        ("apps", &["deployments", "statefulsets"], &["list"], ""),
         (
             "stepscale.io",
             &["scalingrecommendations"],

@@ -650,7 +650,7 @@ async fn each_grant_the_chart_gives_is_needed() {
         (Workload, "horizontalpodautoscalers", "list", Step::Flow),
         (Workload, "horizontalpodautoscalers", "get", Step::Flow),
         (Workload, "horizontalpodautoscalers", "patch", Step::Flow),
-        (Workload, "deployments", "get", Step::Flow),
+        (Workload, "deployments", "list", Step::Flow),
         (Workload, "scalingrecommendations", "list", Step::Flow),
         (Workload, "scalingrecommendations", "create", Step::Flow),
         (

@@ -1,7 +1,8 @@
 //! Reading a scale target: the replicas `/scale` reports and the pod
-//! template's requests, for the apps/v1 kinds from one GET of the object
-//! (the API server serves their `/scale` from it), and a clear error for a
-//! target that is not there.
+//! template's requests, for the apps/v1 kinds from the object itself (the
+//! API server serves their `/scale` from it), both as the tick reads them
+//! (Deployments and StatefulSets listed once per namespace and kind) and
+//! with one GET, and a clear error for a target that is not there.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use kube::api::{Api, PostParams};
 use serde_json::json;
 use stepscale_engine::snapshot::ScaleTargetRef;
-use stepscale_operator::cluster::ClusterReader;
+use stepscale_operator::cluster::{ClusterReader, TargetState};
 
 use crate::common::{cluster, eventually, TestNamespace};
 
@@ -76,6 +77,32 @@ async fn a_targets_replicas_are_what_its_scale_says_and_its_requests_are_read() 
     let reader = ClusterReader::discover(client.clone(), vec![ns.name.clone()])
         .await
         .expect("discovery");
+    // Both ways the reader has: the listing the tick uses, and one GET.
+    let both = |t: ScaleTargetRef| {
+        let (reader, namespace) = (&reader, ns.name.clone());
+        async move {
+            let listed = reader.list_targets([(namespace.as_str(), &t)]).await;
+            assert_eq!(listed.lists(), 1, "{} {}: listed", t.kind, t.name);
+            let from_list = reader.listed_target_state(&listed, &namespace, &t).await;
+            let alone = reader.target_state(&namespace, &t).await;
+            (from_list, alone)
+        }
+    };
+    let read = |t: ScaleTargetRef| {
+        let both = &both;
+        async move {
+            let (from_list, alone) = both(t.clone()).await;
+            let from_list: TargetState = from_list.expect("target read from the list");
+            assert_eq!(
+                Ok(&from_list),
+                alone.as_ref().map_err(|e| e.to_string()),
+                "{} {}: the list and a GET read the same",
+                t.kind,
+                t.name
+            );
+            from_list
+        }
+    };
 
     for (kind, name, spec, cpu) in [
         ("Deployment", "web", 3, 500),
@@ -85,8 +112,7 @@ async fn a_targets_replicas_are_what_its_scale_says_and_its_requests_are_read() 
         let t = target(kind, name);
         // The status moves as the controllers work: compare once /scale
         // counts every pod.
-        let (reader, deployments, statefulsets, t, namespace) =
-            (&reader, &deployments, &statefulsets, &t, ns.name.as_str());
+        let (read, deployments, statefulsets, t) = (&read, &deployments, &statefulsets, &t);
         eventually(
             &format!("{kind} {name}: the read replicas match /scale"),
             Duration::from_secs(60),
@@ -96,10 +122,7 @@ async fn a_targets_replicas_are_what_its_scale_says_and_its_requests_are_read() 
                     _ => statefulsets.get_scale(name).await,
                 }
                 .expect("/scale");
-                let read = reader
-                    .target_state(namespace, t)
-                    .await
-                    .expect("target read");
+                let read = read(t.clone()).await;
                 // Settled: the controller has counted every pod. The API
                 // omits a count of 0 from /scale.
                 let settled = scale.status.as_ref().map_or(0, |s| s.replicas) == spec;
@@ -109,7 +132,7 @@ async fn a_targets_replicas_are_what_its_scale_says_and_its_requests_are_read() 
             },
         )
         .await;
-        let read = reader.target_state(&ns.name, t).await.expect("target read");
+        let read = read(t.clone()).await;
         assert_eq!(read.spec_replicas, Some(spec), "{kind} {name}");
         assert_eq!(read.containers.len(), 1, "{kind} {name}");
         assert_eq!(
@@ -118,24 +141,22 @@ async fn a_targets_replicas_are_what_its_scale_says_and_its_requests_are_read() 
             "{kind} {name}: the template's CPU request"
         );
     }
-    let idle = reader
-        .target_state(&ns.name, &target("Deployment", "idle"))
-        .await
-        .expect("target read");
+    let idle = read(target("Deployment", "idle")).await;
     assert_eq!(
         (idle.spec_replicas, idle.status_replicas),
         (Some(0), Some(0)),
         "a Deployment at 0 (the API omits the counts)"
     );
 
-    let missing = reader
-        .target_state(&ns.name, &target("Deployment", "gone"))
-        .await
-        .expect_err("a missing target is an error");
-    let message = missing.to_string();
-    assert!(
-        message.contains("Deployment") && message.contains("gone"),
-        "the error names the target: {message}"
-    );
+    let (from_list, alone) = both(target("Deployment", "gone")).await;
+    for missing in [from_list, alone] {
+        let message = missing
+            .expect_err("a missing target is an error")
+            .to_string();
+        assert!(
+            message.contains("Deployment") && message.contains("gone"),
+            "the error names the target: {message}"
+        );
+    }
     ns.cleanup().await;
 }

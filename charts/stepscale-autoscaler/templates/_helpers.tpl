@@ -53,10 +53,11 @@ host/tests/chart.rs, which fails on any grant beyond this list.
   resources: ["scaledobjects"]
   verbs: ["get", "list", "patch"]
 # The target's pod template and replica counts (the API server serves the
-# /scale of these kinds from the object, so the operator reads them there).
+# /scale of these kinds from the object, so the operator reads them there),
+# listed once per namespace and tick rather than read one by one.
 - apiGroups: ["apps"]
   resources: ["deployments", "statefulsets"]
-  verbs: ["get"]
+  verbs: ["list"]
 {{- range .Values.rbac.extraScaleTargets }}
 {{- $resource := required "rbac.extraScaleTargets[].resource is required" .resource }}
 - apiGroups: [{{ required "rbac.extraScaleTargets[].apiGroup is required" .apiGroup | quote }}]

@@ -8,6 +8,7 @@
 //! Writes live in [`crate::lifecycle`]; this module never changes an object.
 
 pub mod autoscaler;
+pub mod targets;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -43,6 +44,12 @@ pub enum ClusterError {
     /// The server serves no HPA version this operator understands.
     #[error("the API server serves neither autoscaling/v2 nor autoscaling/v2beta2 HorizontalPodAutoscalers")]
     NoHpaVersion,
+    /// A listed kind's list did not hold the object.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for (`Deployment shop/web`).
+        what: String,
+    },
     /// A list or get failed.
     #[error("reading {what} failed: {}", api_message(.source))]
     Read {
@@ -60,7 +67,7 @@ impl ClusterError {
         match self {
             ClusterError::Discovery { .. } => "discovery",
             ClusterError::NoHpaVersion => "no_hpa_version",
-            ClusterError::Read { .. } => "read",
+            ClusterError::Read { .. } | ClusterError::NotFound { .. } => "read",
         }
     }
 }
@@ -293,22 +300,7 @@ impl ClusterReader {
                 .collect()
         };
         for (api, what) in apis {
-            let mut token: Option<String> = None;
-            loop {
-                let mut lp = ListParams::default().limit(LIST_PAGE);
-                if let Some(t) = token.take() {
-                    lp = lp.continue_token(&t);
-                }
-                let page = api.list(&lp).await.map_err(|source| ClusterError::Read {
-                    what: what.clone(),
-                    source,
-                })?;
-                token = page.metadata.continue_.filter(|t| !t.is_empty());
-                page.items.into_iter().for_each(&mut each);
-                if token.is_none() {
-                    break;
-                }
-            }
+            list_pages(&api, &what, &mut each).await?;
         }
         Ok(())
     }
@@ -437,23 +429,45 @@ impl ClusterReader {
                 source,
             })?;
         let obj = serde_json::to_value(&obj).unwrap_or(Value::Null);
-        let (spec_replicas, status_replicas) = scale.unwrap_or_else(|| {
-            let replicas = |v: &Value| v.as_i64().and_then(|r| i32::try_from(r).ok());
-            (
-                Some(replicas(&obj["spec"]["replicas"]).unwrap_or(0)),
-                Some(replicas(&obj["status"]["replicas"]).unwrap_or(0)),
-            )
-        });
-        Ok(TargetState {
-            spec_replicas,
-            status_replicas,
-            containers: autoscaler::containers_of(&obj),
+        let state = targets::state_of(&obj);
+        Ok(match scale {
+            Some((spec_replicas, status_replicas)) => TargetState {
+                spec_replicas,
+                status_replicas,
+                ..state
+            },
+            None => state,
         })
     }
 
     /// The client.
     pub fn client(&self) -> &Client {
         &self.client
+    }
+}
+
+/// Every object `api` lists, [`LIST_PAGE`] at a time, handed to `each`
+/// page by page; `what` names the list in errors.
+async fn list_pages(
+    api: &Api<DynamicObject>,
+    what: &str,
+    mut each: impl FnMut(DynamicObject),
+) -> Result<(), ClusterError> {
+    let mut token: Option<String> = None;
+    loop {
+        let mut lp = ListParams::default().limit(LIST_PAGE);
+        if let Some(t) = token.take() {
+            lp = lp.continue_token(&t);
+        }
+        let page = api.list(&lp).await.map_err(|source| ClusterError::Read {
+            what: what.to_string(),
+            source,
+        })?;
+        token = page.metadata.continue_.filter(|t| !t.is_empty());
+        page.items.into_iter().for_each(&mut each);
+        if token.is_none() {
+            return Ok(());
+        }
     }
 }
 

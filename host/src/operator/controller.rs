@@ -960,7 +960,16 @@ impl Operator {
             .iter()
             .map(|(i, target, _)| HistoryKey::of(&autoscalers[*i], target))
             .collect();
-        ctx.history.prefetch(&keys, now).await;
+        // The chunk's Deployments and StatefulSets are listed (once per
+        // namespace and kind) while the history tails are fetched.
+        let wanted = reads
+            .iter()
+            .map(|(i, target, _)| (autoscalers[*i].namespace.as_str(), target));
+        let (listed, ()) = futures::join!(
+            reader.list_targets(wanted),
+            ctx.history.prefetch(&keys, now)
+        );
+        let listed = &listed;
         // The futures are made first (not by a stream's `map`), so the
         // tick's future stays `Send`.
         let reading: Vec<_> = reads
@@ -968,7 +977,10 @@ impl Operator {
             .zip(keys.iter())
             .map(|((i, target, config), key)| async move {
                 let a = &autoscalers[i];
-                let got = match reader.target_state(&a.namespace, &target).await {
+                let got = match reader
+                    .listed_target_state(listed, &a.namespace, &target)
+                    .await
+                {
                     Err(e) => Err(e),
                     Ok(t) => Ok((t.containers, ctx.history.history(key, now).await)),
                 };
