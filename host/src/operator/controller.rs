@@ -45,6 +45,7 @@ use crate::lifecycle::verify::{HealthSource, HistoryHealth};
 use crate::lifecycle::{unix_seconds, Leadership, Lifecycle, PassReport, WriteGate};
 use crate::operator::config::OperatorConfig;
 use crate::operator::leader::LeaderElector;
+use crate::operator::memory;
 use crate::operator::spread::{Plan, Spreader, ANALYSIS_SHARE};
 use crate::review::Reviewer;
 use crate::telemetry::metrics::Metrics;
@@ -450,12 +451,19 @@ impl Operator {
         }
     }
 
-    /// One reconcile tick (see the module docs).
+    /// One reconcile tick (see the module docs). When it ends, the memory
+    /// it freed goes back to the operating system ([`memory::release_freed`]).
     ///
     /// # Errors
     /// [`ControllerError`] when the cluster cannot be read; per-workload and
     /// per-recommendation problems are logged and skipped instead.
     pub async fn tick(&self) -> Result<TickReport, ControllerError> {
+        let report = self.tick_once().await;
+        memory::release_freed();
+        report
+    }
+
+    async fn tick_once(&self) -> Result<TickReport, ControllerError> {
         let ctx = &self.ctx;
         let now = self.now();
         let leader = self.lead().await;
