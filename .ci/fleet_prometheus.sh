@@ -10,7 +10,7 @@
 # Only the URL line goes to stdout; progress goes to stderr. Run directory:
 # $STEPSCALE_FLEET_PROMETHEUS_DIR (default /tmp/stepscale-fleet-prometheus);
 # port: $STEPSCALE_FLEET_PROMETHEUS_PORT (default 19091). The OpenMetrics file
-# (about 400 MB for 1,000 autoscalers) is deleted once it is backfilled.
+# (about 1.3 GB for 1,000 autoscalers) is deleted once it is backfilled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS=${STEPSCALE_TOOLS:-$(cd .. && pwd)/shared/tools}

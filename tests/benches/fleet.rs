@@ -18,9 +18,12 @@
 //! History: every autoscaler gets a week of a real NAB CPU series at 5
 //! minutes (which series and where it starts vary with the autoscaler),
 //! from an in-process source, or with `STEPSCALE_FLEET_PROMETHEUS_URL` from
-//! a real Prometheus backfilled by `.ci/fleet_openmetrics.py` (three gauges
-//! per autoscaler, read through `prometheus.queries` overrides; the second
-//! tick fetches only each window's tail).
+//! a real Prometheus backfilled by `.ci/fleet_openmetrics.py` in the metric
+//! names the default PromQL reads (cAdvisor's CPU counter, kube-state-metrics'
+//! requests and HPA replicas), read with the operator's default queries;
+//! the second tick fetches only each window's tail. The fixture names the
+//! namespaces, so in this mode they are `ss-fleet-prom-<i>` (an earlier
+//! run's must be gone).
 //! Without `KUBECONFIG` it says so and exits.
 
 use std::collections::BTreeMap;
@@ -48,6 +51,9 @@ use stepscale_tests::workload;
 
 /// Autoscalers per namespace.
 const PER_NAMESPACE: usize = 100;
+/// Namespaces of the Prometheus mode, as `.ci/fleet_openmetrics.py` names
+/// them (with its 100 autoscalers a namespace).
+const PROMETHEUS_NAMESPACE_PREFIX: &str = "ss-fleet-prom-";
 /// Objects created at once while setting up.
 const SETUP_CONCURRENCY: usize = 16;
 
@@ -145,10 +151,17 @@ async fn setup(client: &kube::Client, namespaces: &[String], n: usize) {
     for ns in namespaces {
         let obj: Namespace =
             serde_json::from_value(json!({"metadata": {"name": ns}})).expect("namespace");
-        Api::<Namespace>::all(client.clone())
+        match Api::<Namespace>::all(client.clone())
             .create(&PostParams::default(), &obj)
             .await
-            .expect("create namespace");
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 409 => panic!(
+                "namespace {ns} exists already (an earlier run's, still being deleted?): \
+                 delete it (kubectl delete ns {ns}) and run again"
+            ),
+            Err(e) => panic!("create namespace {ns}: {e}"),
+        }
     }
     let creates: Vec<_> = (0..n)
         .map(|k| {
@@ -240,18 +253,26 @@ async fn run(n: usize) {
             },
         ))
         .build();
-    let run_id = format!("{:x}", jiff::Timestamp::now().as_millisecond() % 0xffffff);
-    let namespaces: Vec<String> = (0..n.div_ceil(PER_NAMESPACE))
-        .map(|i| format!("ss-fleet-{run_id}-{i}"))
-        .collect();
     let prometheus = std::env::var("STEPSCALE_FLEET_PROMETHEUS_URL")
         .ok()
         .filter(|u| !u.trim().is_empty());
+    // With Prometheus, the namespaces `.ci/fleet_openmetrics.py` wrote the
+    // series in; else names of this run's own.
+    let prefix = match &prometheus {
+        Some(_) => PROMETHEUS_NAMESPACE_PREFIX.to_string(),
+        None => format!(
+            "ss-fleet-{:x}-",
+            jiff::Timestamp::now().as_millisecond() % 0xffffff
+        ),
+    };
+    let namespaces: Vec<String> = (0..n.div_ceil(PER_NAMESPACE))
+        .map(|i| format!("{prefix}{i}"))
+        .collect();
     println!(
         "fleet: {n} HPAs on Deployments in {} namespaces; history: a week at 5 min per autoscaler from NAB series, {}",
         namespaces.len(),
         match &prometheus {
-            Some(url) => format!("from a real Prometheus at {url} (.ci/fleet_openmetrics.py; the gauges read through prometheus.queries overrides)"),
+            Some(url) => format!("from a real Prometheus at {url} (.ci/fleet_openmetrics.py; cAdvisor and kube-state-metrics names, the default queries)"),
             None => "in-process (no Prometheus)".to_string(),
         }
     );
@@ -302,14 +323,7 @@ async fn run(n: usize) {
         "http": {"address": "127.0.0.1:0"}
     });
     if let Some(url) = &prometheus {
-        values["prometheus"] = json!({
-            "url": url,
-            "queries": {
-                "cpuUtilization": "max(stepscale_fleet_cpu_utilization{autoscaler=\"{autoscaler}\"})",
-                "desiredReplicas": "max(stepscale_fleet_desired_replicas{autoscaler=\"{autoscaler}\"})",
-                "currentReplicas": "max(stepscale_fleet_current_replicas{autoscaler=\"{autoscaler}\"})"
-            }
-        });
+        values["prometheus"] = json!({ "url": url });
     }
     let values: Values =
         serde_yaml::from_value(serde_yaml::to_value(values).expect("values")).expect("values");
