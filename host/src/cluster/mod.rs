@@ -428,8 +428,7 @@ impl ClusterReader {
                 what: what(),
                 source,
             })?;
-        let obj = serde_json::to_value(&obj).unwrap_or(Value::Null);
-        let state = targets::state_of(&obj);
+        let state = targets::state_of(&obj.data);
         Ok(match scale {
             Some((spec_replicas, status_replicas)) => TargetState {
                 spec_replicas,

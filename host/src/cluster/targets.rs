@@ -37,9 +37,10 @@ fn listed_kind(target: &ScaleTargetRef) -> bool {
     target.api_version == "apps/v1" && matches!(target.kind.as_str(), "Deployment" | "StatefulSet")
 }
 
-/// What the operator reads from an apps/v1 object: its replica counts (the
-/// API server serves its `/scale` from them; an omitted count is 0) and
-/// its pod template's containers.
+/// What the operator reads from an apps/v1 object's content (its `spec`
+/// and `status`, as [`DynamicObject::data`] holds them): its replica counts
+/// (the API server serves its `/scale` from them; an omitted count is 0)
+/// and its pod template's containers.
 pub(super) fn state_of(obj: &Value) -> TargetState {
     let replicas = |v: &Value| Some(v.as_i64().and_then(|r| i32::try_from(r).ok()).unwrap_or(0));
     TargetState {
@@ -110,8 +111,7 @@ impl ClusterReader {
                 return;
             };
             if names.contains(&name) {
-                let obj = serde_json::to_value(&o).unwrap_or(Value::Null);
-                found.insert(name, state_of(&obj));
+                found.insert(name, state_of(&o.data));
             }
         })
         .await?;

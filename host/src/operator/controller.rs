@@ -30,10 +30,11 @@ use kube::api::{Api, ListParams, PartialObjectMeta};
 use kube::core::ApiResource;
 use kube::runtime::watcher;
 use kube::Client;
-use stepscale_engine::snapshot::{AutoscalerKind, AutoscalerRef, WorkloadSnapshot};
+use stepscale_engine::snapshot::{AutoscalerKind, AutoscalerRef, ScaleTargetRef, WorkloadSnapshot};
 
 use crate::analysis::Analyzer;
 use crate::cluster::autoscaler::{config_of, scale_target, status_sample};
+use crate::cluster::targets::ListedTargets;
 use crate::cluster::{kind_name, Autoscaler, ClusterError, ClusterReader};
 use crate::crd::ScalingRecommendation;
 use crate::history::source::{ClusterHistory, HistorySource};
@@ -516,10 +517,32 @@ impl Operator {
         let mut gathered = Gathered::default();
         let mut recs = Vec::new();
         let mut analysis_seconds = 0.0;
+        // The Deployments and StatefulSets the selected autoscalers scale,
+        // one LIST per namespace and kind for the whole tick (a namespace
+        // spans several chunks when it holds more than a chunk).
+        let targets: Vec<(&str, ScaleTargetRef)> = autoscalers
+            .iter()
+            .filter(|a| {
+                plan.selected
+                    .as_ref()
+                    .is_none_or(|s| s.contains(&name_of(a)))
+            })
+            .filter_map(|a| Some((a.namespace.as_str(), scale_target(a.kind, &a.spec).ok()?)))
+            .collect();
+        let listed = reader
+            .list_targets(targets.iter().map(|(ns, t)| (*ns, t)))
+            .await;
         for start in (0..autoscalers.len()).step_by(ANALYSIS_CHUNK) {
             let range = start..(start + ANALYSIS_CHUNK).min(autoscalers.len());
             let mut chunk = self
-                .snapshots(&reader, &autoscalers, range, plan.selected.as_ref(), now)
+                .snapshots(
+                    &reader,
+                    &listed,
+                    &autoscalers,
+                    range,
+                    plan.selected.as_ref(),
+                    now,
+                )
                 .await;
             let started = Instant::now();
             let analyzer = ctx.analyzer.clone();
@@ -883,6 +906,7 @@ impl Operator {
     async fn snapshots(
         &self,
         reader: &ClusterReader,
+        listed: &ListedTargets,
         autoscalers: &[Autoscaler],
         range: std::ops::Range<usize>,
         selected: Option<&HashSet<(String, String)>>,
@@ -970,14 +994,7 @@ impl Operator {
             .collect();
         // The chunk's Deployments and StatefulSets are listed (once per
         // namespace and kind) while the history tails are fetched.
-        let wanted = reads
-            .iter()
-            .map(|(i, target, _)| (autoscalers[*i].namespace.as_str(), target));
-        let (listed, ()) = futures::join!(
-            reader.list_targets(wanted),
-            ctx.history.prefetch(&keys, now)
-        );
-        let listed = &listed;
+        ctx.history.prefetch(&keys, now).await;
         // The futures are made first (not by a stream's `map`), so the
         // tick's future stays `Send`.
         let reading: Vec<_> = reads
