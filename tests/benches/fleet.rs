@@ -3,14 +3,18 @@
 //! ```sh
 //! KUBECONFIG=... cargo bench -p stepscale-tests --bench fleet          # N = 1,000
 //! STEPSCALE_FLEET_N=10000 KUBECONFIG=... cargo bench -p stepscale-tests --bench fleet
+//! STEPSCALE_FLEET_N=10000 STEPSCALE_FLEET_TICKS=5 KUBECONFIG=... cargo bench -p stepscale-tests --bench fleet
 //! # history from a real Prometheus holding N weeks:
 //! bash .ci/fleet_prometheus.sh up 1000     # prints STEPSCALE_FLEET_PROMETHEUS_URL=...
 //! STEPSCALE_FLEET_PROMETHEUS_URL=http://127.0.0.1:19091 KUBECONFIG=... cargo bench -p stepscale-tests --bench fleet
 //! ```
 //!
 //! Creates N Deployments (0 replicas: no pods) and N HPAs in N/100
-//! namespaces, then runs the operator's tick twice in-process: the first
-//! creates every ScalingRecommendation, the second finds nothing to change.
+//! namespaces, then runs the operator's tick in-process, twice or
+//! `STEPSCALE_FLEET_TICKS` times: the first creates the ScalingRecommendations
+//! (as many as the mutating pass's time budget allows: at 10,000 it takes
+//! several ticks), the ones after create the rest, then find nothing to
+//! change.
 //! Each tick prints its time and split (reads, analysis, writes), the API
 //! requests it made by method, the history calls (or the Prometheus range
 //! queries and megabytes read), and the process's RSS.
@@ -235,10 +239,15 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(run(n));
+    let ticks: u32 = std::env::var("STEPSCALE_FLEET_TICKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|t| *t >= 1)
+        .unwrap_or(2);
+    rt.block_on(run(n, ticks));
 }
 
-async fn run(n: usize) {
+async fn run(n: usize, ticks: u32) {
     let requests = Arc::new(Requests::default());
     let counted = requests.clone();
     let config = kube::Config::infer().await.expect("kubeconfig");
@@ -344,7 +353,7 @@ async fn run(n: usize) {
     println!("before the first tick (rule engine started, cluster set up): RSS {rss:.0} MiB");
     println!("| tick | total s | reads s | analysis s | writes s | created | updated | API requests (by method) | history calls or Prometheus requests (MB) | RSS MiB (peak) |");
     println!("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|");
-    for tick in 1..=2 {
+    for tick in 1..=ticks {
         history.calls.store(0, Ordering::Relaxed);
         let r = op.tick().await.expect("tick");
         let by_method = requests.take();

@@ -446,7 +446,9 @@ impl ClusterReader {
 }
 
 /// Every object `api` lists, [`LIST_PAGE`] at a time, handed to `each`
-/// page by page; `what` names the list in errors.
+/// page by page; `what` names the list in errors. The objects come without
+/// their `metadata.managedFields`: the operator never reads them, and as
+/// JSON trees they are often larger than the rest of the object.
 async fn list_pages(
     api: &Api<DynamicObject>,
     what: &str,
@@ -463,7 +465,10 @@ async fn list_pages(
             source,
         })?;
         token = page.metadata.continue_.filter(|t| !t.is_empty());
-        page.items.into_iter().for_each(&mut each);
+        for mut o in page.items {
+            o.metadata.managed_fields = None;
+            each(o);
+        }
         if token.is_none() {
             return Ok(());
         }

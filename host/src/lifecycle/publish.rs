@@ -25,6 +25,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
@@ -245,27 +246,31 @@ impl Lifecycle<'_> {
                 ))
             })
             .collect();
-        let mut seen = HashSet::new();
+        let seen: HashSet<(String, String)> = analyzed
+            .iter()
+            .map(|a| {
+                let r = &a.recommendation;
+                (r.target.namespace.clone(), render::resource_name(r))
+            })
+            .collect();
         // Each recommendation is its own object: write several at a time.
-        // The futures are made first (not by a stream's `map`), so the
-        // tick's future stays `Send`.
-        let mut writes = Vec::with_capacity(analyzed.len());
-        for a in analyzed {
-            let r = &a.recommendation;
-            let name = render::resource_name(r);
-            let found = index
-                .get(&(r.target.namespace.as_str(), name.as_str()))
-                .copied();
-            seen.insert((r.target.namespace.clone(), name.clone()));
-            writes.push(self.publish_one(a, name, found));
+        // Each write's future is made when a slot frees: a fleet's worth
+        // made up front would hold several kB per autoscaler at once. (A
+        // loop rather than a stream's `map`, so the tick's future stays
+        // `Send`.)
+        let mut report = PublishReport::default();
+        let mut next = analyzed.iter();
+        let mut writing = FuturesUnordered::new();
+        loop {
+            while writing.len() < WRITE_CONCURRENCY {
+                let Some(a) = next.next() else { break };
+                writing.push(self.publish_one(a, &index));
+            }
+            match writing.next().await {
+                Some(one) => report = report.plus(&one),
+                None => break,
+            }
         }
-        let mut report: PublishReport = futures::stream::iter(writes)
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .fold(
-                PublishReport::default(),
-                |acc, r| async move { acc.plus(&r) },
-            )
-            .await;
         let stale: Vec<&ScalingRecommendation> = existing
             .iter()
             .filter(|e| is_managed(e))
@@ -310,16 +315,19 @@ impl Lifecycle<'_> {
         report
     }
 
-    /// Publish one analyzed autoscaler's recommendation; `found` is the
-    /// existing one of that name, if any.
+    /// Publish one analyzed autoscaler's recommendation; `existing` holds
+    /// the recommendations by namespace and name.
     async fn publish_one(
         &self,
         a: &Analyzed<'_>,
-        name: String,
-        found: Option<&ScalingRecommendation>,
+        existing: &HashMap<(&str, &str), &ScalingRecommendation>,
     ) -> PublishReport {
         let mut report = PublishReport::default();
         let r = &a.recommendation;
+        let name = render::resource_name(r);
+        let found = existing
+            .get(&(r.target.namespace.as_str(), name.as_str()))
+            .copied();
         let ns = &r.target.namespace;
         let result = match found {
             None if r.is_actionable() => self.create(r, a.autoscaler, &name, &mut report).await,

@@ -839,6 +839,8 @@ impl Operator {
         let (after, malformed_after) = if gate.writes() == before {
             (recs, malformed)
         } else {
+            // Not two copies of every recommendation at once.
+            drop(recs);
             self.recommendations(reader).await?
         };
         // Only when every recommendation could be read: a malformed one
