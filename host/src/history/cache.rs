@@ -70,13 +70,11 @@ impl PrometheusCache {
     ) -> Result<MetricHistory, PrometheusError> {
         let grid = config.grid_ending_at(now_unix_seconds);
         let kept = self.windows.lock().ok().and_then(|mut w| w.remove(key));
-        let window = match kept {
-            Some(k) if k.prefetched_for == Some(now_unix_seconds) && k.window.grid == grid => {
-                k.window
-            }
-            Some(k) if continues(k.window.grid, grid) => {
+        let window = match (lacks(kept.as_ref(), grid, now_unix_seconds), kept) {
+            (Lacks::Nothing, Some(k)) => k.window,
+            (Lacks::Tail(points), Some(k)) => {
                 let old = k.window;
-                match fetch_window(config, key, tail(old.grid, grid), &self.traffic).await {
+                match fetch_window(config, key, points, &self.traffic).await {
                     Ok(fresh) => moved(&old, &fresh, grid),
                     Err(e) => {
                         self.keep(key, old, None);
@@ -115,10 +113,10 @@ impl PrometheusCache {
         let mut groups: BTreeMap<(&str, i64, usize), Vec<HistoryKey>> = BTreeMap::new();
         if let Ok(windows) = self.windows.lock() {
             for key in keys {
-                let points = match windows.get(key) {
-                    Some(k) if k.prefetched_for == Some(now_unix_seconds) => continue,
-                    Some(k) if continues(k.window.grid, grid) => tail(k.window.grid, grid),
-                    _ => grid,
+                let points = match lacks(windows.get(key), grid, now_unix_seconds) {
+                    Lacks::Nothing => continue,
+                    Lacks::Tail(points) => points,
+                    Lacks::Whole => grid,
                 };
                 if points.len > MAX_BATCHED_POINTS {
                     // A whole window: cheaper for Prometheus asked alone.
@@ -257,6 +255,28 @@ impl PrometheusCache {
             .lock()
             .map(|w| w.values().map(|k| k.window.bytes()).sum())
             .unwrap_or(0)
+    }
+}
+
+/// What a kept window lacks for the tick at `now` (window on `grid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lacks {
+    /// Nothing: a prefetch for this tick brought it up to date.
+    Nothing,
+    /// Only these points: the window continues onto `grid`.
+    Tail(Grid),
+    /// The whole window: none kept, or one `grid` does not continue.
+    Whole,
+}
+
+/// What `kept` lacks for the tick at `now`, whose window is on `grid`; the
+/// one decision of both [`PrometheusCache::backfill`] and
+/// [`PrometheusCache::prefetch`].
+fn lacks(kept: Option<&Kept>, grid: Grid, now: i64) -> Lacks {
+    match kept {
+        Some(k) if k.prefetched_for == Some(now) && k.window.grid == grid => Lacks::Nothing,
+        Some(k) if continues(k.window.grid, grid) => Lacks::Tail(tail(k.window.grid, grid)),
+        _ => Lacks::Whole,
     }
 }
 
