@@ -994,8 +994,8 @@ impl Operator {
             .iter()
             .map(|(i, target, _)| HistoryKey::of(&autoscalers[*i], target))
             .collect();
-        // The chunk's Deployments and StatefulSets are listed (once per
-        // namespace and kind) while the history tails are fetched.
+        // The tails of the chunk's histories, a namespace's in one request
+        // a series (the targets were listed for the whole tick before).
         ctx.history.prefetch(&keys, now).await;
         // The futures are made first (not by a stream's `map`), so the
         // tick's future stays `Send`.
