@@ -17,7 +17,9 @@
 //! change.
 //! Each tick prints its time and split (reads, analysis, writes), the API
 //! requests it made by method, the history calls (or the Prometheus range
-//! queries and megabytes read), and the process's RSS.
+//! queries and megabytes read), the process's RSS, and the CPU seconds the
+//! operator and, where they run on this machine, the API server, etcd and
+//! Prometheus spent in it.
 //!
 //! History: every autoscaler gets a week of a real NAB CPU series at 5
 //! minutes (which series and where it starts vary with the autoscaler),
@@ -128,6 +130,53 @@ impl Requests {
             .map(|mut m| std::mem::take(&mut *m))
             .unwrap_or_default()
     }
+}
+
+/// CPU seconds (user + system) a process has used so far, from
+/// `/proc/<pid>/stat` (fields 14 and 15, in the kernel's USER_HZ, which is
+/// 100 on every Linux architecture this runs on).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+    let ticks = |i: usize| fields.get(i - 3)?.parse::<f64>().ok();
+    Some((ticks(14)? + ticks(15)?) / 100.0)
+}
+
+/// The processes whose CPU each tick reports, by label: this one, and the
+/// API server, etcd and Prometheus (every instance) when they run on this
+/// machine (found by their command name in `/proc`; elsewhere, e.g. kind,
+/// they are not).
+fn watched_processes() -> Vec<(&'static str, Vec<String>)> {
+    let mut found: Vec<(&'static str, Vec<String>)> = vec![("operator", vec!["self".into()])];
+    for label in ["API server", "etcd", "Prometheus"] {
+        found.push((label, Vec::new()));
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let pid = entry.file_name().to_string_lossy().to_string();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+            let label = match comm.trim() {
+                "kube-apiserver" => "API server",
+                "etcd" => "etcd",
+                "prometheus" => "Prometheus",
+                _ => continue,
+            };
+            if let Some((_, pids)) = found.iter_mut().find(|(l, _)| *l == label) {
+                pids.push(pid);
+            }
+        }
+    }
+    found.retain(|(_, pids)| !pids.is_empty());
+    found
+}
+
+/// The CPU seconds of `pids` together; `None` if one cannot be read.
+fn cpu_of(pids: &[String]) -> Option<f64> {
+    pids.iter().map(|p| cpu_seconds(p)).sum()
 }
 
 /// `VmRSS` and `VmHWM` of this process, MiB.
@@ -351,17 +400,30 @@ async fn run(n: usize, ticks: u32) {
     }
     let (rss, _) = rss_mib();
     println!("before the first tick (rule engine started, cluster set up): RSS {rss:.0} MiB");
-    println!("| tick | total s | reads s | analysis s | writes s | created | updated | API requests (by method) | history calls or Prometheus requests (MB) | RSS MiB (peak) |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|");
+    // CPU seconds each tick, of this process and of the API server, etcd
+    // and Prometheus where they run here: where a tick's time goes.
+    let processes = watched_processes();
+    let cpu_header: Vec<&str> = processes.iter().map(|(label, _)| *label).collect();
+    println!("| tick | total s | reads s | analysis s | writes s | created | updated | API requests (by method) | history calls or Prometheus requests (MB) | RSS MiB (peak) | CPU s ({}) |", cpu_header.join(" / "));
+    println!("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
     for tick in 1..=ticks {
         history.calls.store(0, Ordering::Relaxed);
+        let cpu_before: Vec<Option<f64>> = processes.iter().map(|(_, p)| cpu_of(p)).collect();
         let r = op.tick().await.expect("tick");
+        let cpu: Vec<String> = processes
+            .iter()
+            .zip(&cpu_before)
+            .map(|((_, p), before)| match (before, cpu_of(p)) {
+                (Some(b), Some(a)) => format!("{:.1}", a - b),
+                _ => "–".to_string(),
+            })
+            .collect();
         let by_method = requests.take();
         let total: u64 = by_method.values().sum();
         let methods: Vec<String> = by_method.iter().map(|(m, c)| format!("{m} {c}")).collect();
         let (rss, hwm) = rss_mib();
         println!(
-            "| {tick} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {total} ({}) | {} | {rss:.0} ({hwm:.0}) |",
+            "| {tick} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {total} ({}) | {} | {rss:.0} ({hwm:.0}) | {} |",
             r.timings.total,
             r.timings.read,
             r.timings.analysis,
@@ -378,6 +440,7 @@ async fn run(n: usize, ticks: u32) {
             } else {
                 history.calls.load(Ordering::Relaxed).to_string()
             },
+            cpu.join(" / "),
         );
         if prometheus.is_some() {
             assert_eq!(
