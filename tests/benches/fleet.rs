@@ -19,7 +19,8 @@
 //! requests it made by method, the history calls (or the Prometheus range
 //! queries and megabytes read), the process's RSS, and the CPU seconds the
 //! operator and, where they run on this machine, the API server, etcd and
-//! Prometheus spent in it.
+//! Prometheus spent in it. After the ticks, a second table gives each
+//! tick's API requests by method and resource.
 //!
 //! History: every autoscaler gets a week of a real NAB CPU series at 5
 //! minutes (which series and where it starts vary with the autoscaler),
@@ -119,16 +120,56 @@ impl HistorySource for FleetHistory {
     }
 }
 
-/// API requests by method.
+/// API requests by method, and by method and resource.
 #[derive(Default)]
-struct Requests(Mutex<BTreeMap<String, u64>>);
+struct Requests(Mutex<BTreeMap<String, u64>>, Mutex<BTreeMap<String, u64>>);
 
 impl Requests {
-    fn take(&self) -> BTreeMap<String, u64> {
-        self.0
-            .lock()
-            .map(|mut m| std::mem::take(&mut *m))
-            .unwrap_or_default()
+    fn count(&self, method: &str, path: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(method.to_string()).or_default() += 1;
+        }
+        if let Ok(mut m) = self.1.lock() {
+            *m.entry(format!("{method} {}", resource_of(path)))
+                .or_default() += 1;
+        }
+    }
+
+    fn take(&self) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+        let take = |m: &Mutex<BTreeMap<String, u64>>| {
+            m.lock()
+                .map(|mut m| std::mem::take(&mut *m))
+                .unwrap_or_default()
+        };
+        (take(&self.0), take(&self.1))
+    }
+}
+
+/// The resource an API path names (`deployments`, `scalingrecommendations/status`,
+/// …), or `discovery` for a group or version document.
+fn resource_of(path: &str) -> String {
+    let segments: Vec<&str> = path
+        .split('?')
+        .next()
+        .unwrap_or_default()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    // /api/v1/… or /apis/<group>/<version>/…
+    let rest = match segments.first() {
+        Some(&"api") => segments.get(2..),
+        Some(&"apis") => segments.get(3..),
+        _ => None,
+    }
+    .unwrap_or_default();
+    let rest = match rest {
+        ["namespaces", _, tail @ ..] if !tail.is_empty() => tail,
+        other => other,
+    };
+    match rest {
+        [] => "discovery".to_string(),
+        [resource] | [resource, _] => resource.to_string(),
+        [resource, _, sub, ..] => format!("{resource}/{sub}"),
     }
 }
 
@@ -304,9 +345,7 @@ async fn run(n: usize, ticks: u32) {
         .expect("client")
         .with_layer(&tower::util::MapRequestLayer::new(
             move |req: http::Request<kube::client::Body>| {
-                if let Ok(mut m) = counted.0.lock() {
-                    *m.entry(req.method().to_string()).or_default() += 1;
-                }
+                counted.count(req.method().as_str(), req.uri().path());
                 req
             },
         ))
@@ -371,7 +410,7 @@ async fn run(n: usize, ticks: u32) {
     println!(
         "setup: {:.1} s ({} API requests)",
         started.elapsed().as_secs_f64(),
-        requests.take().values().sum::<u64>()
+        requests.take().0.values().sum::<u64>()
     );
 
     let mut values = json!({
@@ -406,6 +445,7 @@ async fn run(n: usize, ticks: u32) {
     let cpu_header: Vec<&str> = processes.iter().map(|(label, _)| *label).collect();
     println!("| tick | total s | reads s | analysis s | writes s | created | updated | API requests (by method) | history calls or Prometheus requests (MB) | RSS MiB (peak) | CPU s ({}) |", cpu_header.join(" / "));
     println!("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|");
+    let mut resources = Vec::new();
     for tick in 1..=ticks {
         history.calls.store(0, Ordering::Relaxed);
         let cpu_before: Vec<Option<f64>> = processes.iter().map(|(_, p)| cpu_of(p)).collect();
@@ -418,7 +458,8 @@ async fn run(n: usize, ticks: u32) {
                 _ => "–".to_string(),
             })
             .collect();
-        let by_method = requests.take();
+        let (by_method, by_resource) = requests.take();
+        resources.push((tick, by_resource));
         let total: u64 = by_method.values().sum();
         let methods: Vec<String> = by_method.iter().map(|(m, c)| format!("{m} {c}")).collect();
         let (rss, hwm) = rss_mib();
@@ -450,6 +491,16 @@ async fn run(n: usize, ticks: u32) {
             );
         }
         assert_eq!(r.autoscalers, n, "every autoscaler listed");
+    }
+    println!();
+    println!("| tick | API requests by method and resource |");
+    println!("|---|---|");
+    for (tick, by_resource) in resources {
+        let each: Vec<String> = by_resource
+            .iter()
+            .map(|(what, c)| format!("{what} {c}"))
+            .collect();
+        println!("| {tick} | {} |", each.join(", "));
     }
     let started = Instant::now();
     for ns in &namespaces {

@@ -304,8 +304,9 @@ async fn an_hpa_floor_follows_the_schedule_across_restart_and_failover_without_d
         "not drift: the schedule's own floor"
     );
 
-    // The recommendation is deleted inside the window: the next pass puts
-    // the baseline back (the HPA carried the floor's marker), once.
+    // The recommendation is deleted inside the window: the next tick's
+    // pass puts the baseline back (the HPA it listed carried the floor's
+    // marker, so it reads the HPA again and undoes it), once.
     assert!(ns
         .hpas()
         .get("web")
@@ -318,7 +319,8 @@ async fn an_hpa_floor_follows_the_schedule_across_restart_and_failover_without_d
         .delete("web-hpa", &DeleteParams::default())
         .await
         .expect("delete the recommendation");
-    assert_eq!(pass(&b).await, 1);
+    let r = b.tick().await.expect("tick");
+    assert_eq!((r.pass.errors, r.pass.workload_writes), (0, 1), "{r:?}");
     assert_eq!(min_replicas(&ns, "web").await, 2);
     let hpa = ns.hpas().get("web").await.expect("get");
     assert!(!hpa
@@ -327,6 +329,12 @@ async fn an_hpa_floor_follows_the_schedule_across_restart_and_failover_without_d
         .unwrap_or_default()
         .contains_key("stepscale.io/schedule-floor"));
     assert_eq!(pass(&b).await, 0, "nothing left to undo");
+    let r = b.tick().await.expect("tick");
+    assert_eq!(
+        (r.pass.errors, r.pass.workload_writes),
+        (0, 0),
+        "nothing left to undo: {r:?}"
+    );
     ns.cleanup().await;
 }
 

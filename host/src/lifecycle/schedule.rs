@@ -33,6 +33,7 @@
 use serde_json::{json, Map, Value};
 use stepscale_engine::snapshot::AutoscalerKind;
 
+use crate::cluster::Autoscaler;
 use crate::crd::{ScalingRecommendation, ScalingRecommendationStatus, ScheduleStatus};
 use crate::lifecycle::apply::{patch_autoscaler_with, saved_config};
 use crate::lifecycle::events::reason;
@@ -391,11 +392,16 @@ pub async fn step(
 /// is still the floor the operator set (else the marker alone goes: a
 /// person's value stays). Returns how many autoscalers were cleaned.
 ///
+/// `listed` are the autoscalers the tick read, if this pass is part of a
+/// tick: the autoscalers are read again only when one of those carries an
+/// orphaned schedule.
+///
 /// # Errors
 /// A [`LifecycleError`] for a failed read or write (retried next pass).
 pub async fn orphaned_schedule_cleanup(
     lc: &Lifecycle<'_>,
     recs: &[ScalingRecommendation],
+    listed: Option<&[Autoscaler]>,
     report: &mut PassReport,
 ) -> Result<usize, LifecycleError> {
     use crate::crd::phase::Phase;
@@ -417,13 +423,29 @@ pub async fn orphaned_schedule_cleanup(
             )
         })
         .collect();
+    let orphaned = |a: &Autoscaler| {
+        let carries = match a.kind {
+            AutoscalerKind::ScaledObject => !own_trigger_names(&a.spec).is_empty(),
+            AutoscalerKind::HorizontalPodAutoscaler => marked_floor(&a.annotations).is_some(),
+        };
+        carries
+            && !owned.contains(&(
+                a.kind_name().to_string(),
+                a.namespace.clone(),
+                a.name.clone(),
+            ))
+    };
+    // What a schedule leaves is the operator's own: an autoscaler the tick
+    // listed without it gets it only from a recommendation that holds it.
+    // So when none of those carries an orphaned schedule, there is nothing
+    // to undo and no second list; else they are read again, fresh for the
+    // writes.
+    if listed.is_some_and(|l| !l.iter().any(orphaned)) {
+        return Ok(0);
+    }
     let mut cleaned = 0;
     for a in lc.reader.autoscalers().await? {
-        if owned.contains(&(
-            a.kind_name().to_string(),
-            a.namespace.clone(),
-            a.name.clone(),
-        )) {
+        if !orphaned(&a) {
             continue;
         }
         let (spec_patch, marker) = match a.kind {

@@ -716,6 +716,7 @@ impl Operator {
             })
             .collect();
         let analysis = Analysis {
+            autoscalers: &autoscalers,
             analyzed: &analyzed,
             unanalyzed: &unanalyzed,
             from_status: &from_status,
@@ -799,6 +800,7 @@ impl Operator {
             now: self.now(),
         };
         let from_status = analysis.as_ref().map(|a| a.from_status);
+        let listed_autoscalers = analysis.as_ref().map(|a| a.autoscalers);
         let mut listed = None;
         if let Some(Analysis {
             analyzed,
@@ -846,9 +848,13 @@ impl Operator {
         // Only when every recommendation could be read: a malformed one
         // may own the triggers.
         if report.malformed == 0 && malformed_after == 0 {
-            if let Err(e) =
-                crate::lifecycle::schedule::orphaned_schedule_cleanup(&lc, &after, &mut report.pass)
-                    .await
+            if let Err(e) = crate::lifecycle::schedule::orphaned_schedule_cleanup(
+                &lc,
+                &after,
+                listed_autoscalers,
+                &mut report.pass,
+            )
+            .await
             {
                 report.pass.errors += 1;
                 ctx.metrics.error(e.metric_label());
@@ -1330,6 +1336,8 @@ impl Operator {
 
 /// The analysis results a tick hands to its mutating pass.
 struct Analysis<'a> {
+    /// Every autoscaler the tick listed.
+    autoscalers: &'a [Autoscaler],
     /// One entry per analyzed autoscaler.
     analyzed: &'a [Analyzed<'a>],
     /// Recommendation names of autoscalers that exist but were not analyzed.
