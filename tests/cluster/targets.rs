@@ -110,9 +110,10 @@ async fn a_targets_replicas_are_what_its_scale_says_and_its_requests_are_read() 
         ("StatefulSet", "db", 2, 250),
     ] {
         let t = target(kind, name);
-        // The status moves as the controllers work: compare once /scale
-        // counts every pod.
-        let (read, deployments, statefulsets, t) = (&read, &deployments, &statefulsets, &t);
+        // The status moves as the controllers work (the list and the GET
+        // are two reads, so they may see two counts meanwhile): compare
+        // once /scale counts every pod, and the strict check after.
+        let (both, deployments, statefulsets, t) = (&both, &deployments, &statefulsets, &t);
         eventually(
             &format!("{kind} {name}: the read replicas match /scale"),
             Duration::from_secs(60),
@@ -122,11 +123,14 @@ async fn a_targets_replicas_are_what_its_scale_says_and_its_requests_are_read() 
                     _ => statefulsets.get_scale(name).await,
                 }
                 .expect("/scale");
-                let read = read(t.clone()).await;
+                let (Ok(read), Ok(alone)) = both(t.clone()).await else {
+                    return false;
+                };
                 // Settled: the controller has counted every pod. The API
                 // omits a count of 0 from /scale.
                 let settled = scale.status.as_ref().map_or(0, |s| s.replicas) == spec;
                 settled
+                    && read == alone
                     && read.spec_replicas == Some(scale.spec.and_then(|s| s.replicas).unwrap_or(0))
                     && read.status_replicas == Some(scale.status.map_or(0, |s| s.replicas))
             },
