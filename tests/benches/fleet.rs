@@ -120,28 +120,31 @@ impl HistorySource for FleetHistory {
     }
 }
 
-/// API requests by method, and by method and resource.
+/// API requests by method and resource (`GET deployments`, …).
 #[derive(Default)]
-struct Requests(Mutex<BTreeMap<String, u64>>, Mutex<BTreeMap<String, u64>>);
+struct Requests(Mutex<BTreeMap<String, u64>>);
 
 impl Requests {
     fn count(&self, method: &str, path: &str) {
         if let Ok(mut m) = self.0.lock() {
-            *m.entry(method.to_string()).or_default() += 1;
-        }
-        if let Ok(mut m) = self.1.lock() {
             *m.entry(format!("{method} {}", resource_of(path)))
                 .or_default() += 1;
         }
     }
 
+    /// The counts since the last call: by method, and by method and resource.
     fn take(&self) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
-        let take = |m: &Mutex<BTreeMap<String, u64>>| {
-            m.lock()
-                .map(|mut m| std::mem::take(&mut *m))
-                .unwrap_or_default()
-        };
-        (take(&self.0), take(&self.1))
+        let by_resource = self
+            .0
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or_default();
+        let mut by_method = BTreeMap::new();
+        for (what, c) in &by_resource {
+            let method = what.split(' ').next().unwrap_or_default().to_string();
+            *by_method.entry(method).or_default() += c;
+        }
+        (by_method, by_resource)
     }
 }
 

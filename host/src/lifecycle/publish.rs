@@ -246,13 +246,7 @@ impl Lifecycle<'_> {
                 ))
             })
             .collect();
-        let seen: HashSet<(String, String)> = analyzed
-            .iter()
-            .map(|a| {
-                let r = &a.recommendation;
-                (r.target.namespace.clone(), render::resource_name(r))
-            })
-            .collect();
+        let mut seen = HashSet::new();
         // Each recommendation is its own object: write several at a time.
         // Each write's future is made when a slot frees: a fleet's worth
         // made up front would hold several kB per autoscaler at once. (A
@@ -264,7 +258,13 @@ impl Lifecycle<'_> {
         loop {
             while writing.len() < WRITE_CONCURRENCY {
                 let Some(a) = next.next() else { break };
-                writing.push(self.publish_one(a, &index));
+                let r = &a.recommendation;
+                let name = render::resource_name(r);
+                let found = index
+                    .get(&(r.target.namespace.as_str(), name.as_str()))
+                    .copied();
+                seen.insert((r.target.namespace.clone(), name.clone()));
+                writing.push(self.publish_one(a, name, found));
             }
             match writing.next().await {
                 Some(one) => report = report.plus(&one),
@@ -315,19 +315,16 @@ impl Lifecycle<'_> {
         report
     }
 
-    /// Publish one analyzed autoscaler's recommendation; `existing` holds
-    /// the recommendations by namespace and name.
+    /// Publish one analyzed autoscaler's recommendation; `found` is the
+    /// existing one of that name, if any.
     async fn publish_one(
         &self,
         a: &Analyzed<'_>,
-        existing: &HashMap<(&str, &str), &ScalingRecommendation>,
+        name: String,
+        found: Option<&ScalingRecommendation>,
     ) -> PublishReport {
         let mut report = PublishReport::default();
         let r = &a.recommendation;
-        let name = render::resource_name(r);
-        let found = existing
-            .get(&(r.target.namespace.as_str(), name.as_str()))
-            .copied();
         let ns = &r.target.namespace;
         let result = match found {
             None if r.is_actionable() => self.create(r, a.autoscaler, &name, &mut report).await,
