@@ -440,8 +440,20 @@ async fn run(n: usize, ticks: u32) {
     if prometheus.is_none() {
         op = op.with_history(history.clone());
     }
+    // As `Operator::run` does: the passes read the recommendations from a
+    // watch once it has listed.
+    let _watches = op.watch_recommendations(Arc::new(tokio::sync::Notify::new()));
+    let listed = Instant::now();
+    while !op.recommendations_watched() && listed.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        op.recommendations_watched(),
+        "the recommendation watch did not list within 60 s"
+    );
+    requests.take();
     let (rss, _) = rss_mib();
-    println!("before the first tick (rule engine started, cluster set up): RSS {rss:.0} MiB");
+    println!("before the first tick (rule engine started, cluster set up, recommendations watched): RSS {rss:.0} MiB");
     // CPU seconds each tick, of this process and of the API server, etcd
     // and Prometheus where they run here: where a tick's time goes.
     let processes = watched_processes();

@@ -47,3 +47,4 @@ mod run_loop;
 mod schedules;
 mod spread;
 mod targets;
+mod watched;

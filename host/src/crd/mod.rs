@@ -8,14 +8,16 @@
 //! `charts/stepscale-autoscaler/crds/scalingrecommendation.yaml` is generated from these
 //! types, and a test fails when the committed file is stale.
 //!
-//! Its phases and what each allows next live in [`phase`]; reads and
-//! writes live in [`crate::cluster`] and [`crate::lifecycle`].
+//! Its phases and what each allows next live in [`phase`]; the copy of
+//! every recommendation a watch keeps for the passes in [`cache`]; reads
+//! and writes live in [`crate::cluster`] and [`crate::lifecycle`].
 
 use kube::CustomResource;
 use kube::CustomResourceExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub mod cache;
 pub mod phase;
 
 use crate::change::CurrentConfig;

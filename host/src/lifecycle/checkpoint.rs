@@ -11,6 +11,7 @@
 //! afresh after a restart.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use kube::api::{Api, Patch, PatchParams};
@@ -40,7 +41,7 @@ pub struct Restored {
 /// Put the samples of every readable checkpoint in `recs` back into
 /// `source`; a damaged checkpoint is logged and skipped (that autoscaler
 /// starts afresh), never fatal.
-pub fn restore(recs: &[ScalingRecommendation], source: &dyn HistorySource) -> Restored {
+pub fn restore(recs: &[Arc<ScalingRecommendation>], source: &dyn HistorySource) -> Restored {
     let mut got = Restored::default();
     for rec in recs {
         let Some(checkpoint) = rec.status.as_ref().and_then(|s| s.history.as_ref()) else {
@@ -102,7 +103,7 @@ impl Lifecycle<'_> {
     /// written; a failed write is logged and retried next tick.
     pub async fn checkpoint_histories(
         &self,
-        recs: &[ScalingRecommendation],
+        recs: &[Arc<ScalingRecommendation>],
         source: &dyn HistorySource,
         from_status: &HashSet<HistoryKey>,
     ) -> usize {
@@ -140,18 +141,20 @@ impl Lifecycle<'_> {
         let ns = rec.metadata.namespace.clone().unwrap_or_default();
         self.gate.check()?;
         let api: Api<ScalingRecommendation> = Api::namespaced(self.reader.client().clone(), &ns);
-        api.patch_status(
-            &name,
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"status": {"history": checkpoint}})),
-        )
-        .await
-        .map_err(|e| {
-            write_error(
-                format!("ScalingRecommendation {ns}/{name} status.history"),
-                e,
+        let written = api
+            .patch_status(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"status": {"history": checkpoint}})),
             )
-        })?;
+            .await
+            .map_err(|e| {
+                write_error(
+                    format!("ScalingRecommendation {ns}/{name} status.history"),
+                    e,
+                )
+            })?;
+        self.gate.wrote(&written);
         Ok(())
     }
 }

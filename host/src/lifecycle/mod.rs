@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 use stepscale_engine::snapshot::AutoscalerKind;
 
 use crate::cluster::{kind_from_name, kind_name, ClusterError, ClusterReader};
+use crate::crd::cache::Written;
 use crate::crd::phase::{self, Action, Observation, Phase};
 use crate::crd::{Condition, ScalingRecommendation, ScalingRecommendationStatus, RETRY_ANNOTATION};
 use crate::license::LicenseState;
@@ -110,6 +111,9 @@ pub struct WriteGate {
     deadline: Instant,
     leader: Option<Arc<dyn Leadership>>,
     writes: AtomicUsize,
+    /// The recommendations written through this gate, with the
+    /// resourceVersion each write left (`None`: deleted).
+    written: std::sync::Mutex<Vec<Written>>,
 }
 
 impl WriteGate {
@@ -120,6 +124,7 @@ impl WriteGate {
             deadline,
             leader,
             writes: AtomicUsize::new(0),
+            written: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -141,6 +146,35 @@ impl WriteGate {
     /// Writes allowed so far.
     pub fn writes(&self) -> usize {
         self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Note a recommendation as a write left it (the object the API
+    /// returned).
+    pub fn wrote(&self, rec: &ScalingRecommendation) {
+        self.note(rec, rec.metadata.resource_version.clone());
+    }
+
+    /// Note a recommendation this pass deleted.
+    pub fn deleted(&self, rec: &ScalingRecommendation) {
+        self.note(rec, None);
+    }
+
+    fn note(&self, rec: &ScalingRecommendation, resource_version: Option<String>) {
+        let key = (
+            rec.metadata.namespace.clone().unwrap_or_default(),
+            rec.metadata.name.clone().unwrap_or_default(),
+        );
+        if let Ok(mut w) = self.written.lock() {
+            w.push((key, resource_version));
+        }
+    }
+
+    /// The recommendation writes noted since the last call, oldest first.
+    pub fn take_written(&self) -> Vec<Written> {
+        self.written
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
     }
 }
 
@@ -271,10 +305,13 @@ impl Lifecycle<'_> {
             "metadata": {"resourceVersion": rec.metadata.resource_version},
             "status": diff,
         });
-        self.recs_api(&ns)
+        let written = self
+            .recs_api(&ns)
             .patch_status(&name, &PatchParams::default(), &Patch::Merge(&body))
             .await
-            .map_err(|e| write_error(format!("ScalingRecommendation {ns}/{name} status"), e))
+            .map_err(|e| write_error(format!("ScalingRecommendation {ns}/{name} status"), e))?;
+        self.gate.wrote(&written);
+        Ok(written)
     }
 
     /// Decide and act on one recommendation.
@@ -403,10 +440,12 @@ impl Lifecycle<'_> {
         let ns = rec.metadata.namespace.clone().unwrap_or_default();
         self.gate.check()?;
         let body = json!({"metadata": {"annotations": {RETRY_ANNOTATION: null}}});
-        self.recs_api(&ns)
+        let written = self
+            .recs_api(&ns)
             .patch(&name, &PatchParams::default(), &Patch::Merge(&body))
             .await
             .map_err(|e| write_error(format!("ScalingRecommendation {ns}/{name}"), e))?;
+        self.gate.wrote(&written);
         tracing::info!(namespace = %ns, recommendation = %name, "retry requested; recommendation starts over");
         self.notifier
             .notify(

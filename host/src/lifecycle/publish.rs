@@ -231,7 +231,7 @@ impl Lifecycle<'_> {
     pub async fn publish(
         &self,
         analyzed: &[Analyzed<'_>],
-        existing: &[ScalingRecommendation],
+        existing: &[std::sync::Arc<ScalingRecommendation>],
         unanalyzed: &HashSet<(String, String)>,
     ) -> PublishReport {
         let index: HashMap<(&str, &str), &ScalingRecommendation> = existing
@@ -242,7 +242,7 @@ impl Lifecycle<'_> {
                         e.metadata.namespace.as_deref()?,
                         e.metadata.name.as_deref()?,
                     ),
-                    e,
+                    &**e,
                 ))
             })
             .collect();
@@ -285,6 +285,7 @@ impl Lifecycle<'_> {
                     && ex.phase().is_open()
                     && !ex.spec.approved
             })
+            .map(|ex| &**ex)
             .collect();
         let removals: Vec<_> = stale
             .into_iter()
@@ -377,7 +378,10 @@ impl Lifecycle<'_> {
             ..PostParams::default()
         };
         let created = match self.api(ns).create(&pp, &obj).await {
-            Ok(c) => c,
+            Ok(c) => {
+                self.gate.wrote(&c);
+                c
+            }
             // Created meanwhile (e.g. by a previous leader): next tick updates it.
             Err(kube::Error::Api(s)) if s.is_already_exists() => return Ok(()),
             Err(e) => return Err(write_error(format!("ScalingRecommendation {ns}/{name}"), e)),
@@ -500,7 +504,10 @@ impl Lifecycle<'_> {
         self.api(&ns)
             .patch(&name, &pp, &Patch::Merge(&body))
             .await
-            .map(Some)
+            .map(|written| {
+                self.gate.wrote(&written);
+                Some(written)
+            })
             .map_err(|e| write_error(format!("ScalingRecommendation {ns}/{name}"), e))
     }
 
@@ -521,7 +528,7 @@ impl Lifecycle<'_> {
             ..DeleteParams::default()
         };
         match self.api(&ns).delete(&name, &dp).await {
-            Ok(_) => {}
+            Ok(_) => self.gate.deleted(ex),
             Err(kube::Error::Api(s)) if s.is_not_found() => return Ok(()),
             Err(e) => return Err(write_error(format!("ScalingRecommendation {ns}/{name}"), e)),
         }

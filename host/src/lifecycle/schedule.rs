@@ -400,7 +400,7 @@ pub async fn step(
 /// A [`LifecycleError`] for a failed read or write (retried next pass).
 pub async fn orphaned_schedule_cleanup(
     lc: &Lifecycle<'_>,
-    recs: &[ScalingRecommendation],
+    recs: &[std::sync::Arc<ScalingRecommendation>],
     listed: Option<&[Autoscaler]>,
     report: &mut PassReport,
 ) -> Result<usize, LifecycleError> {

@@ -36,6 +36,7 @@ use crate::analysis::Analyzer;
 use crate::cluster::autoscaler::{config_of, scale_target, status_sample};
 use crate::cluster::targets::ListedTargets;
 use crate::cluster::{kind_name, Autoscaler, ClusterError, ClusterReader};
+use crate::crd::cache::{RecommendationCache, Watched};
 use crate::crd::ScalingRecommendation;
 use crate::history::source::{ClusterHistory, HistorySource};
 use crate::history::{HistoryKey, MetricsSource, PrometheusMiss, LOG_HPA_STATUS, LOG_PROMETHEUS};
@@ -71,6 +72,9 @@ pub const ANALYSIS_CHUNK: usize = 250;
 pub const LOG_SPREAD: &str = "analysis spread over ticks";
 /// Autoscalers whose target and history are read at once in a tick.
 pub const READ_CONCURRENCY: usize = 8;
+/// How long a pass waits for the watch to deliver this instance's own
+/// recommendation writes before it lists the recommendations instead.
+pub const WATCH_DELIVERY_WAIT: Duration = Duration::from_secs(5);
 /// Logged after the LLM pass of a tick, with its counts (no payload, no key).
 pub const LOG_LLM_PASS: &str = "llm pass";
 /// Logged (debug) each tick when the API server does not serve KEDA's
@@ -307,6 +311,9 @@ pub struct Operator {
     spreader: std::sync::Mutex<Spreader>,
     /// Prometheus requests and bytes as of the last tick.
     prometheus_seen: std::sync::Mutex<(u64, u64)>,
+    /// The recommendations as the watch keeps them, once
+    /// [`Operator::watch_recommendations`] runs; passes list until then.
+    cache: RecommendationCache,
 }
 
 /// A clock: now, Unix seconds. The operator reads every decision's time
@@ -381,6 +388,7 @@ impl Operator {
             restored: AtomicBool::new(false),
             spreader: std::sync::Mutex::default(),
             prometheus_seen: std::sync::Mutex::default(),
+            cache: RecommendationCache::default(),
         }
     }
 
@@ -812,12 +820,14 @@ impl Operator {
             report.malformed = malformed;
             let before = gate.writes();
             report.published = lc.publish(analyzed, &existing, unanalyzed).await;
+            self.cache.expect(gate.take_written());
             // Nothing written: the list just read is still the list (no
             // second read of every recommendation).
             if gate.writes() == before {
                 listed = Some((existing, malformed));
             }
         }
+        // Reads below wait for the watch to deliver the writes made above.
         let (recs, malformed) = match listed.take() {
             Some(l) => l,
             None => self.recommendations(reader).await?,
@@ -843,6 +853,7 @@ impl Operator {
         } else {
             // Not two copies of every recommendation at once.
             drop(recs);
+            self.cache.expect(gate.take_written());
             self.recommendations(reader).await?
         };
         // Only when every recommendation could be read: a malformed one
@@ -872,15 +883,22 @@ impl Operator {
         }
         ctx.metrics.set_phase_counts(&counts);
         report.writes += gate.writes();
+        // The next pass's reads wait for these too.
+        self.cache.expect(gate.take_written());
         Ok(())
     }
 
     /// The recommendations in the watched namespaces, parsed one by one so
-    /// a malformed object is skipped (and counted) instead of failing all.
+    /// a malformed object is skipped (and counted) instead of failing all:
+    /// from the watch when it is current and has delivered this instance's
+    /// writes (see [`RecommendationCache`]), else listed.
     async fn recommendations(
         &self,
         reader: &ClusterReader,
-    ) -> Result<(Vec<ScalingRecommendation>, usize), ControllerError> {
+    ) -> Result<(Vec<Arc<ScalingRecommendation>>, usize), ControllerError> {
+        if let Some(watched) = self.cache.read(WATCH_DELIVERY_WAIT).await {
+            return Ok(watched);
+        }
         let resource = ApiResource::erase::<ScalingRecommendation>(&());
         let mut malformed = 0;
         let mut recs = Vec::new();
@@ -894,7 +912,7 @@ impl Operator {
                     o.metadata.name.as_deref().unwrap_or_default()
                 );
                 match o.try_parse::<ScalingRecommendation>() {
-                    Ok(r) => recs.push(r),
+                    Ok(r) => recs.push(Arc::new(r)),
                     Err(e) => {
                         malformed += 1;
                         tracing::warn!(recommendation = %name, "skipping a malformed ScalingRecommendation: {e}");
@@ -906,6 +924,7 @@ impl Operator {
                 ClusterError::Read { source, .. } => ControllerError::ListRecommendations(source),
                 other => ControllerError::Cluster(other),
             })?;
+        self.cache.listed();
         Ok((recs, malformed))
     }
 
@@ -1173,22 +1192,7 @@ impl Operator {
         self.log_starting();
         self.check_crd().await?;
         let changed = Arc::new(tokio::sync::Notify::new());
-        // One watch per watched namespace (or one cluster-wide): with
-        // `namespaces` set the operator's RBAC only covers those namespaces.
-        let watches: Vec<_> = self
-            .recommendation_apis::<PartialObjectMeta<ScalingRecommendation>>()
-            .into_iter()
-            .zip(self.recommendation_scopes())
-            .map(|(api, scope)| {
-                let changed = changed.clone();
-                let what = format!("ScalingRecommendations in {scope}");
-                tokio::spawn(follow(
-                    what,
-                    watcher::watcher(api, watcher::Config::default()),
-                    move |_| changed.notify_one(),
-                ))
-            })
-            .collect();
+        let watches = self.watch_recommendations(changed.clone());
         // Rule ConfigMaps: a change brings the next tick forward, so a new
         // rule is admitted (or rejected, with its Event) and used at once.
         let rules_changed = Arc::new(tokio::sync::Notify::new());
@@ -1206,7 +1210,7 @@ impl Operator {
                 let params = params.clone();
                 let what = format!("rule ConfigMaps in namespace {ns}");
                 tokio::spawn(follow(what, watcher::watcher(api, params), move |e| {
-                    if matches!(e, watcher::Event::Apply(_) | watcher::Event::Delete(_)) {
+                    if matches!(e, Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_))) {
                         changed.notify_one();
                     }
                 }))
@@ -1260,7 +1264,8 @@ impl Operator {
             }
         }
         drop(lease_keeper);
-        for watch in watches.into_iter().chain(rule_watches) {
+        drop(watches);
+        for watch in rule_watches {
             watch.abort();
         }
         if let Some(l) = &self.ctx.leader {
@@ -1270,8 +1275,46 @@ impl Operator {
         Ok(())
     }
 
-    /// One API per watched namespace, or one for all namespaces when none
-    /// are configured.
+    /// Start watching the recommendations: one watch per watched namespace
+    /// (or one cluster-wide; with `namespaces` set the operator's RBAC only
+    /// covers those namespaces), kept in memory for the passes to read
+    /// ([`RecommendationCache`]). `changed` is notified on each event. The
+    /// watches run until the returned handles are dropped; call once.
+    pub fn watch_recommendations(
+        &self,
+        changed: Arc<tokio::sync::Notify>,
+    ) -> Vec<tokio_util::task::AbortOnDropHandle<()>> {
+        self.recommendation_apis::<Watched>()
+            .into_iter()
+            .zip(self.recommendation_scopes())
+            .map(|(api, scope)| {
+                let changed = changed.clone();
+                let mut keep = self.cache.add_scope();
+                let what = format!("ScalingRecommendations in {scope}");
+                tokio_util::task::AbortOnDropHandle::new(tokio::spawn(follow(
+                    what,
+                    watcher::watcher(
+                        api,
+                        watcher::Config::default().page_size(crate::cluster::LIST_PAGE),
+                    ),
+                    move |e| {
+                        keep(e);
+                        if e.is_ok() {
+                            changed.notify_one();
+                        }
+                    },
+                )))
+            })
+            .collect()
+    }
+
+    /// True while the passes read the recommendations from the watch:
+    /// [`Operator::watch_recommendations`] runs, every watch has listed
+    /// once, and none is failing.
+    pub fn recommendations_watched(&self) -> bool {
+        self.cache.is_current()
+    }
+
     /// What each of [`Self::recommendation_apis`] covers, for log lines.
     fn recommendation_scopes(&self) -> Vec<String> {
         let namespaces = &self.ctx.config.namespaces;
@@ -1285,6 +1328,8 @@ impl Operator {
         }
     }
 
+    /// One API per watched namespace, or one for all namespaces when none
+    /// are configured.
     fn recommendation_apis<K>(&self) -> Vec<Api<K>>
     where
         K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
@@ -1305,13 +1350,19 @@ impl Operator {
     /// applied recommendations (capped at the interval).
     async fn next_probation_end(&self) -> Duration {
         let interval = self.ctx.config.interval;
-        let mut items = Vec::new();
-        for api in self.recommendation_apis::<ScalingRecommendation>() {
-            match api.list(&ListParams::default()).await {
-                Ok(list) => items.extend(list.items),
-                Err(_) => return interval,
+        let items = match self.cache.read(WATCH_DELIVERY_WAIT).await {
+            Some((watched, _)) => watched,
+            None => {
+                let mut items = Vec::new();
+                for api in self.recommendation_apis::<ScalingRecommendation>() {
+                    match api.list(&ListParams::default()).await {
+                        Ok(list) => items.extend(list.items.into_iter().map(Arc::new)),
+                        Err(_) => return interval,
+                    }
+                }
+                items
             }
-        }
+        };
         let now = self.now();
         items
             .iter()
@@ -1369,7 +1420,7 @@ pub const LOG_WATCH_FAILED: &str =
 async fn follow<K: Send + 'static>(
     what: String,
     stream: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
-    mut on_event: impl FnMut(&watcher::Event<K>) + Send,
+    mut on_event: impl FnMut(Result<&watcher::Event<K>, &watcher::Error>) + Send,
 ) {
     use kube::runtime::WatchStreamExt;
     let stream = stream.default_backoff();
@@ -1379,13 +1430,17 @@ async fn follow<K: Send + 'static>(
         match event {
             Ok(e) => {
                 failing = false;
-                on_event(&e);
+                on_event(Ok(&e));
             }
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!(watch = %what, "{LOG_WATCH_FAILED}: {e}");
+            Err(e) => {
+                on_event(Err(&e));
+                if failing {
+                    tracing::debug!(watch = %what, "watch still failing: {e}");
+                } else {
+                    failing = true;
+                    tracing::warn!(watch = %what, "{LOG_WATCH_FAILED}: {e}");
+                }
             }
-            Err(e) => tracing::debug!(watch = %what, "watch still failing: {e}"),
         }
     }
 }
