@@ -133,17 +133,26 @@ pub struct RecommendationCache {
 }
 
 impl RecommendationCache {
+    /// Forget every scope and noted write (before watching anew).
+    pub fn clear(&self) {
+        if let Ok(mut scopes) = self.scopes.lock() {
+            scopes.clear();
+        }
+        self.listed();
+    }
+
     /// Add a scope: returns the function its watch calls with each event,
-    /// or with the error when the watch fails.
+    /// or with the error when the watch fails. When that function is
+    /// dropped (its watch stopped), the scope is no longer current.
     pub fn add_scope(
         &self,
     ) -> impl FnMut(Result<&watcher::Event<Watched>, &watcher::Error>) + Send + 'static {
         let mut writer = Writer::<Watched>::default();
-        let current = Arc::new(AtomicBool::new(false));
+        let current = Current(Arc::new(AtomicBool::new(false)));
         if let Ok(mut scopes) = self.scopes.lock() {
             scopes.push(Scope {
                 store: writer.as_reader(),
-                current: current.clone(),
+                current: current.0.clone(),
             });
         }
         let mut listed = false;
@@ -153,17 +162,17 @@ impl RecommendationCache {
                 match e {
                     watcher::Event::InitDone => {
                         listed = true;
-                        current.store(true, Ordering::Release);
+                        current.0.store(true, Ordering::Release);
                     }
                     // Delivering again after a failure: the watch resumes
                     // from where it stopped, or lists anew.
                     watcher::Event::Apply(_) | watcher::Event::Delete(_) if listed => {
-                        current.store(true, Ordering::Release);
+                        current.0.store(true, Ordering::Release);
                     }
                     _ => {}
                 }
             }
-            Err(_) => current.store(false, Ordering::Release),
+            Err(_) => current.0.store(false, Ordering::Release),
         }
     }
 
@@ -265,6 +274,15 @@ impl RecommendationCache {
                 .cmp(&(&b.metadata.namespace, &b.metadata.name))
         });
         Ok((recs, malformed))
+    }
+}
+
+/// A scope's "current" flag, cleared when its watch's handler is dropped.
+struct Current(Arc<AtomicBool>);
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -381,7 +399,19 @@ mod tests {
         deliver(Ok(&Event::Apply(watched("a", "2"))));
         assert_eq!(names(&cache).await, Some(vec![pair("a", "2")]));
         // Every scope must be current.
-        let _other = cache.add_scope();
+        let other = cache.add_scope();
+        assert_eq!(names(&cache).await, None);
+        // Watching anew forgets the old scopes.
+        drop(other);
+        cache.clear();
+        let mut again = cache.add_scope();
+        again(Ok(&Event::Init));
+        again(Ok(&Event::InitApply(watched("b", "5"))));
+        again(Ok(&Event::InitDone));
+        assert_eq!(names(&cache).await, Some(vec![pair("b", "5")]));
+        // A watch that stopped (its handler dropped) is not current.
+        drop(again);
+        assert!(!cache.is_current());
         assert_eq!(names(&cache).await, None);
     }
 

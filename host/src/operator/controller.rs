@@ -1279,11 +1279,13 @@ impl Operator {
     /// (or one cluster-wide; with `namespaces` set the operator's RBAC only
     /// covers those namespaces), kept in memory for the passes to read
     /// ([`RecommendationCache`]). `changed` is notified on each event. The
-    /// watches run until the returned handles are dropped; call once.
+    /// watches run until the returned handles are dropped (the passes list
+    /// again then); a second call replaces the first's.
     pub fn watch_recommendations(
         &self,
         changed: Arc<tokio::sync::Notify>,
     ) -> Vec<tokio_util::task::AbortOnDropHandle<()>> {
+        self.cache.clear();
         self.recommendation_apis::<Watched>()
             .into_iter()
             .zip(self.recommendation_scopes())
@@ -1360,6 +1362,7 @@ impl Operator {
                         Err(_) => return interval,
                     }
                 }
+                self.cache.listed();
                 items
             }
         };
