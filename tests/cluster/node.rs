@@ -281,16 +281,34 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
         &["delete", "pod", "-n", &ns.name, &leader, "--wait=false"],
     );
     assert!(ok, "kubectl delete pod: {out}");
-    eventually(
-        "another pod takes the Lease",
-        Duration::from_secs(40),
-        || {
-            let leader = leader.clone();
-            let now = lease_now();
-            async move { now.await.0.is_some_and(|h| !h.is_empty() && h != leader) }
-        },
-    )
-    .await;
+    let taken = loop {
+        let holder = lease_now().await.0;
+        if holder.is_some_and(|h| !h.is_empty() && h != leader) {
+            break true;
+        }
+        if deleted.elapsed() > Duration::from_secs(40) {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    if !taken {
+        // Say why: who holds the Lease, the pods, and what each logged last
+        // (the deleted leader's too, while it terminates).
+        let (holder, renewed) = lease_now().await;
+        let (_, pods_now) = sh("kubectl", &["get", "pods", "-n", &ns.name, "-o", "wide"]);
+        let mut said = String::new();
+        for pod in pods_now
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().next())
+        {
+            let (_, l) = sh("kubectl", &["logs", "-n", &ns.name, pod, "--tail=25"]);
+            said.push_str(&format!("--- {pod}\n{l}\n"));
+        }
+        panic!(
+            "another pod takes the Lease: not within 40 s of deleting {leader}; holder {holder:?}, renewed {renewed:?}\n{pods_now}\n{said}"
+        );
+    }
     let graceful = deleted.elapsed();
     let successor = lease_now().await.0.unwrap_or_default();
     println!(
