@@ -12,7 +12,7 @@ use stepscale_operator::history::{HistoryKey, SourcedHistory};
 use stepscale_operator::license::LicenseState;
 use stepscale_operator::operator::controller::Operator;
 
-use crate::common::{analyzer, cluster, healthy, logs, week, SeriesSource, TestNamespace};
+use crate::common::{analyzer, cluster, logs, SeriesSource, TestNamespace};
 
 /// Real NAB histories, each handed out one second late. A test double for
 /// a slow metrics backend: it makes reading twelve histories take longer
@@ -59,15 +59,8 @@ async fn a_tick_over_its_budget_spreads_the_analysis_and_still_applies_on_time()
         return;
     };
     let ns = TestNamespace::new(client, "spread").await;
-    let mut series = SeriesSource::default();
-    for i in 0..N {
-        ns.deployment(&name(i), 4).await;
-        ns.hpa(&name(i), &name(i), 4, 20, 60).await;
-        series = series
-            .with_history(&name(i), week(), 4.0)
-            .with_health(&name(i), healthy());
-    }
-    let series = Arc::new(series);
+    let names: Vec<String> = (0..N).map(name).collect();
+    let series = Arc::new(ns.healthy_workloads(&names).await);
     let slow = Arc::new(Slow {
         source: series.clone(),
         read: Mutex::default(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use stepscale_operator::license::LicenseState;
 use stepscale_operator::operator::controller::Operator;
 
-use crate::common::{analyzer, cluster, eventually, healthy, week, SeriesSource, TestNamespace};
+use crate::common::{analyzer, cluster, eventually, TestNamespace};
 
 const N: usize = 3;
 
@@ -52,16 +52,8 @@ async fn a_watched_operator_reads_recommendations_from_memory_and_sees_its_own_w
         return;
     };
     let ns = TestNamespace::new(client, "watched").await;
-    let mut series = SeriesSource::default();
-    for i in 0..N {
-        let name = format!("w{i}");
-        ns.deployment(&name, 4).await;
-        ns.hpa(&name, &name, 4, 20, 60).await;
-        series = series
-            .with_history(&name, week(), 4.0)
-            .with_health(&name, healthy());
-    }
-    let series = Arc::new(series);
+    let names: Vec<String> = (0..N).map(|i| format!("w{i}")).collect();
+    let series = Arc::new(ns.healthy_workloads(&names).await);
     let requests = Arc::new(RecommendationRequests::default());
     let counted = requests.clone();
     let counting =

@@ -51,20 +51,18 @@ pub enum Watched {
 impl<'de> Deserialize<'de> for Watched {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(d)?;
-        match serde_json::from_value::<ScalingRecommendation>(value.clone()) {
+        // Parsed from the tree by reference: no copy of the object.
+        match ScalingRecommendation::deserialize(&value) {
             Ok(mut r) => {
                 // Never read; often larger than the rest of the object.
                 r.metadata.managed_fields = None;
                 Ok(Watched::Parsed(Arc::new(r)))
             }
             Err(e) => {
-                let mut metadata: ObjectMeta = value
-                    .get("metadata")
-                    .cloned()
-                    .map(serde_json::from_value)
-                    .transpose()
-                    .map_err(D::Error::custom)?
-                    .unwrap_or_default();
+                let mut metadata = match value.get("metadata") {
+                    Some(m) => ObjectMeta::deserialize(m).map_err(D::Error::custom)?,
+                    None => ObjectMeta::default(),
+                };
                 metadata.managed_fields = None;
                 Ok(Watched::Malformed {
                     metadata: Box::new(metadata),

@@ -816,21 +816,19 @@ impl Operator {
             ..
         }) = analysis
         {
-            let (existing, malformed) = self.recommendations(reader).await?;
+            let (existing, malformed) = self.recommendations(reader, Some(&gate)).await?;
             report.malformed = malformed;
             let before = gate.writes();
             report.published = lc.publish(analyzed, &existing, unanalyzed).await;
-            self.cache.expect(gate.take_written());
             // Nothing written: the list just read is still the list (no
             // second read of every recommendation).
             if gate.writes() == before {
                 listed = Some((existing, malformed));
             }
         }
-        // Reads below wait for the watch to deliver the writes made above.
         let (recs, malformed) = match listed.take() {
             Some(l) => l,
-            None => self.recommendations(reader).await?,
+            None => self.recommendations(reader, Some(&gate)).await?,
         };
         report.malformed = report.malformed.max(malformed);
         let before = gate.writes();
@@ -853,8 +851,7 @@ impl Operator {
         } else {
             // Not two copies of every recommendation at once.
             drop(recs);
-            self.cache.expect(gate.take_written());
-            self.recommendations(reader).await?
+            self.recommendations(reader, Some(&gate)).await?
         };
         // Only when every recommendation could be read: a malformed one
         // may own the triggers.
@@ -891,11 +888,16 @@ impl Operator {
     /// The recommendations in the watched namespaces, parsed one by one so
     /// a malformed object is skipped (and counted) instead of failing all:
     /// from the watch when it is current and has delivered this instance's
-    /// writes (see [`RecommendationCache`]), else listed.
+    /// writes, those made through the pass's `gate` so far included (see
+    /// [`RecommendationCache`]), else listed.
     async fn recommendations(
         &self,
         reader: &ClusterReader,
+        gate: Option<&WriteGate>,
     ) -> Result<(Vec<Arc<ScalingRecommendation>>, usize), ControllerError> {
+        if let Some(gate) = gate {
+            self.cache.expect(gate.take_written());
+        }
         if let Some(watched) = self.cache.read(WATCH_DELIVERY_WAIT).await {
             return Ok(watched);
         }
@@ -1121,7 +1123,7 @@ impl Operator {
         if self.restored.load(Ordering::Relaxed) {
             return;
         }
-        match self.recommendations(reader).await {
+        match self.recommendations(reader, None).await {
             Ok((recs, _)) => {
                 let r = crate::lifecycle::checkpoint::restore(&recs, self.ctx.history.as_ref());
                 if r.autoscalers > 0 || r.unreadable > 0 {

@@ -234,6 +234,21 @@ impl TestNamespace {
         created.data["spec"].clone()
     }
 
+    /// For each name, a Deployment (4 replicas) and an HPA on it (4–20,
+    /// CPU 60 %), with a real week of history and healthy probation
+    /// samples in the returned source.
+    pub async fn healthy_workloads(&self, names: &[String]) -> SeriesSource {
+        let mut series = SeriesSource::default();
+        for name in names {
+            self.deployment(name, 4).await;
+            self.hpa(name, name, 4, 20, 60).await;
+            series = series
+                .with_history(name, week(), 4.0)
+                .with_health(name, healthy());
+        }
+        series
+    }
+
     /// The HPA's spec as served (autoscaling/v2beta2).
     pub async fn hpa_spec(&self, name: &str) -> Value {
         self.hpas().get(name).await.expect("get the HPA").data["spec"].clone()
