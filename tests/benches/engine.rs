@@ -275,24 +275,18 @@ fn main() {
     let read = load_test("stepscale-test-rule-read-all-noop");
     let t_inst = median(200, || engine.evaluate(&inst, &w).result.is_ok());
     let t_read = median(200, || engine.evaluate(&read, &w).result.is_ok());
-    // The floor under the difference of those two: the series' bytes
-    // copied into a rule's memory (the one copy the component model
-    // requires) and zeroed again for the next call (the slot's reset),
-    // done here as two plain memory passes in the bench's own process.
-    // The series the host serves (`replicas-ready` falls back to the
-    // current replicas; no request rate here).
-    let h = &w.history;
-    let series: Vec<&[f64]> = [
-        Some(h.cpu_utilization.as_slice()),
-        Some(&h.replicas_desired),
-        Some(&h.replicas_current),
-        Some(h.ready()),
-        h.request_rate.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    // The floor under the difference of those two: the bytes of the series
+    // the host serves (`data` holds exactly those) copied into a rule's
+    // memory (the one copy the component model requires) and zeroed again
+    // for the next call (the slot's reset), as two plain memory passes in
+    // the bench's own process.
+    let series: Vec<&[f64]> = [&data.cpu, &data.desired, &data.current, &data.ready]
+        .into_iter()
+        .chain(data.request_rate.as_ref())
+        .map(Vec::as_slice)
+        .collect();
     let mut guest = vec![0f64; series.iter().map(|s| s.len()).sum()];
+    let kb = guest.len() * 8 / 1000;
     let t_floor = median(200, || {
         let mut at = 0;
         for s in &series {
@@ -309,14 +303,12 @@ fn main() {
         us(t_inst)
     );
     println!(
-        "store + instantiate + call, reading every series ({} × {SAMPLES} f64, {} KB): {:.1} µs",
+        "store + instantiate + call, reading every series ({} × {SAMPLES} f64, {kb} KB): {:.1} µs",
         series.len(),
-        guest.len() * 8 / 1000,
         us(t_read)
     );
     println!(
-        "copy floor: the same {} KB copied into a buffer and zeroed again, natively: {:.1} µs",
-        guest.len() * 8 / 1000,
+        "copy floor: the same {kb} KB copied into a buffer and zeroed again, natively: {:.1} µs",
         us(t_floor)
     );
     println!(

@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use stepscale_operator::operator::leader::DEFAULT_LEASE_NAME;
 
-use crate::common::{cluster, eventually, TestNamespace};
+use crate::common::{cluster, eventually, within, TestNamespace};
 use crate::helm::{chart, helm, run};
 
 /// The node's containerd socket and the image's OCI archive with its tag;
@@ -281,16 +281,12 @@ async fn the_chart_runs_two_ready_pods_on_a_node_as_the_readme_installs_it() {
         &["delete", "pod", "-n", &ns.name, &leader, "--wait=false"],
     );
     assert!(ok, "kubectl delete pod: {out}");
-    let taken = loop {
-        let holder = lease_now().await.0;
-        if holder.is_some_and(|h| !h.is_empty() && h != leader) {
-            break true;
-        }
-        if deleted.elapsed() > Duration::from_secs(40) {
-            break false;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let taken = within(Duration::from_secs(40), || {
+        let leader = leader.clone();
+        let now = lease_now();
+        async move { now.await.0.is_some_and(|h| !h.is_empty() && h != leader) }
+    })
+    .await;
     if !taken {
         // Say why: who holds the Lease, the pods, and what each logged last
         // (the deleted leader's too, while it terminates).

@@ -53,10 +53,21 @@ pub async fn cluster(test: &str) -> Option<Client> {
     }
 }
 
-/// Every log line of the process, for the checks on the manual's lines.
 /// Poll `f` every 250 ms until it holds; panic naming `what` after
 /// `timeout`.
-pub async fn eventually<F, Fut>(what: &str, timeout: std::time::Duration, mut f: F)
+pub async fn eventually<F, Fut>(what: &str, timeout: std::time::Duration, f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    if !within(timeout, f).await {
+        panic!("{what}: not within {timeout:?}");
+    }
+}
+
+/// Poll `f` every 250 ms until it holds (true) or `timeout` passes (false),
+/// for a caller that says more than [`eventually`] when it does not.
+pub async fn within<F, Fut>(timeout: std::time::Duration, mut f: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -64,13 +75,14 @@ where
     let start = std::time::Instant::now();
     while start.elapsed() < timeout {
         if f().await {
-            return;
+            return true;
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-    panic!("{what}: not within {timeout:?}");
+    false
 }
 
+/// Every log line of the process, for the checks on the manual's lines.
 pub fn logs() -> String {
     String::from_utf8_lossy(
         &LOGS
